@@ -1,0 +1,37 @@
+# `make demo` and `make test` set up everything they need on a fresh Debian 12 machine.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: setup system-deps demo test lint typecheck unit bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+system-deps:
+	bash devtools/system-deps.sh
+
+demo: system-deps setup
+	$(PY) -m devtools.demo
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks devtools
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+unit: setup
+	$(VENV)/bin/pytest -q
+
+test: system-deps setup lint typecheck unit
+
+bench: system-deps setup
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

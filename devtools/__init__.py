@@ -1,0 +1,1 @@
+"""Developer tools: demo and test image builders, system setup. Not part of the package."""

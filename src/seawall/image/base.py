@@ -1,0 +1,120 @@
+"""The contract between image sources, the layered filesystem view and the catalogers.
+
+An `ImageSource` yields its config and its layers as uncompressed tar streams, in order.
+The layered view (`seawall.image.fs`) reads them once, top layer first, applies whiteouts,
+and hands each *final* file (the version a container would see) to the `FileVisitor`s that
+want it, with the layer that last wrote it. Nothing is extracted to disk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import IO, Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Hard limits against hostile images (all configurable)."""
+
+    max_entries: int = 2_000_000
+    max_file_size: int = 512 * 1024 * 1024  # a single file read into memory or scanned
+    max_total_size: int = 32 * 1024 * 1024 * 1024  # uncompressed bytes over all layers
+    max_manifest_size: int = 4 * 1024 * 1024
+    max_config_size: int = 8 * 1024 * 1024
+    max_layers: int = 512
+    max_symlink_depth: int = 40
+
+
+@dataclass(frozen=True, slots=True)
+class LayerInfo:
+    index: int
+    digest: str  # "sha256:..." of the blob as named by the manifest (or diff_id for dir:)
+    diff_id: str | None = None  # digest of the uncompressed tar (config rootfs.diff_ids)
+    created_by: str | None = None  # the history line that made the layer
+    media_type: str | None = None
+    size: int | None = None
+
+
+@dataclass(slots=True)
+class HistoryEntry:
+    created_by: str = ""
+    created: str | None = None
+    empty_layer: bool = False
+    comment: str | None = None
+
+
+@dataclass(slots=True)
+class ImageConfig:
+    """The parts of the image config (OCI / Docker) that analyzers read."""
+
+    os: str = "linux"
+    architecture: str = "amd64"
+    variant: str | None = None
+    user: str | None = None
+    env: list[str] = field(default_factory=list)
+    entrypoint: list[str] = field(default_factory=list)
+    cmd: list[str] = field(default_factory=list)
+    working_dir: str | None = None
+    exposed_ports: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    healthcheck: dict[str, Any] | None = None
+    history: list[HistoryEntry] = field(default_factory=list)
+    diff_ids: list[str] = field(default_factory=list)
+    created: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class EntryKind(StrEnum):
+    FILE = "file"
+    DIR = "dir"
+    SYMLINK = "symlink"
+    HARDLINK = "hardlink"
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    """One final file of the image. `path` is absolute and normalized ("/etc/os-release")."""
+
+    path: str
+    kind: EntryKind
+    size: int
+    mode: int  # permission bits incl. setuid/setgid (0o4000 / 0o2000)
+    layer: LayerInfo | None  # None for a plain root filesystem (dir:)
+    link_target: str | None = None  # symlink: as written; hardlink: normalized absolute path
+    uid: int = 0
+    gid: int = 0
+
+
+class FileVisitor(Protocol):
+    """Reads files during the single pass. `wants` must be cheap: it runs for every entry."""
+
+    def wants(self, entry: FileEntry) -> bool: ...
+
+    def visit(self, entry: FileEntry, content: IO[bytes]) -> None:
+        """Read `content` (a bounded stream of the file's bytes) before returning."""
+        ...
+
+
+class ImageSource(Protocol):
+    """One image, however it is stored. Sources are context managers (they may hold temp files)."""
+
+    @property
+    def name(self) -> str:
+        """The reference as the user should see it."""
+        ...
+
+    @property
+    def digest(self) -> str | None:
+        """The manifest digest (sha256:...), when the image has one."""
+        ...
+
+    def config(self) -> ImageConfig: ...
+
+    def layers(self) -> list[LayerInfo]: ...
+
+    def open_layer(self, layer: LayerInfo) -> IO[bytes]:
+        """The uncompressed tar stream of `layer` (digest verified as it is read)."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from seawall.cli.common import exit_code
+from seawall.core import Finding, FindingKind, Location, Report, Resource, Severity, Target
+from tests.conftest import run_cli
+
+
+def test_version_prints_version() -> None:
+    result = run_cli("version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == "seawall 0.1.0"
+
+
+def test_unknown_verb_is_one_line_exit_2() -> None:
+    result = run_cli("no-such-verb")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_finding_id_is_stable_and_location_sensitive() -> None:
+    def make(line: int) -> Finding:
+        return Finding(kind=FindingKind.MISCONFIGURATION, rule="K8S-001", title="t",
+                       severity=Severity.HIGH, resource=Resource(type="Pod", name="p"),
+                       location=Location(path="a.yaml", line=line))
+    assert make(3).id == make(3).id
+    assert make(3).id != make(4).id
+
+
+def test_fail_on_threshold() -> None:
+    report = Report(target=Target(kind="image", name="x"))
+    report.findings.append(Finding(kind=FindingKind.SECRET, rule="r", title="t",
+                                   severity=Severity.MEDIUM, resource=Resource("file", "f")))
+    assert exit_code(report, Severity.HIGH) == 0
+    assert exit_code(report, Severity.MEDIUM) == 1
+    assert exit_code(report, None) == 0
