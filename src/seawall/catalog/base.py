@@ -2,6 +2,9 @@
 
 A cataloger is a `FileVisitor` (it sees each final file it wants once, with its layer) that
 collects `Package`s; `packages(ctx)` is called after the pass, when the OS is known.
+
+`warnings` (added compatibly) collects one line per file a cataloger could not read (a parse
+error skips that file, it never stops the scan); the inventory copies them into the report.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ class CatalogContext:
 
 class Cataloger(Protocol):
     name: str
+    warnings: list[str]
 
     def wants(self, entry: FileEntry) -> bool: ...
 

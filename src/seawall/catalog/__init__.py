@@ -1,0 +1,37 @@
+"""Package catalogers, one module per ecosystem, registered here (and only here).
+
+`new_catalogers()` gives fresh instances for one image pass; `OSReleaseVisitor` finds the OS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from seawall.catalog.apk import ApkCataloger
+from seawall.catalog.base import CatalogContext, Cataloger
+from seawall.catalog.dpkg import DpkgCataloger
+from seawall.catalog.os_release import OS_ECOSYSTEMS, OSReleaseVisitor, ecosystem_for
+from seawall.catalog.python import PythonCataloger
+from seawall.core import InputError
+from seawall.image.base import Limits
+
+# name -> factory; the order is the order of packages in reports (OS packages first).
+CATALOGERS: dict[str, Callable[[Limits | None], Cataloger]] = {
+    DpkgCataloger.name: DpkgCataloger,
+    ApkCataloger.name: ApkCataloger,
+    PythonCataloger.name: PythonCataloger,
+}
+
+
+def new_catalogers(limits: Limits | None = None, names: list[str] | None = None) -> list[Cataloger]:
+    """Fresh cataloger instances (they hold state for one pass). `names` selects a subset."""
+    if names is not None:
+        unknown = [n for n in names if n not in CATALOGERS]
+        if unknown:
+            raise InputError(f"unknown cataloger(s) {', '.join(unknown)}; known: {', '.join(CATALOGERS)}")
+    selected = CATALOGERS if names is None else {n: CATALOGERS[n] for n in names}
+    return [factory(limits) for factory in selected.values()]
+
+
+__all__ = ["CATALOGERS", "OS_ECOSYSTEMS", "CatalogContext", "Cataloger", "OSReleaseVisitor",
+           "ecosystem_for", "new_catalogers"]

@@ -1,0 +1,69 @@
+"""Helpers shared by the catalogers: bounded reads, locations, purls, warnings."""
+
+from __future__ import annotations
+
+from typing import IO
+
+from packageurl import PackageURL
+
+from seawall.core import Location, OSInfo
+from seawall.image.base import FileEntry, Limits
+
+MAX_WARNINGS = 200
+
+
+class BaseCataloger:
+    """Common state of a cataloger: its name, limits and the warnings it recorded."""
+
+    name = "base"
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self.warnings: list[str] = []
+        self._suppressed = 0
+
+    def warn(self, entry: FileEntry | str, message: str) -> None:
+        path = entry if isinstance(entry, str) else entry.path
+        if len(self.warnings) < MAX_WARNINGS:
+            self.warnings.append(f"{self.name}: {path}: {message}")
+        else:
+            self._suppressed += 1
+            if self._suppressed == 1:
+                self.warnings.append(f"{self.name}: further warnings suppressed")
+
+    def read_bounded(self, entry: FileEntry, content: IO[bytes], cap: int) -> bytes | None:
+        """Read at most `cap` bytes (and never past the global single-file limit).
+
+        Returns None (and records a warning) when the file is larger than allowed.
+        """
+        cap = min(cap, self.limits.max_file_size)
+        data = content.read(cap + 1)
+        if len(data) > cap:
+            self.warn(entry, f"larger than {cap} bytes, skipped")
+            return None
+        return data
+
+
+def location(entry: FileEntry, path: str | None = None) -> Location:
+    layer = entry.layer
+    return Location(path=path or entry.path,
+                    layer=layer.digest if layer is not None else None,
+                    layer_created_by=layer.created_by if layer is not None else None)
+
+
+def purl(type_: str, namespace: str | None, name: str, version: str | None,
+         qualifiers: dict[str, str | None] | None = None, subpath: str | None = None) -> str:
+    quals = {k: v for k, v in (qualifiers or {}).items() if v}
+    return str(PackageURL(type=type_, namespace=namespace or None, name=name, version=version or None,
+                          qualifiers=quals or None, subpath=subpath).to_string())
+
+
+def distro_qualifier(os_info: OSInfo | None) -> str | None:
+    """`debian-12`, `ubuntu-22.04`, `alpine-3.18.4`, `amzn-2023` (as Syft and Trivy write it)."""
+    if os_info is None:
+        return None
+    return f"{os_info.id}-{os_info.version}" if os_info.version else os_info.id
+
+
+def decode(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")

@@ -1,0 +1,101 @@
+"""apk: /lib/apk/db/installed.
+
+No Alpine mirror is reachable from here or from CI, so the installed database is written in apk's
+own format from the real Alpine 3.11 secdb in ../shared (real package names, origins and fixed
+versions), the way `apk add` records them (P/V/A/o/L/U lines, one stanza per package)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.catalog.helpers import catalog_dir
+from tests.catalog.test_os_release import ALPINE_318, WOLFI
+
+STANZA = """C:Q1{checksum}=
+P:{name}
+V:{version}
+A:x86_64
+S:100
+I:200
+T:{name} package
+U:https://example.invalid/{origin}
+L:{license}
+o:{origin}
+m:Natanael Copa <ncopa@alpinelinux.org>
+t:1600000000
+c:0123456789abcdef
+D:so:libc.musl-x86_64.so.1
+F:usr/lib
+R:lib{name}.so.1
+a:0:0:755
+Z:Q1abc=
+"""
+
+
+def _secdb_packages(shared: Path, limit: int = 25) -> list[tuple[str, str]]:
+    path = shared / "vulndata/alpine-secdb/v3.11/main.json"
+    if not path.is_file():
+        pytest.fail(f"{path} missing")
+    data = json.loads(path.read_text())
+    out = []
+    for item in data["packages"][:limit]:
+        pkg = item["pkg"]
+        versions = sorted(pkg["secfixes"])
+        out.append((pkg["name"], versions[-1]))
+    return out
+
+
+def _write_db(root: Path, pkgs: list[tuple[str, str, str, str]]) -> None:
+    db = root / "lib/apk/db"
+    db.mkdir(parents=True)
+    text = "\n".join(STANZA.format(checksum=i, name=n, version=v, origin=o, license=lic)
+                     for i, (n, v, o, lic) in enumerate(pkgs))
+    (db / "installed").write_text(text)
+
+
+def test_installed_db(tmp_path: Path, shared_dir: Path) -> None:
+    real = _secdb_packages(shared_dir)
+    pkgs = [(name, version, name, "MIT") for name, version in real]
+    pkgs.append(("libcrypto1.1", "1.1.1g-r0", "openssl", "OpenSSL"))
+    pkgs.append(("busybox-suid", "1.31.1-r19", "busybox", "GPL-2.0-only AND bzip2-1.0.6"))
+    _write_db(tmp_path, pkgs)
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/os-release").write_text(ALPINE_318)
+    cat = catalog_dir(tmp_path, names=["apk"])
+    assert [(p.name, p.version) for p in cat.packages] == [(n, v) for n, v, _, _ in pkgs]
+    crypto = cat.one("libcrypto1.1")
+    assert crypto.ecosystem == "Alpine"
+    assert (crypto.source_name, crypto.source_version, crypto.arch) == ("openssl", "1.1.1g-r0", "x86_64")
+    assert crypto.purl == ("pkg:apk/alpine/libcrypto1.1@1.1.1g-r0?arch=x86_64&distro=alpine-3.18.4"
+                           "&upstream=openssl")
+    assert crypto.licenses == ["OpenSSL"]
+    assert cat.one("busybox-suid").licenses == ["GPL-2.0-only AND bzip2-1.0.6"]
+    first_name, first_version = real[0]
+    first = cat.one(first_name)
+    assert first.purl == f"pkg:apk/alpine/{first_name}@{first_version}?arch=x86_64&distro=alpine-3.18.4"
+    assert first.locations[0].path == "/lib/apk/db/installed"
+
+
+def test_wolfi_and_alpine_release_fallback(tmp_path: Path) -> None:
+    _write_db(tmp_path, [("glibc", "2.38-r5", "glibc", "LGPL-2.1-or-later")])
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/os-release").write_text(WOLFI)
+    cat = catalog_dir(tmp_path, names=["apk"])
+    p = cat.one("glibc")
+    assert p.ecosystem == "Wolfi"
+    assert p.purl == "pkg:apk/wolfi/glibc@2.38-r5?arch=x86_64&distro=wolfi-20230201"
+
+
+def test_truncated_and_garbage(tmp_path: Path) -> None:
+    db = tmp_path / "lib/apk/db"
+    db.mkdir(parents=True)
+    (db / "installed").write_bytes(b"P:only-name\n\nV:1.0\n\n\xff\xfe\x00\nP:ok\nV:1-r0\nA:x86")
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/alpine-release").write_text("3.12.0\n")
+    cat = catalog_dir(tmp_path, names=["apk"])
+    assert [(p.name, p.version, p.arch) for p in cat.packages] == [("ok", "1-r0", "x86")]
+    assert cat.one("ok").purl == "pkg:apk/alpine/ok@1-r0?arch=x86&distro=alpine-3.12.0"
+    assert len(cat.warnings) == 2
