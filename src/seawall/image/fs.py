@@ -1,0 +1,466 @@
+"""The layered filesystem view: one top-down pass over an image's layers.
+
+Layers are read once, TOP layer first, as tar streams. The first time a path is seen it is
+final; whiteouts (`.wh.NAME`) and opaque directories (`.wh..wh..opq`) hide entries of LOWER
+layers only. Every final regular file is offered to the visitors that want it, with a bounded
+stream of its bytes. Requests that cannot be served in the pass (a symlinked path such as
+/etc/os-release -> ../usr/lib/os-release, a hardlink whose target came earlier in the same
+layer) are served afterwards by re-reading only the layers that hold the targets.
+
+Hostile input is data: names are normalized and an entry escaping the root (`..`, absolute
+paths) rejects the image (InputError); symlinks and hardlinks are resolved inside the image
+only; device files and fifos are ignored; entry count, file size, total uncompressed size
+and layer count are bounded (LimitExceeded).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import stat
+import tarfile
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import IO
+
+from seawall.core.errors import InputError, LimitExceeded
+from seawall.image.base import EntryKind, FileEntry, FileVisitor, ImageSource, LayerInfo, Limits
+from seawall.image.rootfs import DirSource
+from seawall.image.streams import CHUNK, CountingReader, SizeBudget, drain
+
+WHITEOUT = ".wh."
+OPAQUE = ".wh..wh..opq"
+SPOOL_IN_MEMORY = 8 * 1024 * 1024  # several visitors want one file: spool it (memory, then disk)
+
+
+def normalize(name: str, what: str = "entry") -> str:
+    """An archive name as an absolute normalized path; InputError if it escapes the root."""
+    if "\x00" in name:
+        raise InputError(f"{what}: NUL byte in path {name!r}")
+    if name.startswith("/"):
+        raise InputError(f"{what}: absolute path {name[:200]!r} in a layer (refusing the image)")
+    parts: list[str] = []
+    for p in name.split("/"):
+        if p in ("", "."):
+            continue
+        if p == "..":
+            if not parts:
+                raise InputError(f"{what}: path {name[:200]!r} escapes the image root (refusing the image)")
+            parts.pop()
+        else:
+            parts.append(p)
+    return "/" + "/".join(parts)
+
+
+def _parent(path: str) -> str:
+    head = path.rsplit("/", 1)[0]
+    return head or "/"
+
+
+def _ancestors(path: str) -> Iterator[str]:
+    """Proper ancestors of an absolute path, including "/"."""
+    idx = len(path)
+    while True:
+        idx = path.rfind("/", 0, idx)
+        if idx < 0:
+            return
+        yield path[:idx] or "/"
+        if idx == 0:
+            return
+
+
+@dataclass(slots=True)
+class FileIndex:
+    """Every final path of the image -> its FileEntry (directories included)."""
+
+    entries: dict[str, FileEntry] = field(default_factory=dict)
+    layers: list[LayerInfo] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    max_symlink_depth: int = 40
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.entries
+
+    def __iter__(self) -> Iterator[FileEntry]:
+        return iter(self.entries.values())
+
+    def __getitem__(self, path: str) -> FileEntry:
+        return self.entries[path]
+
+    def get(self, path: str) -> FileEntry | None:
+        return self.entries.get(path)
+
+    def files(self) -> Iterator[FileEntry]:
+        return (e for e in self.entries.values() if e.kind in (EntryKind.FILE, EntryKind.HARDLINK))
+
+    def resolve_path(self, path: str, follow_final: bool = True) -> str | None:
+        """The real path of `path` with symlinks resolved INSIDE the image.
+
+        Absolute targets are re-rooted at the image root, `..` is clamped at the root; None if
+        a component is missing or the symlink depth limit is exceeded.
+        """
+        todo = [p for p in path.split("/") if p not in ("", ".")]
+        todo.reverse()  # a stack: next component last
+        resolved: list[str] = []
+        hops = 0
+        while todo:
+            comp = todo.pop()
+            if comp == "..":
+                if resolved:
+                    resolved.pop()
+                continue
+            candidate = "/" + "/".join([*resolved, comp])
+            entry = self.entries.get(candidate)
+            if entry is not None and entry.kind == EntryKind.SYMLINK and (todo or follow_final):
+                hops += 1
+                if hops > self.max_symlink_depth:
+                    return None
+                target = entry.link_target or ""
+                if target.startswith("/"):
+                    resolved = []
+                todo.extend(reversed([p for p in target.split("/") if p not in ("", ".")]))
+                continue
+            if entry is None and not todo:
+                return None
+            if entry is not None and todo and entry.kind not in (EntryKind.DIR,):
+                return None  # a file used as a directory
+            resolved.append(comp)
+        return "/" + "/".join(resolved)
+
+    def resolve(self, path: str) -> FileEntry | None:
+        """The entry `path` names after symlink resolution inside the image (None if dangling)."""
+        real = self.resolve_path(path)
+        return self.entries.get(real) if real is not None else None
+
+
+@dataclass(slots=True)
+class _Request:
+    """Content wanted after the pass: `member` (normalized path) of `layer`, delivered as `entry`."""
+
+    member: str
+    entry: FileEntry
+    visitors: list[FileVisitor]
+
+
+@dataclass(slots=True)
+class _State:
+    limits: Limits
+    index: FileIndex
+    whiteouts: dict[str, int] = field(default_factory=dict)  # path -> position of the hiding layer
+    opaque: dict[str, int] = field(default_factory=dict)  # dir -> position of the layer that made it opaque
+    entry_pos: dict[str, int] = field(default_factory=dict)  # non-dir final path -> its layer position
+    count: int = 0
+    symlink_requests: list[tuple[FileEntry, list[FileVisitor]]] = field(default_factory=list)
+    layer_requests: dict[int, list[_Request]] = field(default_factory=dict)  # layer index -> requests
+
+
+def _hidden(state: _State, path: str, pos: int) -> bool:
+    w = state.whiteouts.get(path)
+    if w is not None and w < pos:
+        return True
+    for anc in _ancestors(path):
+        w = state.whiteouts.get(anc)
+        if w is not None and w < pos:
+            return True
+        o = state.opaque.get(anc)
+        if o is not None and o < pos:
+            return True
+        p = state.entry_pos.get(anc)  # an upper layer made the ancestor a non-directory
+        if p is not None and p < pos:
+            return True
+    return False
+
+
+def _deliver(visitors: list[FileVisitor], entry: FileEntry, content: IO[bytes]) -> None:
+    if len(visitors) == 1:
+        visitors[0].visit(entry, content)
+        return
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+        shutil.copyfileobj(content, spool, CHUNK)
+        for v in visitors:
+            spool.seek(0)
+            v.visit(entry, spool)
+
+
+def _check_count(state: _State) -> None:
+    state.count += 1
+    if state.count > state.limits.max_entries:
+        raise LimitExceeded(f"image has more than {state.limits.max_entries} entries (max_entries)")
+
+
+def _check_size(size: int, path: str, limits: Limits) -> None:
+    if size > limits.max_file_size:
+        raise LimitExceeded(f"{path}: file of {size} bytes is over the limit of {limits.max_file_size} "
+                            "(max_file_size)")
+
+
+def _open_tar(stream: IO[bytes], what: str) -> tarfile.TarFile:
+    try:
+        return tarfile.open(fileobj=stream, mode="r|")
+    except tarfile.TarError as exc:
+        raise InputError(f"{what}: not a tar stream ({exc})") from None
+
+
+def _walk_layer(source: ImageSource, layer: LayerInfo, pos: int, state: _State,
+                visitors: Sequence[FileVisitor], budget: SizeBudget) -> None:
+    what = f"layer {layer.index} ({layer.digest})"
+    limits = state.limits
+    index = state.index.entries
+    layer_files: dict[str, tuple[str, int]] = {}  # path in this layer -> (regular file it names, size)
+    stream = source.open_layer(layer)
+    counted = io.BufferedReader(CountingReader(stream, budget, what, [stream]), CHUNK)
+    try:
+        tf = _open_tar(counted, what)
+        try:
+            for member in tf:
+                _check_count(state)
+                path = normalize(member.name, what)
+                if path == "/":
+                    continue
+                base = path.rsplit("/", 1)[1]
+                if base.startswith(WHITEOUT):
+                    parent = _parent(path)
+                    if base == OPAQUE:
+                        state.opaque.setdefault(parent, pos)
+                    elif not base.startswith(WHITEOUT + WHITEOUT):
+                        target = (parent.rstrip("/")) + "/" + base[len(WHITEOUT):]
+                        state.whiteouts.setdefault(target, pos)
+                    continue
+                if member.isreg():
+                    kind = EntryKind.FILE
+                    _check_size(member.size, path, limits)
+                    layer_files[path] = (path, member.size)
+                elif member.isdir():
+                    kind = EntryKind.DIR
+                elif member.issym():
+                    kind = EntryKind.SYMLINK
+                elif member.islnk():
+                    kind = EntryKind.HARDLINK
+                else:
+                    continue  # devices, fifos: ignored
+                if _hidden(state, path, pos):
+                    continue
+                existing = index.get(path)
+                if existing is not None and existing.layer is not layer:
+                    continue  # an upper layer already wrote this path
+                link_target: str | None = None
+                size = member.size
+                if kind == EntryKind.SYMLINK:
+                    link_target = member.linkname
+                    size = len(member.linkname)
+                elif kind == EntryKind.HARDLINK:
+                    link_target = normalize(member.linkname, f"{what}: hardlink {path}")
+                    named = layer_files.get(link_target)
+                    if named is not None:
+                        layer_files[path] = named
+                        size = named[1]
+                    else:
+                        size = 0
+                entry = FileEntry(path=path, kind=kind, size=size, mode=stat.S_IMODE(member.mode),
+                                  layer=layer, link_target=link_target, uid=member.uid, gid=member.gid)
+                index[path] = entry
+                if kind != EntryKind.DIR:
+                    state.entry_pos[path] = pos
+                elif path in state.entry_pos:
+                    del state.entry_pos[path]
+                if kind == EntryKind.DIR or not visitors:
+                    continue
+                wanting = [v for v in visitors if v.wants(entry)]
+                if not wanting:
+                    continue
+                if kind == EntryKind.FILE:
+                    f = tf.extractfile(member)
+                    if f is not None:
+                        _deliver(wanting, entry, f)
+                elif kind == EntryKind.SYMLINK:
+                    state.symlink_requests.append((entry, wanting))
+                else:
+                    assert link_target is not None
+                    named = layer_files.get(link_target)
+                    if named is None:
+                        state.index.warnings.append(
+                            f"{path}: hardlink to {link_target}, which is not earlier in the same layer; "
+                            "ignored")
+                        continue
+                    state.layer_requests.setdefault(layer.index, []).append(
+                        _Request(named[0], entry, wanting))
+        except tarfile.TarError as exc:
+            raise InputError(f"{what}: corrupt tar stream ({exc})") from None
+        except EOFError as exc:
+            raise InputError(f"{what}: truncated layer ({exc})") from None
+        drain(counted)  # the rest of the stream: lets the digest check at its end run
+    finally:
+        counted.close()
+
+
+def _serve_layer_requests(source: ImageSource, layer: LayerInfo, requests: list[_Request]) -> None:
+    by_member: dict[str, list[_Request]] = {}
+    for r in requests:
+        by_member.setdefault(r.member, []).append(r)
+    what = f"layer {layer.index} ({layer.digest})"
+    stream = source.open_layer(layer)
+    try:
+        tf = _open_tar(stream, what)
+        for member in tf:
+            if not member.isreg():
+                continue
+            path = normalize(member.name, what)
+            reqs = by_member.pop(path, None)
+            if reqs is None:
+                continue
+            f = tf.extractfile(member)
+            if f is None:
+                continue
+            with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+                shutil.copyfileobj(f, spool, CHUNK)
+                for r in reqs:
+                    for v in r.visitors:
+                        spool.seek(0)
+                        v.visit(r.entry, spool)
+            if not by_member:
+                break
+    except tarfile.TarError as exc:
+        raise InputError(f"{what}: corrupt tar stream ({exc})") from None
+    finally:
+        stream.close()
+
+
+def _plan_symlink(state: _State, link: FileEntry, visitors: list[FileVisitor]) -> None:
+    index = state.index
+    real = index.resolve_path(link.path)
+    target = index.entries.get(real) if real is not None else None
+    if target is None or real is None:
+        index.warnings.append(f"{link.path}: symlink to {link.link_target} does not resolve inside the image")
+        return
+    member = real
+    if target.kind == EntryKind.HARDLINK:
+        member = target.link_target or real
+    elif target.kind != EntryKind.FILE:
+        return
+    delivered = FileEntry(path=link.path, kind=EntryKind.FILE, size=target.size, mode=target.mode,
+                          layer=target.layer, link_target=real, uid=target.uid, gid=target.gid)
+    layer_index = target.layer.index if target.layer is not None else -1
+    state.layer_requests.setdefault(layer_index, []).append(_Request(member, delivered, visitors))
+
+
+def walk(source: ImageSource, visitors: Sequence[FileVisitor], limits: Limits) -> FileIndex:
+    """Read `source` once, top layer first; feed `visitors`; return the final file index."""
+    if isinstance(source, DirSource):
+        return _walk_dir(source, visitors, limits)
+    layers = source.layers()
+    if len(layers) > limits.max_layers:
+        raise LimitExceeded(f"image has {len(layers)} layers, more than the limit of {limits.max_layers}")
+    state = _State(limits=limits,
+                   index=FileIndex(layers=list(layers), max_symlink_depth=limits.max_symlink_depth))
+    budget = SizeBudget(limits.max_total_size)
+    for pos, layer in enumerate(reversed(layers)):
+        _walk_layer(source, layer, pos, state, visitors, budget)
+    for link, wanting in state.symlink_requests:
+        _plan_symlink(state, link, wanting)
+    by_index = {layer.index: layer for layer in layers}
+    for layer_index in sorted(state.layer_requests, reverse=True):
+        _serve_layer_requests(source, by_index[layer_index], state.layer_requests[layer_index])
+    return state.index
+
+
+# -- dir: ---------------------------------------------------------------------------------
+
+class _Bounded(io.RawIOBase):
+    """At most `size` bytes of `inner` (a file may grow while it is read)."""
+
+    def __init__(self, inner: IO[bytes], size: int) -> None:
+        super().__init__()
+        self._inner = inner
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self._left <= 0:
+            return 0
+        view = memoryview(buffer).cast("B")
+        data = self._inner.read(min(len(view), self._left))
+        n = len(data)
+        view[:n] = data
+        self._left -= n
+        return n
+
+
+def _walk_dir(source: DirSource, visitors: Sequence[FileVisitor], limits: Limits) -> FileIndex:
+    state = _State(limits=limits, index=FileIndex(max_symlink_depth=limits.max_symlink_depth))
+    index = state.index.entries
+    budget = SizeBudget(limits.max_total_size)
+    root = str(source.root)
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        try:
+            it = os.scandir(os.path.join(root, rel) if rel else root)
+        except OSError as exc:
+            state.index.warnings.append(f"/{rel}: cannot list ({exc.strerror})")
+            continue
+        with it:
+            for de in it:
+                _check_count(state)
+                path = f"/{rel}/{de.name}" if rel else f"/{de.name}"
+                try:
+                    st = de.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                mode = st.st_mode
+                link_target = None
+                if stat.S_ISDIR(mode):
+                    kind = EntryKind.DIR
+                    stack.append(path[1:])
+                elif stat.S_ISREG(mode):
+                    kind = EntryKind.FILE
+                    _check_size(st.st_size, path, limits)
+                elif stat.S_ISLNK(mode):
+                    kind = EntryKind.SYMLINK
+                    try:
+                        link_target = os.readlink(de.path)
+                    except OSError:
+                        continue
+                else:
+                    continue
+                entry = FileEntry(path=path, kind=kind, size=st.st_size, mode=stat.S_IMODE(mode), layer=None,
+                                  link_target=link_target, uid=st.st_uid, gid=st.st_gid)
+                index[path] = entry
+                if kind == EntryKind.DIR or not visitors:
+                    continue
+                wanting = [v for v in visitors if v.wants(entry)]
+                if not wanting:
+                    continue
+                if kind == EntryKind.SYMLINK:
+                    state.symlink_requests.append((entry, wanting))
+                    continue
+                budget.charge(st.st_size)
+                _deliver_dir_file(source, path, entry, wanting, st.st_size, state)
+    for link, wanting in state.symlink_requests:
+        real = state.index.resolve_path(link.path)
+        target = index.get(real) if real is not None else None
+        if target is None or target.kind != EntryKind.FILE or real is None:
+            state.index.warnings.append(f"{link.path}: symlink to {link.link_target} does not resolve "
+                                        "to a file inside the root")
+            continue
+        delivered = FileEntry(path=link.path, kind=EntryKind.FILE, size=target.size, mode=target.mode,
+                              layer=None, link_target=real, uid=target.uid, gid=target.gid)
+        _deliver_dir_file(source, real, delivered, wanting, target.size, state)
+    return state.index
+
+
+def _deliver_dir_file(source: DirSource, path: str, entry: FileEntry, visitors: list[FileVisitor],
+                      size: int, state: _State) -> None:
+    try:
+        f = source.open_file(path)
+    except (OSError, InputError) as exc:
+        state.index.warnings.append(f"{path}: cannot read ({exc})")
+        return
+    with f, io.BufferedReader(_Bounded(f, size), CHUNK) as bounded:
+        _deliver(visitors, entry, bounded)

@@ -1,0 +1,201 @@
+"""Streaming helpers: digest-verifying readers, bounded readers and layer decompression.
+
+Every blob is hashed as it is read; the digest is compared when the stream reaches its end
+(`IntegrityError` on mismatch). Decompression is detected by magic bytes (gzip, zstd, plain
+tar) and every decompressed byte is counted against a shared budget (`LimitExceeded`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import io
+import zlib
+from typing import IO, Any, cast
+
+import zstandard
+
+from seawall.core.errors import InputError, IntegrityError, LimitExceeded
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+CHUNK = 1024 * 1024
+
+# Layer media types we know how to read (compression is still detected by magic bytes).
+LAYER_MEDIA_TYPES = frozenset({
+    "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.v1.tar+zstd",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.docker.image.rootfs.diff.tar",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+})
+
+
+def check_layer_media_type(media_type: str | None, where: str) -> None:
+    if media_type is not None and media_type not in LAYER_MEDIA_TYPES:
+        raise InputError(f"{where}: unsupported layer media type {media_type!r} "
+                         "(not a container image layer)")
+
+
+def parse_digest(digest: str, where: str = "digest") -> str:
+    """Return the hex part of a `sha256:HEX` digest, or raise InputError."""
+    algo, _, hexpart = digest.partition(":")
+    if algo != "sha256":
+        raise InputError(f"{where}: unsupported digest algorithm in {digest[:80]!r} (only sha256)")
+    if len(hexpart) != 64 or any(c not in "0123456789abcdef" for c in hexpart):
+        raise InputError(f"{where}: malformed digest {digest[:80]!r}")
+    return hexpart
+
+
+def sha256_bytes(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class HashingReader(io.RawIOBase):
+    """Reads `inner`, hashing every byte; at end of stream the digest (and size) must match."""
+
+    def __init__(self, inner: IO[bytes], expected_digest: str | None, what: str,
+                 expected_size: int | None = None, close_inner: bool = True) -> None:
+        super().__init__()
+        if expected_digest is not None:
+            parse_digest(expected_digest, what)
+        self._inner = inner
+        self._expected = expected_digest
+        self._expected_size = expected_size
+        self._what = what
+        self._hash = hashlib.sha256()
+        self._size = 0
+        self._done = False
+        self._close_inner = close_inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._done:
+            return 0
+        view = memoryview(buffer).cast("B")
+        data = self._inner.read(len(view))
+        if not data:
+            self._finish()
+            return 0
+        n = len(data)
+        view[:n] = data
+        self._hash.update(data)
+        self._size += n
+        if self._expected_size is not None and self._size > self._expected_size:
+            raise IntegrityError(f"{self._what}: more bytes than the {self._expected_size} declared")
+        return n
+
+    def _finish(self) -> None:
+        self._done = True
+        actual = "sha256:" + self._hash.hexdigest()
+        if self._expected is not None and actual != self._expected:
+            raise IntegrityError(f"{self._what}: digest mismatch (expected {self._expected}, got {actual})")
+        if self._expected_size is not None and self._size != self._expected_size:
+            raise IntegrityError(
+                f"{self._what}: size mismatch (expected {self._expected_size} bytes, got {self._size})")
+
+    @property
+    def verified(self) -> bool:
+        return self._done
+
+    def close(self) -> None:
+        if self._close_inner and not self.closed:
+            self._inner.close()
+        super().close()
+
+
+class SizeBudget:
+    """A count of uncompressed bytes shared by all layers of one walk."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def charge(self, n: int) -> None:
+        self.used += n
+        if self.used > self.limit:
+            raise LimitExceeded(
+                f"image is larger than the limit of {self.limit} uncompressed bytes (max_total_size)")
+
+
+class CountingReader(io.RawIOBase):
+    """Charges every byte read from `inner` to a SizeBudget; translates decoder errors."""
+
+    def __init__(self, inner: IO[bytes], budget: SizeBudget | None, what: str,
+                 closers: list[IO[bytes]] | None = None) -> None:
+        super().__init__()
+        self._inner = inner
+        self._budget = budget
+        self._what = what
+        self._closers = closers or []
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        try:
+            data = self._inner.read(len(view))
+        except (EOFError, gzip.BadGzipFile, zlib.error, zstandard.ZstdError) as exc:
+            raise InputError(f"{self._what}: corrupt or truncated compressed stream ({exc})") from None
+        n = len(data)
+        view[:n] = data
+        if self._budget is not None and n:
+            self._budget.charge(n)
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            for c in reversed(self._closers):
+                with contextlib.suppress(Exception):  # closing after an error must not mask it
+                    c.close()
+        super().close()
+
+
+def decompressed(raw: IO[bytes], what: str, budget: SizeBudget | None = None) -> IO[bytes]:
+    """Wrap a (possibly compressed) layer stream: gzip / zstd / plain, detected by magic bytes."""
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(cast(Any, raw), CHUNK)
+    head = buffered.peek(4)[:4]
+    inner: IO[bytes]
+    if head[:2] == GZIP_MAGIC:
+        inner = cast(IO[bytes], gzip.GzipFile(fileobj=buffered, mode="rb"))
+    elif head[:4] == ZSTD_MAGIC:
+        inner = zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True,
+                                                           closefd=False)
+    else:
+        inner = buffered
+    closers: list[IO[bytes]] = [cast(IO[bytes], buffered)]
+    if inner is not buffered:
+        closers.append(inner)
+    counting = CountingReader(inner, budget, what, closers)
+    return cast(IO[bytes], io.BufferedReader(counting, CHUNK))
+
+
+def drain(stream: IO[bytes] | io.RawIOBase) -> None:
+    """Read a stream to its end (so that digest checks at EOF run)."""
+    while stream.read(CHUNK):
+        pass
+
+
+def read_bounded(stream: IO[bytes] | io.RawIOBase, limit: int, what: str) -> bytes:
+    """Read a whole small stream (manifest, config) refusing more than `limit` bytes.
+
+    Reads to the end of the stream, so a HashingReader underneath verifies its digest.
+    """
+    parts: list[bytes] = []
+    total = 0
+    while True:
+        data = stream.read(min(CHUNK, limit + 1 - total))
+        if not data:
+            return b"".join(parts)
+        parts.append(data)
+        total += len(data)
+        if total > limit:
+            raise LimitExceeded(f"{what} is larger than the limit of {limit} bytes")
