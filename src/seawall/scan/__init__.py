@@ -1,0 +1,1 @@
+"""Image and root filesystem scanning: inventory, vulnerabilities, secrets, image checks."""

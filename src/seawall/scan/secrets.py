@@ -1,0 +1,376 @@
+"""Secrets in image files, in ENV and in history lines.
+
+Rules are data (`secret_rules.yaml`). A file is scanned once, as bytes: binaries (a NUL in the
+first bytes), large files and package-managed paths are skipped; each rule's regex runs only
+when one of its keywords occurs in the file. The secret itself never leaves this module:
+findings carry `redact(secret)` (its first characters + "****") and a line number.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import IO, Any
+
+import yaml
+
+from seawall.core import Finding, FindingKind, Location, Resource, Severity
+from seawall.core.errors import InputError
+from seawall.image.base import EntryKind, FileEntry, LayerInfo
+
+REDACTED = "****"
+SCOPES = ("file", "env", "history")
+
+
+def redact(secret: str) -> str:
+    """First 4 characters + ****; shorter secrets show at most a quarter of themselves."""
+    shown = 4 if len(secret) >= 16 else max(0, len(secret) // 4)
+    return secret[:shown] + REDACTED
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRule:
+    id: str
+    title: str
+    severity: Severity
+    regex: re.Pattern[bytes] | None
+    keywords: tuple[bytes, ...]
+    ignore_case: bool = False
+    scope: frozenset[str] = frozenset(SCOPES)
+    paths: re.Pattern[str] | None = None
+    key_regex: re.Pattern[str] | None = None
+    key_stop: re.Pattern[str] | None = None
+    stoplist: frozenset[str] = frozenset()
+    remediation: str | None = None
+    references: tuple[str, ...] = ()
+
+    def applies_to(self, path: str) -> bool:
+        return self.paths is None or self.paths.search(path) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class PairRule:
+    id: str
+    title: str
+    severity: Severity
+    first: str
+    second: str
+    max_lines: int
+    remediation: str | None = None
+    references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRules:
+    rules: tuple[SecretRule, ...]
+    pairs: tuple[PairRule, ...]
+    skip_prefixes: tuple[str, ...]
+    skip_substrings: tuple[str, ...]
+    skip_extensions: tuple[str, ...]
+    max_file_size: int
+    sniff_size: int
+
+    def by_id(self, rule_id: str) -> SecretRule | None:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        return None
+
+    def skips(self, path: str) -> bool:
+        if path.startswith(self.skip_prefixes) or path.lower().endswith(self.skip_extensions):
+            return True
+        return any(s in path for s in self.skip_substrings)
+
+
+@dataclass(slots=True)
+class SecretMatch:
+    """One secret found. `secret` is held only to pair and de-duplicate; never rendered."""
+
+    rule: str
+    title: str
+    severity: Severity
+    line: int
+    secret: str = field(repr=False)
+    key: str | None = None
+    remediation: str | None = None
+    references: tuple[str, ...] = ()
+    partner: str | None = field(default=None, repr=False)
+
+    @property
+    def evidence(self) -> str:
+        shown = redact(self.secret)
+        if self.partner is not None:
+            shown = f"{shown} + {redact(self.partner)}"
+        return f"{self.key}={shown}" if self.key else shown
+
+
+def _compile(pattern: str, ignore_case: bool, rule_id: str) -> re.Pattern[bytes]:
+    flags = re.MULTILINE | (re.IGNORECASE if ignore_case else 0)
+    try:
+        return re.compile(pattern.encode(), flags)
+    except re.error as exc:
+        raise InputError(f"secret rule {rule_id}: bad regex: {exc}") from exc
+
+
+def parse_rules(data: dict[str, Any]) -> SecretRules:
+    rules: list[SecretRule] = []
+    for raw in data.get("rules", []):
+        ignore_case = bool(raw.get("ignore_case", False))
+        regex = raw.get("regex")
+        keywords = [str(k) for k in raw.get("keywords", [])]
+        if ignore_case:
+            keywords = [k.lower() for k in keywords]
+        scope = frozenset(raw.get("scope", SCOPES))
+        rules.append(SecretRule(
+            id=str(raw["id"]), title=str(raw["title"]),
+            severity=Severity.parse(str(raw.get("severity", "medium"))),
+            regex=_compile(regex, ignore_case, raw["id"]) if regex else None,
+            keywords=tuple(k.encode() for k in keywords),
+            ignore_case=ignore_case,
+            scope=scope,
+            paths=re.compile(raw["paths"]) if raw.get("paths") else None,
+            key_regex=re.compile(raw["key_regex"]) if raw.get("key_regex") else None,
+            key_stop=re.compile(raw["key_stop"]) if raw.get("key_stop") else None,
+            stoplist=frozenset(str(s).lower() for s in raw.get("stoplist", [])),
+            remediation=raw.get("remediation"),
+            references=tuple(raw.get("references", [])),
+        ))
+    pairs = tuple(PairRule(
+        id=str(p["id"]), title=str(p["title"]), severity=Severity.parse(str(p["severity"])),
+        first=str(p["first"]), second=str(p["second"]), max_lines=int(p.get("max_lines", 10)),
+        remediation=p.get("remediation"), references=tuple(p.get("references", [])),
+    ) for p in data.get("pairs", []))
+    skip = [str(s) for s in data.get("skip_paths", [])]
+    return SecretRules(
+        rules=tuple(rules), pairs=pairs,
+        skip_prefixes=tuple(s for s in skip if not s.startswith("*")),
+        skip_substrings=tuple(s[1:] for s in skip if s.startswith("*")),
+        skip_extensions=tuple(str(e).lower() for e in data.get("skip_extensions", [])),
+        max_file_size=int(data.get("max_file_size", 5 * 1024 * 1024)),
+        sniff_size=int(data.get("sniff_size", 8192)),
+    )
+
+
+@lru_cache(maxsize=1)
+def default_rules() -> SecretRules:
+    text = resources.files("seawall.scan").joinpath("secret_rules.yaml").read_text("utf-8")
+    return parse_rules(yaml.safe_load(text))
+
+
+def _is_placeholder(value: str, rule: SecretRule) -> bool:
+    low = value.lower().strip("\"'")
+    if low in rule.stoplist or not low:
+        return True
+    if low[0] in "$%<{[(" or low.endswith((">", "}}", "}")):
+        return True  # ${VAR}, $VAR, %(x)s, <password>, {{ .Values.x }}
+    return len(set(low)) <= 2  # ****, xxxx, 0000, ...
+
+
+class SecretScanner:
+    """Applies the rules to one text (a file's bytes, an ENV list, a history line)."""
+
+    def __init__(self, rules: SecretRules | None = None) -> None:
+        self.rules = rules or default_rules()
+
+    def scan_bytes(self, data: bytes, path: str = "", scope: str = "file") -> list[SecretMatch]:
+        lowered: bytes | None = None
+        found: list[tuple[int, int, SecretMatch]] = []  # (start, end, match)
+        for rule in self.rules.rules:
+            if rule.regex is None or scope not in rule.scope:
+                continue
+            if scope == "file" and not rule.applies_to(path):
+                continue
+            if rule.keywords:
+                if rule.ignore_case:
+                    if lowered is None:
+                        lowered = data.lower()
+                    hay = lowered
+                else:
+                    hay = data
+                if not any(k in hay for k in rule.keywords):
+                    continue
+            for m in rule.regex.finditer(data):
+                secret = m.group("secret").decode("utf-8", "replace").strip()
+                key = None
+                if "key" in rule.regex.groupindex:
+                    key = m.group("key").decode("utf-8", "replace")
+                    if rule.key_stop is not None and rule.key_stop.search(key):
+                        continue
+                if rule.stoplist and _is_placeholder(secret, rule):
+                    continue
+                start, end = m.span("secret")
+                line = data.count(b"\n", 0, start) + 1
+                found.append((start, end, SecretMatch(
+                    rule=rule.id, title=rule.title, severity=rule.severity, line=line,
+                    secret=secret, key=key, remediation=rule.remediation,
+                    references=rule.references)))
+        return self._finish(found)
+
+    def scan_env(self, env: Sequence[str]) -> list[SecretMatch]:
+        """ENV entries `KEY=VALUE`; line = index + 1 (so pairs work across variables)."""
+        found: list[tuple[int, int, SecretMatch]] = []
+        offset = 0
+        for index, item in enumerate(env):
+            key, sep, value = item.partition("=")
+            data = item.encode("utf-8", "replace")
+            for match in self.scan_bytes(data, scope="env"):
+                match.line = index + 1
+                found.append((offset + 0, offset + len(data), match))
+            if sep:
+                for rule in self.rules.rules:
+                    if "env" not in rule.scope or rule.key_regex is None:
+                        continue
+                    if rule.key_regex.search(key) and not _is_placeholder(value, rule) \
+                            and len(value) >= 4:
+                        found.append((offset, offset + len(data), SecretMatch(
+                            rule=rule.id, title=rule.title, severity=rule.severity,
+                            line=index + 1, secret=value, key=key,
+                            remediation=rule.remediation, references=rule.references)))
+            offset += len(data) + 1
+        return self._finish(found)
+
+    def scan_text(self, text: str, scope: str = "history") -> list[SecretMatch]:
+        return self.scan_bytes(text.encode("utf-8", "replace"), scope=scope)
+
+    def _finish(self, found: list[tuple[int, int, SecretMatch]]) -> list[SecretMatch]:
+        """Drop generic matches that overlap a specific one; pair rules; stable order."""
+        specific = [(s, e, m) for s, e, m in found if not m.rule.startswith("generic-")]
+        kept = list(specific)
+        for s, e, m in found:
+            if not m.rule.startswith("generic-"):
+                continue
+            if any(s < e2 and s2 < e for s2, e2, _ in specific):
+                continue
+            if any(m.secret in o.secret or o.secret in m.secret for _, _, o in specific):
+                continue
+            kept.append((s, e, m))
+        matches = [m for _, _, m in sorted(kept, key=lambda t: (t[2].line, t[0], t[2].rule))]
+        return self._pair(matches)
+
+    def _pair(self, matches: list[SecretMatch]) -> list[SecretMatch]:
+        for pair in self.rules.pairs:
+            seconds = [m for m in matches if m.rule == pair.second]
+            consumed: list[SecretMatch] = []
+            for first in [m for m in matches if m.rule == pair.first]:
+                candidates = [s for s in seconds if not any(s is c for c in consumed)
+                              and abs(s.line - first.line) <= pair.max_lines]
+                if not candidates:
+                    continue
+                second = min(candidates, key=lambda s: abs(s.line - first.line))
+                consumed.append(second)
+                first.rule, first.title, first.severity = pair.id, pair.title, pair.severity
+                first.partner = second.secret
+                first.remediation, first.references = pair.remediation, pair.references
+            matches = [m for m in matches if not any(m is c for c in consumed)]
+        return matches
+
+
+def secret_finding(match: SecretMatch, resource: Resource, location: Location,
+                   source: str) -> Finding:
+    return Finding(
+        kind=FindingKind.SECRET, rule=match.rule, title=match.title, severity=match.severity,
+        resource=resource, location=location, evidence=match.evidence,
+        remediation=match.remediation, references=list(match.references),
+        extra={"source": source})
+
+
+class SecretsVisitor:
+    """A FileVisitor: scans each eligible final file of the image once."""
+
+    def __init__(self, scanner: SecretScanner | None = None) -> None:
+        self.scanner = scanner or SecretScanner()
+        self.rules = self.scanner.rules
+        self.results: list[tuple[FileEntry, list[SecretMatch]]] = []
+        self.files_scanned = 0
+        self.bytes_scanned = 0
+
+    def wants(self, entry: FileEntry) -> bool:
+        return (entry.kind is EntryKind.FILE and 0 < entry.size <= self.rules.max_file_size
+                and not self.rules.skips(entry.path))
+
+    def visit(self, entry: FileEntry, content: IO[bytes]) -> None:
+        head = content.read(self.rules.sniff_size)
+        if b"\0" in head:
+            return
+        data = head + content.read(self.rules.max_file_size + 1 - len(head))
+        if len(data) > self.rules.max_file_size:
+            return
+        self.files_scanned += 1
+        self.bytes_scanned += len(data)
+        matches = self.scanner.scan_bytes(data, entry.path)
+        if matches:
+            self.results.append((entry, matches))
+
+    def findings(self, resource: Resource) -> list[Finding]:
+        out: list[Finding] = []
+        for entry, matches in self.results:
+            layer = entry.layer
+            for m in matches:
+                loc = Location(path=entry.path, line=m.line,
+                               layer=layer.digest if layer else None,
+                               layer_created_by=redact_text(layer.created_by, self.scanner)
+                               if layer and layer.created_by else None)
+                out.append(secret_finding(m, resource, loc, "file"))
+        return out
+
+
+def config_secret_findings(env: Sequence[str], history: Iterable[tuple[int, str, LayerInfo | None]],
+                           resource: Resource, scanner: SecretScanner | None = None,
+                           ) -> tuple[list[Finding], list[str]]:
+    """Secrets in ENV and history lines. Returns (findings, names of ENV keys with secrets)."""
+    scanner = scanner or SecretScanner()
+    findings: list[Finding] = []
+    env_keys: list[str] = []
+    seen: set[str] = set()
+    for m in scanner.scan_env(env):
+        key = env[m.line - 1].partition("=")[0] if 0 < m.line <= len(env) else None
+        if key:
+            env_keys.append(key)
+        seen.add(m.secret)
+        if m.partner:
+            seen.add(m.partner)
+        findings.append(Finding(
+            kind=FindingKind.SECRET, rule=m.rule, title=f"{m.title} (in ENV)",
+            severity=m.severity, resource=resource, location=Location(path=None),
+            evidence=f"ENV {key}: {m.evidence}" if key else m.evidence,
+            remediation=m.remediation, references=list(m.references),
+            extra={"source": "config.env", "env": key} if key else {"source": "config.env"}))
+    for index, created_by, layer in history:
+        for m in scanner.scan_text(created_by):
+            if m.secret in seen:
+                continue  # the same value already reported from ENV
+            seen.add(m.secret)
+            findings.append(Finding(
+                kind=FindingKind.SECRET, rule=m.rule, title=f"{m.title} (in image history)",
+                severity=m.severity, resource=resource,
+                location=Location(layer=layer.digest if layer else None,
+                                  layer_created_by=redact_text(created_by, scanner)),
+                evidence=m.evidence, remediation=m.remediation, references=list(m.references),
+                extra={"source": "config.history", "history_index": index}))
+    return findings, sorted(set(env_keys))
+
+
+def redact_text(text: str, scanner: SecretScanner | None = None) -> str:
+    """`text` with every secret any rule finds in it replaced by its redacted form."""
+    scanner = scanner or SecretScanner()
+    out = text
+    for m in scanner.scan_text(text, scope="history"):
+        for value in (m.secret, m.partner):
+            if value:
+                out = out.replace(value, redact(value))
+    # ENV-style assignments inside RUN/ENV lines: KEY=VALUE where the key names a secret
+    for rule in scanner.rules.rules:
+        if rule.key_regex is None:
+            continue
+        for am in _ASSIGNMENT.finditer(out):
+            key, value = am.group(1), am.group(2)
+            if rule.key_regex.search(key) and not _is_placeholder(value, rule) and len(value) >= 4 \
+                    and not value.endswith(REDACTED):
+                out = out.replace(f"{key}={value}", f"{key}={redact(value)}")
+    return out
+
+
+_ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|[^\s;&|]+)")
