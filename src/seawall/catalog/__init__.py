@@ -12,6 +12,7 @@ from seawall.catalog.base import CatalogContext, Cataloger
 from seawall.catalog.dpkg import DpkgCataloger
 from seawall.catalog.os_release import OS_ECOSYSTEMS, OSReleaseVisitor, ecosystem_for
 from seawall.catalog.python import PythonCataloger
+from seawall.catalog.rpm import RpmCataloger
 from seawall.core import InputError
 from seawall.image.base import Limits
 
@@ -19,6 +20,7 @@ from seawall.image.base import Limits
 CATALOGERS: dict[str, Callable[[Limits | None], Cataloger]] = {
     DpkgCataloger.name: DpkgCataloger,
     ApkCataloger.name: ApkCataloger,
+    RpmCataloger.name: RpmCataloger,
     PythonCataloger.name: PythonCataloger,
 }
 

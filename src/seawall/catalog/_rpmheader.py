@@ -1,0 +1,55 @@
+"""The rpm header blob as the rpmdb stores it (no lead, no magic):
+
+    int32 il (index entries), int32 dl (data bytes), il x {int32 tag, type, offset, count}, data[dl]
+
+All integers big-endian. Every offset and length is checked against the blob; entries that
+fall outside are ignored. Region entries (tags 61-63) are skipped; a later entry of the same tag
+(the "dribble" after a region) overrides an earlier one, as rpm does.
+"""
+
+from __future__ import annotations
+
+import struct
+
+NAME, VERSION, RELEASE, EPOCH = 1000, 1001, 1002, 1003
+SIZE, VENDOR, LICENSE, ARCH, SOURCERPM = 1009, 1011, 1014, 1022, 1044
+MODULARITYLABEL = 5096
+WANTED = frozenset({NAME, VERSION, RELEASE, EPOCH, LICENSE, VENDOR, ARCH, SOURCERPM, SIZE, MODULARITYLABEL})
+
+_INT32, _STRING, _STRING_ARRAY, _I18NSTRING = 4, 6, 8, 9
+MAX_HEADER = 256 * 1024 * 1024  # rpm's own headerMaxbytes
+_ENTRY = struct.Struct(">iIiI")
+
+
+class HeaderError(ValueError):
+    pass
+
+
+def parse_header(blob: bytes | memoryview, wanted: frozenset[int] = WANTED) -> dict[int, str | int]:
+    """The wanted tags of one header: strings (first string of arrays/i18n) and int32s."""
+    if len(blob) < 8:
+        raise HeaderError("header shorter than 8 bytes")
+    il, dl = struct.unpack_from(">ii", blob, 0)
+    if il < 1 or dl < 0 or il > 0x10000:
+        raise HeaderError(f"implausible header sizes il={il} dl={dl}")
+    data_start = 8 + 16 * il
+    data_end = data_start + dl
+    if data_end > len(blob) or data_end > MAX_HEADER:
+        raise HeaderError("header data runs past the blob")
+    out: dict[int, str | int] = {}
+    for i in range(il):
+        tag, typ, offset, count = _ENTRY.unpack_from(blob, 8 + 16 * i)
+        if tag not in wanted or offset < 0 or count < 1:
+            continue
+        start = data_start + offset
+        if start >= data_end:
+            continue
+        if typ == _INT32:
+            if start + 4 <= data_end:
+                out[tag] = struct.unpack_from(">i", blob, start)[0]
+        elif typ in (_STRING, _STRING_ARRAY, _I18NSTRING):
+            end = bytes(blob[start:min(data_end, start + 65536)]).find(b"\0")
+            if end < 0:
+                continue
+            out[tag] = bytes(blob[start:start + end]).decode("utf-8", errors="replace")
+    return out

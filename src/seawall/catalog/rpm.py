@@ -1,0 +1,177 @@
+"""RPM packages from the rpmdb: SQLite (rpmdb.sqlite: RHEL 9, Amazon Linux 2023, Fedora) and
+Berkeley DB hash (Packages: Amazon Linux 2, CentOS 7, RHEL 7/8), read without librpm.
+
+The database file is read (bounded by the single-file limit) into memory: SQLite opens it with
+`deserialize` (no temp file), BDB pages are parsed in `_bdb`. Each value is an rpm header blob
+(`_rpmheader`). A file that cannot be read is skipped with a warning.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from seawall.catalog import _bdb
+from seawall.catalog._common import BaseCataloger, distro_qualifier, location, purl
+from seawall.catalog._rpmheader import (
+    ARCH,
+    EPOCH,
+    LICENSE,
+    MODULARITYLABEL,
+    NAME,
+    RELEASE,
+    SOURCERPM,
+    VENDOR,
+    VERSION,
+    HeaderError,
+    parse_header,
+)
+from seawall.catalog.base import CatalogContext
+from seawall.catalog.os_release import ecosystem_for
+from seawall.core import Location, Package
+from seawall.image.base import EntryKind, FileEntry, Limits
+
+_DIRS = ("/var/lib/rpm/", "/usr/lib/sysimage/rpm/")
+SQLITE_NAMES = ("rpmdb.sqlite",)
+BDB_NAMES = ("Packages",)
+_WANTED = frozenset(d + n for d in _DIRS for n in SQLITE_NAMES + BDB_NAMES)
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_SRPM = re.compile(r"^(?P<name>.+)-(?P<version>[^-]+)-(?P<release>[^-]+)\.(?:no)?src\.rpm$")
+
+
+@dataclass(slots=True)
+class _Record:
+    name: str
+    epoch: int | None
+    version: str
+    release: str
+    arch: str | None
+    sourcerpm: str | None
+    license: str | None
+    vendor: str | None
+    modularity: str | None
+    loc: Location
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def evr(self) -> str:
+        vr = f"{self.version}-{self.release}"
+        return f"{self.epoch}:{vr}" if self.epoch is not None else vr
+
+
+def split_source_rpm(srpm: str) -> tuple[str, str] | None:
+    """'bash-4.2.46-34.amzn2.src.rpm' -> ('bash', '4.2.46-34.amzn2')."""
+    m = _SRPM.match(srpm)
+    if not m:
+        return None
+    return m.group("name"), f"{m.group('version')}-{m.group('release')}"
+
+
+def read_sqlite_blobs(data: bytes) -> list[bytes]:
+    """Header blobs of an rpmdb.sqlite image held in memory (never a file on disk)."""
+    buf = bytearray(data)
+    if buf[18:20] == b"\x02\x02":  # WAL mode: read it as a rollback-journal database
+        buf[18:20] = b"\x01\x01"
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.deserialize(bytes(buf))
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute("PRAGMA trusted_schema = OFF")
+        conn.execute("PRAGMA cell_size_check = ON")
+        kind = conn.execute("SELECT type FROM sqlite_master WHERE name = 'Packages'").fetchone()
+        if not kind or kind[0] != "table":
+            raise sqlite3.DatabaseError("no Packages table")
+        return [bytes(row[0]) for row in conn.execute("SELECT blob FROM Packages ORDER BY hnum")
+                if isinstance(row[0], bytes | memoryview)]
+    finally:
+        conn.close()
+
+
+class RpmCataloger(BaseCataloger):
+    name = "rpm"
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        super().__init__(limits)
+        self._records: list[_Record] = []
+
+    def wants(self, entry: FileEntry) -> bool:
+        return entry.path in _WANTED and entry.kind is not EntryKind.DIR
+
+    def visit(self, entry: FileEntry, content: IO[bytes]) -> None:
+        data = self.read_bounded(entry, content, self.limits.max_file_size)
+        if data is None:
+            return
+        try:
+            if data.startswith(_SQLITE_MAGIC):
+                blobs: list[bytes] = read_sqlite_blobs(data)
+            elif _bdb.is_bdb_hash(data[:512]):
+                blobs = list(_bdb.iter_values(data))
+            else:
+                self.warn(entry, "not an rpm database this version can read (SQLite or BDB hash)")
+                return
+        except (sqlite3.Error, _bdb.BdbError, MemoryError, OverflowError) as exc:
+            self.warn(entry, f"unreadable rpm database: {exc}")
+            return
+        loc = location(entry)
+        bad = 0
+        for blob in blobs:
+            try:
+                tags = parse_header(blob)
+            except HeaderError:
+                bad += 1
+                continue
+            name, version, release = tags.get(NAME), tags.get(VERSION), tags.get(RELEASE)
+            if not isinstance(name, str) or not isinstance(version, str) or not isinstance(release, str):
+                bad += 1
+                continue
+            if name == "gpg-pubkey":  # imported signing keys, not software
+                continue
+            epoch = tags.get(EPOCH)
+            self._records.append(_Record(
+                name=name, epoch=epoch if isinstance(epoch, int) else None, version=version,
+                release=release, arch=_text(tags.get(ARCH)), sourcerpm=_text(tags.get(SOURCERPM)),
+                license=_text(tags.get(LICENSE)), vendor=_text(tags.get(VENDOR)),
+                modularity=_text(tags.get(MODULARITYLABEL)), loc=loc))
+        if bad:
+            self.warn(entry, f"{bad} unreadable package header(s) skipped")
+
+    def packages(self, ctx: CatalogContext) -> list[Package]:
+        ecosystem = ecosystem_for(ctx.os, "RPM")
+        namespace = ctx.os.id if ctx.os is not None else None
+        distro = distro_qualifier(ctx.os)
+        out: list[Package] = []
+        for r in self._records:
+            source_name = source_version = None
+            if r.sourcerpm:
+                split = split_source_rpm(r.sourcerpm)
+                if split:
+                    source_name, source_version = split
+                    if r.epoch is not None:
+                        source_version = f"{r.epoch}:{source_version}"
+            quals: dict[str, str | None] = {
+                "arch": r.arch, "epoch": str(r.epoch) if r.epoch is not None else None,
+                "upstream": r.sourcerpm, "distro": distro}
+            metadata: dict[str, Any] = {"release": r.release}
+            if r.epoch is not None:
+                metadata["epoch"] = r.epoch
+            if r.sourcerpm:
+                metadata["source_rpm"] = r.sourcerpm
+            if r.vendor:
+                metadata["vendor"] = r.vendor
+            if r.modularity:
+                metadata["modularity_label"] = r.modularity
+            out.append(Package(
+                name=r.name, version=r.evr, ecosystem=ecosystem,
+                purl=purl("rpm", namespace, r.name, f"{r.version}-{r.release}", quals),
+                locations=[r.loc], source_name=source_name, source_version=source_version,
+                arch=r.arch, licenses=[r.license] if r.license else [], cataloger=self.name,
+                metadata=metadata))
+        return out
+
+
+def _text(value: str | int | None) -> str | None:
+    if not isinstance(value, str) or not value or value == "(none)":
+        return None
+    return value
