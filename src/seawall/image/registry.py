@@ -1,12 +1,297 @@
-"""Registry source (OCI Distribution v2) — being written; see docs/image.md."""
+"""`registry:HOST/REPO:TAG|@DIGEST`: an OCI Distribution v2 client (httpx).
+
+Manifests are fetched with Accept headers for OCI and Docker manifest and index types and
+verified (sha256 of the body against the requested digest or Docker-Content-Digest). Blobs
+are streamed to temp files under the cache dir while hashed (a mismatch is refused), then
+read from there; the temp dir goes away on close(). HTTPS with verification is the default;
+`insecure` allows unverified TLS and then plain HTTP; `ca_cert` adds a private CA.
+"""
 
 from __future__ import annotations
 
-from seawall.core.errors import InputError
-from seawall.image.base import ImageSource
+import hashlib
+import json
+import shutil
+import ssl
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from seawall.core.errors import AuthError, InputError, IntegrityError, NetworkError
+from seawall.image.auth import Challenge, Credentials, find_credentials, parse_challenge
+from seawall.image.manifest import ACCEPT, Descriptor
+from seawall.image.oci import BlobImage
 from seawall.image.options import SourceOptions
 from seawall.image.refs import ImageRef
+from seawall.image.streams import CHUNK, parse_digest
+
+USER_AGENT = "seawall/0.1 (+https://github.com/seawall)"
 
 
-def RegistrySource(ref: ImageRef, options: SourceOptions) -> ImageSource:
-    raise InputError(f"{ref.display()}: registry sources are not available yet")
+def _tls_hint(host: str, exc: BaseException) -> NetworkError:
+    return NetworkError(f"TLS verification of registry {host} failed ({_short(exc)}); for a private CA "
+                        "pass --ca-cert FILE (or --insecure-registry to skip verification)")
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+def _is_tls_error(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _registry_error(resp: httpx.Response) -> str:
+    try:
+        body = json.loads(resp.read()[:65536])
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            code = errors[0].get("code", "")
+            message = errors[0].get("message", "")
+            return f"{code}: {message}".strip(": ")[:200]
+    except (ValueError, httpx.HTTPError):
+        pass
+    return f"HTTP {resp.status_code}"
+
+
+class RegistryClient:
+    """Requests against one registry host, with the auth dance and TLS policy."""
+
+    def __init__(self, host: str, repository: str, options: SourceOptions) -> None:
+        self.host = host
+        self.repository = repository
+        self._options = options
+        self._creds: Credentials | None = find_credentials(host, options)
+        self._auth_header: str | None = None
+        verify: ssl.SSLContext | bool = True
+        if options.ca_cert is not None:
+            if not options.ca_cert.is_file():
+                raise InputError(f"--ca-cert {options.ca_cert}: no such file")
+            try:
+                verify = ssl.create_default_context(cafile=str(options.ca_cert))
+            except (ssl.SSLError, OSError) as exc:
+                raise InputError(f"--ca-cert {options.ca_cert}: not a PEM certificate bundle "
+                                 f"({exc})") from None
+        if options.insecure:
+            verify = False
+        self.scheme = "https"
+        self._client = httpx.Client(verify=verify, timeout=options.timeout, follow_redirects=True,
+                                    headers={"User-Agent": USER_AGENT}, trust_env=False)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def url(self, path: str) -> str:
+        return f"{self.scheme}://{self.host}/v2/{self.repository}/{path}"
+
+    # -- auth --------------------------------------------------------------------------------
+    def _authenticate(self, header: str | None) -> None:
+        if not header:
+            raise AuthError(f"registry {self.host} answered 401 without an authentication challenge")
+        challenge = parse_challenge(header)
+        if challenge.scheme == "basic":
+            if self._creds is None:
+                raise self._need_creds()
+            self._auth_header = self._creds.basic_header()
+        elif challenge.scheme == "bearer":
+            self._auth_header = f"Bearer {self._token(challenge)}"
+        else:
+            raise AuthError(f"registry {self.host} asks for unsupported auth scheme {challenge.scheme!r}")
+
+    def _need_creds(self) -> AuthError:
+        return AuthError(f"registry {self.host} requires authentication: pass --username/--password, set "
+                         "SEAWALL_REGISTRY_USERNAME/SEAWALL_REGISTRY_PASSWORD, or log in with docker")
+
+    def _refused(self) -> AuthError:
+        assert self._creds is not None
+        return AuthError(f"registry {self.host} refused the credentials of user {self._creds.username!r} "
+                         f"(from {self._creds.source}): wrong username or password, or no pull access "
+                         f"to {self.repository}")
+
+    def _token(self, challenge: Challenge) -> str:
+        realm = challenge.params.get("realm")
+        if not realm or not realm.startswith(("https://", "http://")):
+            raise AuthError(f"registry {self.host} sent a Bearer challenge without a valid realm")
+        params = {"scope": challenge.params.get("scope") or f"repository:{self.repository}:pull"}
+        if challenge.params.get("service"):
+            params["service"] = challenge.params["service"]
+        auth = None
+        if self._creds is not None:
+            if realm.startswith("http://") and not self._options.insecure:
+                raise AuthError(f"registry {self.host} wants credentials sent to a plain-HTTP token "
+                                "endpoint; refusing (use --insecure-registry to allow)")
+            auth = (self._creds.username, self._creds.password)
+        try:
+            resp = self._client.get(realm, params=params, auth=auth)
+        except httpx.HTTPError as exc:
+            raise self._network(exc) from None
+        if resp.status_code in (401, 403):
+            if self._creds is None:
+                raise self._need_creds()
+            raise self._refused()
+        if resp.status_code != 200:
+            raise AuthError(f"token endpoint of registry {self.host} answered HTTP {resp.status_code}")
+        try:
+            body = resp.json()
+        except ValueError:
+            raise AuthError(f"token endpoint of registry {self.host} answered malformed JSON") from None
+        token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise AuthError(f"token endpoint of registry {self.host} returned no token")
+        return token
+
+    def _network(self, exc: BaseException) -> NetworkError:
+        if _is_tls_error(exc):
+            return _tls_hint(self.host, exc)
+        if isinstance(exc, httpx.TimeoutException):
+            return NetworkError(f"registry {self.host} timed out ({_short(exc)})")
+        return NetworkError(f"cannot reach registry {self.host} ({_short(exc)})")
+
+    # -- requests ----------------------------------------------------------------------------
+    def get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        """GET (streamed). The caller must close the response."""
+        had_auth = False
+        for _attempt in range(3):
+            hdrs = dict(headers or {})
+            if self._auth_header:
+                hdrs["Authorization"] = self._auth_header
+                had_auth = True
+            try:
+                req = self._client.build_request("GET", self.url(path), headers=hdrs)
+                resp = self._client.send(req, stream=True)
+            except httpx.ConnectError as exc:
+                if (self._options.insecure and self.scheme == "https" and not _is_tls_error(exc)
+                        and _attempt == 0):
+                    self.scheme = "http"  # --insecure-registry: plain HTTP after HTTPS failed
+                    continue
+                raise self._network(exc) from None
+            except httpx.HTTPError as exc:
+                if self._options.insecure and self.scheme == "https" and _attempt == 0:
+                    self.scheme = "http"
+                    continue
+                raise self._network(exc) from None
+            if resp.status_code == 401:
+                challenge = resp.headers.get("www-authenticate")
+                resp.close()
+                if had_auth:
+                    if self._creds is None:
+                        raise self._need_creds()
+                    raise self._refused()
+                self._authenticate(challenge)
+                continue
+            if resp.status_code == 403:
+                resp.close()
+                raise AuthError(f"registry {self.host} denied access to {self.repository} (HTTP 403)")
+            return resp
+        raise NetworkError(f"registry {self.host}: too many retries for {path}")
+
+
+class RegistrySource(BlobImage):
+    def __init__(self, ref: ImageRef, options: SourceOptions) -> None:
+        assert ref.registry is not None and ref.repository is not None
+        super().__init__(ref.display(), options)
+        self._ref = ref
+        self._tmp = Path(tempfile.mkdtemp(prefix="seawall-blobs-", dir=options.temp_root()))
+        self._blobs: dict[str, Path] = {}
+        try:
+            self._client = RegistryClient(ref.registry, ref.repository, options)
+            top_ref = ref.digest or ref.tag or "latest"
+            body, media_type = self._fetch_manifest(top_ref, ref.digest)
+            top = Descriptor(media_type, "sha256:" + hashlib.sha256(body).hexdigest(), len(body))
+            self._resolve(top, lambda d: body if d.digest == top.digest else self._fetch_manifest(
+                d.digest, d.digest)[0])
+        except BaseException:
+            self.close()
+            raise
+
+    def _fetch_manifest(self, reference: str, digest: str | None) -> tuple[bytes, str]:
+        limit = self._limits.max_manifest_size
+        what = f"{self._name}: manifest {reference}"
+        resp = self._client.get(f"manifests/{reference}", {"Accept": ACCEPT})
+        try:
+            if resp.status_code == 404:
+                raise InputError(f"{what} not found in registry ({_registry_error(resp)})")
+            if resp.status_code != 200:
+                raise NetworkError(f"{what}: registry answered {_registry_error(resp)}")
+            parts, total = [], 0
+            for chunk in resp.iter_bytes(CHUNK):
+                total += len(chunk)
+                if total > limit:
+                    from seawall.core.errors import LimitExceeded
+
+                    raise LimitExceeded(f"{what} is larger than the limit of {limit} bytes")
+                parts.append(chunk)
+            body = b"".join(parts)
+            media_type = resp.headers.get("content-type", "").split(";")[0].strip()
+            header_digest = resp.headers.get("docker-content-digest")
+        except httpx.HTTPError as exc:
+            raise self._client._network(exc) from None
+        finally:
+            resp.close()
+        actual = "sha256:" + hashlib.sha256(body).hexdigest()
+        if header_digest is not None and not header_digest.startswith("sha256:"):
+            header_digest = None
+        expected = digest or header_digest
+        if expected is not None and actual != expected:
+            raise IntegrityError(f"{what}: digest mismatch (expected {expected}, got {actual})")
+        return body, media_type
+
+    def _download(self, digest: str, size: int | None) -> Path:
+        hexpart = parse_digest(digest, self._name)
+        target = self._tmp / hexpart
+        what = f"{self._name}: blob {digest}"
+        resp = self._client.get(f"blobs/{digest}")
+        try:
+            if resp.status_code == 404:
+                raise InputError(f"{what} named by the manifest is missing from the registry "
+                                 f"({_registry_error(resp)})")
+            if resp.status_code != 200:
+                raise NetworkError(f"{what}: registry answered {_registry_error(resp)}")
+            h = hashlib.sha256()
+            total = 0
+            with target.open("wb") as out:
+                for chunk in resp.iter_bytes(CHUNK):
+                    total += len(chunk)
+                    if size is not None and total > size:
+                        raise IntegrityError(f"{what}: more bytes than the {size} declared by the manifest")
+                    h.update(chunk)
+                    out.write(chunk)
+        except httpx.HTTPError as exc:
+            target.unlink(missing_ok=True)
+            raise self._client._network(exc) from None
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+        finally:
+            resp.close()
+        actual = "sha256:" + h.hexdigest()
+        if actual != digest:
+            target.unlink(missing_ok=True)
+            raise IntegrityError(f"{what}: digest mismatch (got {actual}); refusing the image")
+        if size is not None and total != size:
+            target.unlink(missing_ok=True)
+            raise IntegrityError(f"{what}: size mismatch (expected {size} bytes, got {total})")
+        return target
+
+    def _open_blob(self, digest: str, size: int | None) -> IO[bytes]:
+        path = self._blobs.get(digest)
+        if path is None:
+            path = self._download(digest, size)
+            self._blobs[digest] = path
+        return path.open("rb")
+
+    def close(self) -> None:
+        client: Any = getattr(self, "_client", None)
+        if client is not None:
+            client.close()
+        tmp = getattr(self, "_tmp", None)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
