@@ -44,7 +44,8 @@ class Registry:
     def blob_path(self, digest: str) -> Path:
         """Where the registry stores blob `sha256:HEX` on disk."""
         hexpart = digest.split(":", 1)[1]
-        return self.storage / "docker" / "registry" / "v2" / "blobs" / "sha256" / hexpart[:2] / hexpart / "data"
+        blobs = self.storage / "docker" / "registry" / "v2" / "blobs" / "sha256"
+        return blobs / hexpart[:2] / hexpart / "data"
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -87,7 +88,7 @@ def _wait_ready(port: int, ca_cert: Path, proc: subprocess.Popen[bytes], log: Pa
         if proc.poll() is not None:
             raise RuntimeError(f"docker-registry exited ({proc.returncode}): {log.read_text()[-2000:]}")
         try:
-            urllib.request.urlopen(url, context=ctx, timeout=2)  # noqa: S310 - our own https URL
+            urllib.request.urlopen(url, context=ctx, timeout=2)
             return
         except urllib.error.HTTPError as exc:
             if exc.code == 401:  # up, and asking for auth
@@ -156,8 +157,8 @@ def push(reg: Registry, source: str, dest: str, all_platforms: bool = False,
 
     SOURCE is a skopeo reference such as `oci:/path/layout:1` or `docker-archive:/path/img.tar`.
     """
-    args = ["skopeo", "--insecure-policy", "copy", "--quiet", "--dest-creds", f"{reg.username}:{reg.password}",
-            "--dest-cert-dir", str(reg.cert_dir)]
+    args = ["skopeo", "--insecure-policy", "copy", "--quiet",
+            "--dest-creds", f"{reg.username}:{reg.password}", "--dest-cert-dir", str(reg.cert_dir)]
     if all_platforms:
         args.append("--all")
     if format:
@@ -172,11 +173,10 @@ def push(reg: Registry, source: str, dest: str, all_platforms: bool = False,
 def main() -> int:
     """`python -m devtools.registry`: run a registry in the foreground (Ctrl-C stops it)."""
     with running_registry() as reg:
-        print(f"registry on https://{reg.host}  user={reg.username}  ca-cert={reg.ca_cert}  pid={reg.process.pid}")
-        try:
+        print(f"registry on https://{reg.host}  user={reg.username}  ca-cert={reg.ca_cert}  "
+              f"pid={reg.process.pid}")
+        with contextlib.suppress(KeyboardInterrupt):
             reg.process.wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 
