@@ -178,7 +178,8 @@ def build_demo(area: Path = AREA, force: bool = False) -> DemoImage:
     rootfs = build_rootfs(include=BASE_INCLUDE, area=area.name)
     wheels = build_wheels(area=area)
     go_bin = build_go(area=area)
-    builder_src = b"".join(Path(f).read_bytes() for f in (__file__, Path(__file__).with_name("imagebuild.py")))
+    here = Path(__file__)
+    builder_src = b"".join(f.read_bytes() for f in (here, here.with_name("imagebuild.py")))
     key = hashlib.sha256(b"|".join([rootfs.name.encode(), wheels.name.encode(), go_bin.read_bytes(),
                                      builder_src])).hexdigest()
     key_file, meta_file = area / "image.key", area / "image.json"
