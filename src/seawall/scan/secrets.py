@@ -98,6 +98,7 @@ class SecretMatch:
     remediation: str | None = None
     references: tuple[str, ...] = ()
     partner: str | None = field(default=None, repr=False)
+    partner_line: int | None = None
 
     @property
     def evidence(self) -> str:
@@ -262,7 +263,7 @@ class SecretScanner:
                 second = min(candidates, key=lambda s: abs(s.line - first.line))
                 consumed.append(second)
                 first.rule, first.title, first.severity = pair.id, pair.title, pair.severity
-                first.partner = second.secret
+                first.partner, first.partner_line = second.secret, second.line
                 first.remediation, first.references = pair.remediation, pair.references
             matches = [m for m in matches if not any(m is c for c in consumed)]
         return matches
@@ -329,6 +330,8 @@ def config_secret_findings(env: Sequence[str], history: Iterable[tuple[int, str,
         key = env[m.line - 1].partition("=")[0] if 0 < m.line <= len(env) else None
         if key:
             env_keys.append(key)
+        if m.partner_line and 0 < m.partner_line <= len(env):
+            env_keys.append(env[m.partner_line - 1].partition("=")[0])
         seen.add(m.secret)
         if m.partner:
             seen.add(m.partner)

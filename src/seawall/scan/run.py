@@ -1,0 +1,302 @@
+"""`seawall scan`: one pass over the image, then vulnerabilities, secrets and config checks.
+
+    report = scan_image("registry:127.0.0.1:5000/demo:1", ScanOptions(scanners={"vuln"}))
+
+The image is read once (`seawall.scan.inventory.inventory`), with the secrets visitor and the
+setuid/setgid collector riding along as extra visitors. Then the advisory DB matches the
+packages, the image config (ENV, history) is checked for secrets, and the config checks run.
+Ignore entries, --ignore-unfixed and the --severity filter apply last.
+
+Database policy: the DB is local and never fetched by a scan. When the DB file does not exist
+yet, the advisory subset shipped with seawall is imported into it first (no network), with a
+warning that says so; `seawall db update` fetches the full feeds. `--offline` therefore only
+forbids network for the DB (a scan never downloads it anyway); pulling a `registry:` image is
+still allowed, because the user asked for that image explicitly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seawall.core import Finding, FindingKind, Location, Package, Report, Resource, Severity, Target
+from seawall.core.errors import InputError
+from seawall.image import SourceOptions, open_image
+from seawall.image.base import ImageSource, Limits
+from seawall.scan.ignore import DEFAULT_IGNORE_FILE, apply_ignores, load_ignore_file
+from seawall.scan.imagecheck import (
+    ImageFacts,
+    SpecialFilesVisitor,
+    history_with_layers,
+    reference_facts,
+    run_checks,
+)
+from seawall.scan.secrets import SecretScanner, SecretsVisitor, config_secret_findings, redact_text
+
+SCANNERS = ("vuln", "secret", "config")
+_SCANNER_ALIASES = {"vuln": "vuln", "vulns": "vuln", "vulnerability": "vuln", "vulnerabilities": "vuln",
+                    "secret": "secret", "secrets": "secret", "config": "config", "misconfig": "config",
+                    "misconfiguration": "config"}
+MAX_DB_AGE = dt.timedelta(days=7)
+
+
+def parse_scanners(value: str | None) -> frozenset[str]:
+    if not value:
+        return frozenset(SCANNERS)
+    out: set[str] = set()
+    for part in value.split(","):
+        name = part.strip().lower()
+        if not name:
+            continue
+        if name not in _SCANNER_ALIASES:
+            raise InputError(f"unknown scanner {part.strip()!r}; choose from vuln, secret, config")
+        out.add(_SCANNER_ALIASES[name])
+    if not out:
+        raise InputError("--scanners names no scanner; choose from vuln, secret, config")
+    return frozenset(out)
+
+
+@dataclass(slots=True)
+class ScanOptions:
+    scanners: frozenset[str] = frozenset(SCANNERS)
+    severities: set[Severity] | None = None
+    ignore_unfixed: bool = False
+    ignore_file: Path | None = None  # None: ./.seawallignore when it exists
+    use_default_ignore_file: bool = True
+    offline: bool = False
+    db_path: Path | None = None
+    source: SourceOptions = field(default_factory=SourceOptions)
+    today: dt.date | None = None  # for ignore-file expiry (tests)
+    progress: Callable[[str], None] | None = None
+
+    @property
+    def limits(self) -> Limits:
+        return self.source.limits
+
+
+def scan_image(ref: str, options: ScanOptions | None = None) -> Report:
+    options = options or ScanOptions()
+    db = _open_db(options) if "vuln" in options.scanners else None
+    with open_image(ref, options.source) as source:
+        return _scan(source, ref, "image", options, db)
+
+
+def scan_rootfs(directory: str | Path, options: ScanOptions | None = None) -> Report:
+    options = options or ScanOptions()
+    path = Path(directory)
+    if not path.is_dir():
+        raise InputError(f"not a directory: {directory}")
+    db = _open_db(options) if "vuln" in options.scanners else None
+    with open_image(f"dir:{path}", options.source) as source:
+        return _scan(source, str(directory), "rootfs", options, db)
+
+
+# --- the database -------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _DB:
+    db: Any
+    warnings: list[str]
+    info: dict[str, Any]
+
+
+def _open_db(options: ScanOptions) -> _DB:
+    from seawall import vulndb
+
+    warnings: list[str] = []
+    path = options.db_path
+    resolved = path if path is not None else _default_db_path()
+    if resolved is not None and not resolved.exists():
+        count = _import_shipped(resolved)
+        warnings.append(f"no advisory database at {resolved}: imported the advisory subset shipped "
+                        f"with seawall ({count} advisories, offline); run `seawall db update` for "
+                        "the full feeds")
+    db = vulndb.open_db(path)
+    info: dict[str, Any] = {}
+    age = _db_age(db)
+    if age is not None:
+        info["age_days"] = round(age.total_seconds() / 86400, 2)
+        if age > MAX_DB_AGE:
+            warnings.append(f"the advisory database is {age.days} days old (over 7 days): run "
+                            "`seawall db update`" + (" when online" if options.offline else ""))
+    return _DB(db=db, warnings=warnings, info=info)
+
+
+def _default_db_path() -> Path | None:
+    from seawall import vulndb
+
+    fn = getattr(vulndb, "default_db_path", None)
+    return fn() if callable(fn) else None
+
+
+def _import_shipped(path: Path) -> int:
+    from seawall import vulndb
+
+    fn = getattr(vulndb, "import_shipped", None)
+    if not callable(fn):
+        raise InputError(f"no advisory database at {path}; create one with `seawall db import PATH`")
+    return int(fn(path) or 0)
+
+
+def _db_age(db: Any) -> dt.timedelta | None:
+    age_fn = getattr(db, "age", None)
+    if not callable(age_fn):
+        return None
+    age = age_fn()
+    if age is None:
+        return None
+    if isinstance(age, dt.timedelta):
+        return age
+    if isinstance(age, (int, float)):
+        return dt.timedelta(seconds=float(age))
+    return None
+
+
+# --- the scan -----------------------------------------------------------------------------
+
+
+def _scan(source: ImageSource, ref: str, kind: str, options: ScanOptions, db: _DB | None) -> Report:
+    from seawall.scan.inventory import inventory
+
+    started = time.perf_counter()
+    scanner = SecretScanner()
+    secrets_visitor = SecretsVisitor(scanner) if "secret" in options.scanners else None
+    special = SpecialFilesVisitor() if "config" in options.scanners else None
+    extra = [v for v in (secrets_visitor, special) if v is not None]
+    inv = inventory(source, options.limits, extra_visitors=extra)
+    t_inventory = time.perf_counter() - started
+
+    name = source.name
+    resource = Resource(type="container-image" if kind == "image" else "rootfs", name=name)
+    config = inv.config
+    layers = source.layers()
+    history = history_with_layers(config, layers)
+    findings: list[Finding] = []
+    warnings: list[str] = list(getattr(inv, "warnings", []) or [])
+
+    if db is not None:
+        warnings.extend(db.warnings)
+        findings.extend(_vulnerabilities(db.db, inv.packages, inv.os, resource))
+
+    env_secret_keys: list[str] = []
+    if secrets_visitor is not None:
+        findings.extend(secrets_visitor.findings(resource))
+        if kind == "image":
+            config_findings, env_secret_keys = config_secret_findings(config.env, history, resource, scanner)
+            findings.extend(config_findings)
+    elif "config" in options.scanners and kind == "image":
+        _, env_secret_keys = config_secret_findings(config.env, [], resource, scanner)
+
+    if special is not None:
+        ref_kind, tag, digest = reference_facts(ref) if kind == "image" else ("archive", None, None)
+        facts = ImageFacts(name=name, config=config, has_config=kind == "image", layers=layers,
+                           packages=inv.packages, special_files=special.special, paths=special.paths,
+                           env_secret_keys=env_secret_keys, tag=tag, digest=digest,
+                           reference_kind=ref_kind)
+        findings.extend(run_checks(facts, resource, scanner))
+
+    redactor = _Redactor(scanner)
+    findings = _dedupe(_redacted_finding(f, redactor) for f in findings)
+    findings, suppressed, ignore_warnings = _filter(findings, options)
+    warnings.extend(ignore_warnings)
+    packages = _redacted_packages(inv.packages, redactor)
+    findings.sort(key=lambda f: (-f.severity.rank, f.kind.value, f.rule, f.location.path or ""))
+    metadata: dict[str, Any] = {
+        "scanners": sorted(options.scanners),
+        "layers": len(layers),
+        "stats": {
+            "seconds": round(time.perf_counter() - started, 3),
+            "inventory_seconds": round(t_inventory, 3),
+            "packages": len(inv.packages),
+            "files_scanned_for_secrets": secrets_visitor.files_scanned if secrets_visitor else 0,
+            "suppressed": suppressed,
+        },
+    }
+    if db is not None and db.info:
+        metadata["db"] = db.info
+    target = Target(kind=kind, name=name, digest=source.digest, os=inv.os, metadata=metadata)
+    return Report(target=target, packages=packages, findings=findings, warnings=warnings)
+
+
+def _vulnerabilities(db: Any, packages: list[Package], os_info: Any, resource: Resource) -> list[Finding]:
+    out: list[Finding] = []
+    for f in db.match(packages, os_info):
+        if f.kind is FindingKind.VULNERABILITY and f.resource.type in ("", "package"):
+            f = dataclasses.replace(f, resource=resource)
+        if f.package is not None and f.location.path is None and f.package.locations:
+            loc = f.package.locations[0]
+            f = dataclasses.replace(f, location=Location(path=loc.path, layer=loc.layer,
+                                                         layer_created_by=loc.layer_created_by))
+        out.append(f)
+    return out
+
+
+def _dedupe(findings: Iterable[Finding]) -> list[Finding]:
+    seen: set[str] = set()
+    out: list[Finding] = []
+    for f in findings:
+        if f.id in seen:
+            continue
+        seen.add(f.id)
+        out.append(f)
+    return out
+
+
+def _filter(findings: list[Finding], options: ScanOptions) -> tuple[list[Finding], int, list[str]]:
+    warnings: list[str] = []
+    suppressed = 0
+    ignore_path = options.ignore_file
+    if ignore_path is None and options.use_default_ignore_file and Path(DEFAULT_IGNORE_FILE).is_file():
+        ignore_path = Path(DEFAULT_IGNORE_FILE)
+    if ignore_path is not None:
+        result = apply_ignores(findings, load_ignore_file(ignore_path), options.today)
+        findings, suppressed = result.kept, len(result.suppressed)
+        warnings.extend(result.warnings)
+    if options.ignore_unfixed:
+        findings = [f for f in findings if not (f.kind is FindingKind.VULNERABILITY and f.vulnerability
+                                                is not None and not f.vulnerability.fixed_versions)]
+    if options.severities:
+        findings = [f for f in findings if f.severity in options.severities]
+    return findings, suppressed, warnings
+
+
+class _Redactor:
+    def __init__(self, scanner: SecretScanner) -> None:
+        self.scanner = scanner
+        self.cache: dict[str, str] = {}
+
+    def __call__(self, text: str | None) -> str | None:
+        if not text:
+            return text
+        if text not in self.cache:
+            self.cache[text] = redact_text(text, self.scanner)
+        return self.cache[text]
+
+
+def _redacted_packages(packages: list[Package], redactor: _Redactor) -> list[Package]:
+    """Package locations carry the history line of their layer: redact secrets in it."""
+    for pkg in packages:
+        if any(loc.layer_created_by for loc in pkg.locations):
+            pkg.locations = [dataclasses.replace(loc, layer_created_by=redactor(loc.layer_created_by))
+                             for loc in pkg.locations]
+    return packages
+
+
+def _redacted_finding(f: Finding, redactor: _Redactor) -> Finding:
+    """Every text that may quote a build command passes through the redactor."""
+    loc = f.location
+    if loc.layer_created_by:
+        text = redactor(loc.layer_created_by)
+        if text != loc.layer_created_by:
+            f = dataclasses.replace(f, location=dataclasses.replace(loc, layer_created_by=text))
+    if f.evidence and f.kind is not FindingKind.SECRET:
+        evidence = redactor(f.evidence)
+        if evidence != f.evidence:
+            f = dataclasses.replace(f, evidence=evidence)
+    return f
