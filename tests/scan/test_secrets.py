@@ -200,3 +200,28 @@ def test_redact_text_history_line() -> None:
     out = redact_text(line)
     assert SECRET not in out and "topsecret1" not in out
     assert "MODE=prod" in out and "AWS_SECRET_ACCESS_KEY=wJal****" in out
+
+
+def test_generic_password_needs_a_mixed_value(scanner: SecretScanner) -> None:
+    # nsswitch.conf's database names are not passwords
+    assert rules_of(scanner, "passwd:         files systemd\nshadow: files\n", "/etc/nsswitch.conf") == []
+    assert rules_of(scanner, "passwd: s3cret!pw\n", "/etc/app.conf") == ["generic-password"]
+
+
+def test_unmodified_dpkg_conffiles_are_skipped() -> None:
+    import hashlib
+
+    sample = b"[cmp]\nsecret = pass:insta1\n"
+    status = (b"Package: openssl\nStatus: install ok installed\nConffiles:\n /etc/ssl/openssl.cnf "
+              + hashlib.md5(sample).hexdigest().encode() + b"\n /etc/other.conf 0123456789abcdef0123456789abcdef obsolete\n")
+    v = SecretsVisitor()
+    status_entry = _entry("/var/lib/dpkg/status", len(status))
+    assert v.wants(status_entry)
+    v.visit(status_entry, io.BytesIO(status))
+    assert set(v.conffiles) == {"/etc/ssl/openssl.cnf", "/etc/other.conf"}
+    v.visit(_entry("/etc/ssl/openssl.cnf", len(sample)), io.BytesIO(sample))
+    assert v.findings(Resource(type="container-image", name="x")) == []  # the package's own sample
+    changed = sample.replace(b"insta1", b"Real-Pass-42")
+    v.visit(_entry("/etc/ssl/openssl.cnf", len(changed)), io.BytesIO(changed))
+    (f,) = v.findings(Resource(type="container-image", name="x"))
+    assert f.rule == "generic-password" and f.location.line == 2

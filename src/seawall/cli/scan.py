@@ -1,9 +1,137 @@
-"""`seawall scan`: not built yet (see the open issues)."""
+"""`seawall scan image REF` and `seawall scan rootfs DIR`: vulnerabilities, secrets, config checks."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+from seawall.cli.common import finish, parse_severity, parse_severity_list, warn
+from seawall.cli.imageopts import (
+    CACertOpt,
+    ImageRefArg,
+    InsecureOpt,
+    PasswordOpt,
+    QuietOpt,
+    UsernameOpt,
+    source_options,
+)
+from seawall.core import Report
+from seawall.core.errors import InputError
+from seawall.report import FORMATS
+
+if TYPE_CHECKING:
+    from seawall.scan.run import ScanOptions
+
+SCAN_FORMATS = ("table", "json", "jsonl", "sarif", "cyclonedx-json", "ocsf")
+
+FormatOpt = Annotated[str, typer.Option(
+    "--format", "-f", help="table, json, jsonl, sarif, cyclonedx-json or ocsf.")]
+OutputOpt = Annotated[Path | None, typer.Option(
+    "--output", "-o", help="Write the report to this file (atomically).", show_default=False)]
+SeverityOpt = Annotated[str | None, typer.Option(
+    "--severity", "-s", help="Only report these severities, e.g. CRITICAL,HIGH.", show_default=False)]
+FailOnOpt = Annotated[str | None, typer.Option(
+    "--fail-on", help="Exit 1 when a finding is at or above this severity.", show_default=False)]
+IgnoreUnfixedOpt = Annotated[bool, typer.Option(
+    "--ignore-unfixed", help="Drop vulnerabilities that have no fixed version yet.")]
+IgnoreFileOpt = Annotated[Path | None, typer.Option(
+    "--ignore-file", help="Accepted findings: ids with optional expiry and reason "
+    "(default: ./.seawallignore when present).", show_default=False)]
+OfflineOpt = Annotated[bool, typer.Option(
+    "--offline", help="Never use the network for the advisory DB (a registry pull still happens "
+    "when you scan a registry: image).")]
+ScannersOpt = Annotated[str, typer.Option(
+    "--scanners", help="Comma list of vuln, secret, config.")]
+# the shared --platform help has "[/variant]", which rich reads as markup: say it plainly here
+PlatformOpt = Annotated[str, typer.Option(
+    "--platform", help="Platform to pick from a multi-platform image: os/arch or os/arch/variant.")]
+DBOpt = Annotated[Path | None, typer.Option(
+    "--db", envvar="SEAWALL_DB", help="Advisory database file (default: the user cache dir).",
+    show_default=False)]
+
+
+def _check_common(fmt: str, output: Path | None, fail_on: str | None) -> None:
+    if fmt not in SCAN_FORMATS or fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r} for scan; choose one of: {', '.join(SCAN_FORMATS)}")
+    if output is not None and not output.parent.is_dir():
+        raise InputError(f"--output {output}: directory {output.parent} does not exist")
+    parse_severity(fail_on)
+
+
+def _finish(report: Report, fmt: str, output: Path | None, fail_on: str | None, quiet: bool) -> None:
+    if not quiet:
+        for message in report.warnings:
+            warn(message)
+    finish(report, fmt, output, fail_on)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    scan_app = typer.Typer(name="scan", no_args_is_help=True, add_completion=False,
+                           help="Scan an image or a root filesystem for vulnerabilities, secrets and "
+                                "bad configuration.")
+    app.add_typer(scan_app, name="scan")
+
+    @scan_app.command("image")
+    def scan_image_cmd(
+        ref: ImageRefArg,
+        fmt: FormatOpt = "table",
+        output: OutputOpt = None,
+        severity: SeverityOpt = None,
+        fail_on: FailOnOpt = None,
+        ignore_unfixed: IgnoreUnfixedOpt = False,
+        ignore_file: IgnoreFileOpt = None,
+        offline: OfflineOpt = False,
+        scanners: ScannersOpt = "vuln,secret,config",
+        db: DBOpt = None,
+        platform: PlatformOpt = "linux/amd64",
+        username: UsernameOpt = None,
+        password: PasswordOpt = None,
+        insecure_registry: InsecureOpt = False,
+        ca_cert: CACertOpt = None,
+        quiet: QuietOpt = False,
+    ) -> None:
+        """Scan an image: known vulnerabilities of its packages, secrets, image configuration."""
+        from seawall.scan.run import scan_image
+
+        _check_common(fmt, output, fail_on)
+        options = _options(scanners, severity, ignore_unfixed, ignore_file, offline, db)
+        options.source = source_options(platform, username, password, insecure_registry, ca_cert)
+        report = scan_image(ref, options)
+        _finish(report, fmt, output, fail_on, quiet)
+
+    @scan_app.command("rootfs")
+    def scan_rootfs_cmd(
+        directory: Annotated[Path, typer.Argument(help="A root filesystem directory.",
+                                                  show_default=False)],
+        fmt: FormatOpt = "table",
+        output: OutputOpt = None,
+        severity: SeverityOpt = None,
+        fail_on: FailOnOpt = None,
+        ignore_unfixed: IgnoreUnfixedOpt = False,
+        ignore_file: IgnoreFileOpt = None,
+        offline: OfflineOpt = False,
+        scanners: ScannersOpt = "vuln,secret,config",
+        db: DBOpt = None,
+        quiet: QuietOpt = False,
+    ) -> None:
+        """Scan an unpacked root filesystem (a directory) like an image without a config."""
+        from seawall.scan.run import scan_rootfs
+
+        _check_common(fmt, output, fail_on)
+        options = _options(scanners, severity, ignore_unfixed, ignore_file, offline, db)
+        report = scan_rootfs(directory, options)
+        _finish(report, fmt, output, fail_on, quiet)
+
+
+def _options(scanners: str, severity: str | None, ignore_unfixed: bool, ignore_file: Path | None,
+             offline: bool, db: Path | None) -> ScanOptions:
+    from seawall.scan.run import ScanOptions, parse_scanners
+
+    if ignore_file is not None and not ignore_file.is_file():
+        raise InputError(f"--ignore-file {ignore_file}: no such file")
+    return ScanOptions(scanners=parse_scanners(scanners), severities=parse_severity_list(severity),
+                       ignore_unfixed=ignore_unfixed, ignore_file=ignore_file, offline=offline,
+                       db_path=db)
+

@@ -8,6 +8,7 @@ findings carry `redact(secret)` (its first characters + "****") and a line numbe
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ class SecretRule:
     key_regex: re.Pattern[str] | None = None
     key_stop: re.Pattern[str] | None = None
     stoplist: frozenset[str] = frozenset()
+    min_classes: int = 1
     remediation: str | None = None
     references: tuple[str, ...] = ()
 
@@ -72,6 +74,7 @@ class SecretRules:
     skip_extensions: tuple[str, ...]
     max_file_size: int
     sniff_size: int
+    skip_unmodified_conffiles: bool = True
 
     def by_id(self, rule_id: str) -> SecretRule | None:
         for rule in self.rules:
@@ -136,6 +139,7 @@ def parse_rules(data: dict[str, Any]) -> SecretRules:
             key_regex=re.compile(raw["key_regex"]) if raw.get("key_regex") else None,
             key_stop=re.compile(raw["key_stop"]) if raw.get("key_stop") else None,
             stoplist=frozenset(str(s).lower() for s in raw.get("stoplist", [])),
+            min_classes=int(raw.get("min_classes", 1)),
             remediation=raw.get("remediation"),
             references=tuple(raw.get("references", [])),
         ))
@@ -152,6 +156,7 @@ def parse_rules(data: dict[str, Any]) -> SecretRules:
         skip_extensions=tuple(str(e).lower() for e in data.get("skip_extensions", [])),
         max_file_size=int(data.get("max_file_size", 5 * 1024 * 1024)),
         sniff_size=int(data.get("sniff_size", 8192)),
+        skip_unmodified_conffiles=bool(data.get("skip_unmodified_conffiles", True)),
     )
 
 
@@ -167,7 +172,14 @@ def _is_placeholder(value: str, rule: SecretRule) -> bool:
         return True
     if low[0] in "$%<{[(" or low.endswith((">", "}}", "}")):
         return True  # ${VAR}, $VAR, %(x)s, <password>, {{ .Values.x }}
-    return len(set(low)) <= 2  # ****, xxxx, 0000, ...
+    if len(set(low)) <= 2:  # ****, xxxx, 0000, ...
+        return True
+    return _char_classes(value) < rule.min_classes
+
+
+def _char_classes(value: str) -> int:
+    return (any(c.islower() for c in value) + any(c.isupper() for c in value)
+            + any(c.isdigit() for c in value) + any(not c.isalnum() for c in value))
 
 
 class SecretScanner:
@@ -279,20 +291,29 @@ def secret_finding(match: SecretMatch, resource: Resource, location: Location,
 
 
 class SecretsVisitor:
-    """A FileVisitor: scans each eligible final file of the image once."""
+    """A FileVisitor: scans each eligible final file of the image once.
+
+    It also reads dpkg's status file for the `Conffiles` lists: matches in a conffile whose
+    MD5 is still the packaged one are the distribution's sample values, dropped at the end."""
 
     def __init__(self, scanner: SecretScanner | None = None) -> None:
         self.scanner = scanner or SecretScanner()
         self.rules = self.scanner.rules
-        self.results: list[tuple[FileEntry, list[SecretMatch]]] = []
+        self.results: list[tuple[FileEntry, list[SecretMatch], str]] = []  # (entry, matches, md5)
+        self.conffiles: dict[str, str] = {}
         self.files_scanned = 0
         self.bytes_scanned = 0
 
     def wants(self, entry: FileEntry) -> bool:
+        if entry.path == DPKG_STATUS and self.rules.skip_unmodified_conffiles:
+            return entry.kind is EntryKind.FILE
         return (entry.kind is EntryKind.FILE and 0 < entry.size <= self.rules.max_file_size
                 and not self.rules.skips(entry.path))
 
     def visit(self, entry: FileEntry, content: IO[bytes]) -> None:
+        if entry.path == DPKG_STATUS:
+            self.conffiles = parse_conffiles(content.read(MAX_STATUS_BYTES))
+            return
         head = content.read(self.rules.sniff_size)
         if b"\0" in head:
             return
@@ -303,11 +324,13 @@ class SecretsVisitor:
         self.bytes_scanned += len(data)
         matches = self.scanner.scan_bytes(data, entry.path)
         if matches:
-            self.results.append((entry, matches))
+            self.results.append((entry, matches, hashlib.md5(data, usedforsecurity=False).hexdigest()))
 
     def findings(self, resource: Resource) -> list[Finding]:
         out: list[Finding] = []
-        for entry, matches in self.results:
+        for entry, matches, md5 in self.results:
+            if self.conffiles.get(entry.path) == md5:
+                continue  # an unmodified file of an OS package
             layer = entry.layer
             for m in matches:
                 loc = Location(path=entry.path, line=m.line,
@@ -316,6 +339,17 @@ class SecretsVisitor:
                                if layer and layer.created_by else None)
                 out.append(secret_finding(m, resource, loc, "file"))
         return out
+
+
+DPKG_STATUS = "/var/lib/dpkg/status"
+MAX_STATUS_BYTES = 64 * 1024 * 1024
+_CONFFILE_LINE = re.compile(rb"^ (/\S+) ([0-9a-f]{32})(?: \S+)*$", re.MULTILINE)
+
+
+def parse_conffiles(status: bytes) -> dict[str, str]:
+    """path -> md5 of every conffile that dpkg's status lists (` /etc/x.conf <md5>` lines)."""
+    return {m.group(1).decode("utf-8", "replace"): m.group(2).decode()
+            for m in _CONFFILE_LINE.finditer(status)}
 
 
 def config_secret_findings(env: Sequence[str], history: Iterable[tuple[int, str, LayerInfo | None]],
