@@ -1,0 +1,353 @@
+"""Go binaries: the build info the Go linker embeds (`go version -m` shows the same).
+
+The file is read once as a stream, never whole into memory:
+- the first 64 KiB tell an ELF file and a Go one (the `.note.go.buildid` note, or the build info
+  itself); anything else stops there;
+- the stream is scanned for the 16-byte aligned header `\\xff Go buildinf:` (section
+  .go.buildinfo). Go >= 1.18 writes the toolchain version and the module info inline after it
+  (varint-prefixed); older Go writes two pointers to Go string headers, resolved through the ELF
+  program headers: the string headers lie after the build info header (captured as the stream
+  passes), the version string in .rodata before it (remembered from `go1.` occurrences on the
+  way), and the module info is found by its 16-byte sentinels.
+
+Packages: the main module (version `(devel)` for a local build), every `dep` (a `=>`
+replacement gives the module that was really built: its path and version), and the toolchain
+as `stdlib` with the version without the `go` prefix (`go1.19.8` -> `1.19.8`, what OSV's Go
+advisories for the standard library use; purl pkg:golang/stdlib@1.19.8).
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from seawall.catalog._common import BaseCataloger, location, purl
+from seawall.catalog.base import CatalogContext
+from seawall.core import Location, Package
+from seawall.image.base import EntryKind, FileEntry, Limits
+
+MAGIC = b"\xff Go buildinf:"
+INFO_START = b"0w\xaf\x0c\x92t\x08\x02A\xe1\xc1\x07\xe6\xd6\x18\xe6"
+INFO_END = b"\xf92C1\x86\x18 r\x00\x82B\x10A\x16\xd8\xf2"
+HEAD = 64 * 1024
+CHUNK = 1024 * 1024
+MAX_MODINFO = 4 * 1024 * 1024
+MIN_SIZE = 64 * 1024  # the smallest Go executables are over 1 MB
+_GO_VERSION = re.compile(rb"go1\.\d+(?:\.\d+)?(?:(?:rc|beta)\d+)?")
+_MAX_MEMO = 4096
+
+
+@dataclass(slots=True)
+class BuildInfo:
+    go_version: str
+    path: str | None = None
+    main: tuple[str, str, str | None] | None = None
+    deps: list[tuple[str, str, str | None, tuple[str, str] | None]] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)
+
+
+def parse_modinfo(go_version: str, modinfo: str) -> BuildInfo:
+    """The text `go version -m` prints: path/mod/dep/=>/build lines, tab separated."""
+    if len(modinfo) >= 33 and modinfo[-17] == "\n":
+        modinfo = modinfo[16:-16]
+    info = BuildInfo(go_version=go_version)
+    for line in modinfo.splitlines():
+        parts = line.split("\t")
+        kind = parts[0]
+        if kind == "path" and len(parts) >= 2:
+            info.path = parts[1]
+        elif kind == "mod" and len(parts) >= 3:
+            info.main = (parts[1], parts[2], parts[3] if len(parts) > 3 else None)
+        elif kind == "dep" and len(parts) >= 3:
+            info.deps.append((parts[1], parts[2], parts[3] if len(parts) > 3 else None, None))
+        elif kind == "=>" and len(parts) >= 2 and info.deps:
+            path, version, summ, _ = info.deps[-1]
+            info.deps[-1] = (path, version, summ, (parts[1], parts[2] if len(parts) > 2 else ""))
+        elif kind == "build" and len(parts) >= 2 and "=" in parts[1]:
+            key, _, value = parts[1].partition("=")
+            info.settings[key] = value
+    return info
+
+
+def _uvarint(buf: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while pos < len(buf) and shift < 64:
+        b = buf[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, pos
+        shift += 7
+    raise ValueError("bad varint")
+
+
+@dataclass(slots=True)
+class _Elf:
+    little: bool
+    ptr_size: int
+    loads: list[tuple[int, int, int]]  # (vaddr, offset, filesz)
+
+    def offset(self, vaddr: int) -> int | None:
+        for va, off, size in self.loads:
+            if va <= vaddr < va + size:
+                return off + (vaddr - va)
+        return None
+
+
+def _parse_elf(head: bytes) -> _Elf | None:
+    if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] not in (1, 2) or head[5] not in (1, 2):
+        return None
+    is64, little = head[4] == 2, head[5] == 1
+    e = "<" if little else ">"
+    try:
+        if is64:
+            phoff, = struct.unpack_from(e + "Q", head, 32)
+            phentsize, phnum = struct.unpack_from(e + "HH", head, 54)
+        else:
+            phoff, = struct.unpack_from(e + "I", head, 28)
+            phentsize, phnum = struct.unpack_from(e + "HH", head, 42)
+        loads: list[tuple[int, int, int]] = []
+        for i in range(min(phnum, 128)):
+            base = phoff + i * phentsize
+            if base + (56 if is64 else 32) > len(head):
+                break
+            if is64:
+                ptype, _flags, off, vaddr, _pa, filesz = struct.unpack_from(e + "IIQQQQ", head, base)
+            else:
+                ptype, off, vaddr, _pa, filesz = struct.unpack_from(e + "IIIII", head, base)
+            if ptype == 1:  # PT_LOAD
+                loads.append((vaddr, off, filesz))
+    except struct.error:
+        return None
+    return _Elf(little=little, ptr_size=8 if is64 else 4, loads=loads)
+
+
+class _Scanner:
+    """One pass over the rest of the stream, finding the build info as described above."""
+
+    def __init__(self, elf: _Elf, max_bytes: int) -> None:
+        self.elf = elf
+        self.max_bytes = max_bytes
+        self.go_strings: dict[int, bytes] = {}
+        self.modinfo: dict[int, bytes] = {}
+        self.header: bytes | None = None
+        self.header_offset = -1
+        self.inline: BuildInfo | None = None
+        self.wants: dict[int, int] = {}  # offset -> size, captured as the stream passes
+        self.captured: dict[int, bytes] = {}
+        self.failed = False
+
+    def run(self, head: bytes, content: IO[bytes]) -> None:
+        window = head
+        base = 0  # file offset of window[0]
+        read = len(head)
+        while True:
+            self._scan(window, base)
+            if self.failed:
+                return
+            if self.inline is not None or (self.header is not None and self._pointer_done()):
+                return
+            if read >= self.max_bytes:
+                return
+            chunk = content.read(min(CHUNK, self.max_bytes - read))
+            if not chunk:
+                self._scan(window, base, final=True)
+                return
+            read += len(chunk)
+            keep = self._keep_from(window, base)
+            base += keep
+            window = window[keep:] + chunk
+
+    def _keep_from(self, window: bytes, base: int) -> int:
+        """How much of the window can be dropped (keep a tail for items split over chunks)."""
+        tail = 64
+        pending = [off for off in self.wants if off not in self.captured]
+        keep_at = len(window) - tail
+        for off in pending:
+            if base <= off < base + len(window):
+                keep_at = min(keep_at, off - base)
+        if self.header is not None and self.inline is None and self.header_offset >= base:
+            keep_at = min(keep_at, self.header_offset - base)
+        start = window.rfind(INFO_START, max(0, keep_at - MAX_MODINFO))
+        if start >= 0 and window.find(INFO_END, start) < 0 and len(window) - start < MAX_MODINFO:
+            keep_at = min(keep_at, start)
+        return max(0, keep_at)
+
+    def _scan(self, window: bytes, base: int, final: bool = False) -> None:
+        if len(self.go_strings) < _MAX_MEMO:
+            for m in _GO_VERSION.finditer(window):
+                self.go_strings.setdefault(base + m.start(), m.group())
+        pos = 0
+        while True:
+            start = window.find(INFO_START, pos)
+            if start < 0:
+                break
+            end = window.find(INFO_END, start)
+            if end < 0:
+                break
+            self.modinfo.setdefault(base + start, window[start:end + 16])
+            pos = end
+        for off, size in list(self.wants.items()):
+            if off not in self.captured and base <= off and off + size <= base + len(window):
+                self.captured[off] = window[off - base: off - base + size]
+        if self.header is None:
+            pos = 0
+            while True:
+                i = window.find(MAGIC, pos)
+                if i < 0:
+                    break
+                if (base + i) % 16 == 0 and i + 32 <= len(window):
+                    self.header = window[i:i + 32]
+                    self.header_offset = base + i
+                    if self.header[15] & 2 == 0:
+                        self._request_pointers()
+                        self._scan(window, base)
+                    break
+                pos = i + 1
+        if self.header is not None and self.header[15] & 2 and self.inline is None:
+            self._parse_inline(window, self.header_offset - base, final)
+
+    def _parse_inline(self, window: bytes, at: int, final: bool) -> None:
+        try:
+            n, p = _uvarint(window, at + 32)
+            if n > MAX_MODINFO:
+                raise ValueError("version string too long")
+            if p + n > len(window):
+                raise IndexError
+            version = window[p:p + n].decode("utf-8", "replace")
+            m, q = _uvarint(window, p + n)
+            if m > MAX_MODINFO:
+                raise ValueError("module info too long")
+            if q + m > len(window):
+                raise IndexError
+            modinfo = window[q:q + m].decode("utf-8", "replace")
+        except IndexError:
+            if final:
+                self.failed = True
+            return
+        except ValueError:
+            self.failed = True
+            return
+        self.inline = parse_modinfo(version, modinfo)
+
+    # --- Go < 1.18: pointers to string headers
+    def _fmt(self) -> str:
+        order = "<" if (self.header is not None and self.header[15] & 1 == 0) else ">"
+        return order + ("Q" if self.elf.ptr_size == 8 else "I")
+
+    def _request_pointers(self) -> None:
+        assert self.header is not None
+        ps = self.header[14]
+        if ps != self.elf.ptr_size:
+            return
+        fmt = self._fmt()
+        for slot in (16, 16 + ps):
+            vaddr, = struct.unpack_from(fmt, self.header, slot)
+            off = self.elf.offset(vaddr)
+            if off is not None:
+                self.wants[off] = 2 * ps
+
+    def _pointer_done(self) -> bool:
+        return bool(self.wants) and all(off in self.captured for off in self.wants)
+
+    def pointer_result(self) -> BuildInfo | None:
+        if self.failed or self.header is None or self.header[15] & 2:
+            return None
+        ps = self.header[14]
+        if ps != self.elf.ptr_size:
+            return None
+        fmt = self._fmt()
+        strings: list[tuple[int | None, int]] = []
+        for slot in (16, 16 + ps):
+            vaddr, = struct.unpack_from(fmt, self.header, slot)
+            off = self.elf.offset(vaddr)
+            raw = self.captured.get(off) if off is not None else None
+            if raw is None or len(raw) < 2 * ps:
+                return None
+            data_va, length = struct.unpack_from(fmt[0] + fmt[1] * 2, raw, 0)
+            strings.append((self.elf.offset(data_va), length))
+        (ver_off, ver_len), (mod_off, _mod_len) = strings
+        version = self.go_strings.get(ver_off) if ver_off is not None else None
+        if version is None or len(version) != ver_len:
+            return None
+        mod = self.modinfo.get(mod_off) if mod_off is not None else None
+        if mod is None and self.modinfo:
+            mod = next(iter(self.modinfo.values()))
+        return parse_modinfo(version.decode(), mod.decode("utf-8", "replace") if mod else "")
+
+
+def read_buildinfo(content: IO[bytes], max_bytes: int) -> BuildInfo | None:
+    """The build info of a Go ELF binary streamed from `content`, or None if it is not one."""
+    head = content.read(HEAD)
+    elf = _parse_elf(head)
+    if elf is None:
+        return None
+    if b"Go\x00\x00" not in head and MAGIC not in head:
+        return None
+    scanner = _Scanner(elf, max_bytes)
+    scanner.run(head, content)
+    return scanner.inline or scanner.pointer_result()
+
+
+def _go_purl(path: str, version: str) -> str:
+    namespace, _, name = path.rpartition("/")
+    return purl("golang", namespace or None, name, version)
+
+
+class GoBinaryCataloger(BaseCataloger):
+    name = "go-binary"
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        super().__init__(limits)
+        self._found: list[tuple[BuildInfo, Location]] = []
+
+    def wants(self, entry: FileEntry) -> bool:
+        return (entry.kind is EntryKind.FILE and entry.mode & 0o111 != 0
+                and MIN_SIZE <= entry.size <= self.limits.max_file_size)
+
+    def visit(self, entry: FileEntry, content: IO[bytes]) -> None:
+        try:
+            info = read_buildinfo(content, self.limits.max_file_size)
+        except (ValueError, struct.error, UnicodeDecodeError) as exc:
+            self.warn(entry, f"unreadable Go build info: {exc}")
+            return
+        if info is not None:
+            self._found.append((info, location(entry)))
+
+    def packages(self, ctx: CatalogContext) -> list[Package]:
+        out: list[Package] = []
+        for info, loc in self._found:
+            common: dict[str, Any] = {"go_version": info.go_version}
+            for key in ("GOOS", "GOARCH", "vcs.revision"):
+                if key in info.settings:
+                    common[key] = info.settings[key]
+            arch = info.settings.get("GOARCH")
+            if info.main is not None:
+                path, version, _ = info.main
+                out.append(Package(name=path, version=version, ecosystem="Go", purl=_go_purl(path, version),
+                                   locations=[loc], arch=arch, cataloger=self.name,
+                                   metadata={**common, "main_module": True}))
+            for path, version, summ, repl in info.deps:
+                meta: dict[str, Any] = dict(common)
+                if summ:
+                    meta["h1"] = summ
+                name = path
+                if repl is not None:
+                    rpath, rversion = repl
+                    meta["replaced"] = f"{path} {version}"
+                    if rpath.startswith(("./", "../", "/")) or not rversion:
+                        version = "(devel)"  # replaced by a local directory
+                        meta["replacement_dir"] = rpath
+                    else:
+                        name, version = rpath, rversion
+                out.append(Package(name=name, version=version, ecosystem="Go", purl=_go_purl(name, version),
+                                   locations=[loc], arch=arch, cataloger=self.name, metadata=meta))
+            token = info.go_version.split()[0] if info.go_version.split() else info.go_version
+            std_version = token[2:] if token.startswith("go") else token
+            if std_version:
+                out.append(Package(name="stdlib", version=std_version, ecosystem="Go",
+                                   purl=purl("golang", None, "stdlib", std_version), locations=[loc],
+                                   arch=arch, cataloger=self.name, metadata=common))
+        return out
