@@ -65,8 +65,13 @@ def tar_bytes(entries: list[E]) -> bytes:
                 ti.size = len(e.data)
                 tf.addfile(ti, io.BytesIO(e.data))
                 continue
-            ti.type = {"dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE,
-                       "fifo": tarfile.FIFOTYPE, "chr": tarfile.CHRTYPE}[e.type]
+            ti.type = {
+                "dir": tarfile.DIRTYPE,
+                "symlink": tarfile.SYMTYPE,
+                "hardlink": tarfile.LNKTYPE,
+                "fifo": tarfile.FIFOTYPE,
+                "chr": tarfile.CHRTYPE,
+            }[e.type]
             if e.type == "dir" and e.mode == 0o644:
                 ti.mode = 0o755
             ti.linkname = e.link
@@ -98,11 +103,17 @@ class Built:
         return [digest(b) for b in self.layers]
 
 
-def build(layers: list[Layer], arch: str = "amd64", os_: str = "linux", config_extra: dict[str, Any] | None = None,
-          empty_history: int = 1) -> Built:
+def build(
+    layers: list[Layer],
+    arch: str = "amd64",
+    os_: str = "linux",
+    config_extra: dict[str, Any] | None = None,
+    empty_history: int = 1,
+) -> Built:
     out = Built()
-    history: list[dict[str, Any]] = [{"created_by": "/bin/sh -c #(nop) LABEL x=y", "empty_layer": True}
-                                     for _ in range(empty_history)]
+    history: list[dict[str, Any]] = [
+        {"created_by": "/bin/sh -c #(nop) LABEL x=y", "empty_layer": True} for _ in range(empty_history)
+    ]
     descs = []
     for layer in layers:
         if layer.raw is not None:
@@ -115,17 +126,30 @@ def build(layers: list[Layer], arch: str = "amd64", os_: str = "linux", config_e
         out.layers.append(blob)
         out.diff_ids.append(diff)
         history.append({"created_by": layer.created_by})
-        descs.append({"mediaType": layer.media_type or LAYER_TYPES[layer.compression],
-                      "digest": digest(blob), "size": len(blob)})
-    config: dict[str, Any] = {"architecture": arch, "os": os_,
-                              "config": {"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["/bin/sh"]},
-                              "rootfs": {"type": "layers", "diff_ids": out.diff_ids}, "history": history}
+        descs.append(
+            {
+                "mediaType": layer.media_type or LAYER_TYPES[layer.compression],
+                "digest": digest(blob),
+                "size": len(blob),
+            }
+        )
+    config: dict[str, Any] = {
+        "architecture": arch,
+        "os": os_,
+        "config": {"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["/bin/sh"]},
+        "rootfs": {"type": "layers", "diff_ids": out.diff_ids},
+        "history": history,
+    }
     config.update(config_extra or {})
     out.config = json.dumps(config).encode()
-    out.manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                               "config": {"mediaType": OCI_CONFIG, "digest": digest(out.config),
-                                          "size": len(out.config)},
-                               "layers": descs}).encode()
+    out.manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": digest(out.config), "size": len(out.config)},
+            "layers": descs,
+        }
+    ).encode()
     return out
 
 
@@ -135,8 +159,13 @@ def _put_blob(root: Path, data: bytes) -> None:
     (d / digest(data).split(":")[1]).write_bytes(data)
 
 
-def write_oci(root: Path, images: list[tuple[Built, str | None]], as_index: bool = False,
-              platforms: list[tuple[str, str]] | None = None, index_tag: str | None = None) -> str:
+def write_oci(
+    root: Path,
+    images: list[tuple[Built, str | None]],
+    as_index: bool = False,
+    platforms: list[tuple[str, str]] | None = None,
+    index_tag: str | None = None,
+) -> str:
     """Write an OCI layout holding `images` (each with an optional tag). Returns the top digest.
 
     With as_index, the images become one image index (per `platforms`) named by `index_tag`.
@@ -149,7 +178,11 @@ def write_oci(root: Path, images: list[tuple[Built, str | None]], as_index: bool
             _put_blob(root, blob)
         _put_blob(root, img.config)
         _put_blob(root, img.manifest)
-        d: dict[str, Any] = {"mediaType": OCI_MANIFEST, "digest": img.manifest_digest, "size": len(img.manifest)}
+        d: dict[str, Any] = {
+            "mediaType": OCI_MANIFEST,
+            "digest": img.manifest_digest,
+            "size": len(img.manifest),
+        }
         if platforms:
             d["platform"] = {"os": platforms[i][0], "architecture": platforms[i][1]}
         if tag and not as_index:
@@ -162,7 +195,9 @@ def write_oci(root: Path, images: list[tuple[Built, str | None]], as_index: bool
         if index_tag:
             top["annotations"] = {"org.opencontainers.image.ref.name": index_tag}
         descs = [top]
-    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descs}))
+    (root / "index.json").write_text(
+        json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descs})
+    )
     return str(descs[0]["digest"]) if len(descs) == 1 else ""
 
 
@@ -177,10 +212,12 @@ def write_docker_archive(path: Path, layers: list[Layer], repo_tag: str = "demo:
     plain = [Layer(x.entries, x.created_by, "none", raw=x.raw) for x in layers]
     img = build(plain)
     with tarfile.open(path, "w") as tf:
+
         def add(name: str, data: bytes) -> None:
             ti = tarfile.TarInfo(name)
             ti.size = len(data)
             tf.addfile(ti, io.BytesIO(data))
+
         names = []
         for blob in img.layers:
             name = digest(blob).split(":")[1] + "/layer.tar"
@@ -188,6 +225,8 @@ def write_docker_archive(path: Path, layers: list[Layer], repo_tag: str = "demo:
             names.append(name)
         config_name = digest(img.config).split(":")[1] + ".json"
         add(config_name, img.config)
-        add("manifest.json", json.dumps([{"Config": config_name, "RepoTags": [repo_tag],
-                                          "Layers": names}]).encode())
+        add(
+            "manifest.json",
+            json.dumps([{"Config": config_name, "RepoTags": [repo_tag], "Layers": names}]).encode(),
+        )
     return img

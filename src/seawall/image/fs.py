@@ -212,6 +212,7 @@ def _walk_layer(source: ImageSource, layer: LayerInfo, pos: int, state: _State,
     limits = state.limits
     index = state.index.entries
     layer_files: dict[str, tuple[str, int]] = {}  # path in this layer -> (regular file it names, size)
+    layer_symlinks: set[str] = set()
     stream = source.open_layer(layer)
     counted = io.BufferedReader(CountingReader(stream, budget, what, [stream]), CHUNK)
     try:
@@ -222,6 +223,11 @@ def _walk_layer(source: ImageSource, layer: LayerInfo, pos: int, state: _State,
                 path = normalize(member.name, what)
                 if path == "/":
                     continue
+                if layer_symlinks:
+                    for anc in _ancestors(path):
+                        if anc in layer_symlinks:
+                            raise InputError(f"{what}: entry {path} is written through the symlink {anc} "
+                                             "(refusing the image)")
                 base = path.rsplit("/", 1)[1]
                 if base.startswith(WHITEOUT):
                     parent = _parent(path)
@@ -239,10 +245,13 @@ def _walk_layer(source: ImageSource, layer: LayerInfo, pos: int, state: _State,
                     kind = EntryKind.DIR
                 elif member.issym():
                     kind = EntryKind.SYMLINK
+                    layer_symlinks.add(path)
                 elif member.islnk():
                     kind = EntryKind.HARDLINK
                 else:
                     continue  # devices, fifos: ignored
+                if kind != EntryKind.SYMLINK and layer_symlinks:
+                    layer_symlinks.discard(path)  # replaced later in the same layer
                 if _hidden(state, path, pos):
                     continue
                 existing = index.get(path)
@@ -354,7 +363,8 @@ def walk(source: ImageSource, visitors: Sequence[FileVisitor], limits: Limits) -
         return _walk_dir(source, visitors, limits)
     layers = source.layers()
     if len(layers) > limits.max_layers:
-        raise LimitExceeded(f"image has {len(layers)} layers, more than the limit of {limits.max_layers}")
+        raise LimitExceeded(f"image has {len(layers)} layers, more than the limit of {limits.max_layers} "
+                            "(max_layers)")
     state = _State(limits=limits,
                    index=FileIndex(layers=list(layers), max_symlink_depth=limits.max_symlink_depth))
     budget = SizeBudget(limits.max_total_size)
