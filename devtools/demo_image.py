@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import fcntl
 import hashlib
 import json
 import os
@@ -93,6 +94,7 @@ class DemoImage:
     pip_layer: str  # digest of the pip layer blob (as a manifest names it)
     pip_diff_id: str
     go_layer: str
+    go_diff_id: str
     removed: tuple[str, ...]  # packages installed then removed by the whiteout layer
 
     @property
@@ -175,6 +177,14 @@ def _no_apt_lists(ti: tarfile.TarInfo) -> bool:
 
 
 def build_demo(area: Path = AREA, force: bool = False) -> DemoImage:
+    """Build the demo image (or reuse the cached one); safe to call from parallel processes."""
+    area.mkdir(parents=True, exist_ok=True)
+    with open(area / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_demo(area, force)
+
+
+def _build_demo(area: Path, force: bool) -> DemoImage:
     rootfs = build_rootfs(include=BASE_INCLUDE, area=area.name)
     wheels = build_wheels(area=area)
     go_bin = build_go(area=area)
@@ -188,7 +198,7 @@ def build_demo(area: Path = AREA, force: bool = False) -> DemoImage:
             and (oci_dir / "index.json").is_file() and archive.is_file()):
         meta = json.loads(meta_file.read_text())
         return DemoImage(oci_dir, TAG, archive, meta["digest"], meta["pip_layer"], meta["pip_diff_id"],
-                         meta["go_layer"], tuple(meta["removed"]))
+                         meta["go_layer"], meta["go_diff_id"], tuple(meta["removed"]))
     print("demo: assembling the image ...", file=sys.stderr)
     img = Image(work=area / "work")
     rootfs_id = hashlib.sha256(rootfs.name.encode()).hexdigest()
@@ -217,10 +227,11 @@ def build_demo(area: Path = AREA, force: bool = False) -> DemoImage:
     digest = img.write_oci(oci_dir, TAG)
     img.write_docker_archive(archive, TAG)
     meta = {"digest": digest, "pip_layer": pip.digest, "pip_diff_id": pip.diff_id, "go_layer": go.digest,
-            "removed": ["six"]}
+            "go_diff_id": go.diff_id, "removed": ["six"]}
     meta_file.write_text(json.dumps(meta))
     key_file.write_text(key)
-    return DemoImage(oci_dir, TAG, archive, digest, pip.digest, pip.diff_id, go.digest, ("six",))
+    return DemoImage(oci_dir, TAG, archive, digest, pip.digest, pip.diff_id, go.digest, go.diff_id,
+                     ("six",))
 
 
 def main() -> int:

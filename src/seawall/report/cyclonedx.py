@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any, TextIO
 
-from cyclonedx.factory.license import LicenseFactory
 from cyclonedx.model import Property, XsUri
 from cyclonedx.model.bom import Bom
 from cyclonedx.model.component import Component, ComponentType
@@ -35,6 +34,11 @@ from packageurl import PackageURL
 
 from seawall import __version__
 from seawall.core import Finding, FindingKind, Package, Report
+
+try:  # cyclonedx-python-lib >= 11.x moved the factory; older releases have only the old place
+    from cyclonedx.contrib.license.factories import LicenseFactory
+except ImportError:  # pragma: no cover
+    from cyclonedx.factory.license import LicenseFactory
 
 _SEVERITY = {
     "critical": VulnerabilitySeverity.CRITICAL,
