@@ -1,0 +1,71 @@
+"""What every feed importer produces, and the one interface an importer implements.
+
+An importer reads one feed file (or directory) as a stream and yields `Advisory` records; the
+store writes them. Importers never write anywhere and bound every read (`FeedLimits`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+# range types, as OSV names them
+ECOSYSTEM = "ECOSYSTEM"
+SEMVER = "SEMVER"
+GIT = "GIT"
+
+
+@dataclass(slots=True)
+class Range:
+    """One OSV range: `events` is a list of (kind, version), kind in introduced/fixed/last_affected/limit."""
+
+    type: str
+    events: list[tuple[str, str]]
+
+
+@dataclass(slots=True)
+class Affected:
+    """One (ecosystem, package) an advisory affects. `ecosystem` is OSV's: `PyPI`, `Debian:12`."""
+
+    ecosystem: str
+    name: str
+    ranges: list[Range] = field(default_factory=list)
+    versions: list[str] = field(default_factory=list)
+    severity: str | None = None  # a per-package rating (Debian urgency per release, ...)
+
+
+@dataclass(slots=True)
+class Advisory:
+    id: str
+    affected: list[Affected]
+    aliases: list[str] = field(default_factory=list)
+    summary: str | None = None
+    severity: str | None = None  # the feed's own rating: "high", "moderate", ...
+    cvss_vector: str | None = None  # CVSS v4 preferred, then v3.x, then v2
+    published: str | None = None
+    modified: str | None = None
+    references: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedLimits:
+    """Bounds on what a feed file may make us read."""
+
+    max_member_bytes: int = 32 * 1024 * 1024  # one JSON document inside a zip / one file
+    max_members: int = 2_000_000  # entries in one zip
+    max_total_bytes: int = 8 * 1024 * 1024 * 1024  # uncompressed bytes in one feed
+    max_file_bytes: int = 2 * 1024 * 1024 * 1024  # a feed file on disk / a download
+
+
+class Importer(Protocol):
+    """One feed format. `sniff` decides from the path and the first bytes; `read` streams it."""
+
+    kind: str
+
+    def sniff(self, path: Path, head: bytes) -> bool: ...
+
+    def feed_name(self, path: Path) -> str: ...
+
+    def read(self, path: Path, limits: FeedLimits) -> Iterator[Advisory]: ...

@@ -1,0 +1,221 @@
+"""Bounded, hostile-input-safe readers shared by the importers."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+import orjson
+
+from seawall.core.errors import InputError, LimitExceeded
+from seawall.vulndb.base import FeedLimits
+
+
+def read_head(path: Path, size: int = 4096) -> bytes:
+    """The first bytes of a file, decompressed when gzip (bounded)."""
+    with path.open("rb") as fh:
+        head = fh.read(size)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(path, "rb") as gz:
+                return gz.read(size)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"{path}: broken gzip data: {exc}") from None
+    return head
+
+
+def check_file(path: Path, limits: FeedLimits) -> None:
+    if path.is_symlink():
+        raise InputError(f"{path}: is a symbolic link; pass the file itself")
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    size = path.stat().st_size
+    if size > limits.max_file_bytes:
+        raise LimitExceeded(f"{path}: {size} bytes is over the {limits.max_file_bytes}-byte feed limit")
+
+
+def read_bounded(stream: IO[bytes], limit: int, what: str) -> bytes:
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise LimitExceeded(f"{what}: over the {limit}-byte limit for one document")
+    return data
+
+
+def open_text_stream(path: Path, limits: FeedLimits) -> IO[bytes]:
+    """The file as a byte stream; gzip is decompressed transparently (bounded by the caller)."""
+    check_file(path, limits)
+    fh = path.open("rb")
+    magic = fh.read(2)
+    fh.seek(0)
+    if magic == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
+    return fh
+
+
+def load_json_document(path: Path, limits: FeedLimits) -> Any:
+    """A whole (bounded) JSON document: for feeds that are small files (Alpine secdb)."""
+    with open_text_stream(path, limits) as fh:
+        data = read_bounded(fh, limits.max_member_bytes, str(path))
+    return parse_json(data, str(path))
+
+
+def parse_json(data: bytes, what: str) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"{what}: not valid JSON ({exc})") from None
+
+
+def safe_member_name(name: str) -> bool:
+    if not name or "\\" in name or "\x00" in name:
+        return False
+    p = PurePosixPath(name)
+    return not p.is_absolute() and ".." not in p.parts
+
+
+def iter_zip_json(path: Path, limits: FeedLimits) -> Iterator[tuple[str, Any]]:
+    """(member name, parsed JSON) for every `.json` member, one at a time, every read bounded."""
+    check_file(path, limits)
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"{path}: not a readable zip file ({exc})") from None
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > limits.max_members:
+            raise LimitExceeded(f"{path}: {len(infos)} entries is over the limit of {limits.max_members}")
+        for info in infos:
+            if not safe_member_name(info.filename):
+                raise InputError(f"{path}: unsafe entry name {info.filename!r} (absolute or '..')")
+        total = 0
+        for info in infos:
+            if info.is_dir() or not info.filename.endswith(".json"):
+                continue
+            if info.file_size > limits.max_member_bytes:
+                raise LimitExceeded(f"{path}: entry {info.filename} declares {info.file_size} bytes, "
+                                    f"over the {limits.max_member_bytes}-byte limit")
+            try:
+                with zf.open(info) as member:
+                    data = read_bounded(member, limits.max_member_bytes, f"{path}:{info.filename}")
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError,
+                    NotImplementedError, RuntimeError) as exc:
+                raise InputError(f"{path}: entry {info.filename} is corrupt ({exc})") from None
+            total += len(data)
+            if total > limits.max_total_bytes:
+                raise LimitExceeded(f"{path}: over {limits.max_total_bytes} uncompressed bytes")
+            yield info.filename, parse_json(data, f"{path}:{info.filename}")
+
+
+def iter_dir_json(root: Path, limits: FeedLimits) -> Iterator[tuple[str, Any]]:
+    """Every `*.json` under a directory (symbolic links are not followed), sorted, bounded."""
+    count = 0
+    stack = [root]
+    files: list[Path] = []
+    while stack:
+        current = stack.pop()
+        for entry in sorted(current.iterdir()):
+            if entry.is_symlink():
+                continue
+            if entry.is_dir():
+                stack.append(entry)
+            elif entry.name.endswith(".json") and entry.is_file():
+                files.append(entry)
+                count += 1
+                if count > limits.max_members:
+                    raise LimitExceeded(f"{root}: more than {limits.max_members} JSON files")
+    for file in sorted(files):
+        size = file.stat().st_size
+        if size > limits.max_member_bytes:
+            raise LimitExceeded(f"{file}: {size} bytes is over the {limits.max_member_bytes}-byte limit")
+        with file.open("rb") as fh:
+            data = read_bounded(fh, limits.max_member_bytes, str(file))
+        yield str(file.relative_to(root)), parse_json(data, str(file))
+
+
+def iter_json_object_items(stream: IO[bytes], what: str, limits: FeedLimits,
+                           chunk: int = 1 << 20) -> Iterator[tuple[str, Any]]:
+    """Stream the (key, value) pairs of one big top-level JSON object without loading it whole.
+
+    Values are decoded one at a time; only the current value (bounded by max_member_bytes)
+    and one read chunk are held in memory.
+    """
+    decoder = json.JSONDecoder()
+    reader = io.TextIOWrapper(stream, encoding="utf-8", errors="strict")
+    buf = ""
+    pos = 0
+    eof = False
+    total = 0
+
+    def more() -> bool:
+        nonlocal buf, pos, eof, total
+        if eof:
+            return False
+        try:
+            piece = reader.read(chunk)
+        except (UnicodeDecodeError, OSError, EOFError) as exc:
+            raise InputError(f"{what}: unreadable ({exc})") from None
+        if not piece:
+            eof = True
+            return False
+        total += len(piece)
+        if total > limits.max_total_bytes:
+            raise LimitExceeded(f"{what}: over {limits.max_total_bytes} bytes")
+        buf = buf[pos:] + piece
+        pos = 0
+        return True
+
+    def skip_ws() -> str:
+        nonlocal pos
+        while True:
+            while pos < len(buf) and buf[pos] in " \t\r\n":
+                pos += 1
+            if pos < len(buf):
+                return buf[pos]
+            if not more():
+                return ""
+
+    def decode_value() -> Any:
+        nonlocal pos
+        while True:
+            try:
+                value, end = decoder.raw_decode(buf, pos)
+            except json.JSONDecodeError as exc:
+                if len(buf) - pos > limits.max_member_bytes:
+                    raise LimitExceeded(
+                        f"{what}: one entry is over {limits.max_member_bytes} bytes") from None
+                if not more():
+                    raise InputError(f"{what}: not valid JSON ({exc.msg} at char {exc.pos})") from None
+                continue
+            # a number at the very end of the buffer might continue in the next chunk
+            if end >= len(buf) and not eof and more():
+                continue
+            pos = end
+            return value
+
+    if skip_ws() != "{":
+        raise InputError(f"{what}: not a JSON object")
+    pos += 1
+    first = True
+    while True:
+        ch = skip_ws()
+        if ch == "}":
+            return
+        if not first:
+            if ch != ",":
+                raise InputError(f"{what}: not valid JSON (expected ',' or '}}')")
+            pos += 1
+            skip_ws()
+        first = False
+        key = decode_value()
+        if not isinstance(key, str):
+            raise InputError(f"{what}: not valid JSON (object key is not a string)")
+        if skip_ws() != ":":
+            raise InputError(f"{what}: not valid JSON (expected ':')")
+        pos += 1
+        skip_ws()
+        yield key, decode_value()

@@ -1,0 +1,235 @@
+"""The SQLite store: schema, writing feeds into a new file, and the atomic swap.
+
+Schema (one row per (advisory, ecosystem, package), ranges serialized compactly):
+  meta(key, value)                         schema version, build time
+  feeds(name, kind, source, imported_at, checked_at, data_date, advisories, records,
+        etag, last_modified, size, sha256)
+  advisories(feed, id, summary, severity, cvss, published, modified, refs)
+  aliases(alias, feed, id)                 every alias of every advisory
+  affected(ecosystem, name, feed, id, data, severity)   index (ecosystem, name)
+`affected.data` is JSON: {"r": [[range type, [[event kind, version], ...]], ...], "v": [versions]}
+with event kinds i(ntroduced), f(ixed), l(ast_affected), m (limit).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from seawall.core.errors import InputError, SeawallError
+from seawall.vulndb.base import Affected, FeedLimits, Importer
+
+SCHEMA_VERSION = 1
+EVENT_CODES = {"introduced": "i", "fixed": "f", "last_affected": "l", "limit": "m"}
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS feeds(
+  name TEXT PRIMARY KEY, kind TEXT NOT NULL, source TEXT, imported_at REAL, checked_at REAL,
+  data_date TEXT, advisories INTEGER, records INTEGER, etag TEXT, last_modified TEXT,
+  size INTEGER, sha256 TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS advisories(
+  feed TEXT NOT NULL, id TEXT NOT NULL, summary TEXT, severity TEXT, cvss TEXT, published TEXT,
+  modified TEXT, refs TEXT, PRIMARY KEY(feed, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS aliases(
+  alias TEXT NOT NULL, feed TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY(alias, feed, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS affected(
+  ecosystem TEXT NOT NULL, name TEXT NOT NULL, feed TEXT NOT NULL, id TEXT NOT NULL,
+  data BLOB NOT NULL, severity TEXT);
+CREATE INDEX IF NOT EXISTS affected_pkg ON affected(ecosystem, name);
+"""
+
+
+@dataclass(slots=True)
+class FeedSource:
+    """One feed to (re)import into the new database."""
+
+    path: Path
+    importer: Importer
+    name: str
+    source: str  # URL or path, shown by `db status`
+    etag: str | None = None
+    last_modified: str | None = None
+    checked_at: float | None = None  # for downloads: when the server was last asked
+    sha256: str | None = None
+
+
+@dataclass(slots=True)
+class FeedStats:
+    name: str
+    advisories: int
+    records: int
+    seconds: float
+
+
+def connect_rw(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=OFF")  # a private temp file: the swap is our journal
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("PRAGMA cache_size=-65536")
+    return conn
+
+
+def _newest_date(current: str | None, candidate: str | None) -> str | None:
+    if not candidate or candidate.startswith("0001"):
+        return current
+    if current is None or candidate > current:
+        return candidate
+    return current
+
+
+def write_feed(conn: sqlite3.Connection, feed: FeedSource, limits: FeedLimits) -> FeedStats:
+    """Replace every row of `feed.name` with the feed's content (inside the caller's transaction)."""
+    start = time.perf_counter()
+    for table in ("affected", "aliases", "advisories", "feeds"):
+        column = "name" if table == "feeds" else "feed"
+        conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (feed.name,))  # noqa: S608
+    adv_rows: list[tuple[object, ...]] = []
+    alias_rows: list[tuple[str, str, str]] = []
+    aff_rows: list[tuple[object, ...]] = []
+
+    def flush() -> None:
+        conn.executemany("INSERT OR IGNORE INTO advisories VALUES (?,?,?,?,?,?,?,?)", adv_rows)
+        conn.executemany("INSERT OR IGNORE INTO aliases VALUES (?,?,?)", alias_rows)
+        conn.executemany("INSERT INTO affected VALUES (?,?,?,?,?,?)", aff_rows)
+        adv_rows.clear()
+        alias_rows.clear()
+        aff_rows.clear()
+
+    try:
+        n_adv, n_aff, data_date = _write_rows(conn, feed, limits, adv_rows, alias_rows, aff_rows, flush)
+    except SeawallError:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        raise InputError(f"{feed.path}: malformed {feed.importer.kind} feed ({type(exc).__name__}: "
+                         f"{str(exc)[:200]})") from None
+    if data_date is None:
+        data_date = datetime.fromtimestamp(feed.path.stat().st_mtime, UTC).isoformat()
+    size = feed.path.stat().st_size if feed.path.is_file() else None
+    now = time.time()
+    conn.execute("INSERT OR REPLACE INTO feeds VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                 (feed.name, feed.importer.kind, feed.source, now, feed.checked_at, data_date, n_adv,
+                  n_aff, feed.etag, feed.last_modified, size, feed.sha256))
+    return FeedStats(feed.name, n_adv, n_aff, time.perf_counter() - start)
+
+
+def _write_rows(conn: sqlite3.Connection, feed: FeedSource, limits: FeedLimits,
+                adv_rows: list[tuple[object, ...]], alias_rows: list[tuple[str, str, str]],
+                aff_rows: list[tuple[object, ...]], flush: Callable[[], None]) -> tuple[int, int, str | None]:
+    n_adv = n_aff = 0
+    data_date: str | None = None
+    for adv in feed.importer.read(feed.path, limits):
+        n_adv += 1
+        data_date = _newest_date(_newest_date(data_date, adv.published), adv.modified)
+        adv_rows.append((feed.name, adv.id, adv.summary, adv.severity, adv.cvss_vector, adv.published,
+                         adv.modified, orjson.dumps(adv.references).decode() if adv.references else None))
+        alias_rows.extend((alias, feed.name, adv.id) for alias in adv.aliases)
+        for aff in adv.affected:
+            n_aff += 1
+            aff_rows.append((aff.ecosystem, aff.name, feed.name, adv.id, _encode(aff), aff.severity))
+        if len(aff_rows) >= 5000 or len(adv_rows) >= 5000:
+            flush()
+    flush()
+    return n_adv, n_aff, data_date
+
+
+def _encode(aff: Affected) -> bytes:
+    doc: dict[str, object] = {}
+    if aff.ranges:
+        doc["r"] = [[r.type, [[EVENT_CODES[k], v] for k, v in r.events]] for r in aff.ranges]
+    if aff.versions:
+        doc["v"] = aff.versions
+    return orjson.dumps(doc)
+
+
+def temp_path_for(db_path: Path) -> Path:
+    return db_path.with_name(f".{db_path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+
+
+def build(db_path: Path, feeds: Iterable[FeedSource], limits: FeedLimits,
+          touch: Iterable[tuple[str, float]] = ()) -> list[FeedStats]:
+    """A new database = the old one with `feeds` replaced, written to a temp file in the same
+    directory and swapped in with os.replace: a failure at any point leaves the old file as it was.
+    `touch` records (feed name, checked_at) for feeds whose server said "not modified".
+    """
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path_for(db_path)
+    stats: list[FeedStats] = []
+    conn: sqlite3.Connection | None = None
+    try:
+        if db_path.exists():
+            check_schema(db_path)
+            shutil.copyfile(db_path, tmp)
+        conn = connect_rw(tmp)
+        conn.executescript(SCHEMA)
+        conn.execute("BEGIN")
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('built_at', ?)", (str(time.time()),))
+        for feed in feeds:
+            stats.append(write_feed(conn, feed, limits))
+        for name, checked in touch:
+            conn.execute("UPDATE feeds SET checked_at = ? WHERE name = ?", (checked, name))
+        conn.execute("COMMIT")
+        conn.execute("ANALYZE")
+        conn.close()
+        conn = None
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, db_path)
+        _fsync_dir(db_path.parent)
+    except sqlite3.Error as exc:
+        raise SeawallError(f"cannot write the vulnerability database next to {db_path}: {exc}") from None
+    except OSError as exc:
+        raise SeawallError(f"cannot write the vulnerability database {db_path}: {exc}") from None
+    finally:
+        if conn is not None:
+            conn.close()
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    return stats
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def connect_ro(path: Path) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        conn.execute("PRAGMA query_only=ON")
+        conn.execute("PRAGMA cache_size=-32768")
+        conn.execute("SELECT 1 FROM meta LIMIT 1")
+    except sqlite3.Error as exc:
+        raise InputError(f"{path}: not a seawall vulnerability database ({exc})") from None
+    return conn
+
+
+def check_schema(path: Path) -> None:
+    conn = connect_ro(path)
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.Error as exc:
+        raise InputError(f"{path}: not a seawall vulnerability database ({exc})") from None
+    finally:
+        conn.close()
+    if row is None or row[0] != str(SCHEMA_VERSION):
+        raise InputError(f"{path}: database schema {row[0] if row else '?'} is not {SCHEMA_VERSION}; "
+                         "delete it and run `seawall db import` or `seawall db update`")
