@@ -1,9 +1,98 @@
-"""`seawall audit`: not built yet (see the open issues)."""
+"""`seawall audit PATH...`, `seawall audit aws`, `seawall audit host`: configuration posture."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from seawall.cli.common import FORMAT_HELP, filter_severity, finish, parse_severity_list, warn
+from seawall.core.errors import InputError
+
+HELP = """Audit configuration: Kubernetes manifests, ECS task definitions and services, EKS and ECR JSON,
+Dockerfiles, kube-apiserver/kubelet flags, daemon.json (files and directories, type detected by
+content). `seawall audit aws` audits live ECR/ECS/EKS; `seawall audit host` a Docker host's files."""
+
+
+def _list_checks() -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from seawall.posture import all_checks
+
+    table = Table(title="seawall posture checks")
+    for col in ("ID", "Severity", "Kind", "Target", "Title", "References"):
+        table.add_column(col)
+    for check in all_checks():
+        table.add_row(check.id, check.severity.value, check.kind.value, check.target,
+                      escape(check.title), escape(", ".join(check.references)))
+    Console(file=sys.stdout, width=220, no_color=not sys.stdout.isatty()).print(table)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("audit", help=HELP)
+    def audit(
+        targets: Annotated[list[str] | None, typer.Argument(
+            help="Files/directories to audit, or `aws` / `host`", show_default=False)] = None,
+        fmt: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "table",
+        output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here")] = None,
+        severity: Annotated[str | None, typer.Option(help="Only these severities: HIGH,CRITICAL")] = None,
+        fail_on: Annotated[str | None, typer.Option(
+            "--fail-on", help="Exit 1 if a finding is at or above this severity")] = None,
+        policy: Annotated[Path | None, typer.Option(
+            help="Policy YAML: skip, severity, exceptions (with expiry), allowed_registries")] = None,
+        allowed_registry: Annotated[list[str] | None, typer.Option(
+            "--allowed-registry", help="Trusted registry (repeatable); other images are findings")] = None,
+        check: Annotated[list[str] | None, typer.Option(
+            "--check", help="Run only these check ids (repeatable)")] = None,
+        list_checks: Annotated[bool, typer.Option("--list-checks", help="List the checks and exit")] = False,
+        profile: Annotated[str | None, typer.Option(help="audit aws: AWS profile")] = None,
+        region: Annotated[list[str] | None, typer.Option(
+            help="audit aws: region (repeatable); default: the profile's region")] = None,
+        all_regions: Annotated[bool, typer.Option(
+            "--all-regions", help="audit aws: every region enabled for the account")] = False,
+        endpoint_url: Annotated[str | None, typer.Option(
+            "--endpoint-url", envvar="SEAWALL_AWS_ENDPOINT_URL",
+            help="audit aws: AWS endpoint (e.g. a local moto server)")] = None,
+        root: Annotated[Path, typer.Option(help="audit host: root filesystem to read")] = Path("/"),
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No warnings on stderr")] = False,
+    ) -> None:
+        if list_checks:
+            _list_checks()
+            return
+        from seawall.posture.base import Context, Policy
+        from seawall.posture.engine import AuditOptions, audit_paths
+
+        pol = Policy.load(policy) if policy else Policy()
+        if allowed_registry:
+            pol.allowed_registries.extend(r.rstrip("/") for r in allowed_registry)
+        options = AuditOptions(policy=pol, only=set(check) if check else None)
+        args = targets or []
+        if not args:
+            raise InputError("nothing to audit: give files or directories, `aws` or `host` "
+                             "(see seawall audit --help)")
+        if args[0] == "aws":
+            if len(args) > 1:
+                raise InputError("`seawall audit aws` takes no paths; use --region / --profile")
+            from seawall.posture.aws import AwsOptions, audit_aws
+
+            report = audit_aws(AwsOptions(profile=profile, regions=list(region or []),
+                                          all_regions=all_regions, endpoint_url=endpoint_url), options)
+        elif args[0] == "host":
+            if len(args) > 1:
+                raise InputError("`seawall audit host` takes no paths; use --root DIR")
+            from seawall.posture.dockerhost import audit_host
+            from seawall.posture.engine import sort_findings
+
+            report = audit_host(root, Context(policy=pol, only=options.only))
+            sort_findings(report)
+        else:
+            report = audit_paths([Path(a) for a in args], options)
+        if not quiet:
+            for message in report.warnings:
+                warn(message)
+        filter_severity(report, parse_severity_list(severity))
+        finish(report, fmt, output, fail_on)

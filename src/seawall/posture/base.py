@@ -1,0 +1,207 @@
+"""The posture contract: check metadata (data, from YAML), the module interface, the run context.
+
+A target module (kubernetes, ecs, eks, ecr, dockerfile, dockerhost ...) is a small module with
+    NAME: str                       # its checks file is `checks/<NAME>.yaml`
+    def accepts(doc: Document) -> bool
+    def run(docs: list[Document], ctx: Context) -> None     # calls ctx.report(...)
+registered in `posture.registry.MODULES`. Predicates live in the module; what a finding says
+(title, severity, rationale, remediation, references) lives in the YAML beside it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+from seawall.core import Finding, FindingKind, Location, Resource, Severity
+from seawall.core.errors import InputError
+from seawall.posture.loader import Document, LDict
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    id: str
+    title: str
+    severity: Severity
+    target: str
+    kind: FindingKind = FindingKind.MISCONFIGURATION
+    rationale: str = ""
+    remediation: str = ""
+    references: tuple[str, ...] = ()
+    attack: tuple[str, ...] = ()
+
+
+class TargetModule(Protocol):
+    NAME: str
+
+    def accepts(self, doc: Document) -> bool: ...
+
+    def run(self, docs: list[Document], ctx: Context) -> None: ...
+
+
+@cache
+def load_checks(name: str) -> dict[str, Check]:
+    """Checks of one target module, from `seawall/posture/checks/<name>.yaml`."""
+    text = resources.files("seawall.posture").joinpath("checks", f"{name}.yaml").read_text("utf-8")
+    raw = yaml.safe_load(text) or {}
+    checks: dict[str, Check] = {}
+    for item in raw.get("checks", []):
+        check = Check(
+            id=item["id"], title=item["title"], severity=Severity.parse(item["severity"]),
+            target=name, kind=FindingKind(item.get("kind", "misconfiguration")),
+            rationale=" ".join(str(item.get("rationale", "")).split()),
+            remediation=" ".join(str(item.get("remediation", "")).split()),
+            references=tuple(item.get("references", []) or []),
+            attack=tuple(item.get("attack", []) or []))
+        if check.id in checks:
+            raise ValueError(f"duplicate check id {check.id} in {name}.yaml")
+        checks[check.id] = check
+    return checks
+
+
+# --------------------------------------------------------------------------- policy
+
+
+@dataclass(slots=True)
+class Exception_:
+    check: str
+    resource: str = "*"
+    path: str = "*"
+    expires: date | None = None
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class Policy:
+    """`--policy FILE`: skip checks, change severities, exceptions with expiry, options."""
+
+    skip: set[str] = field(default_factory=set)
+    severity: dict[str, Severity] = field(default_factory=dict)
+    exceptions: list[Exception_] = field(default_factory=list)
+    allowed_registries: list[str] = field(default_factory=list)
+    eks_oldest_supported_version: str | None = None
+    trusted_accounts: set[str] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, path: Path) -> Policy:
+        try:
+            raw = yaml.safe_load(path.read_text("utf-8"))
+        except OSError as exc:
+            raise InputError(f"cannot read policy {path}: {exc.strerror or exc}") from None
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise InputError(f"policy {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        return cls.from_dict(raw or {}, str(path))
+
+    @classmethod
+    def from_dict(cls, raw: Any, where: str = "policy") -> Policy:
+        if not isinstance(raw, dict):
+            raise InputError(f"{where}: expected a mapping at the top level")
+        known = {"skip", "severity", "exceptions", "allowed_registries",
+                 "eks_oldest_supported_version", "trusted_accounts"}
+        unknown = set(raw) - known
+        if unknown:
+            raise InputError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
+                             f"expected {', '.join(sorted(known))}")
+        policy = cls()
+        policy.skip = {str(x) for x in raw.get("skip") or []}
+        for check_id, sev in (raw.get("severity") or {}).items():
+            parsed = Severity.parse(str(sev))
+            if parsed is Severity.UNKNOWN:
+                raise InputError(f"{where}: unknown severity {sev!r} for {check_id}")
+            policy.severity[str(check_id)] = parsed
+        for item in raw.get("exceptions") or []:
+            if not isinstance(item, dict) or "check" not in item:
+                raise InputError(f"{where}: each exception needs at least `check`")
+            expires = item.get("expires")
+            if isinstance(expires, str):
+                try:
+                    expires = date.fromisoformat(expires)
+                except ValueError:
+                    raise InputError(f"{where}: bad expires date {expires!r}") from None
+            policy.exceptions.append(Exception_(
+                check=str(item["check"]), resource=str(item.get("resource", "*")),
+                path=str(item.get("path", "*")), expires=expires, reason=str(item.get("reason", ""))))
+        policy.allowed_registries = [str(x).rstrip("/") for x in raw.get("allowed_registries") or []]
+        if raw.get("eks_oldest_supported_version") is not None:
+            policy.eks_oldest_supported_version = str(raw["eks_oldest_supported_version"])
+        policy.trusted_accounts = {str(x) for x in raw.get("trusted_accounts") or []}
+        return policy
+
+
+# --------------------------------------------------------------------------- context
+
+IGNORE_ANNOTATION = "seawall.io/ignore"
+
+
+def ignored_ids(*metas: Any) -> set[str]:
+    """Check ids listed in `seawall.io/ignore` annotations (comma or space separated)."""
+    out: set[str] = set()
+    for meta in metas:
+        if not isinstance(meta, dict):
+            continue
+        annotations = meta.get("annotations")
+        if isinstance(annotations, dict):
+            value = annotations.get(IGNORE_ANNOTATION)
+            if isinstance(value, str):
+                out.update(x for x in re.split(r"[,\s]+", value) if x)
+    return out
+
+
+def resource_key(resource: Resource) -> str:
+    parts = [resource.type]
+    if resource.namespace:
+        parts.append(resource.namespace)
+    parts.append(resource.name)
+    return "/".join(parts)
+
+
+@dataclass(slots=True)
+class Context:
+    """What a module reports into; applies policy, suppressions and severity overrides."""
+
+    policy: Policy = field(default_factory=Policy)
+    findings: list[Finding] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    suppressed: int = 0
+    today: date = field(default_factory=date.today)
+    only: set[str] | None = None
+
+    def report(self, check: Check, resource: Resource, path: str | None, line: int | None,
+               evidence: str | None = None, suppress: set[str] | None = None,
+               extra: dict[str, Any] | None = None, severity: Severity | None = None) -> None:
+        if check.id in self.policy.skip or (self.only is not None and check.id not in self.only):
+            return
+        if suppress and (check.id in suppress or "all" in suppress):
+            self.suppressed += 1
+            return
+        key = resource_key(resource)
+        for exc in self.policy.exceptions:
+            if exc.check not in (check.id, "*"):
+                continue
+            if exc.expires is not None and exc.expires < self.today:
+                continue
+            if fnmatch.fnmatchcase(key, exc.resource) and fnmatch.fnmatchcase(path or "", exc.path):
+                self.suppressed += 1
+                return
+        sev = self.policy.severity.get(check.id, severity or check.severity)
+        self.findings.append(Finding(
+            kind=check.kind, rule=check.id, title=check.title, severity=sev, resource=resource,
+            location=Location(path=path, line=line or None), evidence=evidence,
+            remediation=check.remediation or None, references=list(check.references),
+            attack=list(check.attack), extra=extra or {}))
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+
+def meta_of(data: Any) -> LDict | dict[str, Any]:
+    meta = data.get("metadata") if isinstance(data, dict) else None
+    return meta if isinstance(meta, dict) else {}
