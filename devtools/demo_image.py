@@ -165,7 +165,7 @@ def build_go(area: Path = AREA) -> Path:
     (src / "go.mod").write_text(GO_MOD)
     env = {**os.environ, "CGO_ENABLED": "0", "GOPROXY": "off", "GOFLAGS": "-buildvcs=false",
            "GOCACHE": str(area / "gocache"), "GOPATH": str(area / "gopath"), "GO111MODULE": "on"}
-    _run(["go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", "demo-server.part", "."],
+    _run(["go", "build", "-trimpath", "-ldflags=-s -w", "-o", "demo-server.part", "."],
          cwd=src, env=env)
     (src / "demo-server.part").replace(binary)
     return binary
