@@ -1,0 +1,97 @@
+"""Network traffic: flows from VPC Flow Logs, Hubble and pcap, attributed to workloads,
+drawn as a service map, and checked by detectors.
+
+    result = seawall.network.detect("vpc-flow", ["flows.log.gz"], NetworkOptions(inventory=[...]))
+    result.findings, result.warnings, result.stats
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seawall.core.models import Finding
+from seawall.network.baseline import Baseline
+from seawall.network.engine import Collected, Collector
+from seawall.network.intel import Intel
+from seawall.network.inventory import Inventory
+from seawall.network.options import NetworkOptions
+from seawall.network.sources import SOURCES, open_source
+
+__all__ = ["SOURCES", "Analysis", "NetworkOptions", "NetworkResult", "analyze", "detect"]
+
+
+@dataclass
+class Analysis:
+    source: str
+    paths: list[str]
+    data: Collected
+    inventory: Inventory
+    stats: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class NetworkResult:
+    findings: list[Finding]
+    warnings: list[str]
+    stats: dict[str, Any]
+    analysis: Analysis | None = None
+
+
+def analyze(source: str, paths: list[str], options: NetworkOptions | None = None) -> Analysis:
+    """Read every file once and fold it into the partial aggregates the map and detectors use."""
+    options = options or NetworkOptions()
+    started = time.perf_counter()
+    reader = open_source(source, options)
+    inventory = Inventory.load(list(options.inventory), options.max_json_bytes)
+    collector = Collector(inventory, options)
+    for batch in reader.read([str(p) for p in paths]):
+        collector.add(batch)
+    data = collector.finish(reader.names)
+    stats: dict[str, Any] = {"source": source, **reader.stats.to_dict(),
+                             "edges": data.edges.height, "dns_names": data.dns.height,
+                             "inventory_addresses": len(inventory.by_ip) + len(inventory.by_ip_port),
+                             "seconds": round(time.perf_counter() - started, 3)}
+    warnings = list(reader.warnings)
+    for reason, count in sorted(reader.stats.skipped.items()):
+        warnings.append(f"{source}: skipped {count} {reason}")
+    return Analysis(source=source, paths=[str(p) for p in paths], data=data, inventory=inventory,
+                    stats=stats, warnings=warnings)
+
+
+def run_detectors(analysis: Analysis, options: NetworkOptions) -> list[Finding]:
+    from seawall.network.detectors import Context, all_detectors
+
+    baseline = Baseline.load(options.baseline) if options.baseline else None
+    intel = Intel.load(list(options.intel), options.max_json_bytes)
+    ctx = Context(data=analysis.data, options=options, inventory=analysis.inventory, baseline=baseline,
+                  intel=intel, location=analysis.paths[0] if len(analysis.paths) == 1 else None)
+    findings: list[Finding] = []
+    for detector in all_detectors():
+        findings.extend(detector.run(ctx))
+    findings.sort(key=lambda f: (-f.severity.rank, f.resource.workload or "", f.rule))
+    return findings
+
+
+def detect(source: str, paths: list[str], options: NetworkOptions | None = None) -> NetworkResult:
+    """`seawall detect --source vpc-flow|hubble|pcap FILE...`: attribution + every detector."""
+    options = options or NetworkOptions()
+    if options.baseline is not None:
+        Baseline.load(options.baseline)  # fail fast, before reading gigabytes
+    if options.intel:
+        Intel.load(list(options.intel), options.max_json_bytes)
+    started = time.perf_counter()
+    analysis = analyze(source, paths, options)
+    findings = run_detectors(analysis, options)
+    stats = {**analysis.stats, "findings": len(findings),
+             "seconds": round(time.perf_counter() - started, 3)}
+    return NetworkResult(findings=findings, warnings=analysis.warnings, stats=stats, analysis=analysis)
+
+
+def save_baseline(analysis: Analysis, path: Path) -> Baseline:
+    baseline = Baseline.learn(analysis.data.edges, analysis.data.egress)
+    baseline.save(path)
+    return baseline

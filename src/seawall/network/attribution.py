@@ -1,0 +1,128 @@
+"""Attribution: every flow endpoint gets a workload key, a replica (instance) and internal/external.
+
+Precedence: the identity the record carries (ECS fields, Hubble endpoints) > the inventory's
+IP:port > the inventory's IP > the address itself (`IPAddress:/10.0.3.7` for unclaimed internal
+addresses, `External:/1.2.3.4` for the internet, `InstanceMetadata:/169.254.169.254`).
+
+Speed: per batch only the *distinct* addresses are looked up (in Python, cached across batches);
+rows get small integer codes for address, workload and instance through one join per side, so
+orientation and every group-by work on integers. `Codes` turns them back into strings at the end.
+Then each flow is oriented client -> server (replies flipped) so edges read "who called whom".
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from seawall.network.inventory import Inventory, classify
+
+CODE = pl.UInt32
+
+
+class Codes:
+    """String <-> dense integer codes, shared by every batch of one analysis."""
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+        self.index: dict[str, int] = {}
+
+    def code(self, value: str) -> int:
+        c = self.index.get(value)
+        if c is None:
+            c = self.index[value] = len(self.values)
+            self.values.append(value)
+        return c
+
+    def decode(self, frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+        lookup = pl.Series(self.values, dtype=pl.String)
+        return frame.with_columns(
+            pl.lit(lookup).gather(pl.col(c)).alias(c) if frame.height else pl.col(c).cast(pl.String)
+            for c in columns if c in frame.columns)
+
+
+class Attributor:
+    def __init__(self, inventory: Inventory, codes: Codes) -> None:
+        self.inventory = inventory
+        self.codes = codes
+        # addr -> (addr code, key code, inst code or None, internal)
+        self._cache: dict[str, tuple[int, int, int | None, bool]] = {}
+
+    def _lookup(self, addr: str) -> tuple[int, int, int | None, bool]:
+        c = self.codes.code
+        hit = self.inventory.by_ip.get(addr)
+        if hit is not None:
+            return c(addr), c(hit[0]), c(hit[1]), True
+        key, internal = classify(addr)
+        return c(addr), c(key), None, internal
+
+    def addr_table(self, addrs: pl.Series) -> pl.DataFrame:
+        uniq = addrs.drop_nulls().unique().to_list()
+        cache = self._cache
+        rows = []
+        for a in uniq:
+            v = cache.get(a)
+            if v is None:
+                v = cache[a] = self._lookup(a)
+            rows.append(v)
+        return pl.DataFrame({"addr": uniq, "aid": [r[0] for r in rows], "kid": [r[1] for r in rows],
+                             "iid": [r[2] for r in rows], "int": [r[3] for r in rows]},
+                            schema={"addr": pl.String, "aid": CODE, "kid": CODE, "iid": CODE, "int": pl.Boolean})
+
+    def _identity_table(self, frame: pl.DataFrame, side: str) -> pl.DataFrame | None:
+        cols = [f"{side}_id_{f}" for f in ("type", "ns", "name", "inst")]
+        ids = frame.select(cols).filter(pl.col(f"{side}_id_name").is_not_null()).unique()
+        if not ids.height:
+            return None
+        c = self.codes.code
+        keys, insts = [], []
+        for kind, ns, name, inst in ids.iter_rows():
+            keys.append(c(f"{kind or 'Workload'}:{ns or ''}/{name}"))
+            insts.append(c(inst) if inst else None)
+        return ids.with_columns(pl.Series("__xk", keys, dtype=CODE), pl.Series("__xi", insts, dtype=CODE))
+
+    def attribute(self, frame: pl.DataFrame, sides: tuple[str, ...] = ("src", "dst")) -> pl.LazyFrame:
+        """Adds {side}_aid, {side}_key, {side}_inst (codes) and {side}_int for each side."""
+        table = self.addr_table(pl.concat([frame[f"{s}_addr"] for s in sides]))
+        lf = frame.lazy()
+        for side in sides:
+            lf = lf.join(table.lazy().rename({"addr": f"{side}_addr", "aid": f"{side}_aid", "kid": f"{side}_key",
+                                              "iid": f"{side}_inst", "int": f"{side}_int"}),
+                         on=f"{side}_addr", how="left")
+            if self.inventory.by_ip_port and f"{side}_port" in frame.columns:
+                ports = pl.DataFrame(
+                    {f"{side}_addr": [k[0] for k in self.inventory.by_ip_port],
+                     f"{side}_port": [k[1] for k in self.inventory.by_ip_port],
+                     "__pk": [self.codes.code(v[0]) for v in self.inventory.by_ip_port.values()],
+                     "__pi": [self.codes.code(v[1]) for v in self.inventory.by_ip_port.values()]},
+                    schema={f"{side}_addr": pl.String, f"{side}_port": pl.Int32, "__pk": CODE, "__pi": CODE})
+                lf = (lf.join(ports.lazy(), on=[f"{side}_addr", f"{side}_port"], how="left")
+                      .with_columns(pl.coalesce("__pk", f"{side}_key").alias(f"{side}_key"),
+                                    pl.coalesce("__pi", f"{side}_inst").alias(f"{side}_inst"),
+                                    (pl.col("__pk").is_not_null() | pl.col(f"{side}_int")).alias(f"{side}_int"))
+                      .drop("__pk", "__pi"))
+            if f"{side}_id_name" in frame.columns and frame[f"{side}_id_name"].null_count() < frame.height:
+                ident = self._identity_table(frame, side)
+                if ident is not None:
+                    on = [f"{side}_id_{f}" for f in ("type", "ns", "name", "inst")]
+                    lf = (lf.join(ident.lazy(), on=on, how="left", nulls_equal=True)
+                          .with_columns(pl.coalesce("__xk", f"{side}_key").alias(f"{side}_key"),
+                                        pl.when(pl.col("__xk").is_not_null()).then(pl.col("__xi"))
+                                        .otherwise(pl.col(f"{side}_inst")).alias(f"{side}_inst"),
+                                        (pl.col("__xk").is_not_null() | pl.col(f"{side}_int")).alias(f"{side}_int"))
+                          .drop("__xk", "__xi"))
+        return lf
+
+    def codes_of(self, prefix: str) -> list[int]:
+        return [i for i, v in enumerate(self.codes.values) if v.startswith(prefix)]
+
+
+def orient(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """client/server columns: replies (is_reply, or service port -> ephemeral port) flipped."""
+    sp, dp = pl.col("src_port"), pl.col("dst_port")
+    by_ports = (sp < dp) & (((dp >= 32768) & (sp < 32768)) | ((sp < 1024) & (dp >= 1024)))
+    resp = pl.coalesce([pl.col("is_reply"), by_ports.fill_null(False)])
+    cols = []
+    for field in ("key", "inst", "int", "aid", "port"):
+        cols.append(pl.when(resp).then(pl.col(f"dst_{field}")).otherwise(pl.col(f"src_{field}")).alias(f"c_{field}"))
+        cols.append(pl.when(resp).then(pl.col(f"src_{field}")).otherwise(pl.col(f"dst_{field}")).alias(f"s_{field}"))
+    return lf.with_columns(*cols)

@@ -1,0 +1,91 @@
+"""The one interface of the network package: flow sources yield canonical columnar batches.
+
+Every reader (VPC Flow Logs, Hubble, pcap) turns its input into `FlowBatch`es whose `flows`
+frame has the columns of FLOW_SCHEMA (missing optional columns are filled with nulls by
+`conform`), and optional DNS observations in DNS_SCHEMA. Everything downstream (attribution,
+service map, detectors) only sees these columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import polars as pl
+
+# identity columns a source may fill when the record itself names the workload (ECS, Hubble)
+IDENTITY_FIELDS = ("type", "name", "ns", "inst")
+
+FLOW_SCHEMA: dict[str, pl.DataType] = {
+    "start": pl.Int64(),        # epoch seconds
+    "end": pl.Int64(),
+    "src_addr": pl.String(),
+    "dst_addr": pl.String(),
+    "src_port": pl.Int32(),
+    "dst_port": pl.Int32(),
+    "protocol": pl.Int16(),     # IANA number: 6 tcp, 17 udp, 1 icmp, 58 icmpv6
+    "packets": pl.Int64(),
+    "bytes": pl.Int64(),
+    "action": pl.String(),      # ACCEPT | REJECT
+    "tcp_flags": pl.Int32(),
+    "is_reply": pl.Boolean(),   # true: src is the server side; null: unknown (ports decide)
+    "dst_name": pl.String(),    # SNI / HTTP Host / DNS name the flow went to, when known
+    **{f"src_id_{f}": pl.String() for f in IDENTITY_FIELDS},
+    **{f"dst_id_{f}": pl.String() for f in IDENTITY_FIELDS},
+}
+
+DNS_SCHEMA: dict[str, pl.DataType] = {
+    "time": pl.Int64(),
+    "src_addr": pl.String(),
+    "qname": pl.String(),
+    **{f"src_id_{f}": pl.String() for f in IDENTITY_FIELDS},
+}
+
+
+def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Select the schema's columns in order, adding missing ones as typed nulls."""
+    names = set(frame.columns)
+    return frame.select([
+        (pl.col(name).cast(dtype, strict=False) if name in names else pl.lit(None, dtype=dtype)).alias(name)
+        for name, dtype in schema.items()
+    ])
+
+
+@dataclass
+class FlowBatch:
+    """One bounded batch of flows (FLOW_SCHEMA columns) and DNS observations (DNS_SCHEMA)."""
+
+    flows: pl.DataFrame
+    dns: pl.DataFrame | None = None
+
+
+@dataclass
+class SourceStats:
+    """What a reader saw, including everything it had to skip (never a crash)."""
+
+    files: int = 0
+    records: int = 0               # flow records (or packets for pcap) accepted
+    flows: int = 0                 # canonical flow rows produced
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def skip(self, reason: str, count: int = 1) -> None:
+        if count:
+            self.skipped[reason] = self.skipped.get(reason, 0) + count
+
+    def to_dict(self) -> dict[str, object]:
+        return {"files": self.files, "records": self.records, "flows": self.flows,
+                "skipped": dict(sorted(self.skipped.items()))}
+
+
+class FlowSource(Protocol):
+    """A reader for one kind of flow input."""
+
+    name: str
+    stats: SourceStats
+    warnings: list[str]
+    # address -> names seen for it (DNS answers, PTR, SNI, Host), filled while reading
+    names: dict[str, set[str]]
+
+    def read(self, paths: list[str]) -> Iterator[FlowBatch]:
+        ...

@@ -1,0 +1,96 @@
+"""The detector interface and the helpers every detector uses to build findings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Protocol
+
+import yaml
+
+from seawall.core.models import Finding, FindingKind, Location, Resource, Severity
+from seawall.network.baseline import Baseline
+from seawall.network.engine import Collected
+from seawall.network.intel import Intel
+from seawall.network.inventory import Inventory, split_key
+from seawall.network.options import NetworkOptions
+
+
+@dataclass
+class Context:
+    data: Collected
+    options: NetworkOptions
+    inventory: Inventory
+    baseline: Baseline | None
+    intel: Intel
+    location: str | None
+
+
+class Detector(Protocol):
+    rule: str
+
+    def run(self, ctx: Context) -> list[Finding]:
+        ...
+
+
+@cache
+def rules() -> dict[str, dict[str, Any]]:
+    text = resources.files("seawall.network").joinpath("rules.yaml").read_text(encoding="utf-8")
+    loaded: dict[str, dict[str, Any]] = yaml.safe_load(text)
+    return loaded
+
+
+def iso(ts: int | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(int(ts), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def resource_of(key: str) -> Resource:
+    kind, ns, name = split_key(key)
+    workload = f"{ns}/{name}" if ns else name
+    return Resource(type=kind, name=name, namespace=ns, workload=workload)
+
+
+def label(key: str) -> str:
+    kind, ns, name = split_key(key)
+    if kind in ("External", "IPAddress", "InstanceMetadata"):
+        return name
+    return f"{kind} {ns + '/' if ns else ''}{name}"
+
+
+def matches(key: str, patterns: tuple[str, ...]) -> bool:
+    """`TYPE:NS/NAME` against globs like `Node:*`, `*:kube-system/*`."""
+    return any(fnmatch.fnmatchcase(key, p) for p in patterns)
+
+
+def finding(rule_id: str, key: str, ctx: Context, evidence: str, *, count: int | None = None,
+            first: int | None = None, last: int | None = None, severity: Severity | None = None,
+            extra: dict[str, Any] | None = None) -> Finding:
+    meta = rules()[rule_id]
+    return Finding(
+        kind=FindingKind.DETECTION, rule=rule_id, title=str(meta["title"]),
+        severity=severity or Severity.parse(str(meta["severity"])), resource=resource_of(key),
+        location=Location(path=ctx.location), evidence=evidence,
+        remediation=str(meta.get("remediation") or "") or None,
+        references=[str(r) for r in meta.get("references", [])],
+        attack=[str(a) for a in meta.get("attack", [])], count=count,
+        first_seen=iso(first), last_seen=iso(last), extra=extra or {})
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+PROTO = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6", 132: "sctp"}
+
+
+def proto_name(p: int | None) -> str:
+    return PROTO.get(p, str(p)) if p is not None else "?"

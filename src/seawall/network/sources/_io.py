@@ -1,0 +1,71 @@
+"""Bounded, streaming reading of plain or gzip'd text inputs, cut on line boundaries."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from seawall.core.errors import InputError
+
+READ_SIZE = 4 << 20
+
+
+def _raw_chunks(path: Path) -> Iterator[bytes]:
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    with handle:
+        gz = handle.read(2) == b"\x1f\x8b"
+        handle.seek(0)
+        if not gz:
+            while block := handle.read(READ_SIZE):
+                yield block
+            return
+        decomp = zlib.decompressobj(wbits=47)
+        while block := handle.read(READ_SIZE):
+            data = block
+            while True:
+                try:
+                    out = decomp.decompress(data, READ_SIZE)
+                except zlib.error as exc:
+                    raise InputError(f"{path}: corrupt gzip data ({exc})") from exc
+                if out:
+                    yield out
+                if decomp.eof:
+                    data = decomp.unused_data
+                    decomp = zlib.decompressobj(wbits=47)  # a further gzip member
+                    if not data.strip(b"\x00"):
+                        break
+                    continue
+                data = decomp.unconsumed_tail
+                if not data and len(out) < READ_SIZE:
+                    break
+
+
+def line_chunks(path: Path, size: int) -> Iterator[bytes]:
+    """Chunks of about `size` bytes that end on a newline (the last one may not)."""
+    buf = bytearray()
+    for block in _raw_chunks(path):
+        buf += block
+        if len(buf) >= size:
+            cut = buf.rfind(b"\n")
+            if cut < 0:
+                if len(buf) > 16 * size:
+                    raise InputError(f"{path}: no line break in {len(buf)} bytes; not a text log")
+                continue
+            yield bytes(buf[: cut + 1])
+            del buf[: cut + 1]
+    if buf:
+        yield bytes(buf)
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    """The whole (decompressed) input, refusing more than `limit` bytes."""
+    out = bytearray()
+    for block in _raw_chunks(path):
+        out += block
+        if len(out) > limit:
+            raise InputError(f"{path}: larger than {limit} bytes; refusing to load it whole")
+    return bytes(out)

@@ -1,0 +1,248 @@
+"""AWS VPC Flow Logs: default (v2) and custom formats (v2-v8+), plain or gzip, as delivered to
+S3 (a header line names the fields) and as CloudWatch Logs exports (an ISO timestamp before
+each message, or `aws logs filter-log-events` JSON). Parsed with Polars' CSV reader in batches.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+
+from seawall.core.errors import InputError
+from seawall.network.base import FlowBatch, SourceStats
+from seawall.network.options import NetworkOptions
+from seawall.network.sources._io import line_chunks, read_bounded
+
+DEFAULT_V2 = ("version account-id interface-id srcaddr dstaddr srcport dstport protocol "
+              "packets bytes start end action log-status").split()
+
+# every documented field, with the version that introduced it
+FIELD_VERSIONS: dict[str, int] = {
+    **dict.fromkeys(DEFAULT_V2, 2),
+    **dict.fromkeys(["vpc-id", "subnet-id", "instance-id", "tcp-flags", "type", "pkt-srcaddr",
+                     "pkt-dstaddr"], 3),
+    **dict.fromkeys(["region", "az-id", "sublocation-type", "sublocation-id"], 4),
+    **dict.fromkeys(["pkt-src-aws-service", "pkt-dst-aws-service", "flow-direction",
+                     "traffic-path"], 5),
+    **dict.fromkeys(["ecs-cluster-arn", "ecs-cluster-name", "ecs-container-instance-arn",
+                     "ecs-container-instance-id", "ecs-container-id", "ecs-second-container-id",
+                     "ecs-service-name", "ecs-task-definition-arn", "ecs-task-arn",
+                     "ecs-task-id"], 7),
+    "reject-reason": 8,
+    **dict.fromkeys(["resource-id", "encryption-status"], 9),
+}
+
+INT_FIELDS = {"srcport": pl.Int32, "dstport": pl.Int32, "protocol": pl.Int16, "packets": pl.Int64,
+              "bytes": pl.Int64, "start": pl.Int64, "end": pl.Int64, "tcp-flags": pl.Int32}
+# the columns the analyses use; others are parsed as strings and dropped early
+USED = {"srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr", "srcport", "dstport", "protocol",
+        "packets", "bytes", "start", "end", "action", "log-status", "tcp-flags", "flow-direction",
+        "ecs-cluster-name", "ecs-service-name", "ecs-task-id", "ecs-task-definition-arn",
+        "ecs-container-id"}
+_EXTRA = "__extra__"
+_CW_TS = "__cw_timestamp__"
+_ISO = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+
+
+def parse_format(text: str) -> list[str]:
+    """`${version} ${srcaddr} ...` or `version srcaddr ...` -> field names (validated)."""
+    names = [t.strip().removeprefix("${").removesuffix("}") for t in text.split() if t.strip()]
+    unknown = [n for n in names if n not in FIELD_VERSIONS]
+    if not names or unknown:
+        raise InputError(f"unknown VPC flow log field(s) {', '.join(unknown) or '(none)'}; "
+                         "see the AWS 'Flow log records' page for the field names")
+    return names
+
+
+def _is_header(tokens: list[str]) -> bool:
+    return bool(tokens) and all(t in FIELD_VERSIONS for t in tokens)
+
+
+class VpcFlowSource:
+    name = "vpc-flow"
+
+    def __init__(self, options: NetworkOptions) -> None:
+        self.options = options
+        self.stats = SourceStats()
+        self.warnings: list[str] = []
+        self.names: dict[str, set[str]] = {}
+
+    # -- reading ---------------------------------------------------------------------------
+    def read(self, paths: list[str]) -> Iterator[FlowBatch]:
+        for raw in paths:
+            path = Path(raw)
+            if not path.is_file():
+                raise InputError(f"no such flow log file: {raw}")
+            self.stats.files += 1
+            yield from self._read_file(path)
+
+    def _read_file(self, path: Path) -> Iterator[FlowBatch]:
+        chunks = line_chunks(path, self.options.batch_bytes)
+        first = next(chunks, b"")
+        stripped = first.lstrip()
+        if stripped[:1] in (b"{", b"["):
+            yield from self._read_json(path)
+            return
+        nl = first.find(b"\n")
+        head_line = (first if nl < 0 else first[:nl]).decode("utf-8", "replace").strip()
+        tokens = head_line.split()
+        fields: list[str]
+        prefix: list[str] = []
+        header = _is_header(tokens)
+        if header:
+            fields = tokens
+            first = b"" if nl < 0 else first[nl + 1:]
+        else:
+            if _ISO.match(head_line.encode()):
+                prefix = [_CW_TS]
+            fields = (parse_format(self.options.vpc_format) if self.options.vpc_format
+                      else list(DEFAULT_V2))
+            width = len(tokens) - len(prefix)
+            if not self.options.vpc_format and width != len(DEFAULT_V2):
+                raise InputError(
+                    f"{path}: no header line and {width} fields per record (the default v2 "
+                    f"format has {len(DEFAULT_V2)}); pass the custom log format (--vpc-format)")
+        columns = prefix + fields
+        for chunk in _chain(first, chunks):
+            if chunk.strip():
+                yield self._parse(chunk, columns, path)
+
+    def _read_json(self, path: Path) -> Iterator[FlowBatch]:
+        """CloudWatch Logs JSON: `{"events": [{"message": ...}]}` or one event per line."""
+        data = read_bounded(path, self.options.max_json_bytes)
+        messages: list[str] = []
+        try:
+            doc = orjson.loads(data)
+            docs = doc if isinstance(doc, list) else [doc]
+        except orjson.JSONDecodeError:
+            docs = []
+            for line in data.splitlines():
+                if line.strip():
+                    try:
+                        docs.append(orjson.loads(line))
+                    except orjson.JSONDecodeError:
+                        self.stats.skip("invalid JSON line")
+        for item in docs:
+            events = item.get("events") if isinstance(item, dict) and "events" in item else [item]
+            for event in events if isinstance(events, list) else []:
+                msg = event.get("message") if isinstance(event, dict) else None
+                if isinstance(msg, str):
+                    messages.append(msg.strip())
+                else:
+                    self.stats.skip("JSON event without a message")
+        if not messages:
+            return
+        tokens = messages[0].split()
+        if _is_header(tokens):
+            fields = tokens
+            messages = messages[1:]
+        else:
+            fields = (parse_format(self.options.vpc_format) if self.options.vpc_format
+                      else list(DEFAULT_V2))
+        step = 500_000
+        for i in range(0, len(messages), step):
+            text = ("\n".join(messages[i:i + step]) + "\n").encode()
+            yield self._parse(text, fields, path)
+
+    # -- parsing --------------------------------------------------------------------------------
+    @staticmethod
+    def _csv_args(columns: list[str]) -> dict[str, Any]:
+        names = [*columns, _EXTRA]
+        last = columns[-1]
+        schema = {c: INT_FIELDS.get(c, pl.String) for c in names}
+        schema[last] = pl.String  # a short line leaves the last column null, never "-"
+        return {"separator": " ", "schema": schema, "quote_char": None,
+                "null_values": {c: "-" for c in columns if c != last}, "truncate_ragged_lines": True,
+                "ignore_errors": True, "missing_columns": "insert", "raise_if_empty": False}
+
+    def _parse(self, chunk: bytes, columns: list[str], path: Path) -> FlowBatch:
+        try:
+            raw = pl.read_csv(io.BytesIO(chunk), has_header=False, **self._csv_args(columns)).lazy()
+            flows, counters = self._plan(raw, columns, path)
+            self._count(counters.collect())
+            frame = flows.collect()
+        except pl.exceptions.PolarsError as exc:
+            raise InputError(f"{path}: cannot parse flow log records ({str(exc).splitlines()[0]})") from exc
+        return FlowBatch(flows=frame)
+
+    def _count(self, counters: pl.DataFrame) -> None:
+        row = counters.row(0, named=True)
+        self.stats.records += int(row["records"] or 0)
+        self.stats.flows += int(row["flows"] or 0)
+        for reason in ("repeated header lines", "records with the wrong field count", "NODATA records",
+                       "SKIPDATA records", "records without addresses (unparseable values)"):
+            self.stats.skip(reason, int(row[reason] or 0))
+
+    def _plan(self, raw: pl.LazyFrame, columns: list[str], path: Path) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+        """The normalized flows of a raw frame, and a one-row frame of skip counters."""
+        present = set(columns)
+        if not present & {"srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr"}:
+            raise InputError(f"{path}: the flow log format has no source/destination address fields")
+        last = columns[-1]
+        probe = next((c for c in columns if c not in INT_FIELDS and c != _CW_TS), None)
+        raw = raw.select([c for c in [*columns, _EXTRA] if c in USED or c in (probe, last, _EXTRA)])
+        hdr = (pl.col(probe) == probe).fill_null(False) if probe else pl.lit(False)
+        bad = ~hdr & (pl.col(last).is_null() | pl.col(_EXTRA).is_not_null())
+        status = pl.col("log-status") if "log-status" in present else pl.lit(None, pl.String)
+        nodata = ~hdr & ~bad & (status == "NODATA").fill_null(False)
+        skipdata = ~hdr & ~bad & (status == "SKIPDATA").fill_null(False)
+        src = pl.coalesce([pl.col(c) for c in ("pkt-srcaddr", "srcaddr") if c in present])
+        dst = pl.coalesce([pl.col(c) for c in ("pkt-dstaddr", "dstaddr") if c in present])
+        noaddr = ~hdr & ~bad & ~nodata & ~skipdata & (src.is_null() | dst.is_null())
+        keep = ~(hdr | bad | nodata | skipdata | noaddr)
+        counters = raw.select(
+            pl.len().alias("records"), hdr.sum().alias("repeated header lines"),
+            bad.sum().alias("records with the wrong field count"), nodata.sum().alias("NODATA records"),
+            skipdata.sum().alias("SKIPDATA records"),
+            noaddr.sum().alias("records without addresses (unparseable values)"),
+            keep.sum().alias("flows"))
+        flows = raw.filter(keep).with_columns(src.alias("src_addr"), dst.alias("dst_addr"))
+        if last in INT_FIELDS:
+            flows = flows.with_columns(
+                pl.when(pl.col(last) == "-").then(None).otherwise(pl.col(last))
+                .cast(INT_FIELDS[last], strict=False).alias(last))
+        return self._normalize(flows, present), counters
+
+    def _normalize(self, frame: pl.LazyFrame, cols: set[str]) -> pl.LazyFrame:
+
+        def col(name: str, dtype: pl.DataType) -> pl.Expr:
+            return pl.col(name) if name in cols else pl.lit(None, dtype=dtype)
+
+        exprs: list[pl.Expr] = [
+            col("start", pl.Int64()).alias("start"), col("end", pl.Int64()).alias("end"),
+            pl.col("src_addr"), pl.col("dst_addr"),
+            col("srcport", pl.Int32()).alias("src_port"), col("dstport", pl.Int32()).alias("dst_port"),
+            col("protocol", pl.Int16()).alias("protocol"),
+            col("packets", pl.Int64()).fill_null(0).alias("packets"),
+            col("bytes", pl.Int64()).fill_null(0).alias("bytes"),
+            col("action", pl.String()).fill_null("ACCEPT").alias("action"),
+            col("tcp-flags", pl.Int32()).alias("tcp_flags"),
+        ]
+        if {"ecs-task-id", "ecs-service-name", "ecs-cluster-name"} & cols:
+            # ECS fields describe the task behind the ENI that recorded the flow: the source
+            # for egress records, the destination for ingress ones (egress when unknown).
+            service = col("ecs-service-name", pl.String())
+            task = col("ecs-task-id", pl.String())
+            family = col("ecs-task-definition-arn", pl.String()).str.extract(r"task-definition/([^:]+)")
+            has = task.is_not_null() | service.is_not_null()
+            id_type = (pl.when(service.is_not_null()).then(pl.lit("ECSService"))
+                       .when(has).then(pl.lit("ECSTask")))
+            id_name = pl.coalesce([service, family, task])
+            id_ns = col("ecs-cluster-name", pl.String())
+            id_inst = pl.coalesce([task, col("ecs-container-id", pl.String())])
+            ingress = col("flow-direction", pl.String()) == "ingress"
+            for side, cond in (("src", ~ingress.fill_null(False)), ("dst", ingress.fill_null(False))):
+                for fname, expr in (("type", id_type), ("name", id_name), ("ns", id_ns), ("inst", id_inst)):
+                    exprs.append(pl.when(cond & has).then(expr).otherwise(None).alias(f"{side}_id_{fname}"))
+        return frame.select(exprs)
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
