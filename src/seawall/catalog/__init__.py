@@ -11,6 +11,7 @@ from seawall.catalog.apk import ApkCataloger
 from seawall.catalog.base import CatalogContext, Cataloger
 from seawall.catalog.dpkg import DpkgCataloger
 from seawall.catalog.golang import GoBinaryCataloger
+from seawall.catalog.java import JavaArchiveCataloger
 from seawall.catalog.npm import NpmCataloger
 from seawall.catalog.os_release import OS_ECOSYSTEMS, OSReleaseVisitor, ecosystem_for
 from seawall.catalog.python import PythonCataloger
@@ -25,6 +26,7 @@ CATALOGERS: dict[str, Callable[[Limits | None], Cataloger]] = {
     RpmCataloger.name: RpmCataloger,
     PythonCataloger.name: PythonCataloger,
     NpmCataloger.name: NpmCataloger,
+    JavaArchiveCataloger.name: JavaArchiveCataloger,
     GoBinaryCataloger.name: GoBinaryCataloger,
 }
 
