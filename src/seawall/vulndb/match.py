@@ -5,9 +5,11 @@ evaluated with the ecosystem's version scheme (several introduced/fixed pairs, l
 limit; GIT ranges are skipped, their `versions` list counts), then advisories that alias each
 other are merged into one finding per (package, vulnerability).
 
-Primary id of a merged group: the lowest CVE id if any, else the lowest GHSA id, else the lowest
-of the feeds' own ids (PYSEC, GO, ALAS ...). CVE first because it is the one id every feed,
-scanner and NVD share; the others are listed in `aliases`.
+Primary id of a merged group: its CVE id when it has exactly one, else its GHSA id when it has
+exactly one (and no CVE), else the lowest of the feeds' own ids (PYSEC, GO, ALAS ...). CVE first
+because it is the one id every feed, scanner and NVD share; a group with several CVEs (an ALAS
+bundle, a PYSEC entry covering two CVEs) is named by its own advisory id so no CVE hides behind
+another. The other ids are listed in `aliases`.
 """
 
 from __future__ import annotations
@@ -243,7 +245,16 @@ def _id_rank(vid: str) -> tuple[int, Any]:
 
 
 def primary_id(ids: set[str]) -> str:
-    return min(ids, key=_id_rank)
+    """The id that names the whole group: its only CVE, else its only GHSA, else the lowest
+    feed id (an advisory bundling several CVEs, like an ALAS, is named by itself)."""
+    cves = [i for i in ids if _CVE.match(i)]
+    if len(cves) == 1:
+        return cves[0]
+    ghsas = [i for i in ids if i.startswith("GHSA-")]
+    if len(ghsas) == 1 and not cves:
+        return ghsas[0]
+    native = [i for i in ids if not _CVE.match(i) and not i.startswith("GHSA-")]
+    return min(native or list(ids), key=_id_rank)
 
 
 def _advisory_url(vid: str) -> str:

@@ -46,6 +46,8 @@ def parse_update(elem: ET.Element, what: str) -> Advisory | None:
     aid = _text(elem, "id")
     if not aid:
         raise InputError(f"{what}: an <update> without <id>")
+    if elem.get("type", "security") != "security":
+        return None  # bugfix / enhancement updates are not advisories
     release = release_of(aid)
     if release is None:
         return None
