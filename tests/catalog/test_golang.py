@@ -71,9 +71,10 @@ def _go_version_m(path: Path) -> str:
 
 @pytest.fixture(scope="session")
 def go_binaries() -> Path:
-    """bin/gobin (cgo, dynamic) and bin/gobin-static (CGO_ENABLED=0, -s -w) + their `go version -m`."""
+    """bin/gobin (cgo, dynamic), bin/gobin-static (CGO_ENABLED=0, -s -w), bin/gobin-nonote (-buildid=)."""
     go_version = subprocess.run(["go", "version"], capture_output=True, text=True, check=True).stdout
-    key = hashlib.sha256((GO_MOD + MODULES_TXT + MAIN_GO + go_version).encode()).hexdigest()[:16]
+    variants = "gobin gobin-static gobin-nonote"
+    key = hashlib.sha256((GO_MOD + MODULES_TXT + MAIN_GO + go_version + variants).encode()).hexdigest()[:16]
     final = CAT_CACHE / f"gobin-{key}"
     if final.is_dir():
         return final
@@ -102,6 +103,9 @@ def go_binaries() -> Path:
     subprocess.run(["go", "build", "-o", str(tmp / "bin/gobin"), "."], cwd=src, env=env, check=True)
     subprocess.run(["go", "build", "-ldflags=-s -w", "-o", str(tmp / "bin/gobin-static"), "."], cwd=src,
                    env={**env, "CGO_ENABLED": "0"}, check=True)
+    # reproducible-build style: no build id, so no .note.go.buildid either
+    subprocess.run(["go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o",
+                    str(tmp / "bin/gobin-nonote"), "."], cwd=src, env={**env, "CGO_ENABLED": "0"}, check=True)
     shutil.rmtree(tmp / "debs")
     shutil.rmtree(tmp / "gopath", ignore_errors=True)
     return publish(tmp, final)
@@ -162,11 +166,12 @@ def _image_with(tmp_path: Path, binaries: dict[str, Path | bytes]) -> Path:
 
 
 def test_built_binary_matches_go_version_m(tmp_path: Path, go_binaries: Path) -> None:
-    for name in ("gobin", "gobin-static"):
+    for name in ("gobin", "gobin-static", "gobin-nonote"):
         out = _go_version_m(go_binaries / "bin" / name)
         assert "dep\tgithub.com/pkg/errors\tv0.9.1" in out
     root = _image_with(tmp_path, {"/usr/local/bin/gobin": go_binaries / "bin/gobin",
                                   "/app/gobin-static": go_binaries / "bin/gobin-static",
+                                  "/app/gobin-nonote": go_binaries / "bin/gobin-nonote",
                                   "/app/not-executable": go_binaries / "bin/gobin"})
     (root / "app/not-executable").chmod(0o644)
     cat = catalog_dir(root, names=["go-binary"])
@@ -176,7 +181,9 @@ def test_built_binary_matches_go_version_m(tmp_path: Path, go_binaries: Path) ->
     expected = {"example.com/seawall/gobin": "(devel)", "example.com/localdep": "(devel)",
                 "github.com/google/uuid": "v1.3.0", "github.com/pkg/errors": "v0.9.1",
                 "stdlib": _go_version_m(go_binaries / "bin/gobin").split()[1].removeprefix("go")}
-    assert by_loc == {"/usr/local/bin/gobin": expected, "/app/gobin-static": expected}
+    assert by_loc == {"/usr/local/bin/gobin": expected, "/app/gobin-static": expected,
+                      "/app/gobin-nonote": expected}
+    assert b"Go\x00\x00" not in (go_binaries / "bin/gobin-nonote").read_bytes()[:65536]
     errors = next(p for p in cat.packages if p.name == "github.com/pkg/errors")
     assert errors.purl == "pkg:golang/github.com/pkg/errors@v0.9.1"
     assert errors.ecosystem == "Go" and errors.arch == "amd64"

@@ -60,8 +60,9 @@ def test_log4j_everywhere(tmp_path: Path, jars: dict[str, bytes]) -> None:
     version = _pom_version(core, "log4j-core")
     assert version == _pom_version(api, "log4j-api") == "2.19.0"
     fat = _zip({
-        "META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\r\nMain-Class: org.springframework.boot.loader.JarLauncher"
-                                b"\r\nStart-Class: com.example.Demo\r\n\r\n",
+        "META-INF/MANIFEST.MF": (b"Manifest-Version: 1.0\r\n"
+                                 b"Main-Class: org.springframework.boot.loader.JarLauncher"
+                                 b"\r\nStart-Class: com.example.Demo\r\n\r\n"),
         "META-INF/maven/com.example/demo-app/pom.properties": b"groupId=com.example\nartifactId=demo-app\n"
                                                               b"version=0.0.1-SNAPSHOT\n",
         f"BOOT-INF/lib/log4j-core-{version}.jar": core,
@@ -94,7 +95,8 @@ def test_log4j_everywhere(tmp_path: Path, jars: dict[str, bytes]) -> None:
         (CORE, version, "/srv/app.ear:web.war:WEB-INF/lib/log4j-core.jar"),
         (API, version, f"/opt/nopom/log4j-api-{version}.jar"),
     ])
-    boot = next(p for p in cat.packages if p.locations[0].path.startswith("/app/app.jar:BOOT-INF/lib/log4j-core"))
+    boot = next(p for p in cat.packages
+                if p.locations[0].path.startswith("/app/app.jar:BOOT-INF/lib/log4j-core"))
     assert boot.purl == f"pkg:maven/org.apache.logging.log4j/log4j-core@{version}"
     assert boot.ecosystem == "Maven"
     assert boot.metadata == {"artifact_id": "log4j-core", "group_id": "org.apache.logging.log4j",

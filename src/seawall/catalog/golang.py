@@ -1,8 +1,8 @@
 """Go binaries: the build info the Go linker embeds (`go version -m` shows the same).
 
 The file is read once as a stream, never whole into memory:
-- the first 64 KiB tell an ELF file and a Go one (the `.note.go.buildid` note, or the build info
-  itself); anything else stops there;
+- the first 64 KiB tell an ELF file; anything else stops there (the `.note.go.buildid` note is
+  not a reliable sign: `-ldflags=-buildid=` drops it, so every ELF executable is scanned);
 - the stream is scanned for the 16-byte aligned header `\\xff Go buildinf:` (section
   .go.buildinfo). Go >= 1.18 writes the toolchain version and the module info inline after it
   (varint-prefixed); older Go writes two pointers to Go string headers, resolved through the ELF
@@ -283,8 +283,6 @@ def read_buildinfo(content: IO[bytes], max_bytes: int) -> BuildInfo | None:
     head = content.read(HEAD)
     elf = _parse_elf(head)
     if elf is None:
-        return None
-    if b"Go\x00\x00" not in head and MAGIC not in head:
         return None
     scanner = _Scanner(elf, max_bytes)
     scanner.run(head, content)
