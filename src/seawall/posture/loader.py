@@ -294,6 +294,12 @@ def classify_file(path: Path, text: str) -> str:
     if DOCKERFILE_NAMES.match(name):
         return "dockerfile"
     suffix = path.suffix.lower()
+    if suffix in TEXT_SUFFIXES and suffix:
+        if _COMMAND_LINE.search(text):
+            return "text"
+        if suffix in (".txt", ".conf") and re.search(r"^(apiVersion|kind):", text, re.MULTILINE):
+            return "yaml"
+        return "skip"
     stripped = text.lstrip()
     if suffix == ".json" or (suffix not in STRUCTURED_SUFFIXES and stripped[:1] in ("{", "[")):
         return "json"
@@ -301,11 +307,14 @@ def classify_file(path: Path, text: str) -> str:
         return "yaml"
     if re.match(r"(?i)^(#[^\n]*\n|\s)*(ARG\s[^\n]*\n\s*)*FROM\s+\S", text):
         return "dockerfile"
-    if suffix in TEXT_SUFFIXES and re.search(r"(kube-apiserver|kubelet|dockerd)\S*\s+(--|\$)", text):
+    if _COMMAND_LINE.search(text):
         return "text"
-    if suffix in TEXT_SUFFIXES and re.search(r"^(apiVersion|kind):", text, re.MULTILINE):
+    if re.search(r"^(apiVersion|kind):", text, re.MULTILINE) and re.search(r"^kind:", text, re.MULTILINE):
         return "yaml"
     return "skip"
+
+
+_COMMAND_LINE = re.compile(r"(kube-apiserver|kubelet|dockerd)\S*\s+(--|-H\b|\$)")
 
 
 def load_file(path: Path, display: str | None = None, max_bytes: int = MAX_FILE_BYTES) -> list[Document]:
