@@ -11,7 +11,7 @@ import pytest
 from seawall.catalog import OSReleaseVisitor, ecosystem_for
 from seawall.catalog.os_release import parse_os_release
 from seawall.core import OSInfo
-from tests.catalog.helpers import walk_dir
+from tests.catalog.helpers import detect_os
 
 UBUNTU_2204 = """PRETTY_NAME="Ubuntu 22.04.3 LTS"
 NAME="Ubuntu"
@@ -101,9 +101,7 @@ def detect(tmp_path: Path, files: dict[str, str]) -> OSReleaseVisitor:
         p = tmp_path / rel.lstrip("/")
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text)
-    v = OSReleaseVisitor()
-    walk_dir(tmp_path, [v])
-    return v
+    return detect_os(tmp_path)
 
 
 def test_host_os_release_is_debian(tmp_path: Path) -> None:
@@ -114,8 +112,7 @@ def test_host_os_release_is_debian(tmp_path: Path) -> None:
     (tmp_path / "etc/os-release").symlink_to("../usr/lib/os-release")
     shutil.copy("/etc/debian_version", tmp_path / "etc/debian_version")
     fields = parse_os_release(Path("/usr/lib/os-release").read_text())
-    v = OSReleaseVisitor()
-    walk_dir(tmp_path, [v])
+    v = detect_os(tmp_path)
     info = v.os()
     assert info is not None
     assert info.id == fields["ID"] == "debian"
