@@ -82,8 +82,12 @@ class ScanOptions:
 def scan_image(ref: str, options: ScanOptions | None = None) -> Report:
     options = options or ScanOptions()
     db = _open_db(options) if "vuln" in options.scanners else None
-    with open_image(ref, options.source) as source:
-        return _scan(source, ref, "image", options, db)
+    try:
+        with open_image(ref, options.source) as source:
+            return _scan(source, ref, "image", options, db)
+    finally:
+        if db is not None:
+            db.db.close()
 
 
 def scan_rootfs(directory: str | Path, options: ScanOptions | None = None) -> Report:
@@ -92,8 +96,12 @@ def scan_rootfs(directory: str | Path, options: ScanOptions | None = None) -> Re
     if not path.is_dir():
         raise InputError(f"not a directory: {directory}")
     db = _open_db(options) if "vuln" in options.scanners else None
-    with open_image(f"dir:{path}", options.source) as source:
-        return _scan(source, str(directory), "rootfs", options, db)
+    try:
+        with open_image(f"dir:{path}", options.source) as source:
+            return _scan(source, str(directory), "rootfs", options, db)
+    finally:
+        if db is not None:
+            db.db.close()
 
 
 # --- the database -------------------------------------------------------------------------
@@ -110,52 +118,32 @@ def _open_db(options: ScanOptions) -> _DB:
     from seawall import vulndb
 
     warnings: list[str] = []
-    path = options.db_path
-    resolved = path if path is not None else _default_db_path()
-    if resolved is not None and not resolved.exists():
-        count = _import_shipped(resolved)
-        warnings.append(f"no advisory database at {resolved}: imported the advisory subset shipped "
-                        f"with seawall ({count} advisories, offline); run `seawall db update` for "
-                        "the full feeds")
+    path = vulndb.resolve_db_path(options.db_path)
+    if not path.exists():
+        count = _import_shipped(path)
+        warnings.append(f"no advisory database at {path}: imported the advisories shipped with seawall "
+                        f"({count} advisories, no network); run `seawall db update` for the full feeds")
     db = vulndb.open_db(path)
-    info: dict[str, Any] = {}
-    age = _db_age(db)
+    info: dict[str, Any] = {"path": str(path)}
+    age = db.age()
     if age is not None:
         info["age_days"] = round(age.total_seconds() / 86400, 2)
-        if age > MAX_DB_AGE:
-            warnings.append(f"the advisory database is {age.days} days old (over 7 days): run "
-                            "`seawall db update`" + (" when online" if options.offline else ""))
+    stale = db.staleness_warning(MAX_DB_AGE)
+    if stale:
+        warnings.append(stale + (" (when online)" if options.offline else ""))
     return _DB(db=db, warnings=warnings, info=info)
 
 
-def _default_db_path() -> Path | None:
-    from seawall import vulndb
-
-    fn = getattr(vulndb, "default_db_path", None)
-    return fn() if callable(fn) else None
-
-
 def _import_shipped(path: Path) -> int:
+    """First run without a DB: build it from the advisory subset shipped with seawall (offline)."""
     from seawall import vulndb
 
-    fn = getattr(vulndb, "import_shipped", None)
-    if not callable(fn):
-        raise InputError(f"no advisory database at {path}; create one with `seawall db import PATH`")
-    return int(fn(path) or 0)
-
-
-def _db_age(db: Any) -> dt.timedelta | None:
-    age_fn = getattr(db, "age", None)
-    if not callable(age_fn):
-        return None
-    age = age_fn()
-    if age is None:
-        return None
-    if isinstance(age, dt.timedelta):
-        return age
-    if isinstance(age, (int, float)):
-        return dt.timedelta(seconds=float(age))
-    return None
+    feeds = vulndb.shipped_feed_paths()
+    if not feeds:
+        raise InputError(f"no vulnerability database at {path} and no shipped advisories to import; "
+                         "run `seawall db import PATH` or `seawall db update`")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return sum(stat.advisories for stat in vulndb.import_paths(feeds, path))
 
 
 # --- the scan -----------------------------------------------------------------------------
