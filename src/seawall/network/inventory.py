@@ -25,7 +25,11 @@ from seawall.core.errors import InputError
 from seawall.network.sources._io import read_bounded
 
 IMDS_ADDRS = {"169.254.169.254", "fd00:ec2::254"}
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+# internal = where workloads live: RFC 1918, CGNAT (EKS custom networking), loopback, link-local,
+# IPv6 ULA / link-local. Documentation ranges (TEST-NET) are *not* internal: they stand for the internet.
+INTERNAL_NETS = [ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+    "fc00::/7", "fe80::/10", "::1/128")]
 
 
 def make_key(kind: str, ns: str | None, name: str) -> str:
@@ -47,7 +51,9 @@ def classify(addr: str) -> tuple[str, bool]:
         ip = ipaddress.ip_address(addr)
     except ValueError:
         return make_key("IPAddress", None, addr), True
-    if ip.is_private or ip.is_loopback or ip.is_link_local or (ip.version == 4 and ip in _CGNAT):
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    if any(ip in net for net in INTERNAL_NETS if net.version == ip.version):
         return make_key("IPAddress", None, addr), True
     return make_key("External", None, addr), False
 

@@ -8,6 +8,6 @@ const src = "node_modules/cytoscape";
 const pkg = JSON.parse(readFileSync(`${src}/package.json`, "utf8"));
 mkdirSync("vendor", { recursive: true });
 copyFileSync(`${src}/dist/cytoscape.min.js`, "vendor/cytoscape.min.js");
-copyFileSync(`${src}/LICENSE`, "vendor/cytoscape.LICENSE");
+copyFileSync(`${src}/LICENSE`, "vendor/LICENSE.cytoscape");
 const digest = createHash("sha256").update(readFileSync("vendor/cytoscape.min.js")).digest("hex");
 console.log(`cytoscape ${pkg.version} (${pkg.license}) -> vendor/cytoscape.min.js sha256=${digest}`);
