@@ -115,7 +115,7 @@ class _Run:
                     line = host.ln("path") if isinstance(host, LDict) else vol.ln("hostPath")
                     if RUNTIME_SOCKETS.match(path.rstrip("/") or "/") or RUNTIME_SOCKETS.match(path):
                         self.hit(20, obj, line, f"volume {vname}: hostPath {path}")
-                    self.hit(5, obj, vol.ln("hostPath"), f"volume {vname}: hostPath {path}")
+                    self.hit(5, obj, line, f"volume {vname}: hostPath {path}")
                 for vtype in vol:
                     if vtype in VOLUME_TYPES and vtype not in RESTRICTED_VOLUMES and vtype != "hostPath":
                         self.hit(14, obj, vol.ln(vtype), f"volume {vname}: {vtype}")
@@ -178,7 +178,8 @@ class _Run:
         # AppArmor (field form), SELinux, procMount, seccomp
         aa, aa_line = effective(cont, spec, "appArmorProfile")
         if isinstance(aa, dict) and aa.get("type") == "Unconfined":
-            self.hit(9, obj, aa_line, f"{who}: appArmorProfile.type: Unconfined")
+            self.hit(9, obj, aa.ln("type") if isinstance(aa, LDict) else aa_line,
+                     f"{who}: appArmorProfile.type: Unconfined")
         se, _ = effective(cont, spec, "seLinuxOptions")
         if isinstance(se, LDict):
             bad = [k for k in ("user", "role") if se.get(k)]
@@ -192,7 +193,8 @@ class _Run:
         prof, prof_line = effective(cont, spec, "seccompProfile")
         ptype = prof.get("type") if isinstance(prof, dict) else None
         if ptype == "Unconfined":
-            self.hit(12, obj, prof_line, f"{who}: seccompProfile.type: Unconfined")
+            self.hit(12, obj, prof.ln("type") if isinstance(prof, LDict) else prof_line,
+                     f"{who}: seccompProfile.type: Unconfined")
         elif ptype not in ("RuntimeDefault", "Localhost") and not self._seccomp_annotation(template, cont):
             self.hit(18, obj, prof_line or cline, f"{who}: no RuntimeDefault/Localhost seccomp profile")
         # privilege escalation, root
