@@ -178,7 +178,7 @@ class Downloader:
         return url
 
 
-def _previous(db_path: Path) -> dict[str, tuple[str | None, str | None]]:
+def _previous(db_path: Path) -> dict[str, tuple[str | None, str | None, str | None]]:
     if not db_path.is_file():
         return {}
     try:
@@ -187,7 +187,8 @@ def _previous(db_path: Path) -> dict[str, tuple[str | None, str | None]]:
     except InputError:
         return {}
     try:
-        return {r[0]: (r[1], r[2]) for r in conn.execute("SELECT name, etag, last_modified FROM feeds")}
+        return {r[0]: (r[1], r[2], r[3])
+                for r in conn.execute("SELECT name, etag, last_modified, source FROM feeds")}
     finally:
         conn.close()
 
@@ -207,13 +208,13 @@ def update(db_path: Path, feeds: Sequence[FeedConfig], *, ca_cert: Path | None =
             if progress:
                 progress(f"fetching {feed.name} from {feed.url}")
             url = downloader.resolve_alas(feed.url) if feed.type == "alas" else feed.url
-            etag, modified = previous.get(feed.name, (None, None))
+            etag, modified, old_url = previous.get(feed.name, (None, None, None))
+            if old_url != url:  # validators only mean something for the same URL
+                etag = modified = None
             now = time.time()
             got = downloader.fetch(feed.name, url, etag, modified)
             if got is None:
                 touched.append((feed.name, now))
-                if progress:
-                    progress(f"{feed.name}: not modified")
                 continue
             path, new_etag, new_modified, sha = got
             downloads.append(path)
