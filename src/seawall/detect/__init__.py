@@ -1,0 +1,99 @@
+"""Threat detection over telemetry: `run(DetectOptions) -> DetectResult`.
+
+Rules (built-in native pack, the bundled Sigma subset, and any `--rules` paths) are loaded
+once and compiled per source into Polars expressions (detect/engine.py); readers
+(seawall.telemetry) stream the inputs in batches; findings come out deduplicated per rule
+and workload."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from seawall.core import Finding
+from seawall.core.errors import InputError
+from seawall.detect.engine import Engine, SourceProgram
+from seawall.detect.loader import load_rules
+from seawall.detect.model import Rule, RuleProblem, RuleSet
+from seawall.detect.state import StateStore
+from seawall.telemetry import READERS, ReadStats, get_reader
+from seawall.telemetry.lines import LineLimits, expand_inputs, iter_chunks
+
+
+@dataclass(slots=True)
+class DetectOptions:
+    source: str
+    paths: list[str]
+    rule_paths: list[Path] = field(default_factory=list)
+    builtin: bool = True
+    sigma: bool = True
+    window: float = 3600.0
+    state_path: Path | None = None
+    follow: bool = False
+    follow_idle: float | None = None
+    limits: LineLimits = field(default_factory=LineLimits)
+    on_finding: Callable[[Finding], None] | None = None
+
+
+@dataclass(slots=True)
+class DetectResult:
+    findings: list[Finding]
+    warnings: list[str]
+    stats: ReadStats
+    rules: int
+    problems: list[RuleProblem]
+    matched_events: int = 0
+
+
+def default_state_path() -> Path:
+    base = os.environ.get("SEAWALL_CACHE_DIR")
+    if base:
+        return Path(base) / "detect-state.sqlite"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("seawall")) / "detect-state.sqlite"
+
+
+def compile_all(ruleset: RuleSet, sources: list[str] | None = None) -> dict[str, SourceProgram]:
+    """Compile every rule for each of its sources; rules that cannot compile become problems."""
+    programs = {}
+    for source in sources or list(READERS):
+        programs[source] = SourceProgram(source, ruleset.rules, ruleset.problems)
+    return programs
+
+
+def run(options: DetectOptions, ruleset: RuleSet | None = None) -> DetectResult:
+    get_reader(options.source)  # validates the source name
+    if ruleset is None:
+        ruleset = load_rules(options.rule_paths, builtin=options.builtin, bundled_sigma=options.sigma)
+    problems: list[RuleProblem] = []
+    program = SourceProgram(options.source, ruleset.rules, problems)
+    inputs = expand_inputs(options.paths or ["-"])
+    state = StateStore(options.state_path) if options.state_path is not None else None
+    engine = Engine(program, window=options.window, state=state, on_finding=options.on_finding)
+    stats = ReadStats()
+    reader = program.reader
+    try:
+        for origin in inputs:
+            follow = options.follow and len(inputs) == 1
+            for chunk in iter_chunks(origin, options.limits, stats, reader.split_document,
+                                     follow=follow, idle_timeout=options.follow_idle):
+                engine.process(chunk.lines, chunk.first_lineno, origin, stats, chunk.document)
+    finally:
+        if engine.state is not None:
+            engine.state.close()
+    warnings = stats.summary()
+    for p in problems:
+        warnings.append(f"rule {p.rule_id or p.path} not used: {p.reason}")
+    if stats.events == 0 and (stats.malformed or stats.overlong or stats.unreadable_inputs
+                              or stats.warnings):
+        raise InputError("no event could be read: " + "; ".join(warnings)[:600])
+    return DetectResult(findings=engine.findings(), warnings=warnings, stats=stats,
+                        rules=len(program.rules), problems=problems,
+                        matched_events=engine.matched_events)
+
+
+__all__ = ["DetectOptions", "DetectResult", "Rule", "RuleSet", "compile_all", "default_state_path",
+           "load_rules", "run"]

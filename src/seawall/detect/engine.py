@@ -1,0 +1,392 @@
+"""The detection engine: rules compiled once per source, evaluated on whole batches.
+
+Per batch: one `select` evaluates every rule's predicate (Polars runs them vectorized and in
+parallel); only rules with hits are looked at, and only their matching rows leave Polars.
+Stateless matches are grouped into findings per rule + workload (+ `dedupe_by` fields): events
+closer than the dedupe window join one finding (count, first/last time, a few sample events).
+Thresholds, sequences and first-seen rules keep small state across batches (first-seen also
+across runs, in the SQLite state store)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from seawall.core import Finding, FindingKind, Location, Resource
+from seawall.detect.compiler import Compiler, FieldUse, Unsupported, lower_name
+from seawall.detect.model import Rule, RuleProblem
+from seawall.detect.state import StateStore
+from seawall.telemetry import COMMON_COLUMNS, get_reader
+from seawall.telemetry.base import ReadStats
+
+WORKLOAD_COLUMNS = ("workload_type", "namespace", "workload_kind", "workload_name", "cluster",
+                    "container_id", "container_name")
+EVIDENCE_BYTES = 2048
+SAMPLES = 3
+_SEP = "\x1f"
+
+
+@dataclass(slots=True)
+class CompiledRule:
+    rule: Rule
+    exprs: list[pl.Expr]
+    use: FieldUse
+    first_col: int = 0     # index of exprs[0] in the batch's mask frame
+
+
+@dataclass(slots=True)
+class _Agg:
+    rule: Rule
+    workload: dict[str, Any]
+    dkey: str
+    count: int
+    first: datetime | None
+    last: datetime | None
+    origin: str
+    lineno: int | None
+    record: int | None
+    samples: list[str]
+    emitted: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def resource_of(w: dict[str, Any]) -> Resource:
+    """The workload columns of an event -> the finding's Resource (namespace/kind/name ...)."""
+    wt, ns, kind = w.get("workload_type"), w.get("namespace"), w.get("workload_kind")
+    name, cluster = w.get("workload_name"), w.get("cluster")
+    cid, cname = w.get("container_id"), w.get("container_name")
+    if wt == "k8s":
+        if not kind and not name:
+            return Resource(type="k8s:cluster", name="kube-apiserver", namespace=ns)
+        return Resource(type=f"k8s:{kind or 'object'}", name=name or f"*", namespace=ns,
+                        workload=f"{kind}/{name}" if name else kind)
+    if wt == "ecs":
+        wname = name or cname or cid or cluster or "unknown"
+        return Resource(type=f"ecs:{kind or 'task'}", name=wname, namespace=cluster,
+                        workload="/".join(x for x in (cluster, wname) if x))
+    if wt in ("ecr", "eks", "aws"):
+        return Resource(type=f"{wt}:{kind or 'service'}", name=name or ns or "unknown",
+                        namespace=ns if name else None)
+    label = cname or name or cid or "unknown"
+    return Resource(type="container", name=label, namespace=ns,
+                    workload=f"container/{cid[:12]}" if cid else None)
+
+
+class SourceProgram:
+    """All rules for one source, compiled once into Polars expressions."""
+
+    def __init__(self, source: str, rules: list[Rule], problems: list[RuleProblem]) -> None:
+        self.source = source
+        self.reader = get_reader(source)
+        reader_is_list = getattr(self.reader, "is_list", None)
+        keyword = "message" if source == "container-logs" else "_raw"
+
+        def is_list(name: str) -> bool:
+            return bool(reader_is_list(name)) if callable(reader_is_list) else False
+
+        compiler = Compiler(is_list, keyword)
+        self.rules: list[CompiledRule] = []
+        fields: set[str] = set()
+        lower: set[str] = set()
+        for rule in rules:
+            if source not in rule.sources or not rule.enabled:
+                continue
+            use = FieldUse()
+            try:
+                exprs = [compiler.compile(tree, use) for tree in rule.conditions]
+            except Unsupported as exc:
+                problems.append(RuleProblem(rule.path or "", rule.id, rule.title, f"{source}: {exc}",
+                                            "unsupported"))
+                continue
+            except Exception as exc:  # a rule must never take the engine down
+                problems.append(RuleProblem(rule.path or "", rule.id, rule.title,
+                                            f"{source}: cannot compile: {type(exc).__name__}: {exc}"[:300],
+                                            "unsupported"))
+                continue
+            self.rules.append(CompiledRule(rule, exprs, use))
+            fields |= use.fields
+            lower |= use.lower
+            for extra in _state_fields(rule):
+                fields.add(extra)
+        self.plan = self.reader.plan(fields)
+        self.lower = sorted(lower)
+        self.lower_exprs = []
+        for name in self.lower:
+            col = pl.col(name)
+            expr = col.list.eval(pl.element().str.to_lowercase()) if is_list(name) else col.str.to_lowercase()
+            self.lower_exprs.append(expr.alias(lower_name(name)))
+        self.mask_exprs: list[pl.Expr] = []
+        for cr in self.rules:
+            base = cr.first_col = len(self.mask_exprs)
+            self.mask_exprs.extend([e.alias(f"m{base + i}") for i, e in enumerate(cr.exprs)])
+
+
+def _state_fields(rule: Rule) -> list[str]:
+    out = list(rule.dedupe_by)
+    if rule.threshold:
+        out += rule.threshold.by
+    if rule.sequence:
+        out += rule.sequence.by
+    if rule.first_seen:
+        out += rule.first_seen.key + rule.first_seen.scope
+    return [f for f in out if f not in COMMON_COLUMNS]
+
+
+def _key_expr(fields: list[str]) -> pl.Expr:
+    if not fields:
+        return pl.lit("")
+    return pl.concat_str([pl.col(f).cast(pl.String).fill_null("") for f in fields], separator=_SEP)
+
+
+class Engine:
+    """Feeds batches of one source through its program; collects findings."""
+
+    def __init__(self, program: SourceProgram, window: float = 3600.0,
+                 state: StateStore | None = None,
+                 on_finding: Callable[[Finding], None] | None = None) -> None:
+        self.program = program
+        self.window = window
+        self.state = state
+        self.on_finding = on_finding
+        self.open: dict[tuple[str, str, str], _Agg] = {}
+        self.closed: list[_Agg] = []
+        self.thresholds: dict[tuple[str, str], dict[int, list[Any]]] = {}
+        self.threshold_fired: set[tuple[str, str, int]] = set()
+        self.sequences: dict[tuple[str, str], list[Any]] = {}
+        self.matched_events = 0
+
+    # -- per batch -----------------------------------------------------------------------
+    def process(self, lines: list[bytes], first_lineno: int, origin: str, stats: ReadStats,
+                document: bool = False) -> None:
+        prog = self.program
+        df = prog.reader.frame(lines, first_lineno, origin, prog.plan, stats)
+        if df.height == 0 or not prog.mask_exprs:
+            return
+        missing_time = df["time"].null_count()
+        if missing_time:
+            stats.no_timestamp += missing_time
+        if prog.lower_exprs:
+            df = df.with_columns(prog.lower_exprs)
+        masks = df.select(prog.mask_exprs)
+        sums = masks.sum().row(0)
+        ctx = (lines, first_lineno, origin, document)
+        match_parts: list[pl.DataFrame] = []
+        for cr in prog.rules:
+            hits = sums[cr.first_col: cr.first_col + len(cr.exprs)]
+            if not any(hits):
+                continue
+            rule = cr.rule
+            if rule.kind == "match":
+                rows = masks.get_column(f"m{cr.first_col}").arg_true()
+                part = df[rows].select(
+                    pl.lit(rule.id).alias("_rule"), "time", "_row", *WORKLOAD_COLUMNS,
+                    _key_expr(rule.dedupe_by).alias("_dkey"))
+                match_parts.append(part)
+                self.matched_events += part.height
+            elif rule.kind == "threshold":
+                self._threshold(cr, df, masks, ctx)
+            elif rule.kind == "sequence":
+                self._sequence(cr, df, masks, ctx)
+            elif rule.kind == "first_seen":
+                self._first_seen(cr, df, masks, ctx)
+        if match_parts:
+            self._group_matches(pl.concat(match_parts), ctx)
+
+    def _group_matches(self, m: pl.DataFrame, ctx: tuple[Any, ...]) -> None:
+        rules = {cr.rule.id: cr.rule for cr in self.program.rules}
+        key = [pl.col(c).fill_null("") for c in WORKLOAD_COLUMNS]
+        m = m.with_columns(pl.concat_str([*key, pl.col("_dkey")], separator=_SEP).alias("_wkey"))
+        m = m.sort(["_rule", "_wkey", "time", "_row"], nulls_last=False)
+        gap = pl.col("time").diff().over(["_rule", "_wkey"]).dt.total_seconds() > self.window
+        m = m.with_columns(gap.fill_null(False).cum_sum().over(["_rule", "_wkey"]).alias("_seg"))
+        groups = m.group_by(["_rule", "_wkey", "_seg"], maintain_order=True).agg(
+            pl.len().alias("n"), pl.col("time").min().alias("first"), pl.col("time").max().alias("last"),
+            pl.col("_row").head(SAMPLES).alias("rows"), pl.col("_dkey").first(),
+            *[pl.col(c).first() for c in WORKLOAD_COLUMNS])
+        for g in groups.iter_rows(named=True):
+            workload = {c: g[c] for c in WORKLOAD_COLUMNS}
+            self._hit(rules[g["_rule"]], workload, g["_dkey"], g["n"], g["first"], g["last"],
+                      _samples(ctx, g["rows"]), _loc(ctx, g["rows"][0]))
+
+    def _hit(self, rule: Rule, workload: dict[str, Any], dkey: str, count: int,
+             first: datetime | None, last: datetime | None, samples: list[str],
+             loc: tuple[str, int | None, int | None], extra: dict[str, Any] | None = None) -> None:
+        wkey = _SEP.join(str(workload.get(c) or "") for c in WORKLOAD_COLUMNS)
+        k = (rule.id, wkey, dkey)
+        agg = self.open.get(k)
+        if agg is not None and agg.last is not None and first is not None and \
+                (first - agg.last).total_seconds() > self.window:
+            self.closed.append(agg)
+            agg = None
+        if agg is None:
+            agg = _Agg(rule, workload, dkey, count, first, last, loc[0], loc[1], loc[2],
+                       samples[:SAMPLES], extra=dict(extra or {}))
+            self.open[k] = agg
+            if self.on_finding is not None:
+                self.on_finding(self._finding(agg))
+                agg.emitted = True
+            return
+        agg.count += count
+        if first is not None and (agg.first is None or first < agg.first):
+            agg.first = first
+        if last is not None and (agg.last is None or last > agg.last):
+            agg.last = last
+        if len(agg.samples) < SAMPLES:
+            agg.samples.extend(samples[: SAMPLES - len(agg.samples)])
+        if extra:
+            agg.extra.update(extra)
+
+    # -- stateful rules ---------------------------------------------------------------------
+    def _threshold(self, cr: CompiledRule, df: pl.DataFrame, masks: pl.DataFrame,
+                   ctx: tuple[Any, ...]) -> None:
+        spec = cr.rule.threshold
+        assert spec is not None
+        half = max(spec.window / 2, 0.001)
+        rows = masks.get_column(f"m{cr.first_col}").arg_true()
+        sub = df[rows].filter(pl.col("time").is_not_null()).select(
+            _key_expr(spec.by).alias("_key"), "time", "_row", *WORKLOAD_COLUMNS,
+            (pl.col("time").dt.epoch("us") // int(half * 1_000_000)).alias("_bucket"))
+        groups = sub.group_by(["_key", "_bucket"], maintain_order=True).agg(
+            pl.len().alias("n"), pl.col("time").min().alias("first"), pl.col("time").max().alias("last"),
+            pl.col("_row").head(SAMPLES).alias("rows"), *[pl.col(c).first() for c in WORKLOAD_COLUMNS])
+        for g in groups.sort("_bucket").iter_rows(named=True):
+            state = self.thresholds.setdefault((cr.rule.id, g["_key"]), {})
+            b = g["_bucket"]
+            cur = state.setdefault(b, [0, g["first"], g["last"]])
+            cur[0] += g["n"]
+            cur[1] = min(cur[1], g["first"])
+            cur[2] = max(cur[2], g["last"])
+            prev = state.get(b - 1)
+            total = cur[0] + (prev[0] if prev else 0)
+            for old in [x for x in state if x < b - 1]:
+                del state[old]
+            if total >= spec.count and (cr.rule.id, g["_key"], b) not in self.threshold_fired \
+                    and (cr.rule.id, g["_key"], b - 1) not in self.threshold_fired:
+                self.threshold_fired.add((cr.rule.id, g["_key"], b))
+                first = prev[1] if prev else cur[1]
+                workload = {c: g[c] for c in WORKLOAD_COLUMNS}
+                self._hit(cr.rule, workload, g["_key"], total, first, cur[2], _samples(ctx, g["rows"]),
+                          _loc(ctx, g["rows"][0]),
+                          {"threshold": {"count": total, "window_seconds": spec.window,
+                                         "key": g["_key"].replace(_SEP, " ")}})
+
+    def _sequence(self, cr: CompiledRule, df: pl.DataFrame, masks: pl.DataFrame,
+                  ctx: tuple[Any, ...]) -> None:
+        spec = cr.rule.sequence
+        assert spec is not None
+        steps = len(cr.exprs)
+        parts = []
+        for i in range(steps):
+            rows = masks.get_column(f"m{cr.first_col + i}").arg_true()
+            if rows.len():
+                parts.append(df[rows].select(pl.lit(i).alias("_step"), _key_expr(spec.by).alias("_key"),
+                                             "time", "_row", *WORKLOAD_COLUMNS))
+        if not parts:
+            return
+        events = pl.concat(parts).sort(["_row", "_step"], descending=[False, True])
+        for ev in events.iter_rows(named=True):
+            skey = (cr.rule.id, ev["_key"])
+            state = self.sequences.get(skey)
+            t = ev["time"]
+            if state is not None and state[1] is not None and t is not None and \
+                    (t - state[1]).total_seconds() > spec.within:
+                state = None
+                self.sequences.pop(skey, None)
+            step = ev["_step"]
+            if state is not None and step == state[0]:
+                state[0] += 1
+                state[2].extend(_samples(ctx, [ev["_row"]]))
+                if state[0] == steps:
+                    workload = {c: ev[c] for c in WORKLOAD_COLUMNS}
+                    self._hit(cr.rule, workload, ev["_key"], steps, state[1], t, state[2], state[3],
+                              {"sequence": {"key": ev["_key"].replace(_SEP, " ")}})
+                    self.sequences.pop(skey, None)
+            elif step == 0 and (state is None or state[0] == 1):
+                self.sequences[skey] = [1, t, _samples(ctx, [ev["_row"]]), _loc(ctx, ev["_row"])]
+
+    def _first_seen(self, cr: CompiledRule, df: pl.DataFrame, masks: pl.DataFrame,
+                    ctx: tuple[Any, ...]) -> None:
+        spec = cr.rule.first_seen
+        assert spec is not None
+        rows = masks.get_column(f"m{cr.first_col}").arg_true()
+        sub = df[rows].select(_key_expr(spec.key).alias("_key"), _key_expr(spec.scope).alias("_scope"),
+                              "time", "_row", *WORKLOAD_COLUMNS)
+        sub = sub.filter(pl.col("_key") != "").unique(["_scope", "_key"], keep="first", maintain_order=True)
+        store = self.state if self.state is not None else StateStore(None)
+        self.state = store
+        for ev in sub.iter_rows(named=True):
+            t = ev["time"]
+            scope = f"{cr.rule.id}|{ev['_scope']}"
+            start = store.scope_start(scope, t)
+            if store.seen(scope, ev["_key"], t):
+                continue
+            learning = start is not None and t is not None and (t - start).total_seconds() < spec.learn
+            if learning:
+                continue
+            workload = {c: ev[c] for c in WORKLOAD_COLUMNS}
+            self._hit(cr.rule, workload, ev["_key"], 1, t, t, _samples(ctx, [ev["_row"]]),
+                      _loc(ctx, ev["_row"]),
+                      {"first_seen": {"key": ev["_key"].replace(_SEP, " ")}})
+
+    # -- output -------------------------------------------------------------------------------
+    def _finding(self, agg: _Agg) -> Finding:
+        rule = agg.rule
+        extra: dict[str, Any] = {"source": self.program.source, "rule_origin": rule.origin}
+        if len(agg.samples) > 1:
+            extra["events"] = agg.samples
+        if agg.record is not None:
+            extra["record"] = agg.record
+        if agg.dkey and rule.dedupe_by:
+            extra["key"] = dict(zip(rule.dedupe_by, agg.dkey.split(_SEP), strict=False))
+        extra.update(agg.extra)
+        return Finding(
+            kind=FindingKind.DETECTION,
+            rule=rule.id,
+            title=rule.title,
+            severity=rule.severity,
+            resource=resource_of(agg.workload),
+            location=Location(path=agg.origin, line=agg.lineno),
+            evidence=agg.samples[0] if agg.samples else None,
+            remediation=rule.remediation,
+            references=list(rule.references),
+            attack=list(rule.attack),
+            count=agg.count,
+            first_seen=_iso(agg.first),
+            last_seen=_iso(agg.last),
+            extra=extra,
+        )
+
+    def findings(self) -> list[Finding]:
+        aggs = self.closed + list(self.open.values())
+        out = [self._finding(a) for a in aggs]
+        out.sort(key=lambda f: (f.first_seen or "", f.location.path or "", f.location.line or 0, f.rule))
+        return out
+
+
+def _samples(ctx: tuple[Any, ...], rows: list[int]) -> list[str]:
+    lines = ctx[0]
+    return [_evidence(lines[r]) for r in rows[:SAMPLES]]
+
+
+def _loc(ctx: tuple[Any, ...], row: int) -> tuple[str, int | None, int | None]:
+    _, first_lineno, origin, document = ctx
+    if document:
+        return (origin, None, first_lineno + row)
+    return (origin, first_lineno + row, None)
+
+
+def _evidence(line: bytes) -> str:
+    text = line[:EVIDENCE_BYTES].decode("utf-8", "replace")
+    if len(line) > EVIDENCE_BYTES:
+        text += f"... [{len(line) - EVIDENCE_BYTES} more bytes]"
+    return text

@@ -1,0 +1,80 @@
+"""AWS CloudTrail: the `{"Records": [...]}` files CloudTrail writes to S3 (gzip), JSON lines
+(one record per line, e.g. from CloudTrail Lake or EventBridge), and `lookup-events` output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import polars as pl
+
+from seawall.telemetry.jsonread import ExprOf, JsonReader, ts
+
+
+def _svc(source: pl.Expr, name: str) -> pl.Expr:
+    return source == f"{name}.amazonaws.com"
+
+
+class CloudTrailReader(JsonReader):
+    name = "cloudtrail"
+    list_fields = frozenset()
+    base_fields = (
+        "eventTime", "eventSource", "eventName", "userIdentity.arn", "userIdentity.principalId",
+        "userIdentity.invokedBy", "sourceIPAddress", "recipientAccountId",
+        "requestParameters.cluster", "requestParameters.service", "requestParameters.task",
+        "requestParameters.family", "requestParameters.taskDefinition",
+        "requestParameters.repositoryName", "requestParameters.name",
+        "requestParameters.clusterName", "requestParameters.container",
+    )
+
+    def common(self, f: ExprOf) -> dict[str, pl.Expr]:
+        src = f("eventSource")
+        ecs, ecr, eks = _svc(src, "ecs"), _svc(src, "ecr"), _svc(src, "eks")
+        trail = _svc(src, "cloudtrail")
+        rp = "requestParameters."
+        ecs_kind = (pl.when(f(rp + "service").is_not_null()).then(pl.lit("service"))
+                    .when(f(rp + "task").is_not_null()).then(pl.lit("task"))
+                    .when(pl.coalesce(f(rp + "family"), f(rp + "taskDefinition")).is_not_null())
+                    .then(pl.lit("task-definition")).otherwise(pl.lit("cluster")))
+        ecs_name = pl.coalesce(f(rp + "service"), f(rp + "task"), f(rp + "family"),
+                               f(rp + "taskDefinition"), f(rp + "cluster"))
+        return {
+            "time": ts(f("eventTime")),
+            "actor": pl.coalesce(f("userIdentity.arn"), f("userIdentity.principalId"),
+                                 f("userIdentity.invokedBy")),
+            "src_ip": f("sourceIPAddress"),
+            "dst_ip": pl.lit(None, pl.String),
+            "workload_type": pl.when(ecs).then(pl.lit("ecs")).when(ecr).then(pl.lit("ecr"))
+            .when(eks).then(pl.lit("eks")).otherwise(pl.lit("aws")),
+            "namespace": f("recipientAccountId"),
+            "workload_kind": pl.when(ecs).then(ecs_kind).when(ecr).then(pl.lit("repository"))
+            .when(eks).then(pl.lit("cluster")).when(trail).then(pl.lit("trail"))
+            .otherwise(src.str.replace(r"\.amazonaws\.com$", "")),
+            "workload_name": pl.when(ecs).then(ecs_name)
+            .when(ecr).then(f(rp + "repositoryName"))
+            .when(eks).then(pl.coalesce(f(rp + "name"), f(rp + "clusterName")))
+            .when(trail).then(f(rp + "name"))
+            .otherwise(pl.lit(None, pl.String)),
+            "cluster": pl.when(ecs).then(f(rp + "cluster"))
+            .when(eks).then(pl.coalesce(f(rp + "name"), f(rp + "clusterName")))
+            .otherwise(pl.lit(None, pl.String)),
+            "container_id": pl.lit(None, pl.String),
+            "container_name": f(rp + "container"),
+        }
+
+    def records_of(self, doc: Any) -> list[Any] | None:
+        if isinstance(doc, dict) and isinstance(doc.get("Events"), list):
+            # `aws cloudtrail lookup-events`: each event carries the record as a JSON string
+            out = []
+            for ev in doc["Events"]:
+                text = ev.get("CloudTrailEvent") if isinstance(ev, dict) else None
+                if isinstance(text, str):
+                    try:
+                        out.append(orjson.loads(text))
+                    except orjson.JSONDecodeError:
+                        continue
+            return out
+        return super().records_of(doc)
+
+
+READER = CloudTrailReader()

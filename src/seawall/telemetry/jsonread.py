@@ -1,0 +1,268 @@
+"""JSON-lines sources: bulk decoding into Polars with only the fields the rules read.
+
+The fast path hands a whole batch to ``polars.read_ndjson`` with a schema restricted to the
+fields that the compiled rules and the common columns need (everything else in the event is
+skipped by the parser; scalars arrive as strings, objects read as strings arrive as JSON text).
+If the batch does not decode (a malformed line, invalid UTF-8, a value of an unexpected shape,
+nesting too deep), the batch is decoded line by line with orjson: bad lines are counted and
+quoted, invalid UTF-8 is repaired with replacement characters (so that it cannot hide an
+attack), and every good event is projected to the schema's shape before the bulk decoder
+reads it again.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+import polars as pl
+
+from seawall.telemetry.base import (
+    COMMON_COLUMNS,
+    JsonSchema,
+    ReadPlan,
+    ReadStats,
+    Segment,
+    _Node,
+    parse_path,
+    path_expr,
+)
+
+ExprOf = Callable[[str], pl.Expr]
+
+_OPEN_BRACE = 0x7B
+
+
+def _leaf(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return orjson.dumps(value).decode()
+
+
+def _project(value: Any, node: _Node) -> Any:
+    if node.is_list:
+        if not isinstance(value, list):
+            return None
+        return [_project_one(v, node) for v in value]
+    return _project_one(value, node)
+
+
+def _project_one(value: Any, node: _Node) -> Any:
+    if node.children:
+        if not isinstance(value, dict):
+            return None
+        return {k: _project(value.get(k), child) for k, child in node.children.items()}
+    return _leaf(value)
+
+
+def decode_json_lines(payload_lines: list[bytes], schema: JsonSchema) -> pl.DataFrame:
+    """Bulk-decode (fast path); raises on any line that does not fit.
+
+    Light top-level keys are decoded for every line in one pass; each heavy key (see
+    JsonSchema.heavy_keys) only from the lines where its name occurs, then joined back."""
+    full = schema.polars_schema()
+    heavy = schema.heavy_keys()
+    light = {k: v for k, v in full.items() if k not in heavy}
+    if not heavy or not light:
+        return pl.read_ndjson(io.BytesIO(b"\n".join(payload_lines)), schema=full)
+    df = pl.read_ndjson(io.BytesIO(b"\n".join(payload_lines)), schema=light)
+    df = df.with_row_index("__i")
+    for key in heavy:
+        needle = b'"' + key.encode() + b'"'
+        idx = [i for i, line in enumerate(payload_lines) if needle in line]
+        if not idx:
+            df = df.with_columns(pl.lit(None, full[key]).alias(key))
+            continue
+        sub = pl.read_ndjson(io.BytesIO(b"\n".join([payload_lines[i] for i in idx])),
+                             schema={key: full[key]})
+        sub = sub.with_columns(pl.Series("__i", idx, dtype=pl.UInt32))
+        df = df.join(sub, on="__i", how="left", maintain_order="left")
+    return df.drop("__i").select(list(full))
+
+
+def decode_slow(lines: list[bytes], rows: list[int], schema: JsonSchema, origin: str,
+                first_lineno: int, stats: ReadStats) -> tuple[pl.DataFrame, list[int]]:
+    """Line by line: count bad lines, repair UTF-8, project to the schema, then bulk-decode."""
+    good_rows: list[int] = []
+    projected: list[bytes] = []
+    root = schema.root
+    for i in rows:
+        line = lines[i]
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            try:
+                line.decode("utf-8")
+                valid_utf8 = True
+            except UnicodeDecodeError:
+                valid_utf8 = False
+            obj = None
+            if not valid_utf8:
+                try:
+                    obj = orjson.loads(line.decode("utf-8", "replace"))
+                    stats.repaired_utf8 += 1
+                except orjson.JSONDecodeError:
+                    obj = None
+            if obj is None:
+                reason = "invalid JSON" if valid_utf8 else "invalid UTF-8 / JSON"
+                if "recursion" in str(exc).lower():
+                    reason = "JSON nested too deeply"
+                stats.bad_line(origin, first_lineno + i, line, reason)
+                continue
+        if not isinstance(obj, dict):
+            stats.bad_line(origin, first_lineno + i, line, "not a JSON object")
+            continue
+        good_rows.append(i)
+        projected.append(orjson.dumps({k: _project(obj.get(k), child)
+                                       for k, child in root.children.items()}))
+    if not projected:
+        return pl.DataFrame(schema=schema.polars_schema()), []
+    return decode_json_lines(projected, schema), good_rows
+
+
+class JsonReader:
+    """Base of the JSON sources. Subclasses set the field maps and the common columns."""
+
+    name = "json"
+    # Sigma / convenience names -> raw field names of this source
+    aliases: dict[str, str] = {}
+    # raw fields that hold lists of scalars (Sigma rules write them without [])
+    list_fields: frozenset[str] = frozenset()
+    # derived fields: name -> function of the field accessor
+    derived: dict[str, Callable[[ExprOf], pl.Expr]] = {}
+    base_fields: tuple[str, ...] = ()
+    keyword_column = "_raw"
+
+    def resolve(self, field_name: str) -> tuple[Segment, ...]:
+        name = self.aliases.get(field_name, field_name)
+        path = parse_path(name)
+        if name in self.list_fields and not path[-1].is_list:
+            path = (*path[:-1], Segment(path[-1].name, True))
+        return path
+
+    def common(self, f: ExprOf) -> dict[str, pl.Expr]:
+        raise NotImplementedError
+
+    def is_list(self, field_name: str) -> bool:
+        if field_name in COMMON_COLUMNS or field_name in self.derived or field_name == "_raw":
+            return False
+        try:
+            return any(seg.is_list for seg in self.resolve(field_name))
+        except ValueError:
+            return False
+
+    def needed(self, field_name: str) -> Iterable[str]:
+        """Raw fields that a derived field reads."""
+        return ()
+
+    def plan(self, fields: Iterable[str]) -> ReadPlan:
+        schema = JsonSchema()
+        raw_paths: dict[str, tuple[Segment, ...]] = {}
+        wanted = set(fields)
+        raw_needed = set(self.base_fields)
+        for name in wanted:
+            if name in COMMON_COLUMNS or name == "_raw":
+                continue
+            if name in self.derived:
+                raw_needed.update(self.needed(name))
+            else:
+                raw_needed.add(name)
+        for name in raw_needed:
+            raw_paths[name] = self.resolve(name)
+            schema.add(raw_paths[name])
+        exprs: dict[str, pl.Expr] = {name: path_expr(p, schema) for name, p in raw_paths.items()}
+
+        def f(name: str) -> pl.Expr:
+            if name in self.derived:
+                return self.derived[name](f)
+            if name not in exprs:
+                raise KeyError(name)
+            return exprs[name]
+
+        columns: dict[str, pl.Expr] = dict(self.common(f))
+        columns["source"] = pl.lit(self.name)
+        for name in wanted:
+            if name in COMMON_COLUMNS or name == "_raw":
+                continue
+            columns[name] = f(name)
+        return ReadPlan(schema=schema, columns=columns,
+                        keyword_column="_raw" if "_raw" in wanted else None)
+
+    def prepare_line(self, line: bytes) -> bytes | None:
+        """A line that does not start with '{': fix it up (e.g. strip a timestamp prefix) or None."""
+        stripped = line.strip()
+        if not stripped:
+            return None
+        if stripped[:1] == b"{":
+            return stripped
+        return None
+
+    def split_document(self, data: bytes) -> list[bytes] | None:
+        try:
+            doc = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return None
+        records = self.records_of(doc)
+        if records is None:
+            return None
+        return [orjson.dumps(r) for r in records if isinstance(r, dict)]
+
+    def records_of(self, doc: Any) -> list[Any] | None:
+        if isinstance(doc, list):
+            return doc
+        if isinstance(doc, dict):
+            for key in ("Records", "items", "events"):
+                if isinstance(doc.get(key), list):
+                    return list(doc[key])
+            return [doc]
+        return None
+
+    def frame(self, lines: list[bytes], first_lineno: int, origin: str, plan: ReadPlan,
+              stats: ReadStats) -> pl.DataFrame:
+        rows = [i for i, line in enumerate(lines) if line[:1] == b"{"]
+        if len(rows) != len(lines):
+            rows = []
+            for i, line in enumerate(lines):
+                if line[:1] == b"{":
+                    rows.append(i)
+                    continue
+                fixed = self.prepare_line(line)
+                if fixed is not None:
+                    lines[i] = fixed
+                    rows.append(i)
+                elif line.strip():
+                    stats.bad_line(origin, first_lineno + i, line, "not a JSON object")
+        stats.lines += len(lines)
+        if not rows:
+            return pl.DataFrame()
+        try:
+            decoded = decode_json_lines([lines[i] for i in rows], plan.schema)
+        except Exception:  # polars raises ComputeError/SchemaError/...: fall back line by line
+            decoded, rows = decode_slow(lines, rows, plan.schema, origin, first_lineno, stats)
+            if not rows:
+                return pl.DataFrame()
+        exprs = [e.alias(n) for n, e in plan.columns.items()]
+        exprs.append(pl.lit(pl.Series("_row", rows, dtype=pl.Int32)).alias("_row"))
+        out = decoded.select(exprs)
+        if plan.keyword_column:
+            raw = pl.Series("_raw", [lines[i] for i in rows], dtype=pl.Binary)
+            out = out.with_columns(raw.cast(pl.String, strict=False).fill_null(""))
+        stats.events += out.height
+        return out
+
+
+def ts(expr: pl.Expr) -> pl.Expr:
+    """RFC 3339 text (Z or offset, any fraction) -> UTC datetime; unreadable -> null."""
+    zulu = expr.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", strict=False, time_zone="UTC",
+                                time_unit="us")
+    offset = expr.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False,
+                                  time_unit="us").dt.convert_time_zone("UTC")
+    return pl.coalesce(zulu, offset)

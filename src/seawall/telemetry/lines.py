@@ -1,0 +1,192 @@
+"""Inputs -> bounded batches of lines: files, gzip, directories, stdin, and `--follow` tailing.
+
+Lines longer than the limit are skipped (counted) without ever being held in memory whole;
+a truncated gzip keeps what was read before the damage; whole-file JSON documents
+(CloudTrail `{"Records": [...]}`, a Kubernetes `EventList`, pretty-printed JSON) are
+handed to the reader to split into one line per event.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import sys
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from seawall.core.errors import InputError
+from seawall.telemetry.base import ReadStats
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True, slots=True)
+class LineLimits:
+    max_line: int = 4 << 20          # an audit event with a 1 MiB ConfigMap still fits
+    batch_bytes: int = 16 << 20
+    batch_lines: int = 100_000
+    max_document: int = 512 << 20    # a whole-file JSON document (CloudTrail Records)
+    read_size: int = 1 << 20
+
+
+@dataclass(slots=True)
+class LineChunk:
+    origin: str
+    first_lineno: int
+    lines: list[bytes]
+    document: bool = False   # True: lines are records of one JSON document (lineno = record number)
+
+
+def expand_inputs(paths: list[str]) -> list[str]:
+    """Files as given, directories walked (sorted, regular files, hidden ones skipped), '-' = stdin."""
+    out: list[str] = []
+    for raw in paths:
+        if raw == "-":
+            out.append(raw)
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    full = Path(root, name)
+                    if not name.startswith(".") and full.is_file() and not full.is_symlink():
+                        out.append(str(full))
+        elif path.exists():
+            out.append(raw)
+        else:
+            raise InputError(f"{raw}: no such file or directory")
+    return out
+
+
+def _open(origin: str) -> BinaryIO:
+    if origin == "-":
+        raw: BinaryIO = sys.stdin.buffer
+    else:
+        raw = open(origin, "rb")  # noqa: SIM115 - closed by the caller
+    peek = getattr(raw, "peek", None)
+    head = peek(2)[:2] if callable(peek) else b""
+    if head == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return raw
+
+
+def _read(stream: BinaryIO, size: int) -> bytes:
+    read1 = getattr(stream, "read1", None)
+    if callable(read1):
+        data: bytes = read1(size)
+        return data
+    return stream.read(size)
+
+
+def iter_chunks(origin: str, limits: LineLimits, stats: ReadStats,
+                split_document: Callable[[bytes], list[bytes] | None],
+                follow: bool = False, idle_timeout: float | None = None,
+                stop: Callable[[], bool] | None = None) -> Iterator[LineChunk]:
+    """Yield batches of complete lines from one input; errors become warnings in `stats`."""
+    try:
+        stream = _open(origin)
+    except OSError as exc:
+        stats.unreadable_inputs += 1
+        stats.warnings.append(f"{origin}: cannot open: {exc.strerror or exc}")
+        return
+    stats.inputs += 1
+    try:
+        yield from _chunks(stream, origin, limits, stats, split_document, follow, idle_timeout, stop)
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+        stats.warnings.append(f"{origin}: input damaged ({type(exc).__name__}: {exc}); "
+                              "kept what was read before the damage")
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+def _chunks(stream: BinaryIO, origin: str, limits: LineLimits, stats: ReadStats,
+            split_document: Callable[[bytes], list[bytes] | None], follow: bool,
+            idle_timeout: float | None, stop: Callable[[], bool] | None) -> Iterator[LineChunk]:
+    first = _read(stream, limits.read_size)
+    # a whole-file document? (CloudTrail Records, EventList, pretty-printed JSON)
+    head = first.lstrip()[:4096]
+    first_line = head.split(b"\n", 1)[0].strip()
+    if head[:1] in (b"{", b"[") and (
+            first_line in (b"{", b"[") or b'"Records"' in head[:64] or b'"EventList"' in head[:512]
+            or head[:1] == b"["):
+        data = bytearray(first)
+        while True:
+            more = stream.read(limits.read_size)
+            if not more:
+                break
+            data += more
+            if len(data) > limits.max_document:
+                stats.warnings.append(f"{origin}: JSON document larger than "
+                                      f"{limits.max_document >> 20} MiB; skipped")
+                stats.malformed += 1
+                return
+        records = split_document(bytes(data))
+        if records is not None:
+            stats.lines += 1
+            for i in range(0, len(records), limits.batch_lines):
+                yield LineChunk(origin, i + 1, records[i:i + limits.batch_lines], document=True)
+            return
+        first = bytes(data)  # not a document after all: read it as lines
+
+    lineno = 1
+    carry = b""
+    skipping = False
+    pending: list[bytes] = []
+    pending_start = 1
+    pending_bytes = 0
+    data = first
+    idle_since: float | None = None
+    while True:
+        if not data:
+            if pending:
+                yield LineChunk(origin, pending_start, pending)
+                pending, pending_bytes = [], 0
+                pending_start = lineno
+            if not follow or (stop is not None and stop()):
+                break
+            now = time.monotonic()
+            idle_since = idle_since or now
+            if idle_timeout is not None and now - idle_since >= idle_timeout:
+                break
+            time.sleep(0.2)
+            data = _read(stream, limits.read_size)
+            continue
+        idle_since = None
+        parts = data.split(b"\n")
+        if skipping:
+            if len(parts) == 1:
+                data = _read(stream, limits.read_size)
+                continue
+            parts[0] = b""  # placeholder keeps line numbers contiguous
+            skipping = False
+        else:
+            parts[0] = carry + parts[0]
+        carry = parts.pop()
+        if len(carry) > limits.max_line:
+            stats.overlong += 1
+            carry = b""
+            skipping = True
+        if parts:
+            long_ones = [i for i, p in enumerate(parts) if len(p) > limits.max_line] \
+                if len(data) > limits.max_line else []
+            for i in long_ones:
+                stats.overlong += 1
+                parts[i] = b""
+            pending.extend(parts)
+            pending_bytes += len(data)
+            lineno += len(parts)
+        short = len(data) < limits.read_size
+        if pending and (short or pending_bytes >= limits.batch_bytes
+                        or len(pending) >= limits.batch_lines):
+            yield LineChunk(origin, pending_start, pending)
+            pending, pending_bytes = [], 0
+            pending_start = lineno
+        data = _read(stream, limits.read_size)
+    if carry and not skipping:
+        yield LineChunk(origin, lineno, [carry])  # last line without a newline
