@@ -129,7 +129,7 @@ class Collector:
             lf.filter(pl.col("src_int") & ~pl.col("dst_int"))
             .group_by(["src_key", (pl.col("start") // 3600 * 3600).alias("hour")])
             .agg(pl.col("bytes").sum(), pl.len().cast(pl.Int64).alias("flows")),
-            lf.filter(pl.col("s_key").is_in(imds))
+            lf.filter(pl.col("s_key").is_in(imds.to_list()))
             .group_by("c_key").agg(pl.len().cast(pl.Int64).alias("flows"), pl.col("start").min().alias("first"),
                                    pl.col("end").max().alias("last"), pl.col("bytes").sum()),
             lf.select(pl.col("start").min().alias("lo"), pl.col("end").max().alias("hi")),
