@@ -39,8 +39,9 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def scan(ref: str, db: Path, *extra: str, env: dict[str, str] | None = None,
-         expect: int | None = 0) -> tuple[Any, str, int]:
+def scan(
+    ref: str, db: Path, *extra: str, env: dict[str, str] | None = None, expect: int | None = 0
+) -> tuple[Any, str, int]:
     """`seawall scan image REF --format json` as a user runs it; returns (doc, stderr, exit code)."""
     proc = run_cli("scan", "image", ref, "--db", str(db), "--format", "json", *extra, env=env)
     if expect is not None:

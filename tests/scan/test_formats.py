@@ -31,41 +31,91 @@ LAYER = "sha256:" + "c" * 64
 
 
 def sample_report() -> Report:
-    django = Package(name="django", version="3.2.0", ecosystem="PyPI", purl="pkg:pypi/django@3.2.0",
-                     locations=[Location(path="/usr/local/lib/python3.11/dist-packages/Django-3.2.dist-info/METADATA",
-                                         layer=LAYER)])
+    django = Package(
+        name="django",
+        version="3.2.0",
+        ecosystem="PyPI",
+        purl="pkg:pypi/django@3.2.0",
+        locations=[
+            Location(
+                path="/usr/local/lib/python3.11/dist-packages/Django-3.2.dist-info/METADATA", layer=LAYER
+            )
+        ],
+    )
     vuln = Finding(
-        kind=FindingKind.VULNERABILITY, rule="GHSA-xpfp-f569-q3p2", title="SQL injection in Django",
-        severity=Severity.CRITICAL, resource=IMAGE,
+        kind=FindingKind.VULNERABILITY,
+        rule="GHSA-xpfp-f569-q3p2",
+        title="SQL injection in Django",
+        severity=Severity.CRITICAL,
+        resource=IMAGE,
         location=Location(path=django.locations[0].path, layer=LAYER),
-        vulnerability=VulnerabilityInfo(id="GHSA-xpfp-f569-q3p2", aliases=["CVE-2022-34265", "PYSEC-2022-213"],
-                                        cvss_vector="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
-                                        cvss_score=9.8, fixed_versions=["3.2.14", "4.0.6"], source="osv:PyPI"),
-        package=django, references=["https://nvd.nist.gov/vuln/detail/CVE-2022-34265"])
+        vulnerability=VulnerabilityInfo(
+            id="GHSA-xpfp-f569-q3p2",
+            aliases=["CVE-2022-34265", "PYSEC-2022-213"],
+            cvss_vector="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            cvss_score=9.8,
+            fixed_versions=["3.2.14", "4.0.6"],
+            source="osv:PyPI",
+        ),
+        package=django,
+        references=["https://nvd.nist.gov/vuln/detail/CVE-2022-34265"],
+    )
     unfixed = Finding(
-        kind=FindingKind.VULNERABILITY, rule="GHSA-aaaa-bbbb-cccc", title="A moderate bug",
-        severity=Severity.MEDIUM, resource=IMAGE, vulnerability=VulnerabilityInfo(id="GHSA-aaaa-bbbb-cccc"),
-        package=django)
+        kind=FindingKind.VULNERABILITY,
+        rule="GHSA-aaaa-bbbb-cccc",
+        title="A moderate bug",
+        severity=Severity.MEDIUM,
+        resource=IMAGE,
+        vulnerability=VulnerabilityInfo(id="GHSA-aaaa-bbbb-cccc"),
+        package=django,
+    )
     secret = Finding(
-        kind=FindingKind.SECRET, rule="aws-access-key", title="AWS access key", severity=Severity.CRITICAL,
-        resource=IMAGE, location=Location(path="/app/config/settings.ini", line=7, layer=LAYER),
-        evidence="AKIA**** + wJal****", remediation="Deactivate the key.",
-        references=["cis-docker:4.10", "dockle:CIS-DI-0010"])
+        kind=FindingKind.SECRET,
+        rule="aws-access-key",
+        title="AWS access key",
+        severity=Severity.CRITICAL,
+        resource=IMAGE,
+        location=Location(path="/app/config/settings.ini", line=7, layer=LAYER),
+        evidence="AKIA**** + wJal****",
+        remediation="Deactivate the key.",
+        references=["cis-docker:4.10", "dockle:CIS-DI-0010"],
+    )
     misconfig = Finding(
-        kind=FindingKind.MISCONFIGURATION, rule="SW-IMG-001", title="Image runs as root", severity=Severity.HIGH,
-        resource=IMAGE, evidence="no USER", remediation="Add USER 10001.",
-        references=["cis-docker:4.1", "dockle:CIS-DI-0001", "trivy:DS002"], extra={"rationale": "Root is bad."})
+        kind=FindingKind.MISCONFIGURATION,
+        rule="SW-IMG-001",
+        title="Image runs as root",
+        severity=Severity.HIGH,
+        resource=IMAGE,
+        evidence="no USER",
+        remediation="Add USER 10001.",
+        references=["cis-docker:4.1", "dockle:CIS-DI-0001", "trivy:DS002"],
+        extra={"rationale": "Root is bad."},
+    )
     exposure = Finding(
-        kind=FindingKind.EXPOSURE, rule="SW-NET-001", title="Port open to the world", severity=Severity.LOW,
-        resource=Resource(type="aws-security-group", name="sg-1", arn="arn:aws:ec2:eu-west-1:1:sg/sg-1"))
+        kind=FindingKind.EXPOSURE,
+        rule="SW-NET-001",
+        title="Port open to the world",
+        severity=Severity.LOW,
+        resource=Resource(type="aws-security-group", name="sg-1", arn="arn:aws:ec2:eu-west-1:1:sg/sg-1"),
+    )
     detection = Finding(
-        kind=FindingKind.DETECTION, rule="sigma:abc", title="ECS Exec session", severity=Severity.INFO,
-        resource=Resource(type="ecs-task", name="task/1", namespace="cluster-a"), attack=["T1609"],
-        count=3, first_seen="2026-01-01T00:00:00Z", last_seen="2026-01-01T01:00:00Z")
+        kind=FindingKind.DETECTION,
+        rule="sigma:abc",
+        title="ECS Exec session",
+        severity=Severity.INFO,
+        resource=Resource(type="ecs-task", name="task/1", namespace="cluster-a"),
+        attack=["T1609"],
+        count=3,
+        first_seen="2026-01-01T00:00:00Z",
+        last_seen="2026-01-01T01:00:00Z",
+    )
     target = Target(kind="image", name=IMAGE.name, digest="sha256:" + "d" * 64)
-    return Report(target=target, packages=[django],
-                  findings=[vuln, unfixed, secret, misconfig, exposure, detection],
-                  warnings=["the advisory database is 9 days old"])
+    return Report(
+        target=target,
+        packages=[django],
+        findings=[vuln, unfixed, secret, misconfig, exposure, detection],
+        warnings=["the advisory database is 9 days old"],
+    )
 
 
 def test_sarif_validates_against_official_schema() -> None:
@@ -82,8 +132,14 @@ def test_sarif_has_what_github_code_scanning_needs() -> None:
     run = doc["runs"][0]
     rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
     assert run["tool"]["driver"]["name"] == "seawall"
-    assert set(rules) == {"GHSA-xpfp-f569-q3p2", "GHSA-aaaa-bbbb-cccc", "aws-access-key", "SW-IMG-001",
-                          "SW-NET-001", "sigma:abc"}
+    assert set(rules) == {
+        "GHSA-xpfp-f569-q3p2",
+        "GHSA-aaaa-bbbb-cccc",
+        "aws-access-key",
+        "SW-IMG-001",
+        "SW-NET-001",
+        "sigma:abc",
+    }
     assert rules["GHSA-xpfp-f569-q3p2"]["properties"]["security-severity"] == "9.8"
     assert rules["SW-IMG-001"]["properties"]["security-severity"] == "8.0"
     for rule in rules.values():
@@ -102,8 +158,11 @@ def test_sarif_has_what_github_code_scanning_needs() -> None:
 
 
 BASE_REQUIRED = ("activity_id", "category_uid", "class_uid", "type_uid", "severity_id", "time", "metadata")
-CLASS_REQUIRED = {2002: ("finding_info", "vulnerabilities"), 2003: ("finding_info", "compliance"),
-                  2004: ("finding_info",)}
+CLASS_REQUIRED = {
+    2002: ("finding_info", "vulnerabilities"),
+    2003: ("finding_info", "compliance"),
+    2004: ("finding_info",),
+}
 
 
 def test_ocsf_required_attributes_per_class() -> None:
@@ -123,10 +182,15 @@ def test_ocsf_required_attributes_per_class() -> None:
     assert vuln["severity_id"] == 5 and misconfig["severity_id"] == 4 and detection["severity_id"] == 1
     v = vuln["vulnerabilities"][0]
     assert v["cve"]["uid"] == "CVE-2022-34265"
-    assert v["cve"]["cvss"] == [{"base_score": 9.8, "version": "3.1",
-                                 "vector_string": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}]
+    assert v["cve"]["cvss"] == [
+        {"base_score": 9.8, "version": "3.1", "vector_string": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}
+    ]
     assert {k: v["affected_packages"][0][k] for k in ("name", "version", "purl", "fixed_in_version")} == {
-        "name": "django", "version": "3.2.0", "purl": "pkg:pypi/django@3.2.0", "fixed_in_version": "3.2.14"}
+        "name": "django",
+        "version": "3.2.0",
+        "purl": "pkg:pypi/django@3.2.0",
+        "fixed_in_version": "3.2.14",
+    }
     assert v["is_fix_available"] is True and unfixed["vulnerabilities"][0]["is_fix_available"] is False
     for event in events:
         for vv in event.get("vulnerabilities", []):

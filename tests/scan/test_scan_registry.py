@@ -30,29 +30,63 @@ def registry_with_demo(demo: DemoImage) -> Iterator[Registry]:
         yield reg
 
 
-def test_scan_registry_image_fails_on_high(registry_with_demo: Registry, demo_db: Path, tmp_path: Path) -> None:
+def test_scan_registry_image_fails_on_high(
+    registry_with_demo: Registry, demo_db: Path, tmp_path: Path
+) -> None:
     reg = registry_with_demo
-    env = {"SEAWALL_REGISTRY_USERNAME": reg.username, "SEAWALL_REGISTRY_PASSWORD": reg.password,
-           "HOME": str(tmp_path), "TMPDIR": str(tmp_path)}
+    env = {
+        "SEAWALL_REGISTRY_USERNAME": reg.username,
+        "SEAWALL_REGISTRY_PASSWORD": reg.password,
+        "HOME": str(tmp_path),
+        "TMPDIR": str(tmp_path),
+    }
     ref = f"registry:{reg.host}/demo:1"
-    proc = run_cli("scan", "image", ref, "--ca-cert", str(reg.ca_cert), "--db", str(demo_db),
-                   "--offline", "--fail-on", "high", "--format", "json", env=env)
+    proc = run_cli(
+        "scan",
+        "image",
+        ref,
+        "--ca-cert",
+        str(reg.ca_cert),
+        "--db",
+        str(demo_db),
+        "--offline",
+        "--fail-on",
+        "high",
+        "--format",
+        "json",
+        env=env,
+    )
     assert proc.returncode == 1, proc.stderr[-3000:]
     doc = json.loads(proc.stdout)
     assert doc["target"]["name"].endswith("/demo:1") and doc["target"]["digest"].startswith("sha256:")
     rules = {f["rule"] for f in doc["findings"]}
     assert {"aws-access-key", "SW-IMG-001"} <= rules
     assert "SW-IMG-008" not in rules  # tagged 1, not latest
-    assert any(f["kind"] == "vulnerability" and f["package"]["name"].lower() == "django" for f in doc["findings"])
+    assert any(
+        f["kind"] == "vulnerability" and f["package"]["name"].lower() == "django" for f in doc["findings"]
+    )
     assert FAKE_SECRET not in proc.stdout + proc.stderr and FAKE_KEY_ID not in proc.stdout + proc.stderr
     assert reg.password not in proc.stdout + proc.stderr
 
 
-def test_scan_registry_without_credentials_is_a_clear_error(registry_with_demo: Registry, demo_db: Path,
-                                                             tmp_path: Path) -> None:
+def test_scan_registry_without_credentials_is_a_clear_error(
+    registry_with_demo: Registry, demo_db: Path, tmp_path: Path
+) -> None:
     reg = registry_with_demo
-    proc = run_cli("scan", "image", f"registry:{reg.host}/demo:1", "--ca-cert", str(reg.ca_cert),
-                   "--db", str(demo_db), env={"HOME": str(tmp_path), "TMPDIR": str(tmp_path),
-                                              "SEAWALL_REGISTRY_USERNAME": "", "SEAWALL_REGISTRY_PASSWORD": ""})
+    proc = run_cli(
+        "scan",
+        "image",
+        f"registry:{reg.host}/demo:1",
+        "--ca-cert",
+        str(reg.ca_cert),
+        "--db",
+        str(demo_db),
+        env={
+            "HOME": str(tmp_path),
+            "TMPDIR": str(tmp_path),
+            "SEAWALL_REGISTRY_USERNAME": "",
+            "SEAWALL_REGISTRY_PASSWORD": "",
+        },
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("seawall: error: ") and proc.stderr.count("\n") == 1

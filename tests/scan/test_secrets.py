@@ -36,49 +36,82 @@ def rules_of(scanner: SecretScanner, text: str, path: str = "/app/file.txt") -> 
 
 def _pem_rsa() -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
 
 
 def _pem_pkcs8_ec() -> str:
     key = ec.generate_private_key(ec.SECP256R1())
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def _openssh() -> tuple[str, str]:
     key = ed25519.Ed25519PrivateKey.generate()
-    priv = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                             serialization.NoEncryption()).decode()
-    pub = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                        serialization.PublicFormat.OpenSSH).decode()
+    priv = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    ).decode()
+    pub = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
     return priv, pub
 
 
 # (rule id, true positive text, path, near-miss text)
 CASES = [
-    ("aws-access-key-id", f"key_id: {AKID}\n", "/app/x.txt",
-     "user: AIDAIOSFODNN7EXAMPLE and AKIAIOSFODNN7EXAMPL and AKIAIOSFODNN7EXAMPLE99\n"),
-    ("aws-secret-access-key", f"aws_secret_access_key = {SECRET}\n", "/app/x.txt",
-     f"some_key = {SECRET}\naws_secret_access_key = {SECRET[:39]}\n"),
+    (
+        "aws-access-key-id",
+        f"key_id: {AKID}\n",
+        "/app/x.txt",
+        "user: AIDAIOSFODNN7EXAMPLE and AKIAIOSFODNN7EXAMPL and AKIAIOSFODNN7EXAMPLE99\n",
+    ),
+    (
+        "aws-secret-access-key",
+        f"aws_secret_access_key = {SECRET}\n",
+        "/app/x.txt",
+        f"some_key = {SECRET}\naws_secret_access_key = {SECRET[:39]}\n",
+    ),
     ("github-pat", f"token=ghp_{ALNUM36}\n", "/app/x.sh", f"token=ghp_{ALNUM36[:35]}\n"),
     ("github-oauth-token", f"GH=gho_{ALNUM36}\n", "/app/x.sh", f"GH=gho_{ALNUM36}x\n"),
     ("github-app-token", f"T=ghs_{ALNUM36}\n", "/app/x.sh", f"T=ghx_{ALNUM36}\n"),
-    ("github-fine-grained-pat", f"github_pat_{'A' * 22}_{'b' * 59}\n", "/app/x.sh",
-     f"github_pat_{'A' * 21}_{'b' * 59}\n"),
+    (
+        "github-fine-grained-pat",
+        f"github_pat_{'A' * 22}_{'b' * 59}\n",
+        "/app/x.sh",
+        f"github_pat_{'A' * 21}_{'b' * 59}\n",
+    ),
     ("gitlab-pat", "GITLAB=glpat-abcdefghij0123456789\n", "/app/x.sh", "GITLAB=glpat-abcdefghij012345678\n"),
-    ("slack-token", "SLACK=xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx\n", "/app/x.sh",
-     "the prefix xoxb- starts a bot token; xoxb-notatoken\n"),
-    ("slack-webhook", "url: https://hooks.slack.com/services/T0ABCDEFG/B0ABCDEFG/abcdefghijklmnopqrstuvwx\n",
-     "/app/x.txt", "docs: https://hooks.slack.com/services/ is the webhook base\n"),
-    ("generic-password", "DB_PASSWORD=s3cr3t-Value\n", "/app/.env",
-     "DB_PASSWORD=${DB_PASSWORD}\npassword: changeme\npassword_min_length=12\nsecret=\n"),
+    (
+        "slack-token",
+        "SLACK=xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx\n",
+        "/app/x.sh",
+        "the prefix xoxb- starts a bot token; xoxb-notatoken\n",
+    ),
+    (
+        "slack-webhook",
+        "url: https://hooks.slack.com/services/T0ABCDEFG/B0ABCDEFG/abcdefghijklmnopqrstuvwx\n",
+        "/app/x.txt",
+        "docs: https://hooks.slack.com/services/ is the webhook base\n",
+    ),
+    (
+        "generic-password",
+        "DB_PASSWORD=s3cr3t-Value\n",
+        "/app/.env",
+        "DB_PASSWORD=${DB_PASSWORD}\npassword: changeme\npassword_min_length=12\nsecret=\n",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("rule", "positive", "path", "near_miss"), CASES, ids=[c[0] for c in CASES])
-def test_rule_true_positive_and_near_miss(scanner: SecretScanner, rule: str, positive: str, path: str,
-                                          near_miss: str) -> None:
+def test_rule_true_positive_and_near_miss(
+    scanner: SecretScanner, rule: str, positive: str, path: str, near_miss: str
+) -> None:
     assert rules_of(scanner, positive, path) == [rule]
     assert rule not in rules_of(scanner, near_miss, path)
 
@@ -100,8 +133,11 @@ def test_private_key_pem(scanner: SecretScanner, pem: str) -> None:
 
 def test_private_key_near_misses(scanner: SecretScanner) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     script = "grep -q -- '-----BEGIN PRIVATE KEY-----' \"$f\" && echo has key\n"
     assert rules_of(scanner, public + script, "/usr/local/bin/check") == []
 
@@ -114,8 +150,14 @@ def test_openssh_private_key(scanner: SecretScanner) -> None:
 
 def test_generic_password_only_in_config_files(scanner: SecretScanner) -> None:
     line = 'password = "Tr0ub4dor&3"\n'
-    for path in ("/app/settings.ini", "/app/config.yaml", "/etc/app/app.conf", "/app/.env.production",
-                 "/app/db.properties", "/app/x.toml"):
+    for path in (
+        "/app/settings.ini",
+        "/app/config.yaml",
+        "/etc/app/app.conf",
+        "/app/.env.production",
+        "/app/db.properties",
+        "/app/x.toml",
+    ):
         assert rules_of(scanner, line, path) == ["generic-password"], path
     for path in ("/app/main.py", "/app/README.md", "/usr/bin/tool"):
         assert rules_of(scanner, line, path) == [], path
@@ -143,8 +185,7 @@ def test_aws_pair_is_one_critical_finding(scanner: SecretScanner) -> None:
 def test_aws_pair_too_far_apart_is_two_findings(scanner: SecretScanner) -> None:
     text = f"aws_access_key_id = {AKID}\n" + "\n" * 30 + f"aws_secret_access_key = {SECRET}\n"
     matches = scanner.scan_bytes(text.encode(), "/x/credentials")
-    assert [(m.rule, m.line) for m in matches] == [("aws-access-key-id", 1),
-                                                   ("aws-secret-access-key", 32)]
+    assert [(m.rule, m.line) for m in matches] == [("aws-access-key-id", 1), ("aws-secret-access-key", 32)]
 
 
 def test_redact() -> None:
@@ -154,8 +195,11 @@ def test_redact() -> None:
 
 
 def _entry(path: str, size: int, layer_index: int = 1) -> FileEntry:
-    layer = LayerInfo(index=layer_index, digest="sha256:" + "ab" * 32,
-                      created_by=f"RUN echo aws_secret_access_key={SECRET} > /x")
+    layer = LayerInfo(
+        index=layer_index,
+        digest="sha256:" + "ab" * 32,
+        created_by=f"RUN echo aws_secret_access_key={SECRET} > /x",
+    )
     return FileEntry(path=path, kind=EntryKind.FILE, size=size, mode=0o644, layer=layer)
 
 
@@ -180,16 +224,28 @@ def test_visitor_skips_binary_large_and_package_paths() -> None:
 
 
 def test_env_and_history_secrets() -> None:
-    env = ["PATH=/usr/local/bin:/usr/bin", f"AWS_ACCESS_KEY_ID={AKID}", f"AWS_SECRET_ACCESS_KEY={SECRET}",
-           "API_TOKEN=tok_9f8e7d6c5b4a", "POSTGRES_PASSWORD_FILE=/run/secrets/db", "SECRET=changeme",
-           "GPG_KEY=A035C8C19219BA821ECEA86B64E628F8D684696D", "PASSWORD="]
-    history = [(0, "/bin/sh -c #(nop) ADD file:abc in /", None),
-               (1, f"/bin/sh -c #(nop)  ENV AWS_SECRET_ACCESS_KEY={SECRET}", None),
-               (2, f"RUN /bin/sh -c git clone https://x:ghp_{ALNUM36}@github.com/o/r # buildkit", None)]
+    env = [
+        "PATH=/usr/local/bin:/usr/bin",
+        f"AWS_ACCESS_KEY_ID={AKID}",
+        f"AWS_SECRET_ACCESS_KEY={SECRET}",
+        "API_TOKEN=tok_9f8e7d6c5b4a",
+        "POSTGRES_PASSWORD_FILE=/run/secrets/db",
+        "SECRET=changeme",
+        "GPG_KEY=A035C8C19219BA821ECEA86B64E628F8D684696D",
+        "PASSWORD=",
+    ]
+    history = [
+        (0, "/bin/sh -c #(nop) ADD file:abc in /", None),
+        (1, f"/bin/sh -c #(nop)  ENV AWS_SECRET_ACCESS_KEY={SECRET}", None),
+        (2, f"RUN /bin/sh -c git clone https://x:ghp_{ALNUM36}@github.com/o/r # buildkit", None),
+    ]
     findings, keys = config_secret_findings(env, history, Resource(type="container-image", name="demo"))
     got = sorted((f.rule, f.extra["source"]) for f in findings)
-    assert got == [("aws-access-key", "config.env"), ("generic-env-secret", "config.env"),
-                   ("github-pat", "config.history")]
+    assert got == [
+        ("aws-access-key", "config.env"),
+        ("generic-env-secret", "config.env"),
+        ("github-pat", "config.history"),
+    ]
     assert keys == ["API_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
     dumped = str([f.to_dict() for f in findings])
     assert SECRET not in dumped and AKID not in dumped and ALNUM36 not in dumped
@@ -212,8 +268,11 @@ def test_unmodified_dpkg_conffiles_are_skipped() -> None:
     import hashlib
 
     sample = b"[cmp]\nsecret = pass:insta1\n"
-    status = (b"Package: openssl\nStatus: install ok installed\nConffiles:\n /etc/ssl/openssl.cnf "
-              + hashlib.md5(sample).hexdigest().encode() + b"\n /etc/other.conf 0123456789abcdef0123456789abcdef obsolete\n")
+    status = (
+        b"Package: openssl\nStatus: install ok installed\nConffiles:\n /etc/ssl/openssl.cnf "
+        + hashlib.md5(sample).hexdigest().encode()
+        + b"\n /etc/other.conf 0123456789abcdef0123456789abcdef obsolete\n"
+    )
     v = SecretsVisitor()
     status_entry = _entry("/var/lib/dpkg/status", len(status))
     assert v.wants(status_entry)
