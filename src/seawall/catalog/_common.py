@@ -6,7 +6,7 @@ from typing import IO
 
 from packageurl import PackageURL
 
-from seawall.core import Location, OSInfo
+from seawall.core import Location, OSInfo, SeawallError
 from seawall.image.base import FileEntry, Limits
 
 MAX_WARNINGS = 200
@@ -21,6 +21,21 @@ class BaseCataloger:
         self.limits = limits or Limits()
         self.warnings: list[str] = []
         self._suppressed = 0
+
+    def visit(self, entry: FileEntry, content: IO[bytes]) -> None:
+        """Read one file; a file that breaks the parser is skipped with a warning, never the scan.
+
+        Errors of the image itself (SeawallError: limits, digests) still stop the scan.
+        """
+        try:
+            self._visit(entry, content)
+        except SeawallError:
+            raise
+        except Exception as exc:
+            self.warn(entry, f"skipped, unexpected {type(exc).__name__}: {str(exc)[:200]}")
+
+    def _visit(self, entry: FileEntry, content: IO[bytes]) -> None:
+        raise NotImplementedError
 
     def warn(self, entry: FileEntry | str, message: str) -> None:
         path = entry if isinstance(entry, str) else entry.path

@@ -36,7 +36,7 @@ class ApkCataloger(BaseCataloger):
     def wants(self, entry: FileEntry) -> bool:
         return entry.path == INSTALLED and entry.kind is not EntryKind.DIR
 
-    def visit(self, entry: FileEntry, content: IO[bytes]) -> None:
+    def _visit(self, entry: FileEntry, content: IO[bytes]) -> None:
         data = self.read_bounded(entry, content, MAX_INSTALLED)
         if data is None:
             return

@@ -73,7 +73,7 @@ class DpkgCataloger(BaseCataloger):
         return (path.startswith(STATUS_D) and entry.kind is not EntryKind.DIR
                 and not path.endswith(".md5sums"))
 
-    def visit(self, entry: FileEntry, content: IO[bytes]) -> None:
+    def _visit(self, entry: FileEntry, content: IO[bytes]) -> None:
         data = self.read_bounded(entry, content, MAX_STATUS)
         if data is None:
             return

@@ -1,8 +1,10 @@
 """Go binaries: the build info the Go linker embeds (`go version -m` shows the same).
 
 The file is read once as a stream, never whole into memory:
-- the first 64 KiB tell an ELF file; anything else stops there (the `.note.go.buildid` note is
-  not a reliable sign: `-ldflags=-buildid=` drops it, so every ELF executable is scanned);
+- the first 64 KiB tell an ELF file; anything else stops there. The `.note.go.buildid` note is
+  not a reliable sign (`-ldflags=-buildid=` drops it), so every ELF executable is searched for
+  the build info header; only those with the note are also searched for the strings Go < 1.18
+  points back to (a note-less pre-1.18 binary is missed);
 - the stream is scanned for the 16-byte aligned header `\\xff Go buildinf:` (section
   .go.buildinfo). Go >= 1.18 writes the toolchain version and the module info inline after it
   (varint-prefixed); older Go writes two pointers to Go string headers, resolved through the ELF
@@ -37,6 +39,7 @@ MAX_MODINFO = 4 * 1024 * 1024
 MIN_SIZE = 64 * 1024  # the smallest Go executables are over 1 MB
 _GO_VERSION = re.compile(rb"go1\.\d+(?:\.\d+)?(?:(?:rc|beta)\d+)?")
 _MAX_MEMO = 4096
+_OVERLAP = 64  # bytes kept between chunks so a pattern split over two chunks is still found
 
 
 @dataclass(slots=True)
@@ -127,9 +130,10 @@ def _parse_elf(head: bytes) -> _Elf | None:
 class _Scanner:
     """One pass over the rest of the stream, finding the build info as described above."""
 
-    def __init__(self, elf: _Elf, max_bytes: int) -> None:
+    def __init__(self, elf: _Elf, max_bytes: int, memo: bool) -> None:
         self.elf = elf
         self.max_bytes = max_bytes
+        self.memo = memo  # remember go1.x strings and module info on the way (Go < 1.18 needs them)
         self.go_strings: dict[int, bytes] = {}
         self.modinfo: dict[int, bytes] = {}
         self.header: bytes | None = None
@@ -138,6 +142,8 @@ class _Scanner:
         self.wants: dict[int, int] = {}  # offset -> size, captured as the stream passes
         self.captured: dict[int, bytes] = {}
         self.failed = False
+        self.scanned = 0  # file offset up to which the window has been searched
+        self.open_info = -1  # offset of a module-info start sentinel whose end is not seen yet
 
     def run(self, head: bytes, content: IO[bytes]) -> None:
         window = head
@@ -162,38 +168,54 @@ class _Scanner:
 
     def _keep_from(self, window: bytes, base: int) -> int:
         """How much of the window can be dropped (keep a tail for items split over chunks)."""
-        tail = 64
-        pending = [off for off in self.wants if off not in self.captured]
-        keep_at = len(window) - tail
-        for off in pending:
-            if base <= off < base + len(window):
+        keep_at = len(window) - _OVERLAP
+        for off in self.wants:
+            if off not in self.captured and base <= off < base + len(window):
                 keep_at = min(keep_at, off - base)
         if self.header is not None and self.inline is None and self.header_offset >= base:
             keep_at = min(keep_at, self.header_offset - base)
-        start = window.rfind(INFO_START, max(0, keep_at - MAX_MODINFO))
-        if start >= 0 and window.find(INFO_END, start) < 0 and len(window) - start < MAX_MODINFO:
-            keep_at = min(keep_at, start)
+        if self.open_info >= 0:
+            if base + len(window) - self.open_info < MAX_MODINFO:
+                keep_at = min(keep_at, self.open_info - base)
+            else:
+                self.open_info = -1  # a start sentinel without an end: not module info
         return max(0, keep_at)
 
     def _scan(self, window: bytes, base: int, final: bool = False) -> None:
-        if len(self.go_strings) < _MAX_MEMO:
-            for m in _GO_VERSION.finditer(window):
-                self.go_strings.setdefault(base + m.start(), m.group())
-        pos = 0
-        while True:
+        # search only what was not searched yet (less the overlap a split pattern needs)
+        lo = max(0, self.scanned - _OVERLAP - base)
+        self.scanned = base + len(window)
+        if self.memo and len(self.go_strings) < _MAX_MEMO:
+            pos = lo
+            while True:
+                i = window.find(b"go1.", pos)
+                if i < 0:
+                    break
+                m = _GO_VERSION.match(window, i)
+                if m and m.end() < len(window):
+                    self.go_strings.setdefault(base + i, m.group())
+                pos = i + 4
+        if self.open_info >= 0:
+            end = window.find(INFO_END, self.open_info - base)
+            if end >= 0:
+                self.modinfo.setdefault(self.open_info, window[self.open_info - base:end + 16])
+                self.open_info = -1
+        pos = lo
+        while self.memo and self.open_info < 0:
             start = window.find(INFO_START, pos)
             if start < 0:
                 break
             end = window.find(INFO_END, start)
             if end < 0:
+                self.open_info = base + start
                 break
             self.modinfo.setdefault(base + start, window[start:end + 16])
             pos = end
-        for off, size in list(self.wants.items()):
+        for off, size in self.wants.items():
             if off not in self.captured and base <= off and off + size <= base + len(window):
                 self.captured[off] = window[off - base: off - base + size]
         if self.header is None:
-            pos = 0
+            pos = lo
             while True:
                 i = window.find(MAGIC, pos)
                 if i < 0:
@@ -203,7 +225,9 @@ class _Scanner:
                     self.header_offset = base + i
                     if self.header[15] & 2 == 0:
                         self._request_pointers()
-                        self._scan(window, base)
+                        for off, size in self.wants.items():
+                            if base <= off and off + size <= base + len(window):
+                                self.captured[off] = window[off - base: off - base + size]
                     break
                 pos = i + 1
         if self.header is not None and self.header[15] & 2 and self.inline is None:
@@ -284,7 +308,9 @@ def read_buildinfo(content: IO[bytes], max_bytes: int) -> BuildInfo | None:
     elf = _parse_elf(head)
     if elf is None:
         return None
-    scanner = _Scanner(elf, max_bytes)
+    # The Go build id note marks a Go binary: only then is the stream searched for the strings an
+    # old (pointer format) build info points back to; other ELF files get one search, for MAGIC.
+    scanner = _Scanner(elf, max_bytes, memo=b"Go\x00\x00" in head)
     scanner.run(head, content)
     return scanner.inline or scanner.pointer_result()
 
@@ -305,7 +331,7 @@ class GoBinaryCataloger(BaseCataloger):
         return (entry.kind is EntryKind.FILE and entry.mode & 0o111 != 0
                 and MIN_SIZE <= entry.size <= self.limits.max_file_size)
 
-    def visit(self, entry: FileEntry, content: IO[bytes]) -> None:
+    def _visit(self, entry: FileEntry, content: IO[bytes]) -> None:
         try:
             info = read_buildinfo(content, self.limits.max_file_size)
         except (ValueError, struct.error, UnicodeDecodeError) as exc:

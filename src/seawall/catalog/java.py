@@ -100,7 +100,7 @@ class JavaArchiveCataloger(BaseCataloger):
         return (dot >= 0 and path[dot:].lower() in ARCHIVE_SUFFIXES
                 and entry.kind is EntryKind.FILE and entry.size > 0)
 
-    def visit(self, entry: FileEntry, content: IO[bytes]) -> None:
+    def _visit(self, entry: FileEntry, content: IO[bytes]) -> None:
         cap = self.limits.max_file_size
         with tempfile.SpooledTemporaryFile(max_size=IN_MEMORY) as spool:
             copied = 0

@@ -104,7 +104,7 @@ class NpmCataloger(BaseCataloger):
             return None
         return doc
 
-    def visit(self, entry: FileEntry, content: IO[bytes]) -> None:
+    def _visit(self, entry: FileEntry, content: IO[bytes]) -> None:
         path = entry.path
         if path.endswith("/package.json"):
             doc = self._load(entry, content, MAX_PACKAGE_JSON)

@@ -48,7 +48,7 @@ class PythonCataloger(BaseCataloger):
         path = entry.path
         return path.endswith(_SUFFIXES) or path.endswith(".egg-info")
 
-    def visit(self, entry: FileEntry, content: IO[bytes]) -> None:
+    def _visit(self, entry: FileEntry, content: IO[bytes]) -> None:
         data = content.read(MAX_HEADERS)
         end = data.find(b"\n\n")
         headers = parse_headers(decode(data if end < 0 else data[:end]))

@@ -99,7 +99,7 @@ class RpmCataloger(BaseCataloger):
     def wants(self, entry: FileEntry) -> bool:
         return entry.path in _WANTED and entry.kind is not EntryKind.DIR
 
-    def visit(self, entry: FileEntry, content: IO[bytes]) -> None:
+    def _visit(self, entry: FileEntry, content: IO[bytes]) -> None:
         data = self.read_bounded(entry, content, self.limits.max_file_size)
         if data is None:
             return
