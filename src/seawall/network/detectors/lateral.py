@@ -9,6 +9,11 @@ from seawall.network.baseline import edge_class_expr
 from seawall.network.detectors.base import Context, finding, label, matches
 
 
+def _target(row: dict[str, object]) -> str:
+    name = label(str(row["s_key"]))
+    return name if name == row["s_addr"] else f"{name} ({row['s_addr']})"
+
+
 class LateralMovement:
     rule = "net-lateral-admin-port"
 
@@ -40,7 +45,7 @@ class LateralMovement:
         out = []
         for c_key, group in sorted(hits.items()):
             group.sort(key=lambda r: (r["first"] or 0))
-            lines = [f"{label(str(r['s_key']))} ({r['s_addr']}) port {r['s_port']}: "
+            lines = [f"{_target(r)} port {r['s_port']}: "
                      f"{int(r['flows']) - int(r['rejects'])} accepted flow(s)"  # type: ignore[call-overload]
                      for r in group[:10]]
             out.append(finding(self.rule, c_key, ctx, "; ".join(lines),

@@ -1,0 +1,70 @@
+"""`seawall netmap` as a user runs it: JSON, DOT, self-contained HTML, hostile names, bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.network.test_hubble import API, FRONT, flow, tcp
+
+EVIL = "</script><img src=x onerror=alert(1)>\"'\\"
+
+
+@pytest.fixture()
+def hostile(tmp_path: Path) -> Path:
+    bad = {**FRONT, "pod_name": f"{EVIL}-6b7c9d8f5-q2w3e", "workloads": [{"name": EVIL, "kind": "Deployment"}]}
+    path = tmp_path / "hubble.json"
+    path.write_text("\n".join([
+        flow("2026-11-02T10:00:00Z", "10.244.1.20", "10.244.1.12", bad, API, tcp(41000, 8000, SYN=True)),
+        flow("2026-11-02T10:00:01Z", "10.244.1.12", "10.244.1.13", API, {**API, "pod_name": "api-5c4d7f9b8d-zzzzz"},
+             tcp(41001, 8000, SYN=True)),
+    ]) + "\n")
+    return path
+
+
+def test_json_map_marks_intra_workload_edges(hostile: Path, tmp_path: Path) -> None:
+    proc = run_cli("netmap", "--source", "hubble", str(hostile), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["schema"] == "seawall.netmap/v1"
+    scopes = {(e["source"], e["target"]): (e["scope"], e["cross_replica_flows"]) for e in doc["edges"]}
+    assert scopes[("Deployment:shop/api", "Deployment:shop/api")] == ("intra-workload", 1)
+    assert scopes[(f"Deployment:shop/{EVIL}", "Deployment:shop/api")][0] == "inter-workload"
+
+
+def test_dot_escapes_names(hostile: Path) -> None:
+    proc = run_cli("netmap", "--source", "hubble", str(hostile), "--format", "dot")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("digraph seawall_netmap {")
+    assert '\\"\'\\\\' in proc.stdout  # the quote and the backslash are escaped
+    for line in proc.stdout.splitlines()[4:-1]:
+        assert re.fullmatch(r'\s*"(?:[^"\\]|\\.)*"( -> "(?:[^"\\]|\\.)*")? \[.*\];', line), line
+
+
+def test_html_is_self_contained_and_escaped(hostile: Path, tmp_path: Path) -> None:
+    out = tmp_path / "map.html"
+    proc = run_cli("netmap", "--source", "hubble", str(hostile), "--format", "html", "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    page = out.read_text()
+    assert page.count("</script>") == 2  # the library and the page script, nothing injected
+    assert "<img src=x" not in page
+    assert "cytoscape" in page and "Copyright (c) 2016-" in page  # bundled library with its notice
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=\"?https?:", page)
+
+
+def test_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
+    cases = [
+        ("netmap", "--source", "netflow", str(tmp_path)),
+        ("netmap", "--source", "pcap", str(tmp_path / "missing.pcap")),
+        ("netmap", "--source", "vpc-flow", str(tmp_path / "missing.log"), "--format", "svg"),
+    ]
+    for args in cases:
+        proc = run_cli(*args)
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("seawall: error:"), proc.stderr
+        assert "Traceback" not in proc.stderr
