@@ -100,7 +100,7 @@ def build_rootfs(suite: str = "bookworm", variant: str = "minbase", include: Seq
     if target.is_file():
         return target
     tmp = target.with_suffix(".tar.part")
-    cmd = ["mmdebstrap", f"--variant={variant}", "--mode=root", "--format=tar",
+    cmd = ["mmdebstrap", f"--variant={variant}", "--mode=auto", "--format=tar",
            "--dpkgopt=path-exclude=/usr/share/man/*", "--aptopt=Acquire::Retries=3"]
     if include:
         cmd.append("--include=" + ",".join(include))
