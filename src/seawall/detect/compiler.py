@@ -43,9 +43,9 @@ def lower_name(name: str) -> str:
 
 def _plain(value: T.SigmaString) -> str | None:
     """The literal text if the string has no wildcards, else None."""
-    if value.contains_special():
+    if not all(isinstance(p, str) for p in value.s):
         return None
-    return str(value)
+    return "".join(p for p in value.s if isinstance(p, str))
 
 
 def _wildcard_shape(value: T.SigmaString) -> tuple[str, str] | None:
@@ -129,7 +129,7 @@ class Compiler:
             if (isinstance(a, C.ConditionFieldEqualsValueExpression) and a.field
                     and isinstance(a.value, T.SigmaString) and not isinstance(a.value, T.SigmaCasedString)
                     and _plain(a.value) is not None):
-                plain.setdefault(a.field, []).append(str(a.value).lower())
+                plain.setdefault(a.field, []).append((_plain(a.value) or "").lower())
             else:
                 rest.append(self._node(a, use))
         for name, values in plain.items():

@@ -15,9 +15,45 @@ def _svc(source: pl.Expr, name: str) -> pl.Expr:
     return source == f"{name}.amazonaws.com"
 
 
+def _foreign_accounts(f: ExprOf) -> pl.Expr:
+    """12-digit account ids named in a resource policy other than the account itself."""
+    ids = f("requestParameters.policyText").str.extract_all(r"\b\d{12}\b").list.unique()
+    return ids.list.set_difference(pl.concat_list(f("recipientAccountId").fill_null("")))
+
+
+def _family(f: ExprOf) -> pl.Expr:
+    """Task definition family: `family` of RegisterTaskDefinition, or the family part of the
+    `taskDefinition` (ARN or family:revision) that a service is switched to."""
+    td = f("requestParameters.taskDefinition").str.replace(r"^arn:[^/]*/", "").str.replace(r":\d+$", "")
+    return pl.coalesce(f("requestParameters.family"), td)
+
+
+def _images(f: ExprOf) -> pl.Expr:
+    return f("requestParameters.containerDefinitions[].image").list.sort().list.join(",")
+
+
+def _net24(f: ExprOf) -> pl.Expr:
+    ip = f("sourceIPAddress")
+    return pl.when(ip.str.contains(r"^\d+\.\d+\.\d+\.\d+$")).then(
+        ip.str.replace(r"\.\d+$", ".0/24")).otherwise(ip)
+
+
 class CloudTrailReader(JsonReader):
     name = "cloudtrail"
     list_fields = frozenset()
+    derived = {
+        "policy.foreign_accounts": _foreign_accounts,
+        "taskdef.family": _family,
+        "taskdef.images": _images,
+        "sourceIPAddress.net24": _net24,
+    }
+    derived_needs = {
+        "policy.foreign_accounts": ("requestParameters.policyText", "recipientAccountId"),
+        "taskdef.family": ("requestParameters.family", "requestParameters.taskDefinition"),
+        "taskdef.images": ("requestParameters.containerDefinitions[].image",),
+        "sourceIPAddress.net24": ("sourceIPAddress",),
+    }
+    list_derived = frozenset({"policy.foreign_accounts"})
     base_fields = (
         "eventTime", "eventSource", "eventName", "userIdentity.arn", "userIdentity.principalId",
         "userIdentity.invokedBy", "sourceIPAddress", "recipientAccountId",
@@ -37,7 +73,7 @@ class CloudTrailReader(JsonReader):
                     .when(pl.coalesce(f(rp + "family"), f(rp + "taskDefinition")).is_not_null())
                     .then(pl.lit("task-definition")).otherwise(pl.lit("cluster")))
         ecs_name = pl.coalesce(f(rp + "service"), f(rp + "task"), f(rp + "family"),
-                               f(rp + "taskDefinition"), f(rp + "cluster"))
+                               f(rp + "taskDefinition"), f(rp + "cluster")).str.replace(r"^arn:[^/]*/", "")
         return {
             "time": ts(f("eventTime")),
             "actor": pl.coalesce(f("userIdentity.arn"), f("userIdentity.principalId"),
@@ -55,7 +91,7 @@ class CloudTrailReader(JsonReader):
             .when(eks).then(pl.coalesce(f(rp + "name"), f(rp + "clusterName")))
             .when(trail).then(f(rp + "name"))
             .otherwise(pl.lit(None, pl.String)),
-            "cluster": pl.when(ecs).then(f(rp + "cluster"))
+            "cluster": pl.when(ecs).then(f(rp + "cluster").str.replace(r"^arn:[^/]*/", ""))
             .when(eks).then(pl.coalesce(f(rp + "name"), f(rp + "clusterName")))
             .otherwise(pl.lit(None, pl.String)),
             "container_id": pl.lit(None, pl.String),

@@ -138,6 +138,8 @@ class JsonReader:
     list_fields: frozenset[str] = frozenset()
     # derived fields: name -> function of the field accessor
     derived: dict[str, Callable[[ExprOf], pl.Expr]] = {}
+    derived_needs: dict[str, tuple[str, ...]] = {}
+    list_derived: frozenset[str] = frozenset()
     base_fields: tuple[str, ...] = ()
     keyword_column = "_raw"
 
@@ -152,6 +154,8 @@ class JsonReader:
         raise NotImplementedError
 
     def is_list(self, field_name: str) -> bool:
+        if field_name in self.list_derived:
+            return True
         if field_name in COMMON_COLUMNS or field_name in self.derived or field_name == "_raw":
             return False
         try:
@@ -161,7 +165,7 @@ class JsonReader:
 
     def needed(self, field_name: str) -> Iterable[str]:
         """Raw fields that a derived field reads."""
-        return ()
+        return self.derived_needs.get(field_name, ())
 
     def plan(self, fields: Iterable[str]) -> ReadPlan:
         schema = JsonSchema()
