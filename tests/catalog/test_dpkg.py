@@ -14,9 +14,9 @@ from tests.catalog.helpers import catalog_dir
 from tests.catalog.test_os_release import DISTROLESS, UBUNTU_2204
 
 
-def _dpkg_query() -> dict[str, tuple[str, str, str, str]]:
+def _dpkg_query(admindir: Path) -> dict[str, tuple[str, str, str, str]]:
     out = subprocess.run(
-        ["dpkg-query", "-W", "-f",
+        ["dpkg-query", f"--admindir={admindir}", "-W", "-f",
          "${Package}\t${Version}\t${Architecture}\t${source:Package}\t${source:Version}\t${db:Status-Abbrev}\n"],
         capture_output=True, text=True, check=True).stdout
     rows: dict[str, tuple[str, str, str, str]] = {}
@@ -35,9 +35,12 @@ def test_host_status_matches_dpkg_query(tmp_path: Path) -> None:
     shutil.copy("/var/lib/dpkg/status", tmp_path / "var/lib/dpkg/status")
     shutil.copy("/usr/lib/os-release", tmp_path / "usr/lib/os-release")
     (tmp_path / "etc/os-release").symlink_to("../usr/lib/os-release")
+    for pkg in ("libssl3", "bash"):
+        (tmp_path / f"usr/share/doc/{pkg}").mkdir(parents=True)
+        shutil.copy(f"/usr/share/doc/{pkg}/copyright", tmp_path / f"usr/share/doc/{pkg}/copyright")
     cat = catalog_dir(tmp_path, names=["dpkg"])
     assert cat.os is not None and cat.os.id == "debian"
-    expected = _dpkg_query()
+    expected = _dpkg_query(tmp_path / "var/lib/dpkg")  # the same snapshot of the status file
     got = {f"{p.name}:{p.arch}": p for p in cat.packages}
     assert set(got) == set(expected)
     distro = f"debian-{cat.os.version}"
@@ -52,6 +55,10 @@ def test_host_status_matches_dpkg_query(tmp_path: Path) -> None:
     libssl = got["libssl3:amd64"]
     v = expected["libssl3:amd64"][0]
     assert libssl.purl == f"pkg:deb/debian/libssl3@{v}?arch=amd64&distro={distro}&upstream=openssl"
+    grep = subprocess.run(["grep", "-h", "^License:", "/usr/share/doc/libssl3/copyright"],
+                          capture_output=True, text=True, check=True).stdout.splitlines()
+    assert libssl.licenses == list(dict.fromkeys(line[8:].strip() for line in grep))
+    assert "Apache-2.0" in libssl.licenses
     bash = got.get("bash:amd64")
     if bash is not None and bash.version != bash.source_version:  # a binNMU: Source: bash (5.2.15-2)
         assert bash.purl.endswith(f"&upstream=bash%40{bash.source_version}")

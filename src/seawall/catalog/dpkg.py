@@ -14,7 +14,9 @@ from seawall.image.base import EntryKind, FileEntry, Limits
 
 STATUS = "/var/lib/dpkg/status"
 STATUS_D = "/var/lib/dpkg/status.d/"
+DOC = "/usr/share/doc/"
 MAX_STATUS = 256 * 1024 * 1024
+MAX_COPYRIGHT = 2 * 1024 * 1024
 
 # dpkg states in which the package's files are on disk ("config-files", "not-installed" and
 # "half-installed" are not). The want flag (install/hold/deinstall) does not change the files.
@@ -65,15 +67,35 @@ class DpkgCataloger(BaseCataloger):
     def __init__(self, limits: Limits | None = None) -> None:
         super().__init__(limits)
         self._records: list[_Record] = []
+        self._licenses: dict[str, list[str]] = {}
 
     def wants(self, entry: FileEntry) -> bool:
         path = entry.path
         if path == STATUS:
             return entry.kind is not EntryKind.DIR
-        return (path.startswith(STATUS_D) and entry.kind is not EntryKind.DIR
-                and not path.endswith(".md5sums"))
+        if path.startswith(STATUS_D):
+            return entry.kind is not EntryKind.DIR and not path.endswith(".md5sums")
+        # /usr/share/doc/<package>/copyright (machine-readable DEP-5 files name their licenses)
+        return (path.endswith("/copyright") and path.startswith(DOC) and path.count("/") == 5
+                and entry.kind is EntryKind.FILE)
+
+    def _copyright(self, entry: FileEntry, content: IO[bytes]) -> None:
+        data = self.read_bounded(entry, content, MAX_COPYRIGHT)
+        if data is None:
+            return
+        found: list[str] = []
+        for line in decode(data).split("\n"):
+            if line.startswith("License:"):
+                value = line[8:].strip()
+                if value and len(value) <= 100 and value not in found:
+                    found.append(value)
+        if found:
+            self._licenses[entry.path[len(DOC):].split("/", 1)[0]] = found
 
     def _visit(self, entry: FileEntry, content: IO[bytes]) -> None:
+        if entry.path.startswith(DOC):
+            self._copyright(entry, content)
+            return
         data = self.read_bounded(entry, content, MAX_STATUS)
         if data is None:
             return
@@ -126,6 +148,6 @@ class DpkgCataloger(BaseCataloger):
                 name=r.name, version=r.version, ecosystem=ecosystem,
                 purl=purl("deb", namespace, r.name, r.version, quals),
                 locations=[r.loc], source_name=r.source_name, source_version=r.source_version,
-                arch=r.arch, cataloger=self.name,
+                arch=r.arch, licenses=list(self._licenses.get(r.name, ())), cataloger=self.name,
                 metadata={"maintainer": r.maintainer} if r.maintainer else {}))
         return out
