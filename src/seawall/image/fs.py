@@ -37,6 +37,8 @@ SPOOL_IN_MEMORY = 8 * 1024 * 1024  # several visitors want one file: spool it (m
 
 def normalize(name: str, what: str = "entry") -> str:
     """An archive name as an absolute normalized path; InputError if it escapes the root."""
+    if name and name[0] not in "./" and "/." not in name and "//" not in name and "\x00" not in name:
+        return "/" + name.rstrip("/")  # the common case: nothing to normalize
     if "\x00" in name:
         raise InputError(f"{what}: NUL byte in path {name!r}")
     if name.startswith("/"):
@@ -159,11 +161,22 @@ class _State:
     layer_requests: dict[int, list[_Request]] = field(default_factory=dict)  # layer index -> requests
 
 
-def _hidden(state: _State, path: str, pos: int) -> bool:
+def _hidden(state: _State, path: str, pos: int, parent_cache: dict[str, bool]) -> bool:
+    """Is `path` (in the layer at position `pos`, 0 = top) hidden by an upper layer?"""
     w = state.whiteouts.get(path)
     if w is not None and w < pos:
         return True
-    for anc in _ancestors(path):
+    parent = _parent(path)
+    verdict = parent_cache.get(parent)
+    if verdict is None:
+        # upper layers' marks do not change while this layer is read: cache per parent dir
+        verdict = parent_cache[parent] = _hidden_dir(state, parent, pos)
+    return verdict
+
+
+def _hidden_dir(state: _State, parent: str, pos: int) -> bool:
+    """Is everything below `parent` hidden by an upper layer?"""
+    for anc in (parent, *_ancestors(parent)) if parent != "/" else ("/",):
         w = state.whiteouts.get(anc)
         if w is not None and w < pos:
             return True
@@ -213,8 +226,16 @@ def _walk_layer(source: ImageSource, layer: LayerInfo, pos: int, state: _State,
     index = state.index.entries
     layer_files: dict[str, tuple[str, int]] = {}  # path in this layer -> (regular file it names, size)
     layer_symlinks: set[str] = set()
+    through_ok: set[str] = set()  # parent dirs known not to pass through a symlink of this layer
+    parent_cache: dict[str, bool] = {}
     stream = source.open_layer(layer)
-    counted = io.BufferedReader(CountingReader(stream, budget, what, [stream]), CHUNK)
+    raw = getattr(stream, "raw", None)
+    counted: IO[bytes]
+    if isinstance(raw, CountingReader) and raw.budget is None:
+        raw.budget = budget  # our own decompressed stream: charge it directly
+        counted = stream
+    else:
+        counted = io.BufferedReader(CountingReader(stream, budget, what, [stream]), CHUNK)
     try:
         tf = _open_tar(counted, what)
         try:
@@ -224,10 +245,13 @@ def _walk_layer(source: ImageSource, layer: LayerInfo, pos: int, state: _State,
                 if path == "/":
                     continue
                 if layer_symlinks:
-                    for anc in _ancestors(path):
-                        if anc in layer_symlinks:
-                            raise InputError(f"{what}: entry {path} is written through the symlink {anc} "
-                                             "(refusing the image)")
+                    parent = _parent(path)
+                    if parent not in through_ok:
+                        for anc in (parent, *_ancestors(parent)):
+                            if anc in layer_symlinks:
+                                raise InputError(f"{what}: entry {path} is written through the symlink {anc} "
+                                                 "(refusing the image)")
+                        through_ok.add(parent)
                 base = path.rsplit("/", 1)[1]
                 if base.startswith(WHITEOUT):
                     parent = _parent(path)
@@ -246,13 +270,14 @@ def _walk_layer(source: ImageSource, layer: LayerInfo, pos: int, state: _State,
                 elif member.issym():
                     kind = EntryKind.SYMLINK
                     layer_symlinks.add(path)
+                    through_ok.clear()
                 elif member.islnk():
                     kind = EntryKind.HARDLINK
                 else:
                     continue  # devices, fifos: ignored
                 if kind != EntryKind.SYMLINK and layer_symlinks:
                     layer_symlinks.discard(path)  # replaced later in the same layer
-                if _hidden(state, path, pos):
+                if _hidden(state, path, pos, parent_cache):
                     continue
                 existing = index.get(path)
                 if existing is not None and existing.layer is not layer:

@@ -111,6 +111,53 @@ class HashingReader(io.RawIOBase):
         super().close()
 
 
+class GzipReader(io.RawIOBase):
+    """gzip (multi-member) decompression straight on zlib: bounded output per call, trailer CRC and
+    size checked by zlib, truncation and trailing garbage reported (InputError by CountingReader)."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        super().__init__()
+        self._inner = inner
+        self._dec = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._pending = b""
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        want = len(view)
+        while not self._eof:
+            dec = self._dec
+            if dec.eof:  # end of one member: another one, zero padding, or the end
+                rest = dec.unused_data + self._pending
+                self._pending = b""
+                if not rest:
+                    rest = self._inner.read(CHUNK)
+                if not rest:
+                    self._eof = True
+                    break
+                if rest[:2] != GZIP_MAGIC:
+                    if rest.strip(b"\0"):
+                        raise gzip.BadGzipFile("trailing garbage after the gzip stream")
+                    continue  # zero padding (tolerated, as gzip(1) does)
+                self._dec = dec = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self._pending = rest
+            data = dec.unconsumed_tail or self._pending
+            self._pending = b""
+            if not data:
+                data = self._inner.read(CHUNK)
+                if not data:
+                    raise EOFError("compressed stream ended before the end-of-stream marker")
+            out = dec.decompress(data, want)
+            if out:
+                n = len(out)
+                view[:n] = out
+                return n
+        return 0
+
+
 class SizeBudget:
     """A count of uncompressed bytes shared by all layers of one walk."""
 
@@ -132,7 +179,7 @@ class CountingReader(io.RawIOBase):
                  closers: list[IO[bytes]] | None = None) -> None:
         super().__init__()
         self._inner = inner
-        self._budget = budget
+        self.budget = budget
         self._what = what
         self._closers = closers or []
 
@@ -147,8 +194,8 @@ class CountingReader(io.RawIOBase):
             raise InputError(f"{self._what}: corrupt or truncated compressed stream ({exc})") from None
         n = len(data)
         view[:n] = data
-        if self._budget is not None and n:
-            self._budget.charge(n)
+        if self.budget is not None and n:
+            self.budget.charge(n)
         return n
 
     def close(self) -> None:
@@ -165,7 +212,7 @@ def decompressed(raw: IO[bytes], what: str, budget: SizeBudget | None = None) ->
     head = buffered.peek(4)[:4]
     inner: IO[bytes]
     if head[:2] == GZIP_MAGIC:
-        inner = cast(IO[bytes], gzip.GzipFile(fileobj=buffered, mode="rb"))
+        inner = cast(IO[bytes], GzipReader(cast(IO[bytes], buffered)))
     elif head[:4] == ZSTD_MAGIC:
         inner = zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True,
                                                            closefd=False)
