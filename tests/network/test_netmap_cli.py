@@ -68,3 +68,25 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("seawall: error:"), proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_html_renders_offline_in_headless_chromium(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    from seawall.network import synth
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    flows, inv = synth.write(tmp_path, story=True)
+    page = tmp_path / "map.html"
+    proc = run_cli("netmap", "--source", "vpc-flow", str(flows), "--inventory", str(inv), "--format", "html",
+                   "--output", str(page))
+    assert proc.returncode == 0, proc.stderr
+    dom = subprocess.run([browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+                          "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=False).stdout
+    assert dom.count("<canvas") >= 1  # cytoscape drew the graph, from the inlined library only
+    assert "Deployment:shop/api" in dom and "Port scan from a workload" in dom
+    assert "4 findings" in dom
