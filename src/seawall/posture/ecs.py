@@ -109,17 +109,18 @@ def check_task_definition(td: LDict, path: str, ctx: Context, tags: Any = None) 
             continue
         cname = str(cdef.get("name", "?"))
         who = f"container {cname}"
+        cline = cdef.first_line
         if cdef.get("privileged") is True:
             rep("SW-ECS-001", cdef.ln("privileged"), f"{who}: privileged: true")
         if not windows and _is_root(cdef.get("user")):
-            line = cdef.ln("user") if "user" in cdef else cdef.line
+            line = cdef.ln("user") if "user" in cdef else cline
             user = cdef.get("user") or "not set (image default, usually root)"
             rep("SW-ECS-002", line, f"{who}: user {user}")
         if not windows and cdef.get("readonlyRootFilesystem") is not True:
-            line = cdef.ln("readonlyRootFilesystem") if "readonlyRootFilesystem" in cdef else cdef.line
+            line = cdef.ln("readonlyRootFilesystem") if "readonlyRootFilesystem" in cdef else cline
             rep("SW-ECS-003", line, f"{who}: readonlyRootFilesystem is not true")
         if not cdef.get("logConfiguration"):
-            rep("SW-ECS-008", cdef.line, f"{who}: no logConfiguration")
+            rep("SW-ECS-008", cline, f"{who}: no logConfiguration")
         env = cdef.get("environment")
         if isinstance(env, LList):
             for item in env:

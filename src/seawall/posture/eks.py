@@ -71,7 +71,7 @@ def check_cluster(cluster: LDict, path: str, ctx: Context) -> None:
                 if setup.get("enabled") is True:
                     enabled.update(types)
                 elif any(t in AUDIT_TYPES for t in types):
-                    line = setups.ln(i)
+                    line = setup.first_line
     missing = [t for t in AUDIT_TYPES if t not in enabled]
     if missing:
         rep("SW-EKS-003", line, f"log types not enabled: {', '.join(missing)}")

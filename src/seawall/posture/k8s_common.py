@@ -119,7 +119,8 @@ class Container:
 
     @property
     def line(self) -> int:
-        return self.data.line
+        """The container's first line (`- name:` in YAML, the first key in JSON)."""
+        return self.data.first_line
 
     @property
     def sc(self) -> LDict | None:

@@ -136,7 +136,7 @@ class _Run:
                     self.hit(9, obj, annotations.ln(key), f"annotation {key}: {value}")
         if spec.get("automountServiceAccountToken") is not False:
             line = spec.ln("automountServiceAccountToken") if "automountServiceAccountToken" in spec \
-                else spec.line
+                else template.ln("spec")
             self.hit(29, obj, line, "automountServiceAccountToken is not false")
 
     def container(self, obj: K8sObject, spec: LDict, cont: Container, template: LDict) -> None:
@@ -217,8 +217,10 @@ class _Run:
             limits = resources.get("limits") if isinstance(resources, LDict) else None
             for num, res in ((22, "cpu"), (23, "memory")):
                 if not (isinstance(limits, dict) and limits.get(res) not in (None, "")):
-                    line = limits.line if isinstance(limits, LDict) else (
-                        resources.ln("limits") if isinstance(resources, LDict) else cline)
+                    if isinstance(resources, LDict) and "limits" in resources:
+                        line = resources.ln("limits")
+                    else:
+                        line = cont.data.ln("resources") if "resources" in cont.data else cline
                     self.hit(num, obj, line, f"{who}: no resources.limits.{res}")
         self.image(obj, cont, who)
         self.env(obj, cont, who)

@@ -52,6 +52,11 @@ class LDict(dict[str, Any]):
         self.line = line
         self.key_lines: dict[str, int] = {}
 
+    @property
+    def first_line(self) -> int:
+        """Line of the first key (a JSON object's `{` often sits alone on the line before)."""
+        return min(self.key_lines.values()) if self.key_lines else self.line
+
     def ln(self, key: str | None = None) -> int:
         """Line of `key` if present, else the mapping's own line."""
         if key is None:

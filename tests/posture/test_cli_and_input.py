@@ -1,0 +1,175 @@
+"""`seawall audit PATH...` as a user runs it: bad input, suppressions, policy, formats, exit codes."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from seawall.posture import AuditOptions, audit_paths
+from tests.conftest import run_cli
+
+PRIVILEGED_POD = """apiVersion: v1
+kind: Pod
+metadata:
+  name: debug
+  namespace: tools
+spec:
+  containers:
+    - name: shell
+      image: busybox:1.36
+      securityContext:
+        privileged: true
+"""
+BILLION_LAUGHS = """a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+apiVersion: v1
+kind: ConfigMap
+"""
+
+
+def _json(proc) -> dict:
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _rules(report: dict) -> list[tuple[str, str, int]]:
+    return sorted((f["rule"], f["resource"]["name"], f["location"].get("line", 0))
+                  for f in report["findings"])
+
+
+def test_bad_files_are_warnings_and_the_audit_goes_on(tmp_path: Path) -> None:
+    (tmp_path / "good.yaml").write_text(PRIVILEGED_POD)
+    (tmp_path / "broken.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: [unclosed\n")
+    (tmp_path / "bomb.yaml").write_text(BILLION_LAUGHS)
+    (tmp_path / "loop.yaml").write_text("a: &a [*a]\n")
+    (tmp_path / "latin1.yaml").write_bytes(
+        "apiVersion: v1\nkind: ConfigMap\ndata: {k: caf\xe9}\n".encode("latin-1"))
+    (tmp_path / "crd.yaml").write_text(
+        "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: c}\n")
+    (tmp_path / "values.yaml").write_text("replicaCount: 2\nimage: {tag: 1.0}\n")
+    (tmp_path / "blob.json").write_bytes(b"{\x00\x01\x02}")
+    with (tmp_path / "huge.yaml").open("wb") as fh:  # sparse: over the size bound without using disk
+        fh.truncate(30 * 1024 * 1024)
+    start = time.monotonic()
+    proc = run_cli("audit", str(tmp_path), "--format", "json")
+    assert time.monotonic() - start < 30
+    report = _json(proc)
+    assert ("SW-K8S-001", "debug", 11) in _rules(report)
+    reasons = {Path(w.split(":", 1)[0]).name: w for w in report["warnings"]}
+    assert "invalid YAML at line 5" in reasons["broken.yaml"]
+    assert "YAML bomb" in reasons["bomb.yaml"]
+    assert "recursive alias" in reasons["loop.yaml"]
+    assert "not valid UTF-8" in reasons["latin1.yaml"]
+    assert "kind Certificate" in reasons["crd.yaml"]
+    assert "not a recognised configuration document" in reasons["values.yaml"]
+    assert "binary file" in reasons["blob.json"]
+    assert "over the 20971520-byte limit" in reasons["huge.yaml"]
+    # every warning is also one line on stderr, never a traceback
+    assert proc.stderr.count("seawall: warning:") == len(report["warnings"]) == 8
+    assert "Traceback" not in proc.stderr
+
+
+def test_nothing_readable_is_exit_2_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "broken.yaml").write_text("kind: [\n")
+    proc = run_cli("audit", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0
+    assert proc.stderr.startswith("seawall: error: none of the 1 file(s) could be read")
+    proc = run_cli("audit", str(tmp_path / "missing"))
+    assert proc.returncode == 2 and "no such file or directory" in proc.stderr
+    proc = run_cli("audit")
+    assert proc.returncode == 2 and "nothing to audit" in proc.stderr
+
+
+def test_fail_on_and_severity_filter(tmp_path: Path) -> None:
+    (tmp_path / "pod.yaml").write_text(PRIVILEGED_POD)
+    assert run_cli("audit", str(tmp_path), "--fail-on", "critical", "-q").returncode == 1
+    report = _json(run_cli("audit", str(tmp_path), "--severity", "CRITICAL", "--format", "json"))
+    assert {f["rule"] for f in report["findings"]} == {"SW-K8S-001"}
+    only = _json(run_cli("audit", str(tmp_path), "--check", "SW-K8S-021", "--format", "json"))
+    assert _rules(only) == [("SW-K8S-021", "debug", 8)]
+
+
+def test_inline_suppression_annotation(tmp_path: Path) -> None:
+    pod = PRIVILEGED_POD.replace(
+        "  namespace: tools\n",
+        "  namespace: tools\n  annotations:\n    seawall.io/ignore: SW-K8S-001, SW-K8S-021\n")
+    (tmp_path / "pod.yaml").write_text(pod)
+    report = audit_paths([tmp_path])
+    rules = {f.rule for f in report.findings}
+    assert "SW-K8S-001" not in rules and "SW-K8S-021" not in rules
+    assert "SW-K8S-015" in rules
+    assert report.target.metadata["suppressed"] == 2
+
+
+def test_policy_file_skip_severity_and_expiring_exceptions(tmp_path: Path) -> None:
+    (tmp_path / "pod.yaml").write_text(PRIVILEGED_POD)
+    policy = tmp_path / "policy.yml"
+    policy.write_text("""skip: [SW-K8S-025]
+severity:
+  SW-K8S-001: medium
+exceptions:
+  - check: SW-K8S-021
+    resource: "Pod/tools/*"
+    expires: 2999-01-01
+    reason: debug pods are ephemeral
+  - check: SW-K8S-015
+    resource: "Pod/tools/debug"
+    expires: 2020-01-01
+""")
+    report = _json(run_cli("audit", str(tmp_path / "pod.yaml"), "--policy", str(policy), "--format", "json"))
+    by_rule = {f["rule"]: f for f in report["findings"]}
+    assert "SW-K8S-025" not in by_rule
+    assert by_rule["SW-K8S-001"]["severity"] == "medium"
+    assert "SW-K8S-021" not in by_rule  # live exception
+    assert "SW-K8S-015" in by_rule  # expired exception no longer applies
+    bad = tmp_path / "bad-policy.yml"
+    bad.write_text("skipp: [x]\n")
+    proc = run_cli("audit", str(tmp_path / "pod.yaml"), "--policy", str(bad))
+    assert proc.returncode == 2 and "unknown key(s) skipp" in proc.stderr
+
+
+def test_allowed_registries_option(tmp_path: Path) -> None:
+    (tmp_path / "pod.yaml").write_text(PRIVILEGED_POD)
+    report = _json(run_cli("audit", str(tmp_path), "--allowed-registry",
+                           "123456789012.dkr.ecr.us-east-1.amazonaws.com", "--format", "json"))
+    hit = [f for f in report["findings"] if f["rule"] == "SW-K8S-026"]
+    assert len(hit) == 1 and "registry docker.io" in hit[0]["evidence"]
+
+
+def test_list_checks(tmp_path: Path) -> None:
+    proc = run_cli("audit", "--list-checks")
+    assert proc.returncode == 0
+    for check_id in ("SW-K8S-001", "SW-K8S-047", "SW-K8S-066", "SW-ECS-010", "SW-EKS-005", "SW-ECR-007",
+                     "SW-DF-011", "SW-DH-012"):
+        assert check_id in proc.stdout
+    assert "kubescape:C-0057" in proc.stdout
+
+
+def test_kubectl_list_and_json_with_tabs(tmp_path: Path) -> None:
+    dump = {"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "namespace": "x"},
+         "spec": {"hostPID": True, "containers": [{"name": "c", "image": "nginx:1.25"}]}}]}
+    (tmp_path / "dump.json").write_text(json.dumps(dump, indent="\t"))
+    report = audit_paths([tmp_path / "dump.json"], AuditOptions())
+    hit = [f for f in report.findings if f.rule == "SW-K8S-003"]
+    assert [(h.resource.name, h.location.line) for h in hit] == [("a", 13)]
+    assert not report.warnings
+
+
+def test_sarif_output_carries_locations(tmp_path: Path) -> None:
+    (tmp_path / "pod.yaml").write_text(PRIVILEGED_POD)
+    proc = run_cli("audit", str(tmp_path), "--format", "sarif")
+    assert proc.returncode == 0, proc.stderr
+    sarif = json.loads(proc.stdout)
+    results = sarif["runs"][0]["results"]
+    priv = [r for r in results if r["ruleId"] == "SW-K8S-001"]
+    assert priv and priv[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 11
