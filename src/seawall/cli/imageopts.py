@@ -24,7 +24,7 @@ REF_HELP = ("Image: docker-archive:PATH, oci:DIR[:TAG], oci-archive:PATH, dir:RO
 
 ImageRefArg = Annotated[str, typer.Argument(help=REF_HELP, show_default=False)]
 PlatformOpt = Annotated[str, typer.Option(
-    "--platform", help="Platform to pick from a multi-platform image (os/arch[/variant]).")]
+    "--platform", help="Platform to pick from a multi-platform image: os/arch or os/arch/variant.")]
 UsernameOpt = Annotated[str | None, typer.Option(
     "--username", envvar="SEAWALL_REGISTRY_USERNAME", show_envvar=True,
     help="Registry user name.")]
