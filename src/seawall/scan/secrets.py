@@ -187,24 +187,43 @@ class SecretScanner:
 
     def __init__(self, rules: SecretRules | None = None) -> None:
         self.rules = rules or default_rules()
+        # keyword -> indexes of the rules it triggers (case-sensitive and lowered haystacks)
+        self._kw_cs: dict[bytes, list[int]] = {}
+        self._kw_ci: dict[bytes, list[int]] = {}
+        self._always: list[int] = []
+        for i, rule in enumerate(self.rules.rules):
+            if rule.regex is None:
+                continue
+            if not rule.keywords:
+                self._always.append(i)
+            table = self._kw_ci if rule.ignore_case else self._kw_cs
+            for k in rule.keywords:
+                table.setdefault(k, []).append(i)
+
+    def _candidates(self, data: bytes) -> list[int]:
+        """Rules whose keywords occur in `data`: one substring search per distinct keyword."""
+        hit: set[int] = set(self._always)
+        for k, idx in self._kw_cs.items():
+            if k in data:
+                hit.update(idx)
+        if self._kw_ci:
+            lowered = data.lower()
+            for k, idx in self._kw_ci.items():
+                if k in lowered:
+                    hit.update(idx)
+        return sorted(hit)
 
     def scan_bytes(self, data: bytes, path: str = "", scope: str = "file") -> list[SecretMatch]:
-        lowered: bytes | None = None
         found: list[tuple[int, int, SecretMatch]] = []  # (start, end, match)
-        for rule in self.rules.rules:
+        candidates = self._candidates(data)
+        if not candidates:
+            return []
+        for i in candidates:
+            rule = self.rules.rules[i]
             if rule.regex is None or scope not in rule.scope:
                 continue
             if scope == "file" and not rule.applies_to(path):
                 continue
-            if rule.keywords:
-                if rule.ignore_case:
-                    if lowered is None:
-                        lowered = data.lower()
-                    hay = lowered
-                else:
-                    hay = data
-                if not any(k in hay for k in rule.keywords):
-                    continue
             for m in rule.regex.finditer(data):
                 secret = m.group("secret").decode("utf-8", "replace").strip()
                 key = None
