@@ -23,8 +23,10 @@ import polars as pl
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".cache" / "bench"
-HEADER = ("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes "
-          "start end action log-status")
+HEADER = (
+    "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes "
+    "start end action log-status"
+)
 
 
 def _rand(seed: int) -> pl.Expr:
@@ -32,7 +34,9 @@ def _rand(seed: int) -> pl.Expr:
     return pl.int_range(pl.len(), dtype=pl.UInt64).hash(seed)
 
 
-def cluster(seed: int = 7) -> tuple[list[tuple[str, str, list[str]]], list[tuple[int, int, int, int, int, int]], list[str]]:
+def cluster(
+    seed: int = 7,
+) -> tuple[list[tuple[str, str, list[str]]], list[tuple[int, int, int, int, int, int]], list[str]]:
     """40 workloads (3-8 pods each) in 4 namespaces calling 2-3 dependencies each, a few calling
     external APIs, two frontends called by 4,000 internet clients. Returns (workloads with their
     pod IPs, call table (client pool offset/size, server pool offset/size, port, proto), ip pool)."""
@@ -49,8 +53,10 @@ def cluster(seed: int = 7) -> tuple[list[tuple[str, str, list[str]]], list[tuple
     ext_deps = (len(pool), 40)
     pool += [f"52.{rnd.randint(0, 255)}.{rnd.randint(0, 255)}.{rnd.randint(1, 254)}" for _ in range(40)]
     clients = (len(pool), 4000)
-    pool += [f"{rnd.randint(1, 222)}.{rnd.randint(0, 255)}.{rnd.randint(0, 255)}.{rnd.randint(1, 254)}"
-             for _ in range(4000)]
+    pool += [
+        f"{rnd.randint(1, 222)}.{rnd.randint(0, 255)}.{rnd.randint(0, 255)}.{rnd.randint(1, 254)}"
+        for _ in range(4000)
+    ]
     calls: list[tuple[int, int, int, int, int, int]] = []
     for w in range(40):
         for d in rnd.sample([x for x in range(40) if x != w], rnd.randint(2, 3)):
@@ -68,14 +74,29 @@ def write_inventory(path: Path, workloads: list[tuple[str, str, list[str]]]) -> 
     items = []
     for name, ns, ips in workloads:
         for k, ip in enumerate(ips):
-            items.append({"apiVersion": "v1", "kind": "Pod",
-                          "metadata": {"name": f"{name}-5d8f7c9b6-{k:05d}", "namespace": ns,
-                                       "labels": {"app": name, "pod-template-hash": "5d8f7c9b6"},
-                                       "ownerReferences": [{"kind": "ReplicaSet", "name": f"{name}-5d8f7c9b6",
-                                                            "controller": True}]},
-                          "spec": {"containers": [{"name": name, "ports": [
-                              {"containerPort": p} for p in (8080, 5432, 6379, 9090, 443, 53)]}]},
-                          "status": {"podIP": ip, "podIPs": [{"ip": ip}]}})
+            items.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {
+                        "name": f"{name}-5d8f7c9b6-{k:05d}",
+                        "namespace": ns,
+                        "labels": {"app": name, "pod-template-hash": "5d8f7c9b6"},
+                        "ownerReferences": [
+                            {"kind": "ReplicaSet", "name": f"{name}-5d8f7c9b6", "controller": True}
+                        ],
+                    },
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": name,
+                                "ports": [{"containerPort": p} for p in (8080, 5432, 6379, 9090, 443, 53)],
+                            }
+                        ]
+                    },
+                    "status": {"podIP": ip, "podIPs": [{"ip": ip}]},
+                }
+            )
     path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
 
 
@@ -94,33 +115,46 @@ def generate(path: Path, records: int, seed: int = 7) -> None:
             n = min(step, records - i)
             r = pl.DataFrame({"i": pl.int_range(i, i + n, eager=True)}).with_columns(
                 (_rand(seed * 31 + i + k) % m).cast(pl.Int64).alias(f"r{k}")
-                for k, m in enumerate([len(calls), 1 << 30, 1 << 30, 28232, 2, 199, 199_940, 5, 100]))
+                for k, m in enumerate([len(calls), 1 << 30, 1 << 30, 28232, 2, 199, 199_940, 5, 100])
+            )
             c = table.select(pl.all().gather(r["r0"]))
             frame = pl.concat([r, c], how="horizontal")
             frame = frame.with_columns(
                 pool.gather(frame["c_off"] + frame["r1"] % frame["c_n"]).alias("src"),
                 pool.gather(frame["s_off"] + frame["r2"] % frame["s_n"]).alias("dst"),
-                (pl.col("r3") + 32768).alias("sport"), (pl.col("r4") == 1).alias("reply"),
+                (pl.col("r3") + 32768).alias("sport"),
+                (pl.col("r4") == 1).alias("reply"),
                 ((pl.col("i") * 86400 // records) + t0 + pl.col("r7")).alias("start"),
             ).select(
-                pl.lit(2).alias("version"), pl.lit("123456789010").alias("account"),
+                pl.lit(2).alias("version"),
+                pl.lit("123456789010").alias("account"),
                 pl.lit("eni-0a1b2c3d4e5f6a7b8").alias("eni"),
                 pl.when("reply").then("dst").otherwise("src").alias("srcaddr"),
                 pl.when("reply").then("src").otherwise("dst").alias("dstaddr"),
                 pl.when("reply").then("port").otherwise("sport").alias("srcport"),
                 pl.when("reply").then("sport").otherwise("port").alias("dstport"),
-                pl.col("proto").alias("protocol"), (pl.col("r5") + 1).alias("packets"),
-                (pl.col("r6") + 60).alias("bytes"), pl.col("start"), (pl.col("start") + 60).alias("end"),
+                pl.col("proto").alias("protocol"),
+                (pl.col("r5") + 1).alias("packets"),
+                (pl.col("r6") + 60).alias("bytes"),
+                pl.col("start"),
+                (pl.col("start") + 60).alias("end"),
                 pl.when(pl.col("r8") < 2).then(pl.lit("REJECT")).otherwise(pl.lit("ACCEPT")).alias("action"),
-                pl.lit("OK").alias("status"))
+                pl.lit("OK").alias("status"),
+            )
             frame.write_csv(out, separator=" ", include_header=False)
     tmp.replace(path)
 
 
 def _peak_child(code: str, path: Path) -> dict[str, float]:
     """Run `code` in a fresh interpreter; return its JSON result plus its peak RSS."""
-    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
-                          check=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    )
     result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
@@ -165,12 +199,18 @@ def main() -> int:
     floor_rate = floor["rows"] / floor["seconds"]
     our_rate = ours["rows"] / ours["seconds"]
     print(f"file: {path.name} ({path.stat().st_size / 1e9:.2f} GB, {int(floor['rows']):,} records)")
-    print(f"floor  polars read_csv         : {floor_rate:12,.0f} records/s  {floor['seconds']:6.1f}s  "
-          f"peak {floor['peak_mb']:7.0f} MB")
-    print(f"seawall detect --source vpc-flow: {our_rate:12,.0f} records/s  {ours['seconds']:6.1f}s  "
-          f"peak {ours['peak_mb']:7.0f} MB  ({int(ours['findings'])} findings, {int(ours['edges'])} edges)")
-    print(f"ratio to floor: {our_rate / floor_rate:.2f} (goal >= 0.5); peak memory "
-          f"{ours['peak_mb']:.0f} MB (goal < 1024 MB)")
+    print(
+        f"floor  polars read_csv         : {floor_rate:12,.0f} records/s  {floor['seconds']:6.1f}s  "
+        f"peak {floor['peak_mb']:7.0f} MB"
+    )
+    print(
+        f"seawall detect --source vpc-flow: {our_rate:12,.0f} records/s  {ours['seconds']:6.1f}s  "
+        f"peak {ours['peak_mb']:7.0f} MB  ({int(ours['findings'])} findings, {int(ours['edges'])} edges)"
+    )
+    print(
+        f"ratio to floor: {our_rate / floor_rate:.2f} (goal >= 0.5); peak memory "
+        f"{ours['peak_mb']:.0f} MB (goal < 1024 MB)"
+    )
     return 0
 
 

@@ -11,10 +11,19 @@ from seawall.core.errors import InputError
 from seawall.network import analyze, detect
 
 
-def ep(pod: str | None, ns: str | None, app: str | None, identity: int, workload: str | None = None,
-       labels: list[str] | None = None) -> dict:
-    e: dict = {"ID": 1000 + identity, "identity": identity,
-               "labels": labels or ([f"k8s:app={app}", f"k8s:io.kubernetes.pod.namespace={ns}"] if app else [])}
+def ep(
+    pod: str | None,
+    ns: str | None,
+    app: str | None,
+    identity: int,
+    workload: str | None = None,
+    labels: list[str] | None = None,
+) -> dict:
+    e: dict = {
+        "ID": 1000 + identity,
+        "identity": identity,
+        "labels": labels or ([f"k8s:app={app}", f"k8s:io.kubernetes.pod.namespace={ns}"] if app else []),
+    }
     if pod:
         e.update({"namespace": ns, "pod_name": pod})
     if workload:
@@ -29,14 +38,34 @@ DNS = ep("coredns-5d78c9869d-ab12c", "kube-system", "kube-dns", 102, "coredns")
 WORLD = {"identity": 2, "labels": ["reserved:world"]}
 
 
-def flow(t: str, src_ip: str, dst_ip: str, src: dict, dst: dict, l4: dict, verdict: str = "FORWARDED",
-         reply: bool = False, **extra: object) -> str:
-    f = {"time": t, "uuid": "7f0c8a6e-1b2c-4d5e-8f90-a1b2c3d4e5f6", "verdict": verdict,
-         "ethernet": {"source": "ee:ab:12:cd:34:ef", "destination": "0a:1b:2c:3d:4e:5f"},
-         "IP": {"source": src_ip, "destination": dst_ip, "ipVersion": "IPv4"}, "l4": l4,
-         "source": src, "destination": dst, "Type": "L3_L4", "node_name": "kind-worker",
-         "event_type": {"type": 4}, "traffic_direction": "EGRESS", "is_reply": reply,
-         "Summary": "TCP Flags: SYN", **extra}
+def flow(
+    t: str,
+    src_ip: str,
+    dst_ip: str,
+    src: dict,
+    dst: dict,
+    l4: dict,
+    verdict: str = "FORWARDED",
+    reply: bool = False,
+    **extra: object,
+) -> str:
+    f = {
+        "time": t,
+        "uuid": "7f0c8a6e-1b2c-4d5e-8f90-a1b2c3d4e5f6",
+        "verdict": verdict,
+        "ethernet": {"source": "ee:ab:12:cd:34:ef", "destination": "0a:1b:2c:3d:4e:5f"},
+        "IP": {"source": src_ip, "destination": dst_ip, "ipVersion": "IPv4"},
+        "l4": l4,
+        "source": src,
+        "destination": dst,
+        "Type": "L3_L4",
+        "node_name": "kind-worker",
+        "event_type": {"type": 4},
+        "traffic_direction": "EGRESS",
+        "is_reply": reply,
+        "Summary": "TCP Flags: SYN",
+        **extra,
+    }
     return json.dumps({"flow": f, "node_name": "kind-worker", "time": t})
 
 
@@ -44,28 +73,85 @@ def tcp(sport: int, dport: int, **flags: bool) -> dict:
     return {"TCP": {"source_port": sport, "destination_port": dport, "flags": flags}}
 
 
-def dns_flow(t: str, query: str, client_ip: str = "10.244.1.12", reply: bool = False, client: dict = API) -> str:
-    l7 = {"type": "RESPONSE" if reply else "REQUEST", "latency_ns": "120000",
-          "dns": {"query": query + ".", "qtypes": ["A"], **({"ips": ["93.184.215.14"], "ttl": 30, "rcode": 0} if reply else {})}}
+def dns_flow(
+    t: str, query: str, client_ip: str = "10.244.1.12", reply: bool = False, client: dict = API
+) -> str:
+    l7 = {
+        "type": "RESPONSE" if reply else "REQUEST",
+        "latency_ns": "120000",
+        "dns": {
+            "query": query + ".",
+            "qtypes": ["A"],
+            **({"ips": ["93.184.215.14"], "ttl": 30, "rcode": 0} if reply else {}),
+        },
+    }
     src, dst = (DNS, client) if reply else (client, DNS)
     ips = ("10.244.0.5", client_ip) if reply else (client_ip, "10.244.0.5")
-    return flow(t, *ips, src, dst, {"UDP": {"source_port": 53 if reply else 40001, "destination_port": 40001 if reply else 53}},
-                reply=reply, l7=l7, Type="L7")
+    return flow(
+        t,
+        *ips,
+        src,
+        dst,
+        {"UDP": {"source_port": 53 if reply else 40001, "destination_port": 40001 if reply else 53}},
+        reply=reply,
+        l7=l7,
+        Type="L7",
+    )
 
 
 def sample() -> list[str]:
     return [
-        flow("2026-11-02T10:00:00.123456789Z", "10.244.1.20", "10.244.1.12", FRONT, API, tcp(41000, 8000, SYN=True)),
-        flow("2026-11-02T10:00:00.124Z", "10.244.1.12", "10.244.1.20", API, FRONT, tcp(8000, 41000, SYN=True, ACK=True), reply=True),
-        flow("2026-11-02T10:00:01Z", "10.244.1.20", "10.244.2.30", FRONT, DB, tcp(41002, 5432, SYN=True),
-             verdict="DROPPED", drop_reason_desc="POLICY_DENIED"),
+        flow(
+            "2026-11-02T10:00:00.123456789Z",
+            "10.244.1.20",
+            "10.244.1.12",
+            FRONT,
+            API,
+            tcp(41000, 8000, SYN=True),
+        ),
+        flow(
+            "2026-11-02T10:00:00.124Z",
+            "10.244.1.12",
+            "10.244.1.20",
+            API,
+            FRONT,
+            tcp(8000, 41000, SYN=True, ACK=True),
+            reply=True,
+        ),
+        flow(
+            "2026-11-02T10:00:01Z",
+            "10.244.1.20",
+            "10.244.2.30",
+            FRONT,
+            DB,
+            tcp(41002, 5432, SYN=True),
+            verdict="DROPPED",
+            drop_reason_desc="POLICY_DENIED",
+        ),
         dns_flow("2026-11-02T10:00:02Z", "payments.example.com"),
         dns_flow("2026-11-02T10:00:02.001Z", "payments.example.com", reply=True),
-        flow("2026-11-02T10:00:03Z", "10.244.1.12", "93.184.215.14", API, WORLD, tcp(42000, 443, SYN=True),
-             destination_names=["payments.example.com"]),
-        flow("2026-11-02T10:00:04Z", "10.244.1.20", "10.244.1.12", FRONT, API, tcp(41010, 8000, PSH=True, ACK=True),
-             l7={"type": "REQUEST", "http": {"method": "GET", "url": "http://api.shop.svc:8000/v1/cart", "protocol": "HTTP/1.1"}},
-             Type="L7"),
+        flow(
+            "2026-11-02T10:00:03Z",
+            "10.244.1.12",
+            "93.184.215.14",
+            API,
+            WORLD,
+            tcp(42000, 443, SYN=True),
+            destination_names=["payments.example.com"],
+        ),
+        flow(
+            "2026-11-02T10:00:04Z",
+            "10.244.1.20",
+            "10.244.1.12",
+            FRONT,
+            API,
+            tcp(41010, 8000, PSH=True, ACK=True),
+            l7={
+                "type": "REQUEST",
+                "http": {"method": "GET", "url": "http://api.shop.svc:8000/v1/cart", "protocol": "HTTP/1.1"},
+            },
+            Type="L7",
+        ),
         json.dumps({"lost_events": {"source": "HUBBLE_RING_BUFFER", "num_events_lost": 12}}),
         "this is not json {",
     ]
@@ -76,8 +162,10 @@ def test_hubble_flows_are_attributed_with_their_identities(tmp_path: Path) -> No
     path.write_text("\n".join(sample()) + "\n")
     a = analyze("hubble", [str(path)])
     assert a.stats["records"] == 7
-    assert a.stats["skipped"] == {"events without an IP flow (lost events, agent events, non-IP)": 1,
-                                  "lines that are not JSON": 1}
+    assert a.stats["skipped"] == {
+        "events without an IP flow (lost events, agent events, non-IP)": 1,
+        "lines that are not JSON": 1,
+    }
     edges = {(r["c_key"], r["s_key"], r["s_port"]): r for r in a.data.edges.iter_rows(named=True)}
     # the SYN and its reply (is_reply) fold into one frontend -> api edge, plus the HTTP request
     assert edges[("Deployment:shop/frontend", "Deployment:shop/api", 8000)]["flows"] == 3
@@ -96,10 +184,18 @@ def test_dns_tunneling_from_hubble_dns(tmp_path: Path) -> None:
     lines = sample()
     for i in range(60):
         label = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz234567") for _ in range(52))
-        lines.append(dns_flow(f"2026-11-02T11:{i // 60:02d}:{i % 60:02d}Z", f"{label}.{i}.t.exfil-tunnel.net"))
+        lines.append(
+            dns_flow(f"2026-11-02T11:{i // 60:02d}:{i % 60:02d}Z", f"{label}.{i}.t.exfil-tunnel.net")
+        )
     for i in range(100):  # many names, but short and fewer than the threshold: not a tunnel
-        lines.append(dns_flow(f"2026-11-02T12:{i // 60:02d}:{i % 60:02d}Z", f"img{i}.cdn-images.example.org",
-                              client_ip="10.244.1.20", client=FRONT))
+        lines.append(
+            dns_flow(
+                f"2026-11-02T12:{i // 60:02d}:{i % 60:02d}Z",
+                f"img{i}.cdn-images.example.org",
+                client_ip="10.244.1.20",
+                client=FRONT,
+            )
+        )
     path = tmp_path / "hubble.json"
     path.write_text("\n".join(lines) + "\n")
     r = detect("hubble", [str(path)])

@@ -30,17 +30,34 @@ def _dns_responder(sock: socket.socket, stop: threading.Event) -> None:
         except TimeoutError:
             continue
         q = dpkt.dns.DNS(data)
-        r = dpkt.dns.DNS(id=q.id, qr=dpkt.dns.DNS_R, opcode=q.opcode, rd=1, ra=1, qd=q.qd,
-                         an=[dpkt.dns.DNS.RR(name=q.qd[0].name, type=dpkt.dns.DNS_A, cls=dpkt.dns.DNS_IN,
-                                             ttl=30, rdata=socket.inet_aton("127.0.0.1"))])
+        r = dpkt.dns.DNS(
+            id=q.id,
+            qr=dpkt.dns.DNS_R,
+            opcode=q.opcode,
+            rd=1,
+            ra=1,
+            qd=q.qd,
+            an=[
+                dpkt.dns.DNS.RR(
+                    name=q.qd[0].name,
+                    type=dpkt.dns.DNS_A,
+                    cls=dpkt.dns.DNS_IN,
+                    ttl=30,
+                    rdata=socket.inet_aton("127.0.0.1"),
+                )
+            ],
+        )
         sock.sendto(bytes(r), peer)
 
 
 @pytest.mark.skipif(shutil.which("tcpdump") is None or os.geteuid() != 0, reason="needs tcpdump as root")
 def test_real_loopback_capture(tmp_path: Path) -> None:
     pcap = tmp_path / "lo.pcap"
-    dump = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "-n", "-w", str(pcap), "host 127.0.0.2 or port 18081 or port 18443"],
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    dump = subprocess.Popen(
+        ["tcpdump", "-i", "lo", "-U", "-n", "-w", str(pcap), "host 127.0.0.2 or port 18081 or port 18443"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+    )
     try:
         assert dump.stderr is not None
         line = dump.stderr.readline().decode()
@@ -51,6 +68,7 @@ def test_real_loopback_capture(tmp_path: Path) -> None:
         udp.bind(("127.0.0.2", 53))
         responder = threading.Thread(target=_dns_responder, args=(udp, stop), daemon=True)
         responder.start()
+
         # HTTP server on 127.0.0.1:18081
         class Quiet(http.server.SimpleHTTPRequestHandler):
             def log_message(self, *args: object) -> None:
@@ -68,7 +86,9 @@ def test_real_loopback_capture(tmp_path: Path) -> None:
 
         threading.Thread(target=accept, daemon=True).start()
 
-        q = dpkt.dns.DNS(id=7, qr=dpkt.dns.DNS_Q, rd=1, qd=[dpkt.dns.DNS.Q(name="db.loopback.test", type=dpkt.dns.DNS_A)])
+        q = dpkt.dns.DNS(
+            id=7, qr=dpkt.dns.DNS_Q, rd=1, qd=[dpkt.dns.DNS.Q(name="db.loopback.test", type=dpkt.dns.DNS_A)]
+        )
         client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         client.settimeout(3)
         client.sendto(bytes(q), ("127.0.0.2", 53))
@@ -79,9 +99,8 @@ def test_real_loopback_capture(tmp_path: Path) -> None:
             while s.recv(65536):
                 pass
         ctx = ssl.create_default_context()
-        with socket.create_connection(("127.0.0.1", 18443)) as raw:
-            with pytest.raises((ssl.SSLError, OSError)):
-                ctx.wrap_socket(raw, server_hostname="secure.loopback.test").do_handshake()
+        with socket.create_connection(("127.0.0.1", 18443)) as raw, pytest.raises((ssl.SSLError, OSError)):
+            ctx.wrap_socket(raw, server_hostname="secure.loopback.test").do_handshake()
         time.sleep(0.5)
         stop.set()
         httpd.shutdown()

@@ -16,13 +16,30 @@ EVIL = "</script><img src=x onerror=alert(1)>\"'\\"
 
 @pytest.fixture()
 def hostile(tmp_path: Path) -> Path:
-    bad = {**FRONT, "pod_name": f"{EVIL}-6b7c9d8f5-q2w3e", "workloads": [{"name": EVIL, "kind": "Deployment"}]}
+    bad = {
+        **FRONT,
+        "pod_name": f"{EVIL}-6b7c9d8f5-q2w3e",
+        "workloads": [{"name": EVIL, "kind": "Deployment"}],
+    }
     path = tmp_path / "hubble.json"
-    path.write_text("\n".join([
-        flow("2026-11-02T10:00:00Z", "10.244.1.20", "10.244.1.12", bad, API, tcp(41000, 8000, SYN=True)),
-        flow("2026-11-02T10:00:01Z", "10.244.1.12", "10.244.1.13", API, {**API, "pod_name": "api-5c4d7f9b8d-zzzzz"},
-             tcp(41001, 8000, SYN=True)),
-    ]) + "\n")
+    path.write_text(
+        "\n".join(
+            [
+                flow(
+                    "2026-11-02T10:00:00Z", "10.244.1.20", "10.244.1.12", bad, API, tcp(41000, 8000, SYN=True)
+                ),
+                flow(
+                    "2026-11-02T10:00:01Z",
+                    "10.244.1.12",
+                    "10.244.1.13",
+                    API,
+                    {**API, "pod_name": "api-5c4d7f9b8d-zzzzz"},
+                    tcp(41001, 8000, SYN=True),
+                ),
+            ]
+        )
+        + "\n"
+    )
     return path
 
 
@@ -40,7 +57,7 @@ def test_dot_escapes_names(hostile: Path) -> None:
     proc = run_cli("netmap", "--source", "hubble", str(hostile), "--format", "dot")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("digraph seawall_netmap {")
-    assert '\\"\'\\\\' in proc.stdout  # the quote and the backslash are escaped
+    assert "\\\"'\\\\" in proc.stdout  # the quote and the backslash are escaped
     for line in proc.stdout.splitlines()[4:-1]:
         assert re.fullmatch(r'\s*"(?:[^"\\]|\\.)*"( -> "(?:[^"\\]|\\.)*")? \[.*\];', line), line
 
@@ -82,11 +99,34 @@ def test_html_renders_offline_in_headless_chromium(tmp_path: Path) -> None:
         pytest.skip("chromium is not installed (apt-get install chromium)")
     flows, inv = synth.write(tmp_path, story=True)
     page = tmp_path / "map.html"
-    proc = run_cli("netmap", "--source", "vpc-flow", str(flows), "--inventory", str(inv), "--format", "html",
-                   "--output", str(page))
+    proc = run_cli(
+        "netmap",
+        "--source",
+        "vpc-flow",
+        str(flows),
+        "--inventory",
+        str(inv),
+        "--format",
+        "html",
+        "--output",
+        str(page),
+    )
     assert proc.returncode == 0, proc.stderr
-    dom = subprocess.run([browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
-                          "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=False).stdout
+    dom = subprocess.run(
+        [
+            browser,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    ).stdout
     assert dom.count("<canvas") >= 1  # cytoscape drew the graph, from the inlined library only
     assert "Deployment:shop/api" in dom and "Port scan from a workload" in dom
     assert "4 findings" in dom

@@ -16,7 +16,7 @@ DOCKER_INSPECT = """[{"Id": "8f3c2a1b9d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7
   "Name": "/shop-web-1", "Config": {"Image": "shop/web:2.3", "ExposedPorts": {"8080/tcp": {}},
   "Labels": {"com.docker.compose.project": "shop", "com.docker.compose.service": "web"}},
   "NetworkSettings": {"Ports": {"8080/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]},
-   "Networks": {"shop_default": {"IPAddress": "10.0.0.5", "Gateway": "10.0.0.1", "MacAddress": "02:42:0a:00:00:05"}}}}]"""
+   "Networks": {"shop_default": {"IPAddress": "10.0.0.5", "Gateway": "10.0.0.1", "MacAddress": "02:42:0a:00:00:05"}}}}]"""  # noqa: E501
 
 
 def capture() -> Capture:
@@ -24,13 +24,23 @@ def capture() -> Capture:
     c.arp()
     c.dns("10.0.0.5", "10.0.0.2", "api.example.com", "93.184.215.14")
     c.tcp_session("10.0.0.5", 40001, "93.184.215.14", 443, request=client_hello("api.example.com"))
-    c.tcp_session("10.0.0.5", 40002, "10.0.0.9", 80,
-                  request=b"GET /health HTTP/1.1\r\nHost: inventory.shop.internal:80\r\nUser-Agent: t\r\n\r\n",
-                  response=b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    c.tcp_session(
+        "10.0.0.5",
+        40002,
+        "10.0.0.9",
+        80,
+        request=b"GET /health HTTP/1.1\r\nHost: inventory.shop.internal:80\r\nUser-Agent: t\r\n\r\n",
+        response=b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    )
     c.dns("10.0.0.5", "10.0.0.2", "xmr-eu1.nanopool.org", "192.0.2.50")
     c.tcp_session("10.0.0.5", 40003, "192.0.2.50", 14444, request=b'{"id":1,"method":"login"}\n')
-    c.tcp_session("10.0.0.5", 40004, "169.254.169.254", 80,
-                  request=b"GET /latest/meta-data/iam/security-credentials/ HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n")
+    c.tcp_session(
+        "10.0.0.5",
+        40004,
+        "169.254.169.254",
+        80,
+        request=b"GET /latest/meta-data/iam/security-credentials/ HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n",
+    )
     c.tcp_session("10.0.0.5", 40005, "10.0.0.9", 6379, refused=True)
     c.tcp_session("fd00:10::5", 40006, "2606:4700::6810:85e5", 443, request=client_hello("v6.example.net"))
     return c
@@ -59,9 +69,9 @@ def test_flows_names_and_detections(tmp_path: Path, fmt: str) -> None:
     assert (web, "IPAddress:/10.0.0.2", 53) in edges
     assert ("IPAddress:/fd00:10::5", "External:/2606:4700::6810:85e5", 443) in edges
     names = a.data.names
-    assert "api.example.com" in names["93.184.215.14"]          # DNS answer and SNI
-    assert names["10.0.0.9"] == {"inventory.shop.internal"}      # HTTP Host
-    assert names["2606:4700::6810:85e5"] == {"v6.example.net"}   # SNI over IPv6
+    assert "api.example.com" in names["93.184.215.14"]  # DNS answer and SNI
+    assert names["10.0.0.9"] == {"inventory.shop.internal"}  # HTTP Host
+    assert names["2606:4700::6810:85e5"] == {"v6.example.net"}  # SNI over IPv6
     rules = {(f.rule, f.resource.type, f.resource.name) for f in r.findings}
     assert ("net-crypto-mining", "ComposeService", "web") in rules
     assert ("net-imds-access", "ComposeService", "web") in rules

@@ -46,8 +46,20 @@ def test_clean_day_has_no_findings(day: dict[str, Path]) -> None:
 def test_baseline_from_netmap_adds_new_edges_only_for_the_attacker(day: dict[str, Path]) -> None:
     base = day["dir"] / "baseline.json"
     out = day["dir"] / "clean-map.json"
-    proc = run_cli("netmap", "--source", "vpc-flow", str(day["clean"]), "--inventory", str(day["inventory"]),
-                   "--save-baseline", str(base), "--format", "json", "--output", str(out))
+    proc = run_cli(
+        "netmap",
+        "--source",
+        "vpc-flow",
+        str(day["clean"]),
+        "--inventory",
+        str(day["inventory"]),
+        "--save-baseline",
+        str(base),
+        "--format",
+        "json",
+        "--output",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     edges = {(e["source"], e["target"], e["port"]) for e in doc["edges"]}
@@ -69,4 +81,5 @@ def test_baseline_from_netmap_adds_new_edges_only_for_the_attacker(day: dict[str
 def test_without_inventory_the_attacker_is_its_address(day: dict[str, Path]) -> None:
     r = detect("vpc-flow", [str(day["story"])], NetworkOptions())
     assert {(f.rule, f.resource.type, f.resource.name) for f in r.findings} == {
-        (rule, "IPAddress", "10.0.2.33") for rule in STORY}
+        (rule, "IPAddress", "10.0.2.33") for rule in STORY
+    }

@@ -13,26 +13,28 @@ from seawall.core.errors import InputError
 from seawall.network import NetworkOptions, analyze, detect
 
 # "Flow log record examples" (AWS VPC user guide), default format
-V2_HEADER = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
+V2_HEADER = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"  # noqa: E501
 AWS_V2 = [
-    "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK",
-    "2 123456789010 eni-1235b8ca123456789 172.31.9.69 172.31.9.12 49761 3389 6 20 4249 1418530010 1418530070 REJECT OK",
+    "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK",  # noqa: E501
+    "2 123456789010 eni-1235b8ca123456789 172.31.9.69 172.31.9.12 49761 3389 6 20 4249 1418530010 1418530070 REJECT OK",  # noqa: E501
     "2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA",
     "2 123456789010 eni-11111111aaaaaaaaa - - - - - - - 1431280876 1431280934 - SKIPDATA",
 ]
 
-V7_HEADER = ("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end "
-             "action log-status tcp-flags flow-direction pkt-srcaddr pkt-dstaddr ecs-cluster-name ecs-service-name "
-             "ecs-task-id ecs-container-id")
+V7_HEADER = (
+    "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end "
+    "action log-status tcp-flags flow-direction pkt-srcaddr pkt-dstaddr ecs-cluster-name ecs-service-name "
+    "ecs-task-id ecs-container-id"
+)
 TASK = "4f1a2b3c4d5e6f708192a3b4c5d6e7f8"
 V7 = [
     # egress from an ECS service task to RDS, and the reply recorded on the same ENI
-    f"7 123456789012 eni-0f1e2d3c4b5a69788 10.1.2.30 10.1.9.40 40122 5432 6 12 2400 1700000000 1700000060 ACCEPT OK 19 egress 10.1.2.30 10.1.9.40 prod checkout {TASK} c0ffee0123456789",
-    f"7 123456789012 eni-0f1e2d3c4b5a69788 10.1.9.40 10.1.2.30 5432 40122 6 10 9000 1700000000 1700000060 ACCEPT OK 19 ingress 10.1.9.40 10.1.2.30 prod checkout {TASK} c0ffee0123456789",
+    f"7 123456789012 eni-0f1e2d3c4b5a69788 10.1.2.30 10.1.9.40 40122 5432 6 12 2400 1700000000 1700000060 ACCEPT OK 19 egress 10.1.2.30 10.1.9.40 prod checkout {TASK} c0ffee0123456789",  # noqa: E501
+    f"7 123456789012 eni-0f1e2d3c4b5a69788 10.1.9.40 10.1.2.30 5432 40122 6 10 9000 1700000000 1700000060 ACCEPT OK 19 ingress 10.1.9.40 10.1.2.30 prod checkout {TASK} c0ffee0123456789",  # noqa: E501
     # a load balancer calling the task (ingress on the task ENI)
-    f"7 123456789012 eni-0f1e2d3c4b5a69788 10.1.0.7 10.1.2.30 51000 8080 6 8 1600 1700000010 1700000070 ACCEPT OK 3 ingress 10.1.0.7 10.1.2.30 prod checkout {TASK} c0ffee0123456789",
+    f"7 123456789012 eni-0f1e2d3c4b5a69788 10.1.0.7 10.1.2.30 51000 8080 6 8 1600 1700000010 1700000070 ACCEPT OK 3 ingress 10.1.0.7 10.1.2.30 prod checkout {TASK} c0ffee0123456789",  # noqa: E501
     # a non-ECS ENI in the same log: ECS fields are "-"
-    "7 123456789012 eni-0aaaaaaaaaaaaaaaa 10.1.3.3 52.94.0.10 45000 443 6 5 900 1700000020 1700000080 ACCEPT OK 3 egress 10.1.3.3 52.94.0.10 - - - -",
+    "7 123456789012 eni-0aaaaaaaaaaaaaaaa 10.1.3.3 52.94.0.10 45000 443 6 5 900 1700000020 1700000080 ACCEPT OK 3 egress 10.1.3.3 52.94.0.10 - - - -",  # noqa: E501
 ]
 
 
@@ -47,8 +49,10 @@ def test_aws_documented_v2_records(tmp_path: Path) -> None:
     assert a.stats["records"] == 4 and a.stats["flows"] == 2
     assert a.stats["skipped"] == {"NODATA records": 1, "SKIPDATA records": 1}
     edges = {(r["c_key"], r["s_key"], r["s_port"], r["rejects"]) for r in a.data.edges.iter_rows(named=True)}
-    assert edges == {("IPAddress:/172.31.16.139", "IPAddress:/172.31.16.21", 22, 0),
-                     ("IPAddress:/172.31.9.69", "IPAddress:/172.31.9.12", 3389, 1)}
+    assert edges == {
+        ("IPAddress:/172.31.16.139", "IPAddress:/172.31.16.21", 22, 0),
+        ("IPAddress:/172.31.9.69", "IPAddress:/172.31.9.12", 3389, 1),
+    }
     assert a.data.first == 1418530010 and a.data.last == 1418530070
 
 
@@ -71,7 +75,7 @@ def test_custom_v7_with_ecs_fields_attributes_the_task(tmp_path: Path) -> None:
 
 
 def test_pkt_addresses_win_over_eni_addresses(tmp_path: Path) -> None:
-    header = "version srcaddr dstaddr pkt-srcaddr pkt-dstaddr srcport dstport protocol packets bytes start end action log-status"
+    header = "version srcaddr dstaddr pkt-srcaddr pkt-dstaddr srcport dstport protocol packets bytes start end action log-status"  # noqa: E501
     line = "3 10.0.0.220 10.0.1.5 203.0.113.9 10.0.1.5 51515 443 6 3 300 1700000000 1700000060 ACCEPT OK"
     a = analyze("vpc-flow", [write(tmp_path, "nat.log", [header, line])])
     assert a.data.edges["c_key"].to_list() == ["External:/203.0.113.9"]
@@ -81,9 +85,19 @@ def test_cloudwatch_exports_text_and_json(tmp_path: Path) -> None:
     text = [f"2014-12-14T04:07:50.000Z {line}" for line in AWS_V2]
     a = analyze("vpc-flow", [write(tmp_path, "cw.txt", text)])
     assert a.stats["flows"] == 2 and a.stats["skipped"]["NODATA records"] == 1
-    events = {"events": [{"logStreamName": "eni-1235b8ca123456789-all", "timestamp": 1418530070000,
-                          "message": line, "ingestionTime": 1418530080000, "eventId": str(i)}
-                         for i, line in enumerate(AWS_V2)], "searchedLogStreams": []}
+    events = {
+        "events": [
+            {
+                "logStreamName": "eni-1235b8ca123456789-all",
+                "timestamp": 1418530070000,
+                "message": line,
+                "ingestionTime": 1418530080000,
+                "eventId": str(i),
+            }
+            for i, line in enumerate(AWS_V2)
+        ],
+        "searchedLogStreams": [],
+    }
     path = tmp_path / "cw.json"
     path.write_text(json.dumps(events))
     a = analyze("vpc-flow", [str(path)])
@@ -103,12 +117,15 @@ def test_custom_format_without_header_needs_the_format(tmp_path: Path) -> None:
 
 
 def test_bad_lines_are_counted_not_fatal(tmp_path: Path) -> None:
-    lines = [V2_HEADER, AWS_V2[0],
-             "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641",         # too few
-             AWS_V2[0] + " surplus fields here",                                               # too many
-             "2 123456789010 eni-1 not-an-ip-but-text 172.31.16.21 x y z 20 4249 1 2 ACCEPT OK",  # junk values
-             V2_HEADER,                                                                        # concatenated file
-             "\x00\xff garbage \xfe"]
+    lines = [
+        V2_HEADER,
+        AWS_V2[0],
+        "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641",  # too few
+        AWS_V2[0] + " surplus fields here",  # too many
+        "2 123456789010 eni-1 not-an-ip-but-text 172.31.16.21 x y z 20 4249 1 2 ACCEPT OK",  # junk values
+        V2_HEADER,  # concatenated file
+        "\x00\xff garbage \xfe",
+    ]
     a = analyze("vpc-flow", [write(tmp_path, "bad.log", lines)], NetworkOptions(batch_bytes=64))
     assert a.stats["skipped"]["records with the wrong field count"] == 3
     assert a.stats["skipped"]["repeated header lines"] == 1

@@ -17,21 +17,48 @@ FORMATS = ("json", "dot", "html")
 def register(app: typer.Typer) -> None:
     @app.command("netmap")
     def netmap(
-        files: Annotated[list[Path], typer.Argument(help="Flow files: VPC Flow Logs (plain/gzip), Hubble JSON, pcap/pcapng")],
+        files: Annotated[
+            list[Path],
+            typer.Argument(help="Flow files: VPC Flow Logs (plain/gzip), Hubble JSON, pcap/pcapng"),
+        ],
         source: Annotated[str, typer.Option("--source", help="vpc-flow, hubble or pcap")],
-        inventory: Annotated[list[Path] | None, typer.Option(
-            "--inventory", help="kubectl get pods,services,nodes -o json / aws ecs describe-tasks / docker inspect")] = None,
+        inventory: Annotated[
+            list[Path] | None,
+            typer.Option(
+                "--inventory",
+                help="kubectl get pods,services,nodes -o json / aws ecs describe-tasks / docker inspect",
+            ),
+        ] = None,
         fmt: Annotated[str, typer.Option("--format", "-f", help="json, dot or html")] = "json",
-        output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout")] = None,
-        save_baseline: Annotated[Path | None, typer.Option(
-            "--save-baseline", help="Save the learned edges and egress as a baseline for `detect --baseline`")] = None,
-        with_findings: Annotated[bool, typer.Option(
-            "--findings/--no-findings", help="Run the detectors and show their findings on the map")] = True,
-        baseline: Annotated[Path | None, typer.Option("--baseline", help="Baseline for the new-edge detector")] = None,
-        intel: Annotated[list[Path] | None, typer.Option("--intel", help="IP/CIDR list or STIX 2.1 bundle")] = None,
-        vpc_format: Annotated[str | None, typer.Option(
-            "--vpc-format", help="VPC flow log format for files without a header line")] = None,
-        max_external: Annotated[int, typer.Option(help="External endpoints drawn before folding into 'internet'")] = 40,
+        output: Annotated[
+            Path | None, typer.Option("--output", "-o", help="Write here instead of stdout")
+        ] = None,
+        save_baseline: Annotated[
+            Path | None,
+            typer.Option(
+                "--save-baseline",
+                help="Save the learned edges and egress as a baseline for `detect --baseline`",
+            ),
+        ] = None,
+        with_findings: Annotated[
+            bool,
+            typer.Option(
+                "--findings/--no-findings", help="Run the detectors and show their findings on the map"
+            ),
+        ] = True,
+        baseline: Annotated[
+            Path | None, typer.Option("--baseline", help="Baseline for the new-edge detector")
+        ] = None,
+        intel: Annotated[
+            list[Path] | None, typer.Option("--intel", help="IP/CIDR list or STIX 2.1 bundle")
+        ] = None,
+        vpc_format: Annotated[
+            str | None,
+            typer.Option("--vpc-format", help="VPC flow log format for files without a header line"),
+        ] = None,
+        max_external: Annotated[
+            int, typer.Option(help="External endpoints drawn before folding into 'internet'")
+        ] = 40,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No warnings on stderr")] = False,
     ) -> None:
         """Build the service map: which workload talks to which (and to the internet), on which ports."""
@@ -40,8 +67,9 @@ def register(app: typer.Typer) -> None:
 
         if fmt not in FORMATS:
             raise InputError(f"unknown netmap format {fmt!r}; use {', '.join(FORMATS)}")
-        options = network.NetworkOptions(inventory=list(inventory or []), baseline=baseline,
-                                         intel=list(intel or []), vpc_format=vpc_format)
+        options = network.NetworkOptions(
+            inventory=list(inventory or []), baseline=baseline, intel=list(intel or []), vpc_format=vpc_format
+        )
         analysis = network.analyze(source, [str(f) for f in files], options)
         findings = network.run_detectors(analysis, options) if with_findings else []
         if save_baseline is not None:

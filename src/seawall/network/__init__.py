@@ -51,15 +51,25 @@ def analyze(source: str, paths: list[str], options: NetworkOptions | None = None
     for batch in reader.read([str(p) for p in paths]):
         collector.add(batch)
     data = collector.finish(reader.names)
-    stats: dict[str, Any] = {"source": source, **reader.stats.to_dict(),
-                             "edges": data.edges.height, "dns_names": data.dns.height,
-                             "inventory_addresses": len(inventory.by_ip) + len(inventory.by_ip_port),
-                             "seconds": round(time.perf_counter() - started, 3)}
+    stats: dict[str, Any] = {
+        "source": source,
+        **reader.stats.to_dict(),
+        "edges": data.edges.height,
+        "dns_names": data.dns.height,
+        "inventory_addresses": len(inventory.by_ip) + len(inventory.by_ip_port),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
     warnings = list(reader.warnings)
     for reason, count in sorted(reader.stats.skipped.items()):
         warnings.append(f"{source}: skipped {count} {reason}")
-    return Analysis(source=source, paths=[str(p) for p in paths], data=data, inventory=inventory,
-                    stats=stats, warnings=warnings)
+    return Analysis(
+        source=source,
+        paths=[str(p) for p in paths],
+        data=data,
+        inventory=inventory,
+        stats=stats,
+        warnings=warnings,
+    )
 
 
 def run_detectors(analysis: Analysis, options: NetworkOptions) -> list[Finding]:
@@ -67,8 +77,14 @@ def run_detectors(analysis: Analysis, options: NetworkOptions) -> list[Finding]:
 
     baseline = Baseline.load(options.baseline) if options.baseline else None
     intel = Intel.load(list(options.intel), options.max_json_bytes)
-    ctx = Context(data=analysis.data, options=options, inventory=analysis.inventory, baseline=baseline,
-                  intel=intel, location=analysis.paths[0] if len(analysis.paths) == 1 else None)
+    ctx = Context(
+        data=analysis.data,
+        options=options,
+        inventory=analysis.inventory,
+        baseline=baseline,
+        intel=intel,
+        location=analysis.paths[0] if len(analysis.paths) == 1 else None,
+    )
     findings: list[Finding] = []
     for detector in all_detectors():
         findings.extend(detector.run(ctx))
@@ -86,8 +102,7 @@ def detect(source: str, paths: list[str], options: NetworkOptions | None = None)
     started = time.perf_counter()
     analysis = analyze(source, paths, options)
     findings = run_detectors(analysis, options)
-    stats = {**analysis.stats, "findings": len(findings),
-             "seconds": round(time.perf_counter() - started, 3)}
+    stats = {**analysis.stats, "findings": len(findings), "seconds": round(time.perf_counter() - started, 3)}
     return NetworkResult(findings=findings, warnings=analysis.warnings, stats=stats, analysis=analysis)
 
 

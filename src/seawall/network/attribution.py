@@ -37,7 +37,9 @@ class Codes:
         lookup = pl.Series(self.values, dtype=pl.String)
         return frame.with_columns(
             pl.lit(lookup).gather(pl.col(c)).alias(c) if frame.height else pl.col(c).cast(pl.String)
-            for c in columns if c in frame.columns)
+            for c in columns
+            if c in frame.columns
+        )
 
 
 class Attributor:
@@ -64,9 +66,16 @@ class Attributor:
             if v is None:
                 v = cache[a] = self._lookup(a)
             rows.append(v)
-        return pl.DataFrame({"addr": uniq, "aid": [r[0] for r in rows], "kid": [r[1] for r in rows],
-                             "iid": [r[2] for r in rows], "int": [r[3] for r in rows]},
-                            schema={"addr": pl.String, "aid": CODE, "kid": CODE, "iid": CODE, "int": pl.Boolean})
+        return pl.DataFrame(
+            {
+                "addr": uniq,
+                "aid": [r[0] for r in rows],
+                "kid": [r[1] for r in rows],
+                "iid": [r[2] for r in rows],
+                "int": [r[3] for r in rows],
+            },
+            schema={"addr": pl.String, "aid": CODE, "kid": CODE, "iid": CODE, "int": pl.Boolean},
+        )
 
     def _identity_table(self, frame: pl.DataFrame, side: str) -> pl.DataFrame | None:
         cols = [f"{side}_id_{f}" for f in ("type", "ns", "name", "inst")]
@@ -85,31 +94,54 @@ class Attributor:
         table = self.addr_table(pl.concat([frame[f"{s}_addr"] for s in sides]))
         lf = frame.lazy()
         for side in sides:
-            lf = lf.join(table.lazy().rename({"addr": f"{side}_addr", "aid": f"{side}_aid", "kid": f"{side}_key",
-                                              "iid": f"{side}_inst", "int": f"{side}_int"}),
-                         on=f"{side}_addr", how="left")
+            lf = lf.join(
+                table.lazy().rename(
+                    {
+                        "addr": f"{side}_addr",
+                        "aid": f"{side}_aid",
+                        "kid": f"{side}_key",
+                        "iid": f"{side}_inst",
+                        "int": f"{side}_int",
+                    }
+                ),
+                on=f"{side}_addr",
+                how="left",
+            )
             if self.inventory.by_ip_port and f"{side}_port" in frame.columns:
                 ports = pl.DataFrame(
-                    {f"{side}_addr": [k[0] for k in self.inventory.by_ip_port],
-                     f"{side}_port": [k[1] for k in self.inventory.by_ip_port],
-                     "__pk": [self.codes.code(v[0]) for v in self.inventory.by_ip_port.values()],
-                     "__pi": [self.codes.code(v[1]) for v in self.inventory.by_ip_port.values()]},
-                    schema={f"{side}_addr": pl.String, f"{side}_port": pl.Int32, "__pk": CODE, "__pi": CODE})
-                lf = (lf.join(ports.lazy(), on=[f"{side}_addr", f"{side}_port"], how="left")
-                      .with_columns(pl.coalesce("__pk", f"{side}_key").alias(f"{side}_key"),
-                                    pl.coalesce("__pi", f"{side}_inst").alias(f"{side}_inst"),
-                                    (pl.col("__pk").is_not_null() | pl.col(f"{side}_int")).alias(f"{side}_int"))
-                      .drop("__pk", "__pi"))
+                    {
+                        f"{side}_addr": [k[0] for k in self.inventory.by_ip_port],
+                        f"{side}_port": [k[1] for k in self.inventory.by_ip_port],
+                        "__pk": [self.codes.code(v[0]) for v in self.inventory.by_ip_port.values()],
+                        "__pi": [self.codes.code(v[1]) for v in self.inventory.by_ip_port.values()],
+                    },
+                    schema={f"{side}_addr": pl.String, f"{side}_port": pl.Int32, "__pk": CODE, "__pi": CODE},
+                )
+                lf = (
+                    lf.join(ports.lazy(), on=[f"{side}_addr", f"{side}_port"], how="left")
+                    .with_columns(
+                        pl.coalesce("__pk", f"{side}_key").alias(f"{side}_key"),
+                        pl.coalesce("__pi", f"{side}_inst").alias(f"{side}_inst"),
+                        (pl.col("__pk").is_not_null() | pl.col(f"{side}_int")).alias(f"{side}_int"),
+                    )
+                    .drop("__pk", "__pi")
+                )
             if f"{side}_id_name" in frame.columns and frame[f"{side}_id_name"].null_count() < frame.height:
                 ident = self._identity_table(frame, side)
                 if ident is not None:
                     on = [f"{side}_id_{f}" for f in ("type", "ns", "name", "inst")]
-                    lf = (lf.join(ident.lazy(), on=on, how="left", nulls_equal=True)
-                          .with_columns(pl.coalesce("__xk", f"{side}_key").alias(f"{side}_key"),
-                                        pl.when(pl.col("__xk").is_not_null()).then(pl.col("__xi"))
-                                        .otherwise(pl.col(f"{side}_inst")).alias(f"{side}_inst"),
-                                        (pl.col("__xk").is_not_null() | pl.col(f"{side}_int")).alias(f"{side}_int"))
-                          .drop("__xk", "__xi"))
+                    lf = (
+                        lf.join(ident.lazy(), on=on, how="left", nulls_equal=True)
+                        .with_columns(
+                            pl.coalesce("__xk", f"{side}_key").alias(f"{side}_key"),
+                            pl.when(pl.col("__xk").is_not_null())
+                            .then(pl.col("__xi"))
+                            .otherwise(pl.col(f"{side}_inst"))
+                            .alias(f"{side}_inst"),
+                            (pl.col("__xk").is_not_null() | pl.col(f"{side}_int")).alias(f"{side}_int"),
+                        )
+                        .drop("__xk", "__xi")
+                    )
         return lf
 
     def codes_of(self, prefix: str) -> list[int]:
@@ -123,6 +155,10 @@ def orient(lf: pl.LazyFrame) -> pl.LazyFrame:
     resp = pl.coalesce([pl.col("is_reply"), by_ports.fill_null(False)])
     cols = []
     for field in ("key", "inst", "int", "aid", "port"):
-        cols.append(pl.when(resp).then(pl.col(f"dst_{field}")).otherwise(pl.col(f"src_{field}")).alias(f"c_{field}"))
-        cols.append(pl.when(resp).then(pl.col(f"src_{field}")).otherwise(pl.col(f"dst_{field}")).alias(f"s_{field}"))
+        cols.append(
+            pl.when(resp).then(pl.col(f"dst_{field}")).otherwise(pl.col(f"src_{field}")).alias(f"c_{field}")
+        )
+        cols.append(
+            pl.when(resp).then(pl.col(f"src_{field}")).otherwise(pl.col(f"dst_{field}")).alias(f"s_{field}")
+        )
     return lf.with_columns(*cols)

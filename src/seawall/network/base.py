@@ -18,19 +18,19 @@ import polars as pl
 IDENTITY_FIELDS = ("type", "name", "ns", "inst")
 
 FLOW_SCHEMA: dict[str, pl.DataType] = {
-    "start": pl.Int64(),        # epoch seconds
+    "start": pl.Int64(),  # epoch seconds
     "end": pl.Int64(),
     "src_addr": pl.String(),
     "dst_addr": pl.String(),
     "src_port": pl.Int32(),
     "dst_port": pl.Int32(),
-    "protocol": pl.Int16(),     # IANA number: 6 tcp, 17 udp, 1 icmp, 58 icmpv6
+    "protocol": pl.Int16(),  # IANA number: 6 tcp, 17 udp, 1 icmp, 58 icmpv6
     "packets": pl.Int64(),
     "bytes": pl.Int64(),
-    "action": pl.String(),      # ACCEPT | REJECT
+    "action": pl.String(),  # ACCEPT | REJECT
     "tcp_flags": pl.Int32(),
-    "is_reply": pl.Boolean(),   # true: src is the server side; null: unknown (ports decide)
-    "dst_name": pl.String(),    # SNI / HTTP Host / DNS name the flow went to, when known
+    "is_reply": pl.Boolean(),  # true: src is the server side; null: unknown (ports decide)
+    "dst_name": pl.String(),  # SNI / HTTP Host / DNS name the flow went to, when known
     **{f"src_id_{f}": pl.String() for f in IDENTITY_FIELDS},
     **{f"dst_id_{f}": pl.String() for f in IDENTITY_FIELDS},
 }
@@ -46,10 +46,14 @@ DNS_SCHEMA: dict[str, pl.DataType] = {
 def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Select the schema's columns in order, adding missing ones as typed nulls."""
     names = set(frame.columns)
-    return frame.select([
-        (pl.col(name).cast(dtype, strict=False) if name in names else pl.lit(None, dtype=dtype)).alias(name)
-        for name, dtype in schema.items()
-    ])
+    return frame.select(
+        [
+            (pl.col(name).cast(dtype, strict=False) if name in names else pl.lit(None, dtype=dtype)).alias(
+                name
+            )
+            for name, dtype in schema.items()
+        ]
+    )
 
 
 @dataclass
@@ -65,8 +69,8 @@ class SourceStats:
     """What a reader saw, including everything it had to skip (never a crash)."""
 
     files: int = 0
-    records: int = 0               # flow records (or packets for pcap) accepted
-    flows: int = 0                 # canonical flow rows produced
+    records: int = 0  # flow records (or packets for pcap) accepted
+    flows: int = 0  # canonical flow rows produced
     skipped: dict[str, int] = field(default_factory=dict)
 
     def skip(self, reason: str, count: int = 1) -> None:
@@ -74,8 +78,12 @@ class SourceStats:
             self.skipped[reason] = self.skipped.get(reason, 0) + count
 
     def to_dict(self) -> dict[str, object]:
-        return {"files": self.files, "records": self.records, "flows": self.flows,
-                "skipped": dict(sorted(self.skipped.items()))}
+        return {
+            "files": self.files,
+            "records": self.records,
+            "flows": self.flows,
+            "skipped": dict(sorted(self.skipped.items())),
+        }
 
 
 class FlowSource(Protocol):
@@ -87,5 +95,4 @@ class FlowSource(Protocol):
     # address -> names seen for it (DNS answers, PTR, SNI, Host), filled while reading
     names: dict[str, set[str]]
 
-    def read(self, paths: list[str]) -> Iterator[FlowBatch]:
-        ...
+    def read(self, paths: list[str]) -> Iterator[FlowBatch]: ...

@@ -28,26 +28,48 @@ class Baseline:
 
     def edges_frame(self) -> pl.DataFrame:
         rows = sorted(self.edges)
-        return pl.DataFrame({"c_key": [r[0] for r in rows], "s_class": [r[1] for r in rows],
-                             "s_port": [r[2] for r in rows], "protocol": [r[3] for r in rows]},
-                            schema={"c_key": pl.String, "s_class": pl.String, "s_port": pl.Int32,
-                                    "protocol": pl.Int16})
+        return pl.DataFrame(
+            {
+                "c_key": [r[0] for r in rows],
+                "s_class": [r[1] for r in rows],
+                "s_port": [r[2] for r in rows],
+                "protocol": [r[3] for r in rows],
+            },
+            schema={"c_key": pl.String, "s_class": pl.String, "s_port": pl.Int32, "protocol": pl.Int16},
+        )
 
     @classmethod
     def learn(cls, edges: pl.DataFrame, egress: pl.DataFrame) -> Baseline:
-        known = (edges.filter(pl.col("flows") > pl.col("rejects"))
-                 .select("c_key", edge_class_expr().alias("s_class"),
-                         pl.col("s_port").fill_null(-1), pl.col("protocol").fill_null(-1)).unique())
-        stats = egress.group_by("src_key").agg(pl.col("bytes").median().alias("median_hour"),
-                                               pl.col("bytes").max().alias("max_hour"),
-                                               pl.len().alias("hours"))
-        return cls(edges={(a, b, int(c), int(d)) for a, b, c, d in known.iter_rows()},
-                   egress={k: {"median_hour": float(m), "max_hour": float(x), "hours": float(h)}
-                           for k, m, x, h in stats.iter_rows()})
+        known = (
+            edges.filter(pl.col("flows") > pl.col("rejects"))
+            .select(
+                "c_key",
+                edge_class_expr().alias("s_class"),
+                pl.col("s_port").fill_null(-1),
+                pl.col("protocol").fill_null(-1),
+            )
+            .unique()
+        )
+        stats = egress.group_by("src_key").agg(
+            pl.col("bytes").median().alias("median_hour"),
+            pl.col("bytes").max().alias("max_hour"),
+            pl.len().alias("hours"),
+        )
+        return cls(
+            edges={(a, b, int(c), int(d)) for a, b, c, d in known.iter_rows()},
+            egress={
+                k: {"median_hour": float(m), "max_hour": float(x), "hours": float(h)}
+                for k, m, x, h in stats.iter_rows()
+            },
+        )
 
     def save(self, path: Path) -> None:
-        doc = {"schema": SCHEMA, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-               "edges": [list(e) for e in sorted(self.edges)], "egress": self.egress}
+        doc = {
+            "schema": SCHEMA,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "edges": [list(e) for e in sorted(self.edges)],
+            "egress": self.egress,
+        }
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
         tmp.replace(path)
@@ -64,8 +86,10 @@ class Baseline:
             raise InputError(f"{path}: not a seawall network baseline (schema {SCHEMA} expected)")
         try:
             edges = {(str(a), str(b), int(c), int(d)) for a, b, c, d in doc.get("edges", [])}
-            egress = {str(k): {str(n): float(v) for n, v in dict(s).items()}
-                      for k, s in dict(doc.get("egress", {})).items()}
+            egress = {
+                str(k): {str(n): float(v) for n, v in dict(s).items()}
+                for k, s in dict(doc.get("egress", {})).items()
+            }
         except (TypeError, ValueError) as exc:
             raise InputError(f"{path}: malformed baseline ({exc})") from exc
         return cls(edges=edges, egress=egress)

@@ -42,15 +42,23 @@ class Partial:
 
 def _edges_reduce(df: pl.DataFrame) -> pl.DataFrame:
     return df.group_by(EDGE_KEYS).agg(
-        pl.col("bytes").sum(), pl.col("packets").sum(), pl.col("flows").sum(),
-        pl.col("rejects").sum(), pl.col("cross_replica").sum(),
-        pl.col("first").min(), pl.col("last").max(), pl.col("s_addr").first(),
-        pl.col("c_int").first(), pl.col("s_int").first())
+        pl.col("bytes").sum(),
+        pl.col("packets").sum(),
+        pl.col("flows").sum(),
+        pl.col("rejects").sum(),
+        pl.col("cross_replica").sum(),
+        pl.col("first").min(),
+        pl.col("last").max(),
+        pl.col("s_addr").first(),
+        pl.col("c_int").first(),
+        pl.col("s_int").first(),
+    )
 
 
 def _scan_reduce(df: pl.DataFrame) -> pl.DataFrame:
-    return df.group_by(SCAN_KEYS).agg(pl.col("flows").sum(), pl.col("rejects").sum(),
-                                      pl.col("first").min(), pl.col("last").max())
+    return df.group_by(SCAN_KEYS).agg(
+        pl.col("flows").sum(), pl.col("rejects").sum(), pl.col("first").min(), pl.col("last").max()
+    )
 
 
 def _egress_reduce(df: pl.DataFrame) -> pl.DataFrame:
@@ -58,23 +66,25 @@ def _egress_reduce(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def _imds_reduce(df: pl.DataFrame) -> pl.DataFrame:
-    return df.group_by(["c_key"]).agg(pl.col("flows").sum(), pl.col("first").min(),
-                                      pl.col("last").max(), pl.col("bytes").sum())
+    return df.group_by(["c_key"]).agg(
+        pl.col("flows").sum(), pl.col("first").min(), pl.col("last").max(), pl.col("bytes").sum()
+    )
 
 
 def _dns_reduce(df: pl.DataFrame) -> pl.DataFrame:
-    return df.group_by(["src_key", "qname"]).agg(pl.col("count").sum(), pl.col("first").min(),
-                                                 pl.col("last").max())
+    return df.group_by(["src_key", "qname"]).agg(
+        pl.col("count").sum(), pl.col("first").min(), pl.col("last").max()
+    )
 
 
 @dataclass
 class Collected:
     edges: pl.DataFrame
     scans: pl.DataFrame
-    events: pl.DataFrame       # c_key, s_addr, s_port, c_addr, c_port, t: connection starts (bounded per pair)
-    egress: pl.DataFrame       # src_key, hour, bytes, flows: bytes to external addresses per hour
+    events: pl.DataFrame  # c_key, s_addr, s_port, c_addr, c_port, t: connection starts (bounded per pair)
+    egress: pl.DataFrame  # src_key, hour, bytes, flows: bytes to external addresses per hour
     imds: pl.DataFrame
-    dns: pl.DataFrame          # src_key, qname, count, first, last
+    dns: pl.DataFrame  # src_key, qname, count, first, last
     names: dict[str, set[str]]
     first: int | None
     last: int | None
@@ -106,34 +116,62 @@ class Collector:
             self._add_dns(conform(batch.dns, DNS_SCHEMA))
 
     def _add_flows(self, flows: pl.DataFrame) -> None:
-        lf = orient(self.attributor.attribute(flows)).rename({"s_aid": "s_addr", "c_aid": "c_addr"}, strict=False)
+        lf = orient(self.attributor.attribute(flows)).rename(
+            {"s_aid": "s_addr", "c_aid": "c_addr"}, strict=False
+        )
         reject = (pl.col("action") == "REJECT").cast(pl.Int64)
         opts = self.options
         syn = pl.col("tcp_flags").is_null() | ((pl.col("tcp_flags") & 2) > 0)
         beacon_scope = pl.lit(True) if opts.beacon_internal else ~pl.col("s_int")
         imds = pl.Series(self.attributor.codes_of("InstanceMetadata:"), dtype=CODE)
-        frames = pl.collect_all([
-            lf.group_by(EDGE_KEYS).agg(
-                pl.col("bytes").sum(), pl.col("packets").sum(), pl.len().cast(pl.Int64).alias("flows"),
-                reject.sum().alias("rejects"),
-                ((pl.col("c_key") == pl.col("s_key")) & (pl.col("c_inst") != pl.col("s_inst")))
-                .cast(pl.Int64).sum().alias("cross_replica"),
-                pl.col("start").min().alias("first"), pl.col("end").max().alias("last"),
-                pl.col("s_addr").first(), pl.col("c_int").first(), pl.col("s_int").first()),
-            lf.filter(pl.col("c_int") & pl.col("s_int") & (pl.col("c_key") != pl.col("s_key")))
-            .group_by(SCAN_KEYS).agg(pl.len().cast(pl.Int64).alias("flows"), reject.sum().alias("rejects"),
-                                     pl.col("start").min().alias("first"), pl.col("end").max().alias("last")),
-            lf.filter(pl.col("c_int") & beacon_scope & (pl.col("action") == "ACCEPT")
-                      & pl.col("protocol").is_in([6, 17]) & (syn | (pl.col("protocol") == 17)))
-            .group_by([*PAIR_KEYS, "c_addr", "c_port"]).agg(pl.col("start").min().alias("t")),
-            lf.filter(pl.col("src_int") & ~pl.col("dst_int"))
-            .group_by(["src_key", (pl.col("start") // 3600 * 3600).alias("hour")])
-            .agg(pl.col("bytes").sum(), pl.len().cast(pl.Int64).alias("flows")),
-            lf.filter(pl.col("s_key").is_in(imds.to_list()))
-            .group_by("c_key").agg(pl.len().cast(pl.Int64).alias("flows"), pl.col("start").min().alias("first"),
-                                   pl.col("end").max().alias("last"), pl.col("bytes").sum()),
-            lf.select(pl.col("start").min().alias("lo"), pl.col("end").max().alias("hi")),
-        ])
+        frames = pl.collect_all(
+            [
+                lf.group_by(EDGE_KEYS).agg(
+                    pl.col("bytes").sum(),
+                    pl.col("packets").sum(),
+                    pl.len().cast(pl.Int64).alias("flows"),
+                    reject.sum().alias("rejects"),
+                    ((pl.col("c_key") == pl.col("s_key")) & (pl.col("c_inst") != pl.col("s_inst")))
+                    .cast(pl.Int64)
+                    .sum()
+                    .alias("cross_replica"),
+                    pl.col("start").min().alias("first"),
+                    pl.col("end").max().alias("last"),
+                    pl.col("s_addr").first(),
+                    pl.col("c_int").first(),
+                    pl.col("s_int").first(),
+                ),
+                lf.filter(pl.col("c_int") & pl.col("s_int") & (pl.col("c_key") != pl.col("s_key")))
+                .group_by(SCAN_KEYS)
+                .agg(
+                    pl.len().cast(pl.Int64).alias("flows"),
+                    reject.sum().alias("rejects"),
+                    pl.col("start").min().alias("first"),
+                    pl.col("end").max().alias("last"),
+                ),
+                lf.filter(
+                    pl.col("c_int")
+                    & beacon_scope
+                    & (pl.col("action") == "ACCEPT")
+                    & pl.col("protocol").is_in([6, 17])
+                    & (syn | (pl.col("protocol") == 17))
+                )
+                .group_by([*PAIR_KEYS, "c_addr", "c_port"])
+                .agg(pl.col("start").min().alias("t")),
+                lf.filter(pl.col("src_int") & ~pl.col("dst_int"))
+                .group_by(["src_key", (pl.col("start") // 3600 * 3600).alias("hour")])
+                .agg(pl.col("bytes").sum(), pl.len().cast(pl.Int64).alias("flows")),
+                lf.filter(pl.col("s_key").is_in(imds.to_list()))
+                .group_by("c_key")
+                .agg(
+                    pl.len().cast(pl.Int64).alias("flows"),
+                    pl.col("start").min().alias("first"),
+                    pl.col("end").max().alias("last"),
+                    pl.col("bytes").sum(),
+                ),
+                lf.select(pl.col("start").min().alias("lo"), pl.col("end").max().alias("hi")),
+            ]
+        )
         edges, scans, events, egress, imds_hits, span = frames
         self.edges.add(edges)
         self.scans.add(scans)
@@ -152,9 +190,15 @@ class Collector:
 
     def _add_dns(self, dns: pl.DataFrame) -> None:
         lf = self.attributor.attribute(dns, ("src",))
-        self.dns.add(lf.group_by(["src_key", "qname"]).agg(
-            pl.len().cast(pl.Int64).alias("count"), pl.col("time").min().alias("first"),
-            pl.col("time").max().alias("last")).collect())
+        self.dns.add(
+            lf.group_by(["src_key", "qname"])
+            .agg(
+                pl.len().cast(pl.Int64).alias("count"),
+                pl.col("time").min().alias("first"),
+                pl.col("time").max().alias("last"),
+            )
+            .collect()
+        )
 
     def finish(self, source_names: dict[str, set[str]]) -> Collected:
         for addr, names in source_names.items():
@@ -162,20 +206,80 @@ class Collector:
         s, i64, b, c = pl.String, pl.Int64, pl.Boolean, CODE
         dec = self.codes.decode
         return Collected(
-            edges=dec(self.edges.result(pl.DataFrame(schema={
-                "c_key": c, "s_key": c, "s_port": pl.Int32, "protocol": pl.Int16, "bytes": i64,
-                "packets": i64, "flows": i64, "rejects": i64, "cross_replica": i64, "first": i64,
-                "last": i64, "s_addr": c, "c_int": b, "s_int": b})), ["c_key", "s_key", "s_addr"]),
-            scans=dec(self.scans.result(pl.DataFrame(schema={
-                "c_key": c, "s_key": c, "s_addr": c, "s_port": pl.Int32, "flows": i64, "rejects": i64,
-                "first": i64, "last": i64})), ["c_key", "s_key", "s_addr"]),
-            events=dec(self.events.result(pl.DataFrame(schema={
-                "c_key": c, "s_addr": c, "s_port": pl.Int32, "c_addr": c, "c_port": pl.Int32, "t": i64})),
-                ["c_key", "s_addr", "c_addr"]),
-            egress=dec(self.egress.result(pl.DataFrame(schema={"src_key": c, "hour": i64, "bytes": i64,
-                                                               "flows": i64})), ["src_key"]),
-            imds=dec(self.imds.result(pl.DataFrame(schema={"c_key": c, "flows": i64, "first": i64,
-                                                           "last": i64, "bytes": i64})), ["c_key"]),
-            dns=dec(self.dns.result(pl.DataFrame(schema={"src_key": c, "qname": s, "count": i64,
-                                                         "first": i64, "last": i64})), ["src_key"]),
-            names=self.names, first=self.first, last=self.last)
+            edges=dec(
+                self.edges.result(
+                    pl.DataFrame(
+                        schema={
+                            "c_key": c,
+                            "s_key": c,
+                            "s_port": pl.Int32,
+                            "protocol": pl.Int16,
+                            "bytes": i64,
+                            "packets": i64,
+                            "flows": i64,
+                            "rejects": i64,
+                            "cross_replica": i64,
+                            "first": i64,
+                            "last": i64,
+                            "s_addr": c,
+                            "c_int": b,
+                            "s_int": b,
+                        }
+                    )
+                ),
+                ["c_key", "s_key", "s_addr"],
+            ),
+            scans=dec(
+                self.scans.result(
+                    pl.DataFrame(
+                        schema={
+                            "c_key": c,
+                            "s_key": c,
+                            "s_addr": c,
+                            "s_port": pl.Int32,
+                            "flows": i64,
+                            "rejects": i64,
+                            "first": i64,
+                            "last": i64,
+                        }
+                    )
+                ),
+                ["c_key", "s_key", "s_addr"],
+            ),
+            events=dec(
+                self.events.result(
+                    pl.DataFrame(
+                        schema={
+                            "c_key": c,
+                            "s_addr": c,
+                            "s_port": pl.Int32,
+                            "c_addr": c,
+                            "c_port": pl.Int32,
+                            "t": i64,
+                        }
+                    )
+                ),
+                ["c_key", "s_addr", "c_addr"],
+            ),
+            egress=dec(
+                self.egress.result(
+                    pl.DataFrame(schema={"src_key": c, "hour": i64, "bytes": i64, "flows": i64})
+                ),
+                ["src_key"],
+            ),
+            imds=dec(
+                self.imds.result(
+                    pl.DataFrame(schema={"c_key": c, "flows": i64, "first": i64, "last": i64, "bytes": i64})
+                ),
+                ["c_key"],
+            ),
+            dns=dec(
+                self.dns.result(
+                    pl.DataFrame(schema={"src_key": c, "qname": s, "count": i64, "first": i64, "last": i64})
+                ),
+                ["src_key"],
+            ),
+            names=self.names,
+            first=self.first,
+            last=self.last,
+        )

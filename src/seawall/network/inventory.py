@@ -27,9 +27,20 @@ from seawall.network.sources._io import read_bounded
 IMDS_ADDRS = {"169.254.169.254", "fd00:ec2::254"}
 # internal = where workloads live: RFC 1918, CGNAT (EKS custom networking), loopback, link-local,
 # IPv6 ULA / link-local. Documentation ranges (TEST-NET) are *not* internal: they stand for the internet.
-INTERNAL_NETS = [ipaddress.ip_network(n) for n in (
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-    "fc00::/7", "fe80::/10", "::1/128")]
+INTERNAL_NETS = [
+    ipaddress.ip_network(n)
+    for n in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "fc00::/7",
+        "fe80::/10",
+        "::1/128",
+    )
+]
 
 
 def make_key(kind: str, ns: str | None, name: str) -> str:
@@ -60,9 +71,9 @@ def classify(addr: str) -> tuple[str, bool]:
 
 @dataclass
 class Inventory:
-    by_ip: dict[str, tuple[str, str]] = field(default_factory=dict)          # ip -> (key, instance)
+    by_ip: dict[str, tuple[str, str]] = field(default_factory=dict)  # ip -> (key, instance)
     by_ip_port: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict)
-    exposed: dict[str, set[int]] = field(default_factory=dict)              # key -> ports served
+    exposed: dict[str, set[int]] = field(default_factory=dict)  # key -> ports served
     sources: list[str] = field(default_factory=list)
 
     def expose(self, key: str, port: Any) -> None:
@@ -71,16 +82,25 @@ class Inventory:
 
     def ip_frame(self) -> pl.DataFrame:
         return pl.DataFrame(
-            {"addr": list(self.by_ip), "key": [v[0] for v in self.by_ip.values()],
-             "inst": [v[1] for v in self.by_ip.values()]},
-            schema={"addr": pl.String, "key": pl.String, "inst": pl.String})
+            {
+                "addr": list(self.by_ip),
+                "key": [v[0] for v in self.by_ip.values()],
+                "inst": [v[1] for v in self.by_ip.values()],
+            },
+            schema={"addr": pl.String, "key": pl.String, "inst": pl.String},
+        )
 
     def port_frame(self) -> pl.DataFrame:
         items = list(self.by_ip_port.items())
         return pl.DataFrame(
-            {"addr": [k[0] for k, _ in items], "port": [k[1] for k, _ in items],
-             "key": [v[0] for _, v in items], "inst": [v[1] for _, v in items]},
-            schema={"addr": pl.String, "port": pl.Int32, "key": pl.String, "inst": pl.String})
+            {
+                "addr": [k[0] for k, _ in items],
+                "port": [k[1] for k, _ in items],
+                "key": [v[0] for _, v in items],
+                "inst": [v[1] for _, v in items],
+            },
+            schema={"addr": pl.String, "port": pl.Int32, "key": pl.String, "inst": pl.String},
+        )
 
     # -- loading ----------------------------------------------------------------------------
     @classmethod
@@ -96,8 +116,10 @@ class Inventory:
             before = len(inv.by_ip) + len(inv.by_ip_port)
             inv._add_document(doc, str(path))
             if len(inv.by_ip) + len(inv.by_ip_port) == before:
-                raise InputError(f"{path}: no workload addresses found (expected kubectl get -o json, "
-                                 "aws ecs describe-tasks or docker inspect output)")
+                raise InputError(
+                    f"{path}: no workload addresses found (expected kubectl get -o json, "
+                    "aws ecs describe-tasks or docker inspect output)"
+                )
             inv.sources.append(str(path))
         return inv
 
@@ -159,8 +181,11 @@ class Inventory:
                 ns = str(meta.get("namespace") or "default")
                 name = str(meta.get("name") or "")
                 selector = {str(k): str(v) for k, v in _dict(spec.get("selector")).items()}
-                selected = {key for pns, labels, key in pods
-                            if selector and pns == ns and all(labels.get(k) == v for k, v in selector.items())}
+                selected = {
+                    key
+                    for pns, labels, key in pods
+                    if selector and pns == ns and all(labels.get(k) == v for k, v in selector.items())
+                }
                 key = selected.pop() if len(selected) == 1 else make_key("Service", ns, name)
                 for port in _list(spec.get("ports")):
                     p = _dict(port)
@@ -205,8 +230,11 @@ class Inventory:
         labels = {str(k): str(v) for k, v in _dict(config.get("Labels")).items()}
         name = str(item.get("Name") or "").lstrip("/") or str(item.get("Id", ""))[:12]
         if "com.docker.compose.service" in labels:
-            key = make_key("ComposeService", labels.get("com.docker.compose.project"),
-                           labels["com.docker.compose.service"])
+            key = make_key(
+                "ComposeService",
+                labels.get("com.docker.compose.project"),
+                labels["com.docker.compose.service"],
+            )
         elif "io.kubernetes.pod.name" in labels:
             ns = labels.get("io.kubernetes.pod.namespace", "default")
             key = make_key(*_pod_workload({}, labels, ns, labels["io.kubernetes.pod.name"]))
@@ -231,8 +259,10 @@ class Inventory:
             for b in _list(bindings):
                 host_ip, host_port = _dict(b).get("HostIp"), str(_dict(b).get("HostPort") or "")
                 if host_port.isdigit():
-                    self.expose(key, int(str(spec).split("/")[0]) if str(spec).split("/")[0].isdigit() else None)
-                    if host_ip and host_ip not in ("0.0.0.0", "::"):
+                    self.expose(
+                        key, int(str(spec).split("/")[0]) if str(spec).split("/")[0].isdigit() else None
+                    )
+                    if host_ip and host_ip not in ("0.0.0.0", "::"):  # noqa: S104
                         self.by_ip_port[(str(host_ip), int(host_port))] = (key, inst)
 
 

@@ -15,14 +15,14 @@ DEFAULT_IMDS_ALLOW = ("Node:*", "*:kube-system/*", "DaemonSet:*/aws-node", "*:*/
 class NetworkOptions:
     """Inputs and thresholds of `seawall detect --source vpc-flow|hubble|pcap` and `netmap`."""
 
-    baseline: Path | None = None            # saved by `seawall netmap --save-baseline`
-    intel: list[Path] = field(default_factory=list)       # IP/CIDR lists, STIX 2.1 bundles
-    inventory: list[Path] = field(default_factory=list)   # kubectl / ecs describe-tasks / docker inspect
+    baseline: Path | None = None  # saved by `seawall netmap --save-baseline`
+    intel: list[Path] = field(default_factory=list)  # IP/CIDR lists, STIX 2.1 bundles
+    inventory: list[Path] = field(default_factory=list)  # kubectl / ecs describe-tasks / docker inspect
     # VPC Flow Logs without a header line (CloudWatch Logs): the log format, e.g.
     # "${version} ${srcaddr} ..." or plain field names separated by spaces. Default: the v2 format.
     vpc_format: str | None = None
-    batch_bytes: int = 64 << 20             # text per columnar batch (flat memory)
-    max_json_bytes: int = 1 << 30           # whole-document JSON inputs (CloudWatch exports, inventory)
+    batch_bytes: int = 64 << 20  # text per columnar batch (flat memory)
+    max_json_bytes: int = 1 << 30  # whole-document JSON inputs (CloudWatch exports, inventory)
     # port scans: distinct ports on one host / distinct hosts on one port / rejected targets
     scan_ports: int = 20
     scan_hosts: int = 20
@@ -32,7 +32,7 @@ class NetworkOptions:
     # servers or the server is a node; edges in the baseline and allowed clients are exempt
     admin_ports: tuple[int, ...] = DEFAULT_ADMIN_PORTS
     data_ports: tuple[int, ...] = DEFAULT_DATA_PORTS
-    admin_allow: tuple[str, ...] = ()       # "TYPE:NS/NAME" globs of clients allowed to use them
+    admin_allow: tuple[str, ...] = ()  # "TYPE:NS/NAME" globs of clients allowed to use them
     # crypto mining
     mining_ports: tuple[int, ...] = DEFAULT_MINING_PORTS
     # instance metadata: clients allowed to reach 169.254.169.254 ("TYPE:NS/NAME" globs)
@@ -43,10 +43,10 @@ class NetworkOptions:
     exfil_min_bytes: int = 50 << 20
     # beaconing: connections of one client to one external address:port at regular intervals
     beacon_min_connections: int = 20
-    beacon_max_jitter: float = 0.2          # median absolute deviation / median interval
-    beacon_min_interval: float = 5.0        # seconds; faster than this is a burst, not a beacon
-    beacon_internal: bool = False           # also look at internal destinations
-    beacon_max_events: int = 5000           # timestamps kept per pair (bounded memory)
+    beacon_max_jitter: float = 0.2  # median absolute deviation / median interval
+    beacon_min_interval: float = 5.0  # seconds; faster than this is a burst, not a beacon
+    beacon_internal: bool = False  # also look at internal destinations
+    beacon_max_events: int = 5000  # timestamps kept per pair (bounded memory)
     # DNS tunneling
     dns_unique_subdomains: int = 150
     dns_label_length: int = 40

@@ -25,31 +25,54 @@ def build(analysis: Any, max_external: int = 40) -> dict[str, Any]:
     data = analysis.data
     edges = data.edges
     # keep the busiest external endpoints; fold the rest into one "internet" node
-    ext_keys = pl.concat([
-        edges.filter(~pl.col("s_int")).select(pl.col("s_key").alias("k"), "bytes"),
-        edges.filter(~pl.col("c_int")).select(pl.col("c_key").alias("k"), "bytes")])
+    ext_keys = pl.concat(
+        [
+            edges.filter(~pl.col("s_int")).select(pl.col("s_key").alias("k"), "bytes"),
+            edges.filter(~pl.col("c_int")).select(pl.col("c_key").alias("k"), "bytes"),
+        ]
+    )
     ranked = ext_keys.group_by("k").agg(pl.col("bytes").sum()).sort(["bytes", "k"], descending=[True, False])
     keep = set(ranked["k"].head(max_external).to_list())
     folded = ranked.height - len(keep)
 
     def fold(col: str) -> pl.Expr:
-        return (pl.when(pl.col(col).str.starts_with("External:") & ~pl.col(col).is_in(list(keep)))
-                .then(pl.lit(INTERNET)).otherwise(pl.col(col)).alias(col))
+        return (
+            pl.when(pl.col(col).str.starts_with("External:") & ~pl.col(col).is_in(list(keep)))
+            .then(pl.lit(INTERNET))
+            .otherwise(pl.col(col))
+            .alias(col)
+        )
 
-    merged = (edges.with_columns(fold("c_key"), fold("s_key"))
-              .group_by(["c_key", "s_key", "s_port", "protocol"]).agg(
-                  pl.col("bytes").sum(), pl.col("packets").sum(), pl.col("flows").sum(), pl.col("rejects").sum(),
-                  pl.col("cross_replica").sum(), pl.col("first").min(), pl.col("last").max(),
-                  pl.col("c_int").first(), pl.col("s_int").first())
-              .sort(["c_key", "s_key", "s_port"], nulls_last=True))
+    merged = (
+        edges.with_columns(fold("c_key"), fold("s_key"))
+        .group_by(["c_key", "s_key", "s_port", "protocol"])
+        .agg(
+            pl.col("bytes").sum(),
+            pl.col("packets").sum(),
+            pl.col("flows").sum(),
+            pl.col("rejects").sum(),
+            pl.col("cross_replica").sum(),
+            pl.col("first").min(),
+            pl.col("last").max(),
+            pl.col("c_int").first(),
+            pl.col("s_int").first(),
+        )
+        .sort(["c_key", "s_key", "s_port"], nulls_last=True)
+    )
     nodes: dict[str, dict[str, Any]] = {}
 
     def node(key: str, internal: bool) -> None:
         if key in nodes:
             return
         kind, ns, name = split_key(key)
-        entry: dict[str, Any] = {"id": key, "label": label(key), "type": kind, "name": name,
-                                 "namespace": ns, "internal": bool(internal)}
+        entry: dict[str, Any] = {
+            "id": key,
+            "label": label(key),
+            "type": kind,
+            "name": name,
+            "namespace": ns,
+            "internal": bool(internal),
+        }
         if kind == "External" and name != "internet":
             names = sorted(data.names.get(name, ()))
             if names:
@@ -63,17 +86,32 @@ def build(analysis: Any, max_external: int = 40) -> dict[str, Any]:
     for r in merged.iter_rows(named=True):
         node(r["c_key"], r["c_int"])
         node(r["s_key"], r["s_int"])
-        out_edges.append({
-            "source": r["c_key"], "target": r["s_key"], "port": r["s_port"], "protocol": proto_name(r["protocol"]),
-            "bytes": r["bytes"], "packets": r["packets"], "flows": r["flows"], "rejected": r["rejects"],
-            "first_seen": iso(r["first"]), "last_seen": iso(r["last"]),
-            "scope": "intra-workload" if r["c_key"] == r["s_key"] else "inter-workload",
-            "cross_replica_flows": r["cross_replica"]})
-    return {"schema": SCHEMA, "source": analysis.source, "files": analysis.paths,
-            "time_range": {"first": iso(data.first), "last": iso(data.last)},
-            "stats": {**analysis.stats, "external_addresses_folded": folded},
-            "nodes": sorted(nodes.values(), key=lambda n: n["id"]), "edges": out_edges,
-            "warnings": analysis.warnings}
+        out_edges.append(
+            {
+                "source": r["c_key"],
+                "target": r["s_key"],
+                "port": r["s_port"],
+                "protocol": proto_name(r["protocol"]),
+                "bytes": r["bytes"],
+                "packets": r["packets"],
+                "flows": r["flows"],
+                "rejected": r["rejects"],
+                "first_seen": iso(r["first"]),
+                "last_seen": iso(r["last"]),
+                "scope": "intra-workload" if r["c_key"] == r["s_key"] else "inter-workload",
+                "cross_replica_flows": r["cross_replica"],
+            }
+        )
+    return {
+        "schema": SCHEMA,
+        "source": analysis.source,
+        "files": analysis.paths,
+        "time_range": {"first": iso(data.first), "last": iso(data.last)},
+        "stats": {**analysis.stats, "external_addresses_folded": folded},
+        "nodes": sorted(nodes.values(), key=lambda n: n["id"]),
+        "edges": out_edges,
+        "warnings": analysis.warnings,
+    }
 
 
 def to_json(doc: dict[str, Any]) -> str:
@@ -87,8 +125,12 @@ def _dot_str(text: str) -> str:
 def to_dot(doc: dict[str, Any]) -> str:
     from seawall.network.detectors.base import human_bytes
 
-    lines = ["digraph seawall_netmap {", "  rankdir=LR;", '  node [shape=box, style="rounded,filled", '
-             'fontname="Helvetica", fillcolor="#e8f0fe"];', '  edge [fontname="Helvetica", fontsize=10];']
+    lines = [
+        "digraph seawall_netmap {",
+        "  rankdir=LR;",
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fillcolor="#e8f0fe"];',
+        '  edge [fontname="Helvetica", fontsize=10];',
+    ]
     for n in doc["nodes"]:
         attrs = f"label={_dot_str(n['label'])}"
         if not n.get("internal"):
@@ -100,7 +142,9 @@ def to_dot(doc: dict[str, Any]) -> str:
         text = f"{e['protocol']}/{e['port']}  {human_bytes(e['bytes'])}, {e['flows']} flows"
         style = ", style=dashed" if e["scope"] == "intra-workload" else ""
         color = ', color="#c0392b"' if e["rejected"] and e["rejected"] == e["flows"] else ""
-        lines.append(f"  {_dot_str(e['source'])} -> {_dot_str(e['target'])} [label={_dot_str(text)}{style}{color}];")
+        lines.append(
+            f"  {_dot_str(e['source'])} -> {_dot_str(e['target'])} [label={_dot_str(text)}{style}{color}];"
+        )
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -108,8 +152,13 @@ def to_dot(doc: dict[str, Any]) -> str:
 def _script_json(value: Any) -> str:
     """JSON safe inside <script>: no `</script>`, no HTML comment openers, no U+2028/9."""
     text = orjson.dumps(value).decode()
-    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def to_html(doc: dict[str, Any], findings: list[dict[str, Any]] | None = None) -> str:
@@ -117,6 +166,8 @@ def to_html(doc: dict[str, Any], findings: list[dict[str, Any]] | None = None) -
     template = web.joinpath("template.html").read_text(encoding="utf-8")
     library = web.joinpath("vendor/cytoscape.min.js").read_text(encoding="utf-8")
     title = f"seawall service map — {doc.get('source', '')}: {', '.join(doc.get('files', []))[:200]}"
-    return (template.replace("%%TITLE%%", html.escape(title))
-            .replace("%%LIBRARY%%", library.replace("</script", "<\\/script"))
-            .replace("%%DATA%%", _script_json({"map": doc, "findings": findings or []})))
+    return (
+        template.replace("%%TITLE%%", html.escape(title))
+        .replace("%%LIBRARY%%", library.replace("</script", "<\\/script"))
+        .replace("%%DATA%%", _script_json({"map": doc, "findings": findings or []}))
+    )

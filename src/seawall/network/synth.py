@@ -19,14 +19,18 @@ import random
 from pathlib import Path
 from typing import Any
 
-FORMAT = ("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end "
-          "action log-status vpc-id subnet-id instance-id tcp-flags type pkt-srcaddr pkt-dstaddr "
-          "flow-direction traffic-path")
+FORMAT = (
+    "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end "
+    "action log-status vpc-id subnet-id instance-id tcp-flags type pkt-srcaddr pkt-dstaddr "
+    "flow-direction traffic-path"
+)
 DAY = int(dt.datetime(2026, 11, 2, tzinfo=dt.UTC).timestamp())
 
-NODES = {"ip-10-0-1-10.eu-west-1.compute.internal": "10.0.1.10",
-         "ip-10-0-2-10.eu-west-1.compute.internal": "10.0.2.10",
-         "ip-10-0-3-10.eu-west-1.compute.internal": "10.0.3.10"}
+NODES = {
+    "ip-10-0-1-10.eu-west-1.compute.internal": "10.0.1.10",
+    "ip-10-0-2-10.eu-west-1.compute.internal": "10.0.2.10",
+    "ip-10-0-3-10.eu-west-1.compute.internal": "10.0.3.10",
+}
 PODS = {  # workload -> (kind, namespace, port, protocol, pod ips)
     "frontend": ("Deployment", "shop", 8080, "TCP", ["10.0.1.21", "10.0.2.22", "10.0.3.23"]),
     "api": ("Deployment", "shop", 8000, "TCP", ["10.0.1.31", "10.0.2.32", "10.0.2.33"]),
@@ -46,9 +50,20 @@ class _Writer:
         self.rng = rng
         self.rows: list[tuple[int, str]] = []
 
-    def conn(self, t: float, client: str, server: str, dport: int, proto: int = 6, up: int = 2000,
-             down: int = 8000, action: str = "ACCEPT", internal_server: bool = True, sport: int | None = None,
-             duration: int = 1) -> None:
+    def conn(
+        self,
+        t: float,
+        client: str,
+        server: str,
+        dport: int,
+        proto: int = 6,
+        up: int = 2000,
+        down: int = 8000,
+        action: str = "ACCEPT",
+        internal_server: bool = True,
+        sport: int | None = None,
+        duration: int = 1,
+    ) -> None:
         """One connection as VPC Flow Logs record it: on the client ENI (egress + its reply) and on
         the server ENI (ingress + its reply) when the server is in the VPC."""
         rng = self.rng
@@ -56,7 +71,7 @@ class _Writer:
         start = int(t)
         end = start + max(duration, 1)
         p_up, p_down = max(1, up // 1200), max(1, down // 1200)
-        flags_c = 19 if proto == 6 else 0          # SYN|ACK|FIN
+        flags_c = 19 if proto == 6 else 0  # SYN|ACK|FIN
         flags_s = 19 if proto == 6 else 0
         enis = [("eni-0c1" + client.replace(".", "")[-8:], "egress", "ingress")]
         if internal_server:
@@ -64,22 +79,43 @@ class _Writer:
         for eni, dir_up, dir_down in enis:
             if action == "REJECT":
                 if dir_up == "ingress":  # the security group of the target drops the SYN
-                    self._row(eni, client, server, sport, dport, proto, 1, 60, start, end, "REJECT", 2, dir_up)
+                    self._row(
+                        eni, client, server, sport, dport, proto, 1, 60, start, end, "REJECT", 2, dir_up
+                    )
                 continue
             self._row(eni, client, server, sport, dport, proto, p_up, up, start, end, action, flags_c, dir_up)
-            self._row(eni, server, client, dport, sport, proto, p_down, down, start, end, action, flags_s, dir_down)
+            self._row(
+                eni, server, client, dport, sport, proto, p_down, down, start, end, action, flags_s, dir_down
+            )
 
-    def _row(self, eni: str, src: str, dst: str, sport: int, dport: int, proto: int, packets: int, nbytes: int,
-             start: int, end: int, action: str, flags: int, direction: str) -> None:
+    def _row(
+        self,
+        eni: str,
+        src: str,
+        dst: str,
+        sport: int,
+        dport: int,
+        proto: int,
+        packets: int,
+        nbytes: int,
+        start: int,
+        end: int,
+        action: str,
+        flags: int,
+        direction: str,
+    ) -> None:
         # VPC Flow Logs cut long flows into 60 s aggregation windows
         windows = max(1, (end - start + 59) // 60)
         for w in range(windows):
             s = start + 60 * w
             e = min(end, s + 60)
-            line = (f"5 123456789012 {eni} {src} {dst} {sport} {dport} {proto} {max(1, packets // windows)} "
-                    f"{max(40, nbytes // windows)} {s} {e} {action} OK vpc-0a1b2c3d subnet-0a1b2c3d "
-                    f"{'i-0abc1234def567890' if direction else '-'} {flags} IPv4 {src} {dst} {direction} "
-                    f"{'8' if direction == 'egress' and not dst.startswith('10.') else '1' if direction == 'egress' else '-'}")
+            path = "-" if direction != "egress" else ("8" if not dst.startswith("10.") else "1")
+            line = (
+                f"5 123456789012 {eni} {src} {dst} {sport} {dport} {proto} {max(1, packets // windows)} "
+                f"{max(40, nbytes // windows)} {s} {e} {action} OK vpc-0a1b2c3d subnet-0a1b2c3d "
+                f"{'i-0abc1234def567890' if direction else '-'} {flags} IPv4 {src} {dst} {direction} "
+                f"{path}"
+            )
             self.rows.append((s, line))
 
 
@@ -92,23 +128,52 @@ def generate_day(story: bool, seed: int = 1) -> list[str]:
         # ALB health checks + requests, kept alive: one connection per ALB node and target per minute
         for alb in ALB:
             for pod in fe:
-                w.conn(t0 + rng.uniform(0, 59), alb, pod, 8080, up=rng.randint(20_000, 60_000),
-                       down=rng.randint(200_000, 600_000), duration=rng.randint(5, 50))
+                w.conn(
+                    t0 + rng.uniform(0, 59),
+                    alb,
+                    pod,
+                    8080,
+                    up=rng.randint(20_000, 60_000),
+                    down=rng.randint(200_000, 600_000),
+                    duration=rng.randint(5, 50),
+                )
         for pod in fe:
-            w.conn(t0 + rng.uniform(0, 59), pod, rng.choice(api), 8000, up=rng.randint(10_000, 30_000),
-                   down=rng.randint(50_000, 200_000), duration=rng.randint(1, 30))
+            w.conn(
+                t0 + rng.uniform(0, 59),
+                pod,
+                rng.choice(api),
+                8000,
+                up=rng.randint(10_000, 30_000),
+                down=rng.randint(50_000, 200_000),
+                duration=rng.randint(1, 30),
+            )
         if minute % 2 == 0:
             for pod in api:
-                w.conn(t0 + rng.uniform(0, 59), pod, db[0], 5432, up=rng.randint(5_000, 20_000),
-                       down=rng.randint(20_000, 90_000), duration=rng.randint(10, 110))
+                w.conn(
+                    t0 + rng.uniform(0, 59),
+                    pod,
+                    db[0],
+                    5432,
+                    up=rng.randint(5_000, 20_000),
+                    down=rng.randint(20_000, 90_000),
+                    duration=rng.randint(10, 110),
+                )
         if minute % 5 == 0:
             for pod in fe + api + rep[:0]:
                 w.conn(t0 + rng.uniform(0, 59), pod, rng.choice(dns), 53, proto=17, up=80, down=160)
         if rng.random() < 0.15:  # payment calls: Poisson-like, a few an hour
-            w.conn(t0 + rng.uniform(0, 59), rng.choice(api), PAYMENT, 443, up=rng.randint(3_000, 9_000),
-                   down=rng.randint(4_000, 12_000), internal_server=False, duration=rng.randint(1, 3))
+            w.conn(
+                t0 + rng.uniform(0, 59),
+                rng.choice(api),
+                PAYMENT,
+                443,
+                up=rng.randint(3_000, 9_000),
+                down=rng.randint(4_000, 12_000),
+                internal_server=False,
+                duration=rng.randint(1, 3),
+            )
         if minute % 15 == 0:  # report CronJob
-            t = t0 + 2
+            t: float = t0 + 2
             w.conn(t, rep[0], rng.choice(dns), 53, proto=17, up=80, down=160)
             w.conn(t + 1, rep[0], rng.choice(api), 8000, up=2_000, down=40_000, duration=3)
             w.conn(t + 5, rep[0], db[0], 5432, up=4_000, down=400_000, duration=20)
@@ -116,8 +181,15 @@ def generate_day(story: bool, seed: int = 1) -> list[str]:
         # beacon: 09:00 .. 23:59, every 60 s +-5 %
         t = DAY + 9 * 3600 + 7.0
         while t < DAY + 86_000:
-            w.conn(t, COMPROMISED, C2, 443, up=rng.randint(600, 900), down=rng.randint(300, 700),
-                   internal_server=False)
+            w.conn(
+                t,
+                COMPROMISED,
+                C2,
+                443,
+                up=rng.randint(600, 900),
+                down=rng.randint(300, 700),
+                internal_server=False,
+            )
             t += 60 * (1 + rng.uniform(-0.05, 0.05))
         # scan of 10.0.1.0/24 at 14:00
         t = DAY + 14 * 3600
@@ -130,11 +202,26 @@ def generate_day(story: bool, seed: int = 1) -> list[str]:
                 w.conn(t, COMPROMISED, ip, port, up=120, down=120, action="ACCEPT" if opened else "REJECT")
         # the kubelet of node ip-10-0-1-10: /pods, /exec
         for k in range(6):
-            w.conn(DAY + 14 * 3600 + 600 + k * 40, COMPROMISED, "10.0.1.10", 10250, up=4_000,
-                   down=rng.randint(30_000, 90_000), duration=20)
+            w.conn(
+                DAY + 14 * 3600 + 600 + k * 40,
+                COMPROMISED,
+                "10.0.1.10",
+                10250,
+                up=4_000,
+                down=rng.randint(30_000, 90_000),
+                duration=20,
+            )
         # 500 MB out at 16:00, in one long upload
-        w.conn(DAY + 16 * 3600, COMPROMISED, DROP, 443, up=500 * 1024 * 1024, down=2_000_000,
-               internal_server=False, duration=1800)
+        w.conn(
+            DAY + 16 * 3600,
+            COMPROMISED,
+            DROP,
+            443,
+            up=500 * 1024 * 1024,
+            down=2_000_000,
+            internal_server=False,
+            duration=1800,
+        )
     w.rows.sort(key=lambda r: r[0])
     return [FORMAT] + [line for _, line in w.rows]
 
@@ -143,9 +230,19 @@ def inventory() -> dict[str, Any]:
     """`kubectl get pods,services,nodes -A -o json` of the app."""
     items: list[dict[str, Any]] = []
     for name, ip in NODES.items():
-        items.append({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
-                      "status": {"addresses": [{"type": "InternalIP", "address": ip},
-                                               {"type": "Hostname", "address": name}]}})
+        items.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {"name": name},
+                "status": {
+                    "addresses": [
+                        {"type": "InternalIP", "address": ip},
+                        {"type": "Hostname", "address": name},
+                    ]
+                },
+            }
+        )
     suffixes = ["x1", "x2", "x3"]
     for wl, (kind, ns, port, proto, ips) in PODS.items():
         for i, ip in enumerate(ips):
@@ -161,17 +258,33 @@ def inventory() -> dict[str, Any]:
             container: dict[str, Any] = {"name": wl, "image": f"registry.example.com/{wl}:1.4.2"}
             if port:
                 container["ports"] = [{"containerPort": port, "protocol": proto}]
-            items.append({
-                "apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": pod, "namespace": ns, "labels": labels,
-                             "ownerReferences": [{**owner, "apiVersion": "apps/v1", "controller": True}]},
-                "spec": {"containers": [container], "nodeName": list(NODES)[int(ip.split(".")[2]) - 1]},
-                "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}})
+            items.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {
+                        "name": pod,
+                        "namespace": ns,
+                        "labels": labels,
+                        "ownerReferences": [{**owner, "apiVersion": "apps/v1", "controller": True}],
+                    },
+                    "spec": {"containers": [container], "nodeName": list(NODES)[int(ip.split(".")[2]) - 1]},
+                    "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]},
+                }
+            )
         if port:
-            items.append({"apiVersion": "v1", "kind": "Service",
-                          "metadata": {"name": "kube-dns" if wl == "coredns" else wl, "namespace": ns},
-                          "spec": {"clusterIP": f"172.20.{len(items)}.10", "selector": {"app": wl},
-                                   "ports": [{"port": port, "targetPort": port, "protocol": proto}]}})
+            items.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {"name": "kube-dns" if wl == "coredns" else wl, "namespace": ns},
+                    "spec": {
+                        "clusterIP": f"172.20.{len(items)}.10",
+                        "selector": {"app": wl},
+                        "ports": [{"port": port, "targetPort": port, "protocol": proto}],
+                    },
+                }
+            )
     return {"apiVersion": "v1", "kind": "List", "items": items}
 
 

@@ -15,8 +15,17 @@ from seawall.network.detectors.scan import PortScan
 
 
 def all_detectors() -> list[Detector]:
-    return [NewEdge(), PortScan(), LateralMovement(), ThreatIntel(), CryptoMining(), MetadataAccess(),
-            Exfiltration(), Beaconing(), DnsTunneling()]
+    return [
+        NewEdge(),
+        PortScan(),
+        LateralMovement(),
+        ThreatIntel(),
+        CryptoMining(),
+        MetadataAccess(),
+        Exfiltration(),
+        Beaconing(),
+        DnsTunneling(),
+    ]
 
 
 __all__ = ["Context", "Detector", "all_detectors"]

@@ -32,8 +32,7 @@ class Context:
 class Detector(Protocol):
     rule: str
 
-    def run(self, ctx: Context) -> list[Finding]:
-        ...
+    def run(self, ctx: Context) -> list[Finding]: ...
 
 
 @cache
@@ -67,18 +66,40 @@ def matches(key: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(key, p) for p in patterns)
 
 
-def finding(rule_id: str, key: str, ctx: Context, evidence: str, *, count: int | None = None,
-            first: int | None = None, last: int | None = None, severity: Severity | None = None,
-            extra: dict[str, Any] | None = None) -> Finding:
+def finding(
+    rule_id: str,
+    key: str,
+    ctx: Context,
+    evidence: str,
+    *,
+    count: int | None = None,
+    first: int | None = None,
+    last: int | None = None,
+    severity: Severity | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Finding:
     meta = rules()[rule_id]
     return Finding(
-        kind=FindingKind.DETECTION, rule=rule_id, title=str(meta["title"]),
-        severity=severity or Severity.parse(str(meta["severity"])), resource=resource_of(key),
-        location=Location(path=ctx.location), evidence=evidence,
+        kind=FindingKind.DETECTION,
+        rule=rule_id,
+        title=str(meta["title"]),
+        severity=severity or Severity.parse(str(meta["severity"])),
+        resource=resource_of(key),
+        location=Location(path=ctx.location),
+        evidence=evidence,
         remediation=str(meta.get("remediation") or "") or None,
         references=[str(r) for r in meta.get("references", [])],
-        attack=[str(a) for a in meta.get("attack", [])], count=count,
-        first_seen=iso(first), last_seen=iso(last), extra=extra or {})
+        attack=[str(a) for a in meta.get("attack", [])],
+        count=count,
+        first_seen=iso(first),
+        last_seen=iso(last),
+        extra=extra or {},
+    )
+
+
+def as_int(value: Any) -> int | None:
+    """A Polars scalar (min/max/sum of a column) as int, None when empty."""
+    return None if value is None else int(value)
 
 
 def human_bytes(n: float) -> str:

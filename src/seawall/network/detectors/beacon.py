@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from seawall.core.models import Finding
-from seawall.network.detectors.base import Context, finding
+from seawall.network.detectors.base import Context, as_int, finding
 from seawall.network.engine import PAIR_KEYS
 
 
@@ -18,21 +18,47 @@ class Beaconing:
         if not ev.height:
             return []
         # one event per connection start per pair (several client addresses = replicas merge)
-        stats = (ev.group_by([*PAIR_KEYS, "t"]).agg().sort([*PAIR_KEYS, "t"])
-                 .with_columns(pl.col("t").diff().over(PAIR_KEYS).alias("dt"))
-                 .group_by(PAIR_KEYS).agg(
-                     pl.len().alias("n"), pl.col("t").min().alias("first"), pl.col("t").max().alias("last"),
-                     pl.col("dt").drop_nulls().median().alias("median"),
-                     (pl.col("dt").drop_nulls() - pl.col("dt").drop_nulls().median()).abs().median().alias("mad"))
-                 .with_columns((pl.col("mad") / pl.col("median")).alias("jitter"))
-                 .filter((pl.col("n") >= o.beacon_min_connections) & (pl.col("median") >= o.beacon_min_interval)
-                         & (pl.col("jitter") <= o.beacon_max_jitter)))
+        stats = (
+            ev.group_by([*PAIR_KEYS, "t"])
+            .agg()
+            .sort([*PAIR_KEYS, "t"])
+            .with_columns(pl.col("t").diff().over(PAIR_KEYS).alias("dt"))
+            .group_by(PAIR_KEYS)
+            .agg(
+                pl.len().alias("n"),
+                pl.col("t").min().alias("first"),
+                pl.col("t").max().alias("last"),
+                pl.col("dt").drop_nulls().median().alias("median"),
+                (pl.col("dt").drop_nulls() - pl.col("dt").drop_nulls().median()).abs().median().alias("mad"),
+            )
+            .with_columns((pl.col("mad") / pl.col("median")).alias("jitter"))
+            .filter(
+                (pl.col("n") >= o.beacon_min_connections)
+                & (pl.col("median") >= o.beacon_min_interval)
+                & (pl.col("jitter") <= o.beacon_max_jitter)
+            )
+        )
         out = []
         for (key,), group in stats.sort("n", descending=True).group_by(["c_key"], maintain_order=True):
-            lines = [f"{r['s_addr']}:{r['s_port']} every {r['median']:.0f}s (jitter {r['jitter']:.2f}, "
-                     f"{r['n']} connections)" for r in group.head(5).iter_rows(named=True)]
-            out.append(finding(self.rule, str(key), ctx, "; ".join(lines), count=int(group["n"].sum()),
-                               first=int(group["first"].min()), last=int(group["last"].max()),  # type: ignore[arg-type]
-                               extra={"destinations": [f"{r['s_addr']}:{r['s_port']}"
-                                                       for r in group.iter_rows(named=True)][:50]}))
+            lines = [
+                f"{r['s_addr']}:{r['s_port']} every {r['median']:.0f}s (jitter {r['jitter']:.2f}, "
+                f"{r['n']} connections)"
+                for r in group.head(5).iter_rows(named=True)
+            ]
+            out.append(
+                finding(
+                    self.rule,
+                    str(key),
+                    ctx,
+                    "; ".join(lines),
+                    count=int(group["n"].sum()),
+                    first=as_int(group["first"].min()),
+                    last=as_int(group["last"].max()),
+                    extra={
+                        "destinations": [f"{r['s_addr']}:{r['s_port']}" for r in group.iter_rows(named=True)][
+                            :50
+                        ]
+                    },
+                )
+            )
         return out

@@ -14,7 +14,15 @@ class MetadataAccess:
         for r in ctx.data.imds.sort("c_key").iter_rows(named=True):
             if matches(r["c_key"], ctx.options.imds_allow):
                 continue
-            out.append(finding(self.rule, r["c_key"], ctx,
-                               f"{r['flows']} flow(s) to the instance metadata service",
-                               count=r["flows"], first=r["first"], last=r["last"]))
+            out.append(
+                finding(
+                    self.rule,
+                    r["c_key"],
+                    ctx,
+                    f"{r['flows']} flow(s) to the instance metadata service",
+                    count=r["flows"],
+                    first=r["first"],
+                    last=r["last"],
+                )
+            )
         return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
 from seawall.core.models import Finding
@@ -9,7 +11,7 @@ from seawall.network.baseline import edge_class_expr
 from seawall.network.detectors.base import Context, finding, label, matches
 
 
-def _target(row: dict[str, object]) -> str:
+def _target(row: dict[str, Any]) -> str:
     name = label(str(row["s_key"]))
     return name if name == row["s_addr"] else f"{name} ({row['s_addr']})"
 
@@ -21,37 +23,60 @@ class LateralMovement:
         o = ctx.options
         ports = set(o.admin_ports) | set(o.data_ports)
         edges = ctx.data.edges.filter(
-            pl.col("c_int") & pl.col("s_int") & (pl.col("c_key") != pl.col("s_key"))
-            & pl.col("s_port").is_in(list(ports)) & (pl.col("flows") > pl.col("rejects")))
+            pl.col("c_int")
+            & pl.col("s_int")
+            & (pl.col("c_key") != pl.col("s_key"))
+            & pl.col("s_port").is_in(list(ports))
+            & (pl.col("flows") > pl.col("rejects"))
+        )
         if ctx.baseline is not None and edges.height:
             known = ctx.baseline.edges_frame().select("c_key", "s_class", "s_port").unique()
             edges = edges.with_columns(edge_class_expr().alias("s_class")).join(
-                known, on=["c_key", "s_class", "s_port"], how="anti")
+                known, on=["c_key", "s_class", "s_port"], how="anti"
+            )
         exposed = ctx.inventory.exposed
-        rows = [r for r in edges.iter_rows(named=True)
-                if r["s_port"] not in exposed.get(r["s_key"], ())
-                and not r["s_key"].startswith("InstanceMetadata:")
-                and not matches(r["c_key"], o.admin_allow)]
+        rows = [
+            r
+            for r in edges.iter_rows(named=True)
+            if r["s_port"] not in exposed.get(r["s_key"], ())
+            and not r["s_key"].startswith("InstanceMetadata:")
+            and not matches(r["c_key"], o.admin_allow)
+        ]
         # database ports: only a fan-out to several servers, or a node, is suspicious
         data_servers: dict[str, set[str]] = {}
         for r in rows:
             if r["s_port"] in o.data_ports:
                 data_servers.setdefault(r["c_key"], set()).add(r["s_key"])
-        hits: dict[str, list[dict[str, object]]] = {}
+        hits: dict[str, list[dict[str, Any]]] = {}
         for r in rows:
-            if r["s_port"] in o.admin_ports or r["s_key"].startswith("Node:") \
-                    or len(data_servers.get(r["c_key"], ())) >= 2:
+            if (
+                r["s_port"] in o.admin_ports
+                or r["s_key"].startswith("Node:")
+                or len(data_servers.get(r["c_key"], ())) >= 2
+            ):
                 hits.setdefault(r["c_key"], []).append(r)
         out = []
         for c_key, group in sorted(hits.items()):
-            group.sort(key=lambda r: (r["first"] or 0))
-            lines = [f"{_target(r)} port {r['s_port']}: "
-                     f"{int(r['flows']) - int(r['rejects'])} accepted flow(s)"  # type: ignore[call-overload]
-                     for r in group[:10]]
-            out.append(finding(self.rule, c_key, ctx, "; ".join(lines),
-                               count=sum(int(r["flows"]) for r in group),  # type: ignore[call-overload]
-                               first=min(int(r["first"]) for r in group),  # type: ignore[call-overload]
-                               last=max(int(r["last"]) for r in group),  # type: ignore[call-overload]
-                               extra={"targets": [{"server": r["s_key"], "address": r["s_addr"],
-                                                   "port": r["s_port"]} for r in group[:50]]}))
+            group.sort(key=lambda r: r["first"] or 0)
+            lines = [
+                f"{_target(r)} port {r['s_port']}: {int(r['flows']) - int(r['rejects'])} accepted flow(s)"
+                for r in group[:10]
+            ]
+            out.append(
+                finding(
+                    self.rule,
+                    c_key,
+                    ctx,
+                    "; ".join(lines),
+                    count=sum(int(r["flows"]) for r in group),
+                    first=min(int(r["first"]) for r in group),
+                    last=max(int(r["last"]) for r in group),
+                    extra={
+                        "targets": [
+                            {"server": r["s_key"], "address": r["s_addr"], "port": r["s_port"]}
+                            for r in group[:50]
+                        ]
+                    },
+                )
+            )
         return out

@@ -12,7 +12,8 @@ from seawall.network.detectors.base import Context, finding
 POOL_NAMES = re.compile(
     r"(^|\.)(x?pool|pool\d*|mining|mine)[.-]|\.pool\.|xmr|monero|nanopool|minexmr|supportxmr|hashvault|"
     r"moneroocean|c3pool|f2pool|2miners|ethermine|nicehash|minergate|hashcity|herominers|unmineable|"
-    r"kryptex|cryptonight|stratum")
+    r"kryptex|cryptonight|stratum"
+)
 
 
 class CryptoMining:
@@ -20,7 +21,9 @@ class CryptoMining:
 
     def run(self, ctx: Context) -> list[Finding]:
         o = ctx.options
-        edges = ctx.data.edges.filter(pl.col("c_int") & ~pl.col("s_int") & (pl.col("flows") > pl.col("rejects")))
+        edges = ctx.data.edges.filter(
+            pl.col("c_int") & ~pl.col("s_int") & (pl.col("flows") > pl.col("rejects"))
+        )
         hits: dict[str, list[str]] = {}
         named: set[str] = set()
         span: dict[str, list[int]] = {}
@@ -44,7 +47,16 @@ class CryptoMining:
                 hits.setdefault(r["src_key"], []).append(f"DNS query {r['qname']}")
                 named.add(r["src_key"])
                 seen(r["src_key"], r["first"], r["last"])
-        return [finding(self.rule, key, ctx, "; ".join(sorted(set(lines))[:10]), count=len(lines),
-                        first=span[key][0] or None, last=span[key][1] or None,
-                        severity=Severity.HIGH if key in named else Severity.MEDIUM)
-                for key, lines in sorted(hits.items())]
+        return [
+            finding(
+                self.rule,
+                key,
+                ctx,
+                "; ".join(sorted(set(lines))[:10]),
+                count=len(lines),
+                first=span[key][0] or None,
+                last=span[key][1] or None,
+                severity=Severity.HIGH if key in named else Severity.MEDIUM,
+            )
+            for key, lines in sorted(hits.items())
+        ]

@@ -6,7 +6,7 @@ import polars as pl
 
 from seawall.core.models import Finding
 from seawall.network.baseline import edge_class_expr
-from seawall.network.detectors.base import Context, finding, human_bytes, label, proto_name
+from seawall.network.detectors.base import Context, as_int, finding, human_bytes, label, proto_name
 
 
 class NewEdge:
@@ -16,21 +16,36 @@ class NewEdge:
         if ctx.baseline is None:
             return []
         edges = ctx.data.edges.filter(pl.col("c_int") & (pl.col("flows") > pl.col("rejects"))).with_columns(
-            edge_class_expr().alias("s_class"), pl.col("s_port").fill_null(-1).alias("port_k"),
-            pl.col("protocol").fill_null(-1).alias("proto_k"))
+            edge_class_expr().alias("s_class"),
+            pl.col("s_port").fill_null(-1).alias("port_k"),
+            pl.col("protocol").fill_null(-1).alias("proto_k"),
+        )
         known = ctx.baseline.edges_frame().rename({"s_port": "port_k", "protocol": "proto_k"})
         new = edges.join(known, on=["c_key", "s_class", "port_k", "proto_k"], how="anti")
         out = []
         for (c_key,), group in new.sort("first").group_by(["c_key"], maintain_order=True):
             rows = group.sort("bytes", descending=True)
-            lines = [f"{label(r['s_key'])}:{r['s_port']}/{proto_name(r['protocol'])} "
-                     f"({r['flows']} flows, {human_bytes(r['bytes'])})" for r in rows.head(10).iter_rows(named=True)]
+            lines = [
+                f"{label(r['s_key'])}:{r['s_port']}/{proto_name(r['protocol'])} "
+                f"({r['flows']} flows, {human_bytes(r['bytes'])})"
+                for r in rows.head(10).iter_rows(named=True)
+            ]
             more = f" and {rows.height - 10} more" if rows.height > 10 else ""
-            out.append(finding(self.rule, str(c_key), ctx,
-                               f"{rows.height} edge(s) not in the baseline: " + "; ".join(lines) + more,
-                               count=int(rows["flows"].sum()), first=rows["first"].min(),  # type: ignore[arg-type]
-                               last=rows["last"].max(),  # type: ignore[arg-type]
-                               extra={"new_edges": [{"server": r["s_key"], "port": r["s_port"],
-                                                     "protocol": proto_name(r["protocol"])}
-                                                    for r in rows.head(50).iter_rows(named=True)]}))
+            out.append(
+                finding(
+                    self.rule,
+                    str(c_key),
+                    ctx,
+                    f"{rows.height} edge(s) not in the baseline: " + "; ".join(lines) + more,
+                    count=int(rows["flows"].sum()),
+                    first=as_int(rows["first"].min()),
+                    last=as_int(rows["last"].max()),
+                    extra={
+                        "new_edges": [
+                            {"server": r["s_key"], "port": r["s_port"], "protocol": proto_name(r["protocol"])}
+                            for r in rows.head(50).iter_rows(named=True)
+                        ]
+                    },
+                )
+            )
         return out

@@ -17,38 +17,78 @@ class PortScan:
         scans = ctx.data.scans
         if ctx.baseline is not None and scans.height:
             known = ctx.baseline.edges_frame().select("c_key", "s_class", "s_port").unique()
-            scans = (scans.with_columns(pl.lit(True).alias("s_int"))
-                     .with_columns(edge_class_expr().alias("s_class"))
-                     .join(known, on=["c_key", "s_class", "s_port"], how="anti"))
+            scans = (
+                scans.with_columns(pl.lit(True).alias("s_int"))
+                .with_columns(edge_class_expr().alias("s_class"))
+                .join(known, on=["c_key", "s_class", "s_port"], how="anti")
+            )
         per_client = scans.group_by("c_key").agg(
             pl.struct("s_addr", "s_port").n_unique().alias("targets"),
             pl.col("s_key").n_unique().alias("hosts"),
             pl.col("s_port").n_unique().alias("ports"),
             pl.struct("s_addr", "s_port").filter(pl.col("rejects") > 0).n_unique().alias("rejected"),
-            pl.col("flows").sum(), pl.col("first").min(), pl.col("last").max())
-        vertical = scans.group_by(["c_key", "s_addr"]).agg(pl.col("s_port").n_unique().alias("n")) \
-            .group_by("c_key").agg(pl.col("n").max().alias("max_ports"),
-                                   pl.col("s_addr").filter(pl.col("n") >= o.scan_ports).alias("v_hosts"))
-        horizontal = scans.group_by(["c_key", "s_port"]).agg(pl.col("s_key").n_unique().alias("n")) \
-            .group_by("c_key").agg(pl.col("n").max().alias("max_hosts"),
-                                   pl.col("s_port").filter(pl.col("n") >= o.scan_hosts).alias("h_ports"))
-        table = per_client.join(vertical, on="c_key").join(horizontal, on="c_key").filter(
-            (pl.col("max_ports") >= o.scan_ports) | (pl.col("max_hosts") >= o.scan_hosts)
-            | (pl.col("rejected") >= o.scan_rejects))
+            pl.col("flows").sum(),
+            pl.col("first").min(),
+            pl.col("last").max(),
+        )
+        vertical = (
+            scans.group_by(["c_key", "s_addr"])
+            .agg(pl.col("s_port").n_unique().alias("n"))
+            .group_by("c_key")
+            .agg(
+                pl.col("n").max().alias("max_ports"),
+                pl.col("s_addr").filter(pl.col("n") >= o.scan_ports).alias("v_hosts"),
+            )
+        )
+        horizontal = (
+            scans.group_by(["c_key", "s_port"])
+            .agg(pl.col("s_key").n_unique().alias("n"))
+            .group_by("c_key")
+            .agg(
+                pl.col("n").max().alias("max_hosts"),
+                pl.col("s_port").filter(pl.col("n") >= o.scan_hosts).alias("h_ports"),
+            )
+        )
+        table = (
+            per_client.join(vertical, on="c_key")
+            .join(horizontal, on="c_key")
+            .filter(
+                (pl.col("max_ports") >= o.scan_ports)
+                | (pl.col("max_hosts") >= o.scan_hosts)
+                | (pl.col("rejected") >= o.scan_rejects)
+            )
+        )
         out = []
         for r in table.sort("c_key").iter_rows(named=True):
             kinds = []
             if r["max_ports"] >= o.scan_ports:
-                kinds.append(f"vertical: up to {r['max_ports']} ports on one host "
-                             f"({', '.join(sorted(r['v_hosts'])[:5])})")
+                kinds.append(
+                    f"vertical: up to {r['max_ports']} ports on one host "
+                    f"({', '.join(sorted(r['v_hosts'])[:5])})"
+                )
             if r["max_hosts"] >= o.scan_hosts:
-                kinds.append(f"horizontal: port(s) {', '.join(map(str, sorted(r['h_ports'])[:10]))} "
-                             f"on up to {r['max_hosts']} hosts")
+                kinds.append(
+                    f"horizontal: port(s) {', '.join(map(str, sorted(r['h_ports'])[:10]))} "
+                    f"on up to {r['max_hosts']} hosts"
+                )
             if r["rejected"] >= o.scan_rejects:
                 kinds.append(f"{r['rejected']} rejected targets")
-            out.append(finding(self.rule, r["c_key"], ctx,
-                               f"{r['targets']} host:port targets on {r['hosts']} hosts, {r['ports']} ports; "
-                               + "; ".join(kinds), count=r["flows"], first=r["first"], last=r["last"],
-                               extra={"targets": r["targets"], "hosts": r["hosts"], "ports": r["ports"],
-                                      "rejected": r["rejected"]}))
+            out.append(
+                finding(
+                    self.rule,
+                    r["c_key"],
+                    ctx,
+                    f"{r['targets']} host:port targets on {r['hosts']} hosts, {r['ports']} ports; "
+                    + "; ".join(kinds),
+                    count=r["flows"],
+                    first=r["first"],
+                    last=r["last"],
+                    extra={
+                        "targets": r["targets"],
+                        "hosts": r["hosts"],
+                        "ports": r["ports"],
+                        "rejected": r["rejected"],
+                    },
+                )
+            )
         return out

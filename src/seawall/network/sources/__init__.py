@@ -11,16 +11,19 @@ from seawall.network.options import NetworkOptions
 
 def _vpc(options: NetworkOptions) -> FlowSource:
     from seawall.network.sources.vpcflow import VpcFlowSource
+
     return VpcFlowSource(options)
 
 
 def _hubble(options: NetworkOptions) -> FlowSource:
     from seawall.network.sources.hubble import HubbleSource
+
     return HubbleSource(options)
 
 
 def _pcap(options: NetworkOptions) -> FlowSource:
     from seawall.network.sources.pcap import PcapSource
+
     return PcapSource(options)
 
 

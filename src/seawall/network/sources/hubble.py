@@ -23,12 +23,25 @@ _POD_OF_RS = re.compile(r"^(.*)-[a-z0-9]{6,10}-[a-z0-9]{5}$")
 _POD_OF_SET = re.compile(r"^(.*)-[a-z0-9]{5}$")
 _REJECTED = {"DROPPED", "ERROR", "DENIED"}
 _BATCH = 200_000
-_FLOW_COLS = ["time", "src_addr", "dst_addr", "src_port", "dst_port", "protocol", "action", "tcp_flags",
-              "is_reply", "dst_name", *[f"{s}_id_{f}" for s in ("src", "dst") for f in ("type", "name", "ns", "inst")]]
+_FLOW_COLS = [
+    "time",
+    "src_addr",
+    "dst_addr",
+    "src_port",
+    "dst_port",
+    "protocol",
+    "action",
+    "tcp_flags",
+    "is_reply",
+    "dst_name",
+    *[f"{s}_id_{f}" for s in ("src", "dst") for f in ("type", "name", "ns", "inst")],
+]
 _TCP_BITS = {"FIN": 1, "SYN": 2, "RST": 4, "PSH": 8, "ACK": 16, "URG": 32, "ECE": 64, "CWR": 128}
 
 
-def endpoint_identity(ep: dict[str, Any], node: str | None) -> tuple[str | None, str | None, str | None, str | None]:
+def endpoint_identity(
+    ep: dict[str, Any], node: str | None
+) -> tuple[str | None, str | None, str | None, str | None]:
     """(type, name, namespace, instance) of a Hubble endpoint; all None for the world."""
     labels = [str(x) for x in ep.get("labels") or [] if isinstance(x, str)]
     pod = ep.get("pod_name") or None
@@ -41,8 +54,10 @@ def endpoint_identity(ep: dict[str, Any], node: str | None) -> tuple[str | None,
         m = _POD_OF_RS.match(pod)
         if m:
             return "Deployment", m.group(1), ns, pod
-        app = next((x.split("=", 1)[1] for x in labels if x.startswith(("k8s:app=", "k8s:app.kubernetes.io/name="))),
-                   None)
+        app = next(
+            (x.split("=", 1)[1] for x in labels if x.startswith(("k8s:app=", "k8s:app.kubernetes.io/name="))),
+            None,
+        )
         if app:
             return "Workload", app, ns, pod
         m = _POD_OF_SET.match(pod)
@@ -73,8 +88,10 @@ class HubbleSource:
 
     def _read_file(self, path: Path) -> Iterator[FlowBatch]:
         rows: dict[str, list[Any]] = {c: [] for c in _FLOW_COLS}
-        dns: dict[str, list[Any]] = {c: [] for c in ("time", "src_addr", "qname", "src_id_type", "src_id_name",
-                                                      "src_id_ns", "src_id_inst")}
+        dns: dict[str, list[Any]] = {
+            c: []
+            for c in ("time", "src_addr", "qname", "src_id_type", "src_id_name", "src_id_ns", "src_id_inst")
+        }
         seen_json = False
         for chunk in line_chunks(path, self.options.batch_bytes):
             for line in chunk.splitlines():
@@ -99,8 +116,9 @@ class HubbleSource:
         if rows["time"] or dns["time"]:
             yield self._batch(rows, dns)
 
-    def _add(self, flow: dict[str, Any], doc: dict[str, Any], rows: dict[str, list[Any]],
-             dns: dict[str, list[Any]]) -> None:
+    def _add(
+        self, flow: dict[str, Any], doc: dict[str, Any], rows: dict[str, list[Any]], dns: dict[str, list[Any]]
+    ) -> None:
         ip = flow["IP"]
         l4 = flow.get("l4") or {}
         proto, sport, dport, flags = None, None, None, None
@@ -150,22 +168,42 @@ class HubbleSource:
 
     def _batch(self, rows: dict[str, list[Any]], dns: dict[str, list[Any]]) -> FlowBatch:
         def epoch(col: str) -> pl.Expr:
-            return (pl.col(col).str.to_datetime(time_zone="UTC", strict=False).dt.epoch("s"))
+            return pl.col(col).str.to_datetime(time_zone="UTC", strict=False).dt.epoch("s")
 
-        strings = {c: pl.String for c in _FLOW_COLS}
-        strings.update({"src_port": pl.Int32, "dst_port": pl.Int32, "protocol": pl.Int16, "tcp_flags": pl.Int32,
-                        "is_reply": pl.Boolean})
+        strings: dict[str, Any] = {c: pl.String for c in _FLOW_COLS}
+        strings.update(
+            {
+                "src_port": pl.Int32,
+                "dst_port": pl.Int32,
+                "protocol": pl.Int16,
+                "tcp_flags": pl.Int32,
+                "is_reply": pl.Boolean,
+            }
+        )
         frame = pl.DataFrame(rows, schema=strings).with_columns(
-            epoch("time").alias("start"), pl.lit(1, pl.Int64).alias("packets"), pl.lit(0, pl.Int64).alias("bytes"))
+            epoch("time").alias("start"),
+            pl.lit(1, pl.Int64).alias("packets"),
+            pl.lit(0, pl.Int64).alias("bytes"),
+        )
         frame = frame.with_columns(pl.col("start").alias("end"))
-        bad = frame.filter(pl.col("start").is_null() | pl.col("src_addr").is_null() | pl.col("dst_addr").is_null())
+        bad = frame.filter(
+            pl.col("start").is_null() | pl.col("src_addr").is_null() | pl.col("dst_addr").is_null()
+        )
         self.stats.skip("flows without time or addresses", bad.height)
-        frame = frame.filter(pl.col("start").is_not_null() & pl.col("src_addr").is_not_null()
-                             & pl.col("dst_addr").is_not_null())
-        dns_frame = pl.DataFrame(dns, schema={c: pl.String for c in dns}).with_columns(
-            epoch("time").alias("time")).filter(pl.col("time").is_not_null())
+        frame = frame.filter(
+            pl.col("start").is_not_null()
+            & pl.col("src_addr").is_not_null()
+            & pl.col("dst_addr").is_not_null()
+        )
+        dns_frame = (
+            pl.DataFrame(dns, schema={c: pl.String for c in dns})
+            .with_columns(epoch("time").alias("time"))
+            .filter(pl.col("time").is_not_null())
+        )
         self.stats.flows += frame.height
         for values in (*rows.values(), *dns.values()):
             values.clear()
-        return FlowBatch(flows=frame.select([c for c in FLOW_SCHEMA if c in frame.columns]),
-                         dns=dns_frame.select([c for c in DNS_SCHEMA if c in dns_frame.columns]))
+        return FlowBatch(
+            flows=frame.select([c for c in FLOW_SCHEMA if c in frame.columns]),
+            dns=dns_frame.select([c for c in DNS_SCHEMA if c in dns_frame.columns]),
+        )

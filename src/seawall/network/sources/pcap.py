@@ -55,19 +55,19 @@ def tls_sni(data: bytes) -> str | None:
         if len(data) < 43 or data[0] != 0x16 or data[5] != 0x01:
             return None
         pos = 9 + 2 + 32  # record header 5, handshake header 4, version 2, random 32
-        pos += 1 + data[pos]                                     # session id
-        pos += 2 + int.from_bytes(data[pos:pos + 2], "big")      # cipher suites
-        pos += 1 + data[pos]                                     # compression methods
-        end = pos + 2 + int.from_bytes(data[pos:pos + 2], "big")
+        pos += 1 + data[pos]  # session id
+        pos += 2 + int.from_bytes(data[pos : pos + 2], "big")  # cipher suites
+        pos += 1 + data[pos]  # compression methods
+        end = pos + 2 + int.from_bytes(data[pos : pos + 2], "big")
         pos += 2
         while pos + 4 <= min(end, len(data)):
-            etype = int.from_bytes(data[pos:pos + 2], "big")
-            elen = int.from_bytes(data[pos + 2:pos + 4], "big")
+            etype = int.from_bytes(data[pos : pos + 2], "big")
+            elen = int.from_bytes(data[pos + 2 : pos + 4], "big")
             if etype == 0:
-                body = data[pos + 4:pos + 4 + elen]
+                body = data[pos + 4 : pos + 4 + elen]
                 if len(body) >= 5 and body[2] == 0:
                     nlen = int.from_bytes(body[3:5], "big")
-                    name = body[5:5 + nlen].decode("ascii", "replace")
+                    name = body[5 : 5 + nlen].decode("ascii", "replace")
                     return name or None
                 return None
             pos += 4 + elen
@@ -134,8 +134,10 @@ class PcapSource:
                 break
             except _PARSE_ERRORS as exc:
                 self.stats.skip("truncated or corrupt capture tails")
-                self.warnings.append(f"{path}: capture ends with a truncated or corrupt record "
-                                     f"({type(exc).__name__}); read {n} packets")
+                self.warnings.append(
+                    f"{path}: capture ends with a truncated or corrupt record "
+                    f"({type(exc).__name__}); read {n} packets"
+                )
                 break
             n += 1
             self._packet(float(ts), buf, link)
@@ -202,7 +204,11 @@ class PcapSource:
         elif proto in (6, 17):
             self.stats.skip("truncated TCP/UDP headers")
             return
-        key = (proto, src, sport, dst, dport) if (src, sport) <= (dst, dport) else (proto, dst, dport, src, sport)
+        key = (
+            (proto, src, sport, dst, dport)
+            if (src, sport) <= (dst, dport)
+            else (proto, dst, dport, src, sport)
+        )
         flow = self._flows.get(key)
         if flow is None:
             flow = _Flow(client=src, cport=sport, server=dst, sport=dport, proto=proto, start=ts, end=ts)
@@ -229,9 +235,10 @@ class PcapSource:
             flow.payloads += 1
             self._inspect(ts, flow, from_client, src, sport, dport, payload)
 
-    def _inspect(self, ts: float, flow: _Flow, from_client: bool, src: str, sport: int, dport: int,
-                 payload: bytes) -> None:
-        if flow.proto == 17 and 53 in (sport, dport) or flow.proto == 17 and 5353 in (sport, dport):
+    def _inspect(
+        self, ts: float, flow: _Flow, from_client: bool, src: str, sport: int, dport: int, payload: bytes
+    ) -> None:
+        if (flow.proto == 17 and 53 in (sport, dport)) or (flow.proto == 17 and 5353 in (sport, dport)):
             try:
                 msg = dpkt.dns.DNS(payload)
             except _PARSE_ERRORS:
@@ -268,25 +275,51 @@ class PcapSource:
     def _batch(self) -> FlowBatch:
         done, self._done = self._done, []
         rows = {
-            "start": [int(f.start) for f in done], "end": [int(f.end) for f in done],
-            "src_addr": [f.client for f in done], "dst_addr": [f.server for f in done],
-            "src_port": [f.cport for f in done], "dst_port": [f.sport for f in done],
-            "protocol": [f.proto for f in done], "packets": [f.packets for f in done],
+            "start": [int(f.start) for f in done],
+            "end": [int(f.end) for f in done],
+            "src_addr": [f.client for f in done],
+            "dst_addr": [f.server for f in done],
+            "src_port": [f.cport for f in done],
+            "dst_port": [f.sport for f in done],
+            "protocol": [f.proto for f in done],
+            "packets": [f.packets for f in done],
             "bytes": [f.bytes for f in done],
-            "action": ["REJECT" if f.proto == 6 and f.syn and not f.synack and (f.rst_from_server or f.packets <= 3)
-                       else "ACCEPT" for f in done],
+            "action": [
+                "REJECT"
+                if f.proto == 6 and f.syn and not f.synack and (f.rst_from_server or f.packets <= 3)
+                else "ACCEPT"
+                for f in done
+            ],
             "tcp_flags": [f.flags if f.proto == 6 else None for f in done],
             "is_reply": [False if f.oriented else None for f in done],
             "dst_name": [f.name for f in done],
         }
-        flows = pl.DataFrame(rows, schema={"start": pl.Int64, "end": pl.Int64, "src_addr": pl.String,
-                                           "dst_addr": pl.String, "src_port": pl.Int32, "dst_port": pl.Int32,
-                                           "protocol": pl.Int16, "packets": pl.Int64, "bytes": pl.Int64,
-                                           "action": pl.String, "tcp_flags": pl.Int32, "is_reply": pl.Boolean,
-                                           "dst_name": pl.String})
+        flows = pl.DataFrame(
+            rows,
+            schema={
+                "start": pl.Int64,
+                "end": pl.Int64,
+                "src_addr": pl.String,
+                "dst_addr": pl.String,
+                "src_port": pl.Int32,
+                "dst_port": pl.Int32,
+                "protocol": pl.Int16,
+                "packets": pl.Int64,
+                "bytes": pl.Int64,
+                "action": pl.String,
+                "tcp_flags": pl.Int32,
+                "is_reply": pl.Boolean,
+                "dst_name": pl.String,
+            },
+        )
         dns_rows, self._dns = self._dns, []
-        dns = pl.DataFrame({"time": [d[0] for d in dns_rows], "src_addr": [d[1] for d in dns_rows],
-                            "qname": [d[2] for d in dns_rows]},
-                           schema={"time": pl.Int64, "src_addr": pl.String, "qname": pl.String})
+        dns = pl.DataFrame(
+            {
+                "time": [d[0] for d in dns_rows],
+                "src_addr": [d[1] for d in dns_rows],
+                "qname": [d[2] for d in dns_rows],
+            },
+            schema={"time": pl.Int64, "src_addr": pl.String, "qname": pl.String},
+        )
         self.stats.flows += flows.height
         return FlowBatch(flows=flows, dns=dns)

@@ -19,32 +19,83 @@ from seawall.network.base import FlowBatch, SourceStats
 from seawall.network.options import NetworkOptions
 from seawall.network.sources._io import line_chunks, read_bounded
 
-DEFAULT_V2 = ("version account-id interface-id srcaddr dstaddr srcport dstport protocol "
-              "packets bytes start end action log-status").split()
+DEFAULT_V2 = [
+    "version",
+    "account-id",
+    "interface-id",
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "action",
+    "log-status",
+]
 
 # every documented field, with the version that introduced it
 FIELD_VERSIONS: dict[str, int] = {
     **dict.fromkeys(DEFAULT_V2, 2),
-    **dict.fromkeys(["vpc-id", "subnet-id", "instance-id", "tcp-flags", "type", "pkt-srcaddr",
-                     "pkt-dstaddr"], 3),
+    **dict.fromkeys(
+        ["vpc-id", "subnet-id", "instance-id", "tcp-flags", "type", "pkt-srcaddr", "pkt-dstaddr"], 3
+    ),
     **dict.fromkeys(["region", "az-id", "sublocation-type", "sublocation-id"], 4),
-    **dict.fromkeys(["pkt-src-aws-service", "pkt-dst-aws-service", "flow-direction",
-                     "traffic-path"], 5),
-    **dict.fromkeys(["ecs-cluster-arn", "ecs-cluster-name", "ecs-container-instance-arn",
-                     "ecs-container-instance-id", "ecs-container-id", "ecs-second-container-id",
-                     "ecs-service-name", "ecs-task-definition-arn", "ecs-task-arn",
-                     "ecs-task-id"], 7),
+    **dict.fromkeys(["pkt-src-aws-service", "pkt-dst-aws-service", "flow-direction", "traffic-path"], 5),
+    **dict.fromkeys(
+        [
+            "ecs-cluster-arn",
+            "ecs-cluster-name",
+            "ecs-container-instance-arn",
+            "ecs-container-instance-id",
+            "ecs-container-id",
+            "ecs-second-container-id",
+            "ecs-service-name",
+            "ecs-task-definition-arn",
+            "ecs-task-arn",
+            "ecs-task-id",
+        ],
+        7,
+    ),
     "reject-reason": 8,
     **dict.fromkeys(["resource-id", "encryption-status"], 9),
 }
 
-INT_FIELDS = {"srcport": pl.Int32, "dstport": pl.Int32, "protocol": pl.Int16, "packets": pl.Int64,
-              "bytes": pl.Int64, "start": pl.Int64, "end": pl.Int64, "tcp-flags": pl.Int32}
+INT_FIELDS = {
+    "srcport": pl.Int32,
+    "dstport": pl.Int32,
+    "protocol": pl.Int16,
+    "packets": pl.Int64,
+    "bytes": pl.Int64,
+    "start": pl.Int64,
+    "end": pl.Int64,
+    "tcp-flags": pl.Int32,
+}
 # the columns the analyses use; others are parsed as strings and dropped early
-USED = {"srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr", "srcport", "dstport", "protocol",
-        "packets", "bytes", "start", "end", "action", "log-status", "tcp-flags", "flow-direction",
-        "ecs-cluster-name", "ecs-service-name", "ecs-task-id", "ecs-task-definition-arn",
-        "ecs-container-id"}
+USED = {
+    "srcaddr",
+    "dstaddr",
+    "pkt-srcaddr",
+    "pkt-dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "action",
+    "log-status",
+    "tcp-flags",
+    "flow-direction",
+    "ecs-cluster-name",
+    "ecs-service-name",
+    "ecs-task-id",
+    "ecs-task-definition-arn",
+    "ecs-container-id",
+}
 _EXTRA = "__extra__"
 _CW_TS = "__cw_timestamp__"
 _ISO = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
@@ -55,8 +106,10 @@ def parse_format(text: str) -> list[str]:
     names = [t.strip().removeprefix("${").removesuffix("}") for t in text.split() if t.strip()]
     unknown = [n for n in names if n not in FIELD_VERSIONS]
     if not names or unknown:
-        raise InputError(f"unknown VPC flow log field(s) {', '.join(unknown) or '(none)'}; "
-                         "see the AWS 'Flow log records' page for the field names")
+        raise InputError(
+            f"unknown VPC flow log field(s) {', '.join(unknown) or '(none)'}; "
+            "see the AWS 'Flow log records' page for the field names"
+        )
     return names
 
 
@@ -97,17 +150,17 @@ class VpcFlowSource:
         header = _is_header(tokens)
         if header:
             fields = tokens
-            first = b"" if nl < 0 else first[nl + 1:]
+            first = b"" if nl < 0 else first[nl + 1 :]
         else:
             if _ISO.match(head_line.encode()):
                 prefix = [_CW_TS]
-            fields = (parse_format(self.options.vpc_format) if self.options.vpc_format
-                      else list(DEFAULT_V2))
+            fields = parse_format(self.options.vpc_format) if self.options.vpc_format else list(DEFAULT_V2)
             width = len(tokens) - len(prefix)
             if not self.options.vpc_format and width != len(DEFAULT_V2):
                 raise InputError(
                     f"{path}: no header line and {width} fields per record (the default v2 "
-                    f"format has {len(DEFAULT_V2)}); pass the custom log format (--vpc-format)")
+                    f"format has {len(DEFAULT_V2)}); pass the custom log format (--vpc-format)"
+                )
         columns = prefix + fields
         for chunk in _chain(first, chunks):
             if chunk.strip():
@@ -143,11 +196,10 @@ class VpcFlowSource:
             fields = tokens
             messages = messages[1:]
         else:
-            fields = (parse_format(self.options.vpc_format) if self.options.vpc_format
-                      else list(DEFAULT_V2))
+            fields = parse_format(self.options.vpc_format) if self.options.vpc_format else list(DEFAULT_V2)
         step = 500_000
         for i in range(0, len(messages), step):
-            text = ("\n".join(messages[i:i + step]) + "\n").encode()
+            text = ("\n".join(messages[i : i + step]) + "\n").encode()
             yield self._parse(text, fields, path)
 
     # -- parsing --------------------------------------------------------------------------------
@@ -157,9 +209,16 @@ class VpcFlowSource:
         last = columns[-1]
         schema = {c: INT_FIELDS.get(c, pl.String) for c in names}
         schema[last] = pl.String  # a short line leaves the last column null, never "-"
-        return {"separator": " ", "schema": schema, "quote_char": None,
-                "null_values": {c: "-" for c in columns if c != last}, "truncate_ragged_lines": True,
-                "ignore_errors": True, "missing_columns": "insert", "raise_if_empty": False}
+        return {
+            "separator": " ",
+            "schema": schema,
+            "quote_char": None,
+            "null_values": {c: "-" for c in columns if c != last},
+            "truncate_ragged_lines": True,
+            "ignore_errors": True,
+            "missing_columns": "insert",
+            "raise_if_empty": False,
+        }
 
     def _parse(self, chunk: bytes, columns: list[str], path: Path) -> FlowBatch:
         try:
@@ -175,8 +234,13 @@ class VpcFlowSource:
         row = counters.row(0, named=True)
         self.stats.records += int(row["records"] or 0)
         self.stats.flows += int(row["flows"] or 0)
-        for reason in ("repeated header lines", "records with the wrong field count", "NODATA records",
-                       "SKIPDATA records", "records without addresses (unparseable values)"):
+        for reason in (
+            "repeated header lines",
+            "records with the wrong field count",
+            "NODATA records",
+            "SKIPDATA records",
+            "records without addresses (unparseable values)",
+        ):
             self.stats.skip(reason, int(row[reason] or 0))
 
     def _plan(self, raw: pl.LazyFrame, columns: list[str], path: Path) -> tuple[pl.LazyFrame, pl.LazyFrame]:
@@ -197,16 +261,23 @@ class VpcFlowSource:
         noaddr = ~hdr & ~bad & ~nodata & ~skipdata & (src.is_null() | dst.is_null())
         keep = ~(hdr | bad | nodata | skipdata | noaddr)
         counters = raw.select(
-            pl.len().alias("records"), hdr.sum().alias("repeated header lines"),
-            bad.sum().alias("records with the wrong field count"), nodata.sum().alias("NODATA records"),
+            pl.len().alias("records"),
+            hdr.sum().alias("repeated header lines"),
+            bad.sum().alias("records with the wrong field count"),
+            nodata.sum().alias("NODATA records"),
             skipdata.sum().alias("SKIPDATA records"),
             noaddr.sum().alias("records without addresses (unparseable values)"),
-            keep.sum().alias("flows"))
+            keep.sum().alias("flows"),
+        )
         flows = raw.filter(keep).with_columns(src.alias("src_addr"), dst.alias("dst_addr"))
         if last in INT_FIELDS:
             flows = flows.with_columns(
-                pl.when(pl.col(last) == "-").then(None).otherwise(pl.col(last))
-                .cast(INT_FIELDS[last], strict=False).alias(last))
+                pl.when(pl.col(last) == "-")
+                .then(None)
+                .otherwise(pl.col(last))
+                .cast(INT_FIELDS[last], strict=False)
+                .alias(last)
+            )
         return self._normalize(flows, present), counters
 
     def _normalize(self, frame: pl.LazyFrame, cols: set[str]) -> pl.LazyFrame:
@@ -215,9 +286,12 @@ class VpcFlowSource:
             return pl.col(name) if name in cols else pl.lit(None, dtype=dtype)
 
         exprs: list[pl.Expr] = [
-            col("start", pl.Int64()).alias("start"), col("end", pl.Int64()).alias("end"),
-            pl.col("src_addr"), pl.col("dst_addr"),
-            col("srcport", pl.Int32()).alias("src_port"), col("dstport", pl.Int32()).alias("dst_port"),
+            col("start", pl.Int64()).alias("start"),
+            col("end", pl.Int64()).alias("end"),
+            pl.col("src_addr"),
+            pl.col("dst_addr"),
+            col("srcport", pl.Int32()).alias("src_port"),
+            col("dstport", pl.Int32()).alias("dst_port"),
             col("protocol", pl.Int16()).alias("protocol"),
             col("packets", pl.Int64()).fill_null(0).alias("packets"),
             col("bytes", pl.Int64()).fill_null(0).alias("bytes"),
@@ -231,8 +305,9 @@ class VpcFlowSource:
             task = col("ecs-task-id", pl.String())
             family = col("ecs-task-definition-arn", pl.String()).str.extract(r"task-definition/([^:]+)")
             has = task.is_not_null() | service.is_not_null()
-            id_type = (pl.when(service.is_not_null()).then(pl.lit("ECSService"))
-                       .when(has).then(pl.lit("ECSTask")))
+            id_type = (
+                pl.when(service.is_not_null()).then(pl.lit("ECSService")).when(has).then(pl.lit("ECSTask"))
+            )
             id_name = pl.coalesce([service, family, task])
             id_ns = col("ecs-cluster-name", pl.String())
             id_inst = pl.coalesce([task, col("ecs-container-id", pl.String())])
