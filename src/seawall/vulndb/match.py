@@ -18,6 +18,7 @@ import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -46,7 +47,8 @@ _EVENT_NAMES = {"i": "introduced", "f": "fixed", "l": "last_affected", "m": "lim
 _DISTROS = {"Debian", "Ubuntu", "Alpine", "Amazon Linux", "rpm", "Wolfi", "Chainguard"}
 
 _QUERY = (
-    "SELECT a.feed, a.id, a.data, a.severity, v.summary, v.severity, v.cvss, v.published, v.refs "
+    "SELECT a.feed, a.id, a.data, a.versions, a.severity, v.summary, v.severity, v.cvss, v.published, "
+    "v.refs, v.aliases "
     "FROM affected a JOIN advisories v ON v.feed = a.feed AND v.id = a.id "
     "WHERE a.ecosystem = ? AND a.name = ?"
 )
@@ -155,12 +157,15 @@ def _range_scheme(rtype: str, eco_scheme: VersionScheme) -> VersionScheme | None
     return None  # GIT and unknown types: only their `versions` list counts
 
 
-def evaluate_range(events: list[list[str]], scheme: VersionScheme, version: str
-                   ) -> tuple[bool, str | None, str]:
-    """(affected?, the nearest fix above the version, a short range text) per OSV's algorithm."""
-    vkey = scheme.key(version)
-    if vkey is None:
-        return False, None, ""
+def _event_order(e: tuple[str, str, Any]) -> tuple[bool, Any]:
+    return (True, e[2]) if e[2] is not None else (False, 0)
+
+
+Prepared = tuple[list[tuple[str, str, Any]], list[Any]]
+
+
+def prepare_range(events: list[list[str]], scheme: VersionScheme) -> Prepared:
+    """Parse and sort a range's events once: ([(code, version, key)], limit keys)."""
     parsed: list[tuple[str, str, Any]] = []
     limits: list[Any] = []
     for code, ver in events:
@@ -174,7 +179,14 @@ def evaluate_range(events: list[list[str]], scheme: VersionScheme, version: str
             limits.append(key)
         else:
             parsed.append((code, ver, key))
-    parsed.sort(key=lambda e: (e[2] is not None, e[2]) if e[2] is not None else (False, 0))
+    if len(parsed) > 1:
+        parsed.sort(key=_event_order)
+    return parsed, limits
+
+
+def walk_range(prepared: Prepared, vkey: Any) -> tuple[bool, str | None, str]:
+    """OSV's evaluation over sorted events: (affected?, nearest fix above, short range text)."""
+    parsed, limits = prepared
     vulnerable = False
     lower = "0"
     for code, ver, key in parsed:
@@ -200,15 +212,47 @@ def evaluate_range(events: list[list[str]], scheme: VersionScheme, version: str
     return True, upper[1] if upper and upper[0] == "f" else None, text or "all versions"
 
 
-def evaluate_row(data: bytes, ecosystem: str, version: str) -> tuple[bool, list[str], str | None, str]:
+def evaluate_range(events: list[list[str]], scheme: VersionScheme, version: str
+                   ) -> tuple[bool, str | None, str]:
+    """(affected?, the nearest fix above the version, a short range text) per OSV's algorithm."""
+    vkey = scheme.key(version)
+    if vkey is None:
+        return False, None, ""
+    return walk_range(prepare_range(events, scheme), vkey)
+
+
+def uncovered_versions(ranges: list[list[Any]], ecosystem: str, versions: list[str]) -> list[str]:
+    """The listed versions that the ECOSYSTEM/SEMVER ranges do not already cover."""
+    eco_scheme = scheme_for(ecosystem)
+    prepared: list[tuple[VersionScheme, Prepared]] = []
+    for rtype, events in ranges:
+        scheme = _range_scheme(rtype, eco_scheme)
+        if scheme is not None:
+            prepared.append((scheme, prepare_range(events, scheme)))
+    if not prepared:
+        return versions
+    out: list[str] = []
+    for version in versions:
+        covered = False
+        for scheme, prep in prepared:
+            vkey = scheme.key(version)
+            if vkey is not None and walk_range(prep, vkey)[0]:
+                covered = True
+                break
+        if not covered:
+            out.append(version)
+    return out
+
+
+def evaluate_row(data: bytes, listed_blob: bytes | None, ecosystem: str, version: str
+                 ) -> tuple[bool, list[str], str | None, str]:
     """(affected?, every fixed version of the row, nearest fix, evidence text)."""
-    doc = orjson.loads(data)
     eco_scheme = scheme_for(ecosystem)
     fixed_all: list[str] = []
     hit = False
     next_fix: str | None = None
     evidence = ""
-    for rtype, events in doc.get("r", ()):
+    for rtype, events in orjson.loads(data):
         scheme = _range_scheme(rtype, eco_scheme)
         if scheme is None:
             continue
@@ -217,15 +261,13 @@ def evaluate_row(data: bytes, ecosystem: str, version: str) -> tuple[bool, list[
             ok, fix, text = evaluate_range(events, scheme, version)
             if ok:
                 hit, next_fix, evidence = True, fix, text
-    if not hit:
-        listed = doc.get("v")
-        if listed and canonical_version(ecosystem, version) in listed:
-            hit, evidence = True, "listed as an affected version"
-            key = eco_scheme.key(version)
-            above = [(k, v) for v in fixed_all if key is not None and (k := eco_scheme.key(v)) is not None
-                     and k > key]
-            if above:
-                next_fix = min(above, key=lambda kv: kv[0])[1]
+    if not hit and listed_blob and canonical_version(ecosystem, version) in orjson.loads(listed_blob):
+        hit, evidence = True, "listed as an affected version"
+        key = eco_scheme.key(version)
+        above = [(k, v) for v in fixed_all if key is not None and (k := eco_scheme.key(v)) is not None
+                 and k > key]
+        if above:
+            next_fix = min(above, key=lambda kv: kv[0])[1]
     return hit, fixed_all, next_fix, evidence
 
 
@@ -235,6 +277,7 @@ def evaluate_row(data: bytes, ecosystem: str, version: str) -> tuple[bool, list[
 _CVE = re.compile(r"^CVE-(\d+)-(\d+)$")
 
 
+@lru_cache(maxsize=65536)
 def _id_rank(vid: str) -> tuple[int, Any]:
     m = _CVE.match(vid)
     if m:
@@ -247,16 +290,19 @@ def _id_rank(vid: str) -> tuple[int, Any]:
 def primary_id(ids: set[str]) -> str:
     """The id that names the whole group: its only CVE, else its only GHSA, else the lowest
     feed id (an advisory bundling several CVEs, like an ALAS, is named by itself)."""
-    cves = [i for i in ids if _CVE.match(i)]
+    cves: list[str] = []
+    ghsas: list[str] = []
+    native: list[str] = []
+    for i in ids:
+        (cves if i.startswith("CVE-") else ghsas if i.startswith("GHSA-") else native).append(i)
     if len(cves) == 1:
         return cves[0]
-    ghsas = [i for i in ids if i.startswith("GHSA-")]
     if len(ghsas) == 1 and not cves:
         return ghsas[0]
-    native = [i for i in ids if not _CVE.match(i) and not i.startswith("GHSA-")]
     return min(native or list(ids), key=_id_rank)
 
 
+@lru_cache(maxsize=65536)
 def _advisory_url(vid: str) -> str:
     if vid.startswith("CVE-"):
         return f"https://nvd.nist.gov/vuln/detail/{vid}"
@@ -286,6 +332,8 @@ class _UnionFind:
 
 
 def merge_hits(hits: list[Hit]) -> list[list[Hit]]:
+    if len(hits) == 1:
+        return [hits]
     uf = _UnionFind()
     for hit in hits:
         uf.find(hit.id)
@@ -297,7 +345,14 @@ def merge_hits(hits: list[Hit]) -> list[list[Hit]]:
     return list(groups.values())
 
 
-def finding_for(pkg: Package, query: Query, group: list[Hit]) -> Finding:
+def subject_of(pkg: Package, query: Query) -> str:
+    if query.name != normalize_name(query.ecosystems[0], pkg.name):
+        return f"{pkg.name} (source package {query.name})"
+    return pkg.name
+
+
+def finding_for(pkg: Package, query: Query, group: list[Hit], subject: str | None = None,
+                resource: Resource | None = None) -> Finding:
     ids: set[str] = set()
     for hit in group:
         ids.add(hit.id)
@@ -332,12 +387,11 @@ def finding_for(pkg: Package, query: Query, group: list[Hit]) -> Finding:
         fixed.sort()
     next_fixes = [h.next_fix for h in group if h.next_fix]
     target = max(next_fixes, key=vkey) if next_fixes else None
-    subject = pkg.name
-    if query.name != normalize_name(query.ecosystems[0], pkg.name):
-        subject = f"{pkg.name} (source package {query.name})"
+    subject = subject or subject_of(pkg, query)
     remediation = (f"Upgrade {subject} to {target}" if target
                    else f"No fixed version of {subject} is known yet; remove it or mitigate")
-    summary = next((h.summary for h in sorted(group, key=lambda h: _id_rank(h.id)) if h.summary), None)
+    ordered = group if len(group) == 1 else sorted(group, key=lambda h: _id_rank(h.id))
+    summary = next((h.summary for h in ordered if h.summary), None)
     title = summary or f"{primary} in {pkg.name}"
     refs: list[str] = [_advisory_url(primary)]
     for hit in group:
@@ -355,7 +409,7 @@ def finding_for(pkg: Package, query: Query, group: list[Hit]) -> Finding:
         rule=primary,
         title=title,
         severity=severity,
-        resource=Resource(type="package", name=pkg.name),
+        resource=resource or Resource(type="package", name=pkg.name),
         location=pkg.locations[0] if pkg.locations else Location(),
         evidence=evidence,
         remediation=remediation,
@@ -373,29 +427,18 @@ class Matcher:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.stats = MatchStats()
-        self._alias_cache: dict[tuple[str, str], list[str]] = {}
-
-    def _aliases(self, feed: str, vid: str) -> list[str]:
-        key = (feed, vid)
-        cached = self._alias_cache.get(key)
-        if cached is None:
-            cached = [r[0] for r in self.conn.execute(
-                "SELECT alias FROM aliases WHERE feed = ? AND id = ?", (feed, vid))]
-            if len(self._alias_cache) < 100_000:
-                self._alias_cache[key] = cached
-        return cached
 
     def hits_for(self, query: Query) -> list[Hit]:
         hits: list[Hit] = []
         for ecosystem in query.ecosystems:
             self.stats.looked_up += 1
             rows = self.conn.execute(_QUERY, (ecosystem, query.name)).fetchall()
-            for feed, vid, data, aff_sev, summary, rating, cvss, published, refs in rows:
-                ok, fixed_all, next_fix, evidence = evaluate_row(data, ecosystem, query.version)
+            for feed, vid, data, listed, aff_sev, summary, rating, cvss, published, refs, aliases in rows:
+                ok, fixed_all, next_fix, evidence = evaluate_row(data, listed, ecosystem, query.version)
                 if not ok:
                     continue
                 hits.append(Hit(feed, vid, ecosystem, summary, aff_sev or rating, cvss, published,
-                                orjson.loads(refs) if refs else [], self._aliases(feed, vid),
+                                orjson.loads(refs) if refs else [], orjson.loads(aliases) if aliases else [],
                                 fixed_all, next_fix, evidence))
         return hits
 
@@ -419,7 +462,9 @@ class Matcher:
             if not hits:
                 continue
             self.stats.matched_packages += 1
+            subject = subject_of(pkg, query)
+            resource = Resource(type="package", name=pkg.name)
             for group in merge_hits(hits):
-                findings.append(finding_for(pkg, query, group))
+                findings.append(finding_for(pkg, query, group, subject, resource))
         self.stats.findings += len(findings)
         return findings

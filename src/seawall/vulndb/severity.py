@@ -27,6 +27,7 @@ def from_cvss(vector: str) -> tuple[Severity, float] | None:
     return (Severity.HIGH if score >= 7 else Severity.MEDIUM if score >= 4 else Severity.LOW), score
 
 
+@lru_cache(maxsize=256)
 def from_rating(text: str | None) -> Severity:
     """A feed's word: GHSA (critical/high/moderate/low), Debian urgency, ALAS (critical/important/
     medium/low) -> our scale."""

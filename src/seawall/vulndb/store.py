@@ -4,11 +4,13 @@ Schema (one row per (advisory, ecosystem, package), ranges serialized compactly)
   meta(key, value)                         schema version, build time
   feeds(name, kind, source, imported_at, checked_at, data_date, advisories, records,
         etag, last_modified, size, sha256)
-  advisories(feed, id, summary, severity, cvss, published, modified, refs)
-  aliases(alias, feed, id)                 every alias of every advisory
-  affected(ecosystem, name, feed, id, data, severity)   index (ecosystem, name)
-`affected.data` is JSON: {"r": [[range type, [[event kind, version], ...]], ...], "v": [versions]}
-with event kinds i(ntroduced), f(ixed), l(ast_affected), m (limit).
+  advisories(feed, id, summary, severity, cvss, published, modified, refs, aliases)
+  aliases(alias, feed, id)                 every alias of every advisory, looked up by alias
+  affected(ecosystem, name, feed, id, data, versions, severity)   index (ecosystem, name)
+`affected.data` is JSON: [[range type, [[event kind, version], ...]], ...] with event kinds
+i(ntroduced), f(ixed), l(ast_affected), m (limit); `affected.versions` is the OSV `versions`
+list minus the versions the ranges already cover (usually empty: NULL), decoded only when the
+ranges do not match.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ import orjson
 
 from seawall.core.errors import InputError, SeawallError
 from seawall.vulndb.base import Affected, FeedLimits, Importer
+from seawall.vulndb.match import uncovered_versions
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 EVENT_CODES = {"introduced": "i", "fixed": "f", "last_affected": "l", "limit": "m"}
 
 SCHEMA = """
@@ -39,12 +42,12 @@ CREATE TABLE IF NOT EXISTS feeds(
   size INTEGER, sha256 TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS advisories(
   feed TEXT NOT NULL, id TEXT NOT NULL, summary TEXT, severity TEXT, cvss TEXT, published TEXT,
-  modified TEXT, refs TEXT, PRIMARY KEY(feed, id)) WITHOUT ROWID;
+  modified TEXT, refs TEXT, aliases TEXT, PRIMARY KEY(feed, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS aliases(
   alias TEXT NOT NULL, feed TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY(alias, feed, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS affected(
   ecosystem TEXT NOT NULL, name TEXT NOT NULL, feed TEXT NOT NULL, id TEXT NOT NULL,
-  data BLOB NOT NULL, severity TEXT);
+  data BLOB NOT NULL, versions BLOB, severity TEXT);
 CREATE INDEX IF NOT EXISTS affected_pkg ON affected(ecosystem, name);
 """
 
@@ -98,9 +101,9 @@ def write_feed(conn: sqlite3.Connection, feed: FeedSource, limits: FeedLimits) -
     aff_rows: list[tuple[object, ...]] = []
 
     def flush() -> None:
-        conn.executemany("INSERT OR IGNORE INTO advisories VALUES (?,?,?,?,?,?,?,?)", adv_rows)
+        conn.executemany("INSERT OR IGNORE INTO advisories VALUES (?,?,?,?,?,?,?,?,?)", adv_rows)
         conn.executemany("INSERT OR IGNORE INTO aliases VALUES (?,?,?)", alias_rows)
-        conn.executemany("INSERT INTO affected VALUES (?,?,?,?,?,?)", aff_rows)
+        conn.executemany("INSERT INTO affected VALUES (?,?,?,?,?,?,?)", aff_rows)
         adv_rows.clear()
         alias_rows.clear()
         aff_rows.clear()
@@ -131,24 +134,25 @@ def _write_rows(conn: sqlite3.Connection, feed: FeedSource, limits: FeedLimits,
         n_adv += 1
         data_date = _newest_date(_newest_date(data_date, adv.published), adv.modified)
         adv_rows.append((feed.name, adv.id, adv.summary, adv.severity, adv.cvss_vector, adv.published,
-                         adv.modified, orjson.dumps(adv.references).decode() if adv.references else None))
+                         adv.modified, orjson.dumps(adv.references).decode() if adv.references else None,
+                         orjson.dumps(adv.aliases).decode() if adv.aliases else None))
         alias_rows.extend((alias, feed.name, adv.id) for alias in adv.aliases)
         for aff in adv.affected:
             n_aff += 1
-            aff_rows.append((aff.ecosystem, aff.name, feed.name, adv.id, _encode(aff), aff.severity))
+            data, versions = _encode(aff)
+            aff_rows.append((aff.ecosystem, aff.name, feed.name, adv.id, data, versions, aff.severity))
         if len(aff_rows) >= 5000 or len(adv_rows) >= 5000:
             flush()
     flush()
     return n_adv, n_aff, data_date
 
 
-def _encode(aff: Affected) -> bytes:
-    doc: dict[str, object] = {}
-    if aff.ranges:
-        doc["r"] = [[r.type, [[EVENT_CODES[k], v] for k, v in r.events]] for r in aff.ranges]
-    if aff.versions:
-        doc["v"] = aff.versions
-    return orjson.dumps(doc)
+def _encode(aff: Affected) -> tuple[bytes, bytes | None]:
+    ranges = [[r.type, [[EVENT_CODES[k], v] for k, v in r.events]] for r in aff.ranges]
+    versions = aff.versions
+    if versions and ranges:
+        versions = uncovered_versions(ranges, aff.ecosystem, versions)
+    return orjson.dumps(ranges), (orjson.dumps(versions) if versions else None)
 
 
 def temp_path_for(db_path: Path) -> Path:

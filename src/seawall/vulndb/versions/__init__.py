@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from seawall.vulndb.versions.apk import ApkScheme
 from seawall.vulndb.versions.base import VersionScheme, compare
 from seawall.vulndb.versions.dpkg import DpkgScheme
@@ -52,6 +54,7 @@ def scheme_named(name: str) -> VersionScheme:
     return SCHEMES.get(name, SCHEMES["generic"])
 
 
+@lru_cache(maxsize=1024)
 def scheme_for(ecosystem: str) -> VersionScheme:
     """The scheme of an OSV ecosystem (`Debian:12` -> dpkg); generic when unknown."""
     base = ecosystem.split(":", 1)[0]
