@@ -13,8 +13,10 @@ from seawall.cli.imageopts import (
     ImageRefArg,
     InsecureOpt,
     PasswordOpt,
+    PlatformOpt,
     QuietOpt,
     UsernameOpt,
+    layer_progress,
     source_options,
 )
 from seawall.core import Report
@@ -44,9 +46,6 @@ OfflineOpt = Annotated[bool, typer.Option(
     "when you scan a registry: image).")]
 ScannersOpt = Annotated[str, typer.Option(
     "--scanners", help="Comma list of vuln, secret, config.")]
-# the shared --platform help has "[/variant]", which rich reads as markup: say it plainly here
-PlatformOpt = Annotated[str, typer.Option(
-    "--platform", help="Platform to pick from a multi-platform image: os/arch or os/arch/variant.")]
 DBOpt = Annotated[Path | None, typer.Option(
     "--db", envvar="SEAWALL_DB", help="Advisory database file (default: the user cache dir).",
     show_default=False)]
@@ -103,6 +102,7 @@ def register(app: typer.Typer) -> None:
         _check_common(fmt, output, fail_on)
         options = _options(scanners, severity, ignore_unfixed, ignore_file, offline, db)
         options.source = source_options(platform, username, password, insecure_registry, ca_cert)
+        options.progress = lambda layers: layer_progress(layers, quiet)
         report = scan_image(ref, options)
         _finish(report, fmt, output, fail_on, quiet)
 

@@ -20,6 +20,7 @@ import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 from seawall.core import Finding, FindingKind, Location, Package, Report, Resource, Severity, Target
 from seawall.core.errors import InputError
 from seawall.image import SourceOptions, open_image
-from seawall.image.base import ImageSource, Limits
+from seawall.image.base import FileVisitor, ImageSource, LayerInfo, Limits
 from seawall.scan.ignore import DEFAULT_IGNORE_FILE, apply_ignores, load_ignore_file
 from seawall.scan.imagecheck import (
     ImageFacts,
@@ -72,7 +73,8 @@ class ScanOptions:
     db_path: Path | None = None
     source: SourceOptions = field(default_factory=SourceOptions)
     today: dt.date | None = None  # for ignore-file expiry (tests)
-    progress: Callable[[str], None] | None = None
+    # given the layers, a context manager yielding a visitor that shows progress (CLI, TTY only)
+    progress: Callable[[list[LayerInfo]], AbstractContextManager[FileVisitor]] | None = None
 
     @property
     def limits(self) -> Limits:
@@ -156,14 +158,17 @@ def _scan(source: ImageSource, ref: str, kind: str, options: ScanOptions, db: _D
     scanner = SecretScanner()
     secrets_visitor = SecretsVisitor(scanner) if "secret" in options.scanners else None
     special = SpecialFilesVisitor() if "config" in options.scanners else None
-    extra = [v for v in (secrets_visitor, special) if v is not None]
-    inv = inventory(source, options.limits, extra_visitors=extra)
+    extra: list[FileVisitor] = [v for v in (secrets_visitor, special) if v is not None]
+    layers = source.layers()
+    with options.progress(layers) if options.progress else nullcontext() as progress:
+        if progress is not None:
+            extra.append(progress)
+        inv = inventory(source, options.limits, extra_visitors=extra)
     t_inventory = time.perf_counter() - started
 
     name = source.name
     resource = Resource(type="container-image" if kind == "image" else "rootfs", name=name)
     config = inv.config
-    layers = source.layers()
     history = history_with_layers(config, layers)
     findings: list[Finding] = []
     warnings: list[str] = list(getattr(inv, "warnings", []) or [])
