@@ -74,7 +74,7 @@ def parse_modinfo(go_version: str, modinfo: str) -> BuildInfo:
     return info
 
 
-def _uvarint(buf: bytes, pos: int) -> tuple[int, int]:
+def _uvarint(buf: bytes | bytearray, pos: int) -> tuple[int, int]:
     value = shift = 0
     while pos < len(buf) and shift < 64:
         b = buf[pos]
@@ -146,7 +146,7 @@ class _Scanner:
         self.open_info = -1  # offset of a module-info start sentinel whose end is not seen yet
 
     def run(self, head: bytes, content: IO[bytes]) -> None:
-        window = head
+        window = bytearray(head)  # deleting from the front of a bytearray does not copy
         base = 0  # file offset of window[0]
         read = len(head)
         while True:
@@ -164,9 +164,10 @@ class _Scanner:
             read += len(chunk)
             keep = self._keep_from(window, base)
             base += keep
-            window = window[keep:] + chunk
+            del window[:keep]
+            window += chunk
 
-    def _keep_from(self, window: bytes, base: int) -> int:
+    def _keep_from(self, window: bytearray, base: int) -> int:
         """How much of the window can be dropped (keep a tail for items split over chunks)."""
         keep_at = len(window) - _OVERLAP
         for off in self.wants:
@@ -181,7 +182,7 @@ class _Scanner:
                 self.open_info = -1  # a start sentinel without an end: not module info
         return max(0, keep_at)
 
-    def _scan(self, window: bytes, base: int, final: bool = False) -> None:
+    def _scan(self, window: bytearray, base: int, final: bool = False) -> None:
         # search only what was not searched yet (less the overlap a split pattern needs)
         lo = max(0, self.scanned - _OVERLAP - base)
         self.scanned = base + len(window)
@@ -193,12 +194,12 @@ class _Scanner:
                     break
                 m = _GO_VERSION.match(window, i)
                 if m and m.end() < len(window):
-                    self.go_strings.setdefault(base + i, m.group())
+                    self.go_strings.setdefault(base + i, bytes(m.group()))
                 pos = i + 4
         if self.open_info >= 0:
             end = window.find(INFO_END, self.open_info - base)
             if end >= 0:
-                self.modinfo.setdefault(self.open_info, window[self.open_info - base:end + 16])
+                self.modinfo.setdefault(self.open_info, bytes(window[self.open_info - base:end + 16]))
                 self.open_info = -1
         pos = lo
         while self.memo and self.open_info < 0:
@@ -209,11 +210,11 @@ class _Scanner:
             if end < 0:
                 self.open_info = base + start
                 break
-            self.modinfo.setdefault(base + start, window[start:end + 16])
+            self.modinfo.setdefault(base + start, bytes(window[start:end + 16]))
             pos = end
         for off, size in self.wants.items():
             if off not in self.captured and base <= off and off + size <= base + len(window):
-                self.captured[off] = window[off - base: off - base + size]
+                self.captured[off] = bytes(window[off - base: off - base + size])
         if self.header is None:
             pos = lo
             while True:
@@ -221,19 +222,19 @@ class _Scanner:
                 if i < 0:
                     break
                 if (base + i) % 16 == 0 and i + 32 <= len(window):
-                    self.header = window[i:i + 32]
+                    self.header = bytes(window[i:i + 32])
                     self.header_offset = base + i
                     if self.header[15] & 2 == 0:
                         self._request_pointers()
                         for off, size in self.wants.items():
                             if base <= off and off + size <= base + len(window):
-                                self.captured[off] = window[off - base: off - base + size]
+                                self.captured[off] = bytes(window[off - base: off - base + size])
                     break
                 pos = i + 1
         if self.header is not None and self.header[15] & 2 and self.inline is None:
             self._parse_inline(window, self.header_offset - base, final)
 
-    def _parse_inline(self, window: bytes, at: int, final: bool) -> None:
+    def _parse_inline(self, window: bytearray, at: int, final: bool) -> None:
         try:
             n, p = _uvarint(window, at + 32)
             if n > MAX_MODINFO:
