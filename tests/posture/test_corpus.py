@@ -30,8 +30,8 @@ def _actual(root: Path) -> set[tuple[str, str, str, int]]:
     report = audit_paths([root])
     assert report.warnings == []
     prefix = str(root) + "/"
-    return {(f.rule, resource_key(f.resource).replace(prefix, ""), (f.location.path or "").replace(prefix, ""),
-             f.location.line or 0) for f in report.findings}
+    return {(f.rule, resource_key(f.resource).replace(prefix, ""),
+             (f.location.path or "").replace(prefix, ""), f.location.line or 0) for f in report.findings}
 
 
 def test_exact_findings_over_the_sample_corpus() -> None:

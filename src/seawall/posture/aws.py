@@ -9,6 +9,7 @@ AccessDenied stop the audit with one line naming the denied action (exit 2).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,8 +113,16 @@ class _Aws:
 
     @staticmethod
     def _raise(err: Any, code: str, action: str, region: str) -> None:
-        message = str(err.response.get("Error", {}).get("Message", "")).replace("\n", " ")[:200]
-        if code in DENIED:
+        message = str(err.response.get("Error", {}).get("Message", "")).replace("\n", " ")
+        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        # some endpoints answer a JSON-protocol call with a query-style XML error body
+        xml_code = re.search(r"<Code>([^<]+)</Code>", message)
+        if xml_code:
+            code = xml_code.group(1)
+            xml_message = re.search(r"<Message>([^<]+)</Message>", message)
+            message = xml_message.group(1) if xml_message else ""
+        message = message[:200]
+        if code in DENIED or (status == 403 and code not in BAD_CREDENTIALS):
             raise AuthError(f"access denied: {action} in {region} ({message or code}); "
                             f"grant {action} to the audit role (e.g. the SecurityAudit managed policy)")
         if code in BAD_CREDENTIALS:

@@ -64,7 +64,7 @@ def check_cluster(cluster: LDict, path: str, ctx: Context) -> None:
     if isinstance(logging, LDict):
         setups = logging.get("clusterLogging")
         if isinstance(setups, LList):
-            for i, setup in enumerate(setups):
+            for setup in setups:
                 if not isinstance(setup, LDict):
                     continue
                 types = [str(t) for t in setup.get("types") or []]
