@@ -84,6 +84,7 @@ def run(options: DetectOptions, ruleset: RuleSet | None = None) -> DetectResult:
     finally:
         if engine.state is not None:
             engine.state.close()
+    problems.extend(engine.problems)
     warnings = stats.summary()
     for p in problems:
         warnings.append(f"rule {p.rule_id or p.path} not used: {p.reason}")

@@ -238,12 +238,21 @@ class Compiler:
         if isinstance(net, ipaddress.IPv4Network):
             lo, hi = int(net.network_address), int(net.broadcast_address)
             return self._apply(name, lambda e: _ipv4_int(e).is_between(lo, hi), use, False)
-        # IPv6: compare the expanded text prefix on whole 16-bit groups
-        if net.prefixlen % 16:
-            raise Unsupported(f"IPv6 CIDR {net} not on a 16-bit boundary")
-        groups = net.network_address.exploded.split(":")[: net.prefixlen // 16]
-        prefix = ":".join(g.lstrip("0") or "0" for g in groups) + ":"
-        return self._apply(name, lambda e: e.str.starts_with(prefix), use, True)
+        # IPv6: the leading groups as text (as addresses are usually written, lower case, no
+        # leading zeros); a partial group becomes an alternation of its possible values
+        full, rest = divmod(net.prefixlen, 16)
+        groups = [g.lstrip("0") or "0" for g in net.network_address.exploded.split(":")[:full]]
+        head = re.escape(":".join(groups) + (":" if groups else ""))
+        if rest:
+            base = int(net.network_address.exploded.split(":")[full], 16)
+            span = 1 << (16 - rest)
+            if span > 4096:
+                raise Unsupported(f"IPv6 CIDR {net} too wide to match as text")
+            alts = "|".join(f"{v:x}" for v in range(base, base + span))
+            pattern = f"^{head}(?:{alts}):"
+        else:
+            pattern = f"^{head}"
+        return self._apply(name, lambda e: e.str.contains(pattern), use, True)
 
     def _keyword(self, value: Any, use: FieldUse) -> pl.Expr:
         if self.keyword_field is None:

@@ -21,7 +21,7 @@ from seawall.detect.compiler import Compiler, FieldUse, Unsupported, lower_name
 from seawall.detect.model import Rule, RuleProblem
 from seawall.detect.state import StateStore
 from seawall.telemetry import COMMON_COLUMNS, get_reader
-from seawall.telemetry.base import ReadStats
+from seawall.telemetry.base import ReadPlan, ReadStats
 
 WORKLOAD_COLUMNS = ("workload_type", "namespace", "workload_kind", "workload_name", "cluster",
                     "container_id", "container_name")
@@ -94,10 +94,49 @@ class SourceProgram:
         def is_list(name: str) -> bool:
             return bool(reader_is_list(name)) if callable(reader_is_list) else False
 
+        # pass 1 collects the fields; pass 2 compiles with the list shapes the plan settled on
+        fields = self._compile(source, rules, is_list, keyword, [])
+        plan = self.reader.plan(fields)
+        schema_is_list = self._schema_is_list(plan, is_list)
+        fields = self._compile(source, rules, schema_is_list, keyword, problems)
+        self.plan = self.reader.plan(fields)
+        is_list = self._schema_is_list(self.plan, is_list)
+        lower = set()
+        for cr in self.rules:
+            lower |= cr.use.lower
+        self.lower = sorted(lower)
+        self.lower_exprs = []
+        for name in self.lower:
+            col = pl.col(name)
+            expr = col.list.eval(pl.element().str.to_lowercase()) if is_list(name) else col.str.to_lowercase()
+            self.lower_exprs.append(expr.alias(lower_name(name)))
+        self.mask_exprs: list[pl.Expr] = []
+        for cr in self.rules:
+            base = cr.first_col = len(self.mask_exprs)
+            self.mask_exprs.extend([e.alias(f"m{base + i}") for i, e in enumerate(cr.exprs)])
+
+    def _schema_is_list(self, plan: ReadPlan, fallback: Callable[[str], bool]) -> Callable[[str], bool]:
+        resolve = getattr(self.reader, "resolve", None)
+
+        def is_list(name: str) -> bool:
+            if fallback(name):
+                return True
+            if resolve is None or name in COMMON_COLUMNS or name not in plan.columns:
+                return False
+            derived = getattr(self.reader, "derived", {})
+            if name in derived:
+                return False
+            try:
+                return any(s.is_list for s in plan.schema.effective(resolve(name)))
+            except (KeyError, ValueError):
+                return False
+        return is_list
+
+    def _compile(self, source: str, rules: list[Rule], is_list: Callable[[str], bool], keyword: str,
+                 problems: list[RuleProblem]) -> set[str]:
         compiler = Compiler(is_list, keyword)
-        self.rules: list[CompiledRule] = []
+        self.rules = []
         fields: set[str] = set()
-        lower: set[str] = set()
         for rule in rules:
             if source not in rule.sources or not rule.enabled:
                 continue
@@ -115,17 +154,23 @@ class SourceProgram:
                 continue
             self.rules.append(CompiledRule(rule, exprs, use))
             fields |= use.fields
-            lower |= use.lower
             for extra in _state_fields(rule):
                 fields.add(extra)
-        self.plan = self.reader.plan(fields)
-        self.lower = sorted(lower)
-        self.lower_exprs = []
-        for name in self.lower:
-            col = pl.col(name)
-            expr = col.list.eval(pl.element().str.to_lowercase()) if is_list(name) else col.str.to_lowercase()
-            self.lower_exprs.append(expr.alias(lower_name(name)))
-        self.mask_exprs: list[pl.Expr] = []
+        return fields
+
+    def drop_broken(self, df: pl.DataFrame, problems: list[RuleProblem]) -> None:
+        """A rule whose expression fails on real data is dropped (with a reason), never fatal."""
+        keep = []
+        for cr in self.rules:
+            try:
+                df.head(1).select(cr.exprs)
+                keep.append(cr)
+            except Exception as exc:
+                problems.append(RuleProblem(cr.rule.path or "", cr.rule.id, cr.rule.title,
+                                            f"{self.source}: fails on events: {type(exc).__name__}: "
+                                            f"{str(exc).splitlines()[0]}"[:300], "unsupported"))
+        self.rules = keep
+        self.mask_exprs = []
         for cr in self.rules:
             base = cr.first_col = len(self.mask_exprs)
             self.mask_exprs.extend([e.alias(f"m{base + i}") for i, e in enumerate(cr.exprs)])
@@ -164,6 +209,7 @@ class Engine:
         self.threshold_fired: set[tuple[str, str, int]] = set()
         self.sequences: dict[tuple[str, str], list[Any]] = {}
         self.matched_events = 0
+        self.problems: list[RuleProblem] = []
 
     # -- per batch -----------------------------------------------------------------------
     def process(self, lines: list[bytes], first_lineno: int, origin: str, stats: ReadStats,
@@ -177,7 +223,13 @@ class Engine:
             stats.no_timestamp += missing_time
         if prog.lower_exprs:
             df = df.with_columns(prog.lower_exprs)
-        masks = df.select(prog.mask_exprs)
+        try:
+            masks = df.select(prog.mask_exprs)
+        except Exception:
+            prog.drop_broken(df, self.problems)
+            if not prog.mask_exprs:
+                return
+            masks = df.select(prog.mask_exprs)
         sums = masks.sum().row(0)
         ctx = (lines, first_lineno, origin, document)
         match_parts: list[pl.DataFrame] = []

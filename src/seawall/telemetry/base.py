@@ -115,6 +115,15 @@ class JsonSchema:
                 out.append(key)
         return out
 
+    def effective(self, path: tuple[Segment, ...]) -> tuple[Segment, ...]:
+        """The path with the list flags the schema ended up with (a field written without `[]`
+        by one rule and with it by another reads the same list)."""
+        node, out = self.root, []
+        for seg in path:
+            node = node.children[seg.name]
+            out.append(Segment(seg.name, node.is_list))
+        return tuple(out)
+
     def is_interior(self, path: tuple[Segment, ...]) -> bool:
         node = self.root
         for seg in path:
@@ -136,6 +145,7 @@ def path_expr(path: tuple[Segment, ...], schema: JsonSchema) -> pl.Expr:
                     return expr.list.eval(rest)
         return expr
 
+    path = schema.effective(path)
     first = path[0]
     expr = pl.col(first.name)
     if first.is_list:

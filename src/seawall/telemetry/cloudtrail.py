@@ -29,7 +29,10 @@ def _family(f: ExprOf) -> pl.Expr:
 
 
 def _images(f: ExprOf) -> pl.Expr:
-    return f("requestParameters.containerDefinitions[].image").list.sort().list.join(",")
+    """The image repositories of a task definition (tags and digests dropped), sorted."""
+    repos = f("requestParameters.containerDefinitions[].image").list.eval(
+        pl.element().str.replace(r"@.*$", "").str.replace(r":[^:/]+$", ""))
+    return repos.list.unique().list.sort().list.join(",")
 
 
 def _net24(f: ExprOf) -> pl.Expr:
@@ -40,7 +43,12 @@ def _net24(f: ExprOf) -> pl.Expr:
 
 class CloudTrailReader(JsonReader):
     name = "cloudtrail"
-    list_fields = frozenset()
+    list_fields = frozenset({
+        "resources", "requestParameters.containerDefinitions", "requestParameters.eventSelectors",
+        "requestParameters.advancedEventSelectors", "requestParameters.logging.clusterLogging",
+        "requestParameters.imageIds", "requestParameters.ipPermissions.items",
+        "responseElements.failures",
+    })
     derived = {
         "policy.foreign_accounts": _foreign_accounts,
         "taskdef.family": _family,
@@ -73,7 +81,7 @@ class CloudTrailReader(JsonReader):
                     .when(pl.coalesce(f(rp + "family"), f(rp + "taskDefinition")).is_not_null())
                     .then(pl.lit("task-definition")).otherwise(pl.lit("cluster")))
         ecs_name = pl.coalesce(f(rp + "service"), f(rp + "task"), f(rp + "family"),
-                               f(rp + "taskDefinition"), f(rp + "cluster")).str.replace(r"^arn:[^/]*/", "")
+                               f(rp + "taskDefinition"), f(rp + "cluster")).str.replace(r"^arn:.*/", "")
         return {
             "time": ts(f("eventTime")),
             "actor": pl.coalesce(f("userIdentity.arn"), f("userIdentity.principalId"),
@@ -91,7 +99,7 @@ class CloudTrailReader(JsonReader):
             .when(eks).then(pl.coalesce(f(rp + "name"), f(rp + "clusterName")))
             .when(trail).then(f(rp + "name"))
             .otherwise(pl.lit(None, pl.String)),
-            "cluster": pl.when(ecs).then(f(rp + "cluster").str.replace(r"^arn:[^/]*/", ""))
+            "cluster": pl.when(ecs).then(f(rp + "cluster").str.replace(r"^arn:.*/", ""))
             .when(eks).then(pl.coalesce(f(rp + "name"), f(rp + "clusterName")))
             .otherwise(pl.lit(None, pl.String)),
             "container_id": pl.lit(None, pl.String),

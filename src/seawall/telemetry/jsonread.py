@@ -134,7 +134,8 @@ class JsonReader:
     name = "json"
     # Sigma / convenience names -> raw field names of this source
     aliases: dict[str, str] = {}
-    # raw fields that hold lists of scalars (Sigma rules write them without [])
+    # raw fields that hold lists (Sigma rules write them without []): a path through one of
+    # these reads every element
     list_fields: frozenset[str] = frozenset()
     # derived fields: name -> function of the field accessor
     derived: dict[str, Callable[[ExprOf], pl.Expr]] = {}
@@ -146,8 +147,12 @@ class JsonReader:
     def resolve(self, field_name: str) -> tuple[Segment, ...]:
         name = self.aliases.get(field_name, field_name)
         path = parse_path(name)
-        if name in self.list_fields and not path[-1].is_list:
-            path = (*path[:-1], Segment(path[-1].name, True))
+        if self.list_fields:
+            out, prefix = [], ""
+            for seg in path:
+                prefix = f"{prefix}.{seg.name}" if prefix else seg.name
+                out.append(Segment(seg.name, seg.is_list or prefix in self.list_fields))
+            path = tuple(out)
         return path
 
     def common(self, f: ExprOf) -> dict[str, pl.Expr]:

@@ -33,7 +33,13 @@ KINDS = {
 class K8sAuditReader(JsonReader):
     name = "k8s-audit"
     list_fields = frozenset({
-        "sourceIPs", "user.groups", "impersonatedUser.groups",
+        "sourceIPs", "user.groups", "impersonatedUser.groups", "requestObject.subjects",
+        "requestObject.rules", "requestObject.rules.verbs", "requestObject.rules.resources",
+        "requestObject.rules.apiGroups", "requestObject.spec.containers",
+        "requestObject.spec.initContainers", "requestObject.spec.ephemeralContainers",
+        "requestObject.spec.volumes", "requestObject.spec.template.spec.containers",
+        "requestObject.spec.template.spec.initContainers", "requestObject.spec.template.spec.volumes",
+        "requestObject.webhooks",
     })
     base_fields = (
         "stageTimestamp", "requestReceivedTimestamp", "user.username", "sourceIPs",
