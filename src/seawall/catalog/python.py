@@ -43,9 +43,10 @@ class PythonCataloger(BaseCataloger):
         self._packages: list[Package] = []
 
     def wants(self, entry: FileEntry) -> bool:
-        if entry.kind is EntryKind.DIR:
-            return False
         path = entry.path
+        # METADATA, PKG-INFO and *.egg-info end in 'A', 'O' or 'o': most paths stop at this test
+        if not path or path[-1] not in "AOo" or entry.kind is EntryKind.DIR:
+            return False
         return path.endswith(_SUFFIXES) or path.endswith(".egg-info")
 
     def _visit(self, entry: FileEntry, content: IO[bytes]) -> None:
