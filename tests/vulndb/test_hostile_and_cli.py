@@ -122,3 +122,24 @@ def test_db_import_shipped_data_status_and_offline(tmp_path: Path) -> None:
     not_db.write_bytes(b"hello")
     res = run_cli("db", "status", "--db", str(not_db))
     assert res.returncode == 2 and "Traceback" not in res.stderr
+
+
+def test_old_schema_is_rebuilt_but_a_foreign_file_is_never_overwritten(tmp_path: Path) -> None:
+    import sqlite3
+
+    old = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(old)
+    conn.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT)")
+    conn.execute("INSERT INTO meta VALUES ('schema_version', '0')")
+    conn.commit()
+    conn.close()
+    res = run_cli("db", "status", "--db", str(old))
+    assert res.returncode == 2 and "rebuild" in res.stderr
+    res = run_cli("db", "import", "--db", str(old), str(FIXTURES / "debian-tracker.json"))
+    assert res.returncode == 0, res.stderr
+    assert run_cli("db", "status", "--db", str(old)).returncode == 0
+    foreign = tmp_path / "notes.txt"
+    foreign.write_text("my notes")
+    res = run_cli("db", "import", "--db", str(foreign), str(FIXTURES / "debian-tracker.json"))
+    assert res.returncode == 2 and "not a seawall vulnerability database" in res.stderr
+    assert foreign.read_text() == "my notes"

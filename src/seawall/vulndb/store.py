@@ -170,9 +170,8 @@ def build(db_path: Path, feeds: Iterable[FeedSource], limits: FeedLimits,
     stats: list[FeedStats] = []
     conn: sqlite3.Connection | None = None
     try:
-        if db_path.exists():
-            check_schema(db_path)
-            shutil.copyfile(db_path, tmp)
+        if db_path.exists() and schema_of(db_path) == str(SCHEMA_VERSION):
+            shutil.copyfile(db_path, tmp)  # keep the other feeds; an older schema is rebuilt
         conn = connect_rw(tmp)
         conn.executescript(SCHEMA)
         conn.execute("BEGIN")
@@ -226,7 +225,9 @@ def connect_ro(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def check_schema(path: Path) -> None:
+def schema_of(path: Path) -> str:
+    """The schema version of a seawall database; InputError when the file is not one
+    (so a mistyped --db never gets overwritten)."""
     conn = connect_ro(path)
     try:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -234,6 +235,11 @@ def check_schema(path: Path) -> None:
         raise InputError(f"{path}: not a seawall vulnerability database ({exc})") from None
     finally:
         conn.close()
-    if row is None or row[0] != str(SCHEMA_VERSION):
-        raise InputError(f"{path}: database schema {row[0] if row else '?'} is not {SCHEMA_VERSION}; "
-                         "delete it and run `seawall db import` or `seawall db update`")
+    return str(row[0]) if row else "?"
+
+
+def check_schema(path: Path) -> None:
+    found = schema_of(path)
+    if found != str(SCHEMA_VERSION):
+        raise InputError(f"{path}: database schema {found} is not {SCHEMA_VERSION}; "
+                         "run `seawall db import` or `seawall db update` to rebuild it")
