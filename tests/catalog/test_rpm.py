@@ -222,3 +222,15 @@ def test_damaged_databases_warn_not_crash(tmp_path: Path, rpmdbs: Path, damage: 
     for p in cat.packages:  # whatever survives is well-formed
         assert p.name and p.version and p.purl.startswith("pkg:rpm/")
     assert cat.warnings or cat.packages
+
+
+def test_ndb_and_wal_are_reported(tmp_path: Path, rpmdbs: Path) -> None:
+    rpmdir = tmp_path / "usr/lib/sysimage/rpm"
+    rpmdir.mkdir(parents=True)
+    shutil.copy(rpmdbs / "sqlite/rpmdb.sqlite", rpmdir / "rpmdb.sqlite")
+    (rpmdir / "rpmdb.sqlite-wal").write_bytes(b"\x37\x7f\x06\x82" + b"\0" * 28)
+    (rpmdir / "Packages.db").write_bytes(b"RpmP" + b"\0" * 60)
+    cat = catalog_dir(tmp_path, names=["rpm"])
+    assert len(cat.packages) == 4
+    assert sorted(w.split(": ", 2)[1] for w in cat.warnings) == [
+        "/usr/lib/sysimage/rpm/Packages.db", "/usr/lib/sysimage/rpm/rpmdb.sqlite-wal"]

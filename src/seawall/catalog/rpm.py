@@ -36,7 +36,9 @@ from seawall.image.base import EntryKind, FileEntry, Limits
 _DIRS = ("/var/lib/rpm/", "/usr/lib/sysimage/rpm/")
 SQLITE_NAMES = ("rpmdb.sqlite",)
 BDB_NAMES = ("Packages",)
-_WANTED = frozenset(d + n for d in _DIRS for n in SQLITE_NAMES + BDB_NAMES)
+NDB_NAMES = ("Packages.db",)  # SUSE's NDB: recognised and reported as not read
+WAL_NAMES = ("rpmdb.sqlite-wal",)
+_WANTED = frozenset(d + n for d in _DIRS for n in SQLITE_NAMES + BDB_NAMES + NDB_NAMES + WAL_NAMES)
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SRPM = re.compile(r"^(?P<name>.+)-(?P<version>[^-]+)-(?P<release>[^-]+)\.(?:no)?src\.rpm$")
 
@@ -100,6 +102,14 @@ class RpmCataloger(BaseCataloger):
         return entry.path in _WANTED and entry.kind is not EntryKind.DIR
 
     def _visit(self, entry: FileEntry, content: IO[bytes]) -> None:
+        if entry.path.endswith("-wal"):
+            if entry.size > 0:  # rpm checkpoints when it closes the database; dnf in a crash may not
+                self.warn(entry, "SQLite write-ahead log not merged: packages installed since the "
+                                 "last checkpoint may be missing")
+            return
+        if entry.path.endswith(".db"):
+            self.warn(entry, "NDB rpm database (SUSE) is not read by this version")
+            return
         data = self.read_bounded(entry, content, self.limits.max_file_size)
         if data is None:
             return
