@@ -284,3 +284,26 @@ def test_unmodified_dpkg_conffiles_are_skipped() -> None:
     v.visit(_entry("/etc/ssl/openssl.cnf", len(changed)), io.BytesIO(changed))
     (f,) = v.findings(Resource(type="container-image", name="x"))
     assert f.rule == "generic-password" and f.location.line == 2
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        (b"-----BEGIN RSA PRIVATE KEY-----\n" + b"A" * 60 + b"\n") * 80_000,
+        (b"aws_secret_access_key=" + b"A" * 39 + b"\n") * 80_000,
+        (b"password" * 10 + b"=x\n") * 60_000,
+    ],
+    ids=["pem-headers", "aws-near-misses", "keyword-runs"],
+)
+def test_hostile_files_scan_in_bounded_time(scanner: SecretScanner, data: bytes) -> None:
+    import time
+
+    data = data[: default_rules().max_file_size]
+    started = time.perf_counter()
+    assert scanner.scan_bytes(data, "/app/x.conf") == []
+    assert time.perf_counter() - started < 10  # linear; about 1 s for 5 MiB here
+
+
+def test_matches_per_rule_are_capped(scanner: SecretScanner) -> None:
+    matches = scanner.scan_bytes(b"password=Abc123!xyz\n" * 5000, "/app/x.conf")
+    assert len(matches) == 100 and matches[-1].line == 100

@@ -23,6 +23,8 @@ from seawall.core.errors import InputError
 from seawall.image.base import EntryKind, FileEntry, LayerInfo
 
 REDACTED = "****"
+MAX_MATCHES_PER_RULE = 100  # findings of one rule in one file
+MAX_TRIES_PER_RULE = 10_000  # regex matches of one rule looked at in one file
 SCOPES = ("file", "env", "history")
 
 
@@ -224,17 +226,23 @@ class SecretScanner:
                 continue
             if scope == "file" and not rule.applies_to(path):
                 continue
-            for m in rule.regex.finditer(data):
+            has_key = "key" in rule.regex.groupindex
+            pos, line, kept = 0, 1, 0
+            for tried, m in enumerate(rule.regex.finditer(data)):
+                if tried >= MAX_TRIES_PER_RULE or kept >= MAX_MATCHES_PER_RULE:
+                    break  # hostile or degenerate input: enough of this rule in this file
                 secret = m.group("secret").decode("utf-8", "replace").strip()
                 key = None
-                if "key" in rule.regex.groupindex:
+                if has_key:
                     key = m.group("key").decode("utf-8", "replace")
                     if rule.key_stop is not None and rule.key_stop.search(key):
                         continue
                 if rule.stoplist and _is_placeholder(secret, rule):
                     continue
                 start, end = m.span("secret")
-                line = data.count(b"\n", 0, start) + 1
+                line += data.count(b"\n", pos, start)  # incremental: matches come in order
+                pos = start
+                kept += 1
                 found.append((start, end, SecretMatch(
                     rule=rule.id, title=rule.title, severity=rule.severity, line=line,
                     secret=secret, key=key, remediation=rule.remediation,
