@@ -187,6 +187,8 @@ def test_built_binary_matches_go_version_m(tmp_path: Path, go_binaries: Path) ->
     errors = next(p for p in cat.packages if p.name == "github.com/pkg/errors")
     assert errors.purl == "pkg:golang/github.com/pkg/errors@v0.9.1"
     assert errors.ecosystem == "Go" and errors.arch == "amd64"
+    main = next(p for p in cat.packages if p.name == "example.com/seawall/gobin")
+    assert (main.purl, main.metadata["main_module"]) == ("pkg:golang/example.com/seawall/gobin", True)
     uuid = next(p for p in cat.packages if p.name == "github.com/google/uuid")
     assert uuid.metadata["replaced"] == "github.com/google/uuid v1.2.0"
     std = next(p for p in cat.packages if p.name == "stdlib")

@@ -317,8 +317,9 @@ def read_buildinfo(content: IO[bytes], max_bytes: int) -> BuildInfo | None:
 
 
 def _go_purl(path: str, version: str) -> str:
+    """pkg:golang/<path>@<version>; a local build's `(devel)` is no version, so none is written."""
     namespace, _, name = path.rpartition("/")
-    return purl("golang", namespace or None, name, version)
+    return purl("golang", namespace or None, name, None if version == "(devel)" else version)
 
 
 class GoBinaryCataloger(BaseCataloger):
