@@ -123,8 +123,10 @@ def bench_match(tmp: Path, n: int, rounds: int) -> None:
           f"ratio {best / floor:.2f}x wall, {cpu_best / max(floor_c, 1e-9):.2f}x CPU")
     print(f"  findings: {len(findings)} for {stats.matched_packages} affected packages; "
           f"invalid versions: {stats.invalid_versions}")
-    scaled = best * 1000 / len(packages)
-    print(f"  goal: 1,000 packages < 0.200 s -> {scaled:.3f} s ({'met' if scaled < 0.2 else 'NOT met'})")
+    scaled, scaled_cpu = best * 1000 / len(packages), cpu_best * 1000 / len(packages)
+    verdict = {True: "met", False: "NOT met"}
+    print(f"  goal: 1,000 packages < 0.200 s -> wall {scaled:.3f} s ({verdict[scaled < 0.2]}), "
+          f"CPU {scaled_cpu:.3f} s ({verdict[scaled_cpu < 0.2]}); wall time grows with the machine's load")
 
 
 def main() -> None:

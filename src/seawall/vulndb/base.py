@@ -32,7 +32,7 @@ class Affected:
     ecosystem: str
     name: str
     ranges: list[Range] = field(default_factory=list)
-    versions: list[str] = field(default_factory=list)
+    versions: list[str] = field(default_factory=list)  # as the feed writes them
     severity: str | None = None  # a per-package rating (Debian urgency per release, ...)
 
 

@@ -184,7 +184,7 @@ def prepare_range(events: list[list[str]], scheme: VersionScheme) -> Prepared:
     return parsed, limits
 
 
-def walk_range(prepared: Prepared, vkey: Any) -> tuple[bool, str | None, str]:
+def walk_range(prepared: Prepared, vkey: Any, detail: bool = True) -> tuple[bool, str | None, str]:
     """OSV's evaluation over sorted events: (affected?, nearest fix above, short range text)."""
     parsed, limits = prepared
     vulnerable = False
@@ -201,8 +201,8 @@ def walk_range(prepared: Prepared, vkey: Any) -> tuple[bool, str | None, str]:
             vulnerable = False
     if vulnerable and limits and all(vkey >= lim for lim in limits):
         vulnerable = False
-    if not vulnerable:
-        return False, None, ""
+    if not vulnerable or not detail:
+        return vulnerable, None, ""
     upper = next(((code, ver) for code, ver, key in parsed
                   if key is not None and ((code == "f" and key > vkey) or (code == "l" and key >= vkey))),
                  None)
@@ -236,7 +236,7 @@ def uncovered_versions(ranges: list[list[Any]], ecosystem: str, versions: list[s
         covered = False
         for scheme, prep in prepared:
             vkey = scheme.key(version)
-            if vkey is not None and walk_range(prep, vkey)[0]:
+            if vkey is not None and walk_range(prep, vkey, detail=False)[0]:
                 covered = True
                 break
         if not covered:

@@ -30,6 +30,7 @@ import orjson
 from seawall.core.errors import InputError, SeawallError
 from seawall.vulndb.base import Affected, FeedLimits, Importer
 from seawall.vulndb.match import uncovered_versions
+from seawall.vulndb.names import canonical_version
 
 SCHEMA_VERSION = 2
 EVENT_CODES = {"introduced": "i", "fixed": "f", "last_affected": "l", "limit": "m"}
@@ -152,6 +153,8 @@ def _encode(aff: Affected) -> tuple[bytes, bytes | None]:
     versions = aff.versions
     if versions and ranges:
         versions = uncovered_versions(ranges, aff.ecosystem, versions)
+    # stored in canonical form, compared with the installed version's canonical form
+    versions = [canonical_version(aff.ecosystem, v) for v in versions]
     return orjson.dumps(ranges), (orjson.dumps(versions) if versions else None)
 
 

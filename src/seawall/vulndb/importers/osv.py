@@ -13,7 +13,7 @@ from typing import Any
 from seawall.core.errors import InputError
 from seawall.vulndb.base import Advisory, Affected, FeedLimits, Range
 from seawall.vulndb.importers.common import iter_dir_json, iter_zip_json, parse_json, read_bounded
-from seawall.vulndb.names import canonical_ecosystem, canonical_version, normalize_name
+from seawall.vulndb.names import canonical_ecosystem, normalize_name
 
 _EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
 _CVSS_ORDER = {"CVSS_V4": 0, "CVSS_V3": 1, "CVSS_V2": 2}
@@ -78,7 +78,7 @@ def parse_advisory(doc: Any, what: str) -> Advisory | None:
                         events.append((kind, value))
             if events:
                 ranges.append(Range(rng["type"], events))
-        versions = [canonical_version(eco, v) for v in entry.get("versions") or [] if isinstance(v, str)]
+        versions = [v for v in entry.get("versions") or [] if isinstance(v, str)]
         if not ranges and not versions:
             continue
         affected.append(Affected(eco, normalize_name(eco, name), ranges, versions,
