@@ -68,3 +68,21 @@ def test_egg_info_file_and_broken_metadata(tmp_path: Path) -> None:
     cat = catalog_dir(tmp_path, names=["python"])
     assert [(p.name, p.version) for p in cat.packages] == [("requests", "2.25.0")]
     assert any("broken-1.0.dist-info/METADATA" in w for w in cat.warnings)
+
+
+def test_headers_longer_than_the_first_read(tmp_path: Path) -> None:
+    """A real METADATA whose header block is pushed past 64 KiB (many classifiers) before Version."""
+    whl = next(pip_download(WHEELS).glob("urllib3-*.whl"))
+    with zipfile.ZipFile(whl) as zf:
+        meta = zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+    lines = meta.split("\n")
+    version_line = next(line for line in lines if line.startswith("Version:"))
+    lines.remove(version_line)
+    padding = [f"Classifier: Topic :: Padding :: {i}" for i in range(3000)]
+    lines[1:1] = [*padding, version_line]
+    site = tmp_path / "usr/lib/python3/site-packages/urllib3-1.26.4.dist-info"
+    site.mkdir(parents=True)
+    (site / "METADATA").write_text("\n".join(lines))
+    assert (site / "METADATA").stat().st_size > 64 * 1024
+    cat = catalog_dir(tmp_path, names=["python"])
+    assert [(p.name, p.version) for p in cat.packages] == [("urllib3", "1.26.4")]

@@ -14,6 +14,7 @@ from seawall.image.base import EntryKind, FileEntry, Limits
 
 # The header block is all we read; long descriptions after it are not needed.
 MAX_HEADERS = 1 * 1024 * 1024
+_FIRST_READ = 64 * 1024
 _SUFFIXES = (".dist-info/METADATA", ".egg-info/PKG-INFO", "/EGG-INFO/PKG-INFO")
 
 
@@ -50,7 +51,9 @@ class PythonCataloger(BaseCataloger):
         return path.endswith(_SUFFIXES) or path.endswith(".egg-info")
 
     def _visit(self, entry: FileEntry, content: IO[bytes]) -> None:
-        data = content.read(MAX_HEADERS)
+        data = content.read(_FIRST_READ)  # the headers; long descriptions follow a blank line
+        if b"\n\n" not in data and b"\r\n\r\n" not in data and len(data) == _FIRST_READ:
+            data += content.read(MAX_HEADERS - _FIRST_READ)
         end = data.find(b"\n\n")
         headers = parse_headers(decode(data if end < 0 else data[:end]))
         values: dict[str, str] = {}
