@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from devtools.demo_image import DemoImage
@@ -102,6 +103,13 @@ def test_secret_never_printed_in_full(demo: DemoImage, demo_db: Path, fmt: str, 
         assert "aws-access-key" in text  # the secret is reported, only redacted
     if fmt == "jsonl":
         assert all(json.loads(line) for line in text.splitlines())
+    elif fmt == "sarif":
+        schema = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
+        jsonschema.Draft4Validator(schema).validate(json.loads(text))
+    elif fmt == "ocsf":
+        events = json.loads(text)
+        assert {e["class_uid"] for e in events} == {2002, 2003}
+        assert all(e["type_uid"] == e["class_uid"] * 100 + 1 and e["finding_info"]["uid"] for e in events)
     elif fmt != "table":
         assert json.loads(text)
 
