@@ -14,7 +14,7 @@ import pytest
 
 from seawall.catalog import _bdb
 from seawall.catalog.rpm import read_sqlite_blobs
-from tests.catalog.conftest import CAT_CACHE, publish
+from tests.catalog.conftest import CAT_CACHE, apt_download, publish
 from tests.catalog.helpers import catalog_dir
 from tests.catalog.test_os_release import AMZN2, AMZN2023, CENTOS7
 
@@ -234,3 +234,61 @@ def test_ndb_and_wal_are_reported(tmp_path: Path, rpmdbs: Path) -> None:
     assert len(cat.packages) == 4
     assert sorted(w.split(": ", 2)[1] for w in cat.warnings) == [
         "/usr/lib/sysimage/rpm/Packages.db", "/usr/lib/sysimage/rpm/rpmdb.sqlite-wal"]
+
+
+GO_RPMDB_TESTDATA = "usr/share/gocode/src/github.com/knqyf263/go-rpmdb/pkg/testdata"
+REAL_QUERY = ("%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\t%{LICENSE}"
+              "\\t%{MODULARITYLABEL}\\n")
+
+
+@pytest.fixture(scope="session")
+def centos_rpmdbs() -> Path:
+    """Real Berkeley DB rpmdbs of CentOS 5/6/7/8 images, as Debian ships them in go-rpmdb's
+    test data (golang-github-knqyf263-go-rpmdb-dev)."""
+    final = CAT_CACHE / "centos-rpmdbs"
+    if final.is_dir():
+        return final
+    deb = apt_download(["golang-github-knqyf263-go-rpmdb-dev"])["golang-github-knqyf263-go-rpmdb-dev"]
+    tmp = final.with_name(final.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    _run(["dpkg-deb", "-x", str(deb), str(tmp / "x")])
+    for name in CENTOS:
+        (tmp / name).mkdir(parents=True)
+        shutil.copy(tmp / "x" / GO_RPMDB_TESTDATA / name / "Packages", tmp / name / "Packages")
+    shutil.rmtree(tmp / "x")
+    return publish(tmp, final)
+
+
+CENTOS = ["centos5-plain", "centos6-plain", "centos7-plain", "centos8-modularitylabel"]
+
+
+@pytest.mark.parametrize("distro", CENTOS)
+def test_real_centos_bdb_rpmdbs(tmp_path: Path, centos_rpmdbs: Path, distro: str) -> None:
+    """Our pure-Python BDB reader against rpm's own read-only BDB backend on the same files."""
+    dbdir = centos_rpmdbs / distro
+    out = _run(["rpm", "--dbpath", str(dbdir), "--define", "_db_backend bdb_ro", "-qa", "--qf", REAL_QUERY])
+    expected = sorted(tuple(line.split("\t")) for line in out.splitlines()
+                      if line and not line.startswith("gpg-pubkey\t"))
+    assert len(expected) > 100
+    version = distro[6]
+    root = _image(tmp_path, dbdir / "Packages", "/var/lib/rpm/Packages",
+                  f'NAME="CentOS Linux"\nID="centos"\nVERSION_ID="{version}"\n')
+    cat = catalog_dir(root, names=["rpm"])
+    assert not cat.warnings
+
+    def none(value: object) -> str:
+        return "(none)" if value in (None, "") else str(value)
+
+    got = sorted((p.name, none(p.metadata.get("epoch")), p.version.split(":")[-1].rsplit("-", 1)[0],
+                  p.metadata["release"], none(p.arch), none(p.metadata.get("source_rpm")),
+                  none(p.licenses[0] if p.licenses else None), none(p.metadata.get("modularity_label")))
+                 for p in cat.packages)
+    assert got == expected
+    for p in cat.packages:
+        assert p.ecosystem == "CentOS"
+        assert f"distro=centos-{version}" in p.purl
+        if p.source_name is not None:
+            assert p.metadata["source_rpm"].startswith(p.source_name + "-")
+    if distro == "centos8-modularitylabel":
+        assert any(p.metadata.get("modularity_label") for p in cat.packages)
