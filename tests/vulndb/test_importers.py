@@ -195,3 +195,28 @@ def test_schema_rows_and_index(shipped_db: Path) -> None:
 def test_empty_secdb_is_valid(tmp_path: Path, rel: str) -> None:
     stats = import_paths([SECDB / rel], tmp_path / "db.sqlite")
     assert stats[0].advisories == 0
+
+
+def test_which_rows_a_package_reads() -> None:
+    from seawall.vulndb.match import Query, query_for
+
+    deb = _deb("libc6", "2.36-9+deb12u1", "glibc")
+    q = query_for(deb, OSInfo("debian", "12"))
+    assert isinstance(q, Query) and q.ecosystems == ["Debian:12"] and q.name == "glibc"
+    q = query_for(deb, OSInfo("debian", None, codename="trixie"))
+    assert isinstance(q, Query) and q.ecosystems == ["Debian:13"]
+    q = query_for(Package("libc6", "2.35-0ubuntu3", "Ubuntu", "pkg:deb/ubuntu/libc6", source_name="glibc"),
+                  OSInfo("ubuntu", "22.04"))
+    assert isinstance(q, Query) and q.ecosystems == ["Ubuntu:22.04", "Ubuntu:22.04:LTS"]
+    apk = Package("busybox-binsh", "1.36.1-r5", "Alpine", "pkg:apk/alpine/busybox-binsh",
+                  source_name="busybox")
+    q = query_for(apk, OSInfo("alpine", "3.19.1"))
+    assert isinstance(q, Query) and q.ecosystems == ["Alpine:v3.19"] and q.name == "busybox"
+    q = query_for(Package("glibc", "2.34-1", "Wolfi", "pkg:apk/wolfi/glibc"), OSInfo("wolfi", "20230201"))
+    assert isinstance(q, Query) and q.ecosystems == ["Wolfi"]
+    q = query_for(Package("bash", "5.1-1.el9", "Red Hat", "pkg:rpm/redhat/bash"), OSInfo("rhel", "9.3"))
+    assert q == "unsupported"  # no Red Hat feed: counted, not guessed
+    assert query_for(deb, None) == "no_os"
+    mvn = Package("log4j-core", "2.14.1", "Maven", "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1")
+    q = query_for(mvn, None)
+    assert isinstance(q, Query) and q.name == "org.apache.logging.log4j:log4j-core"

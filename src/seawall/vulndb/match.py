@@ -44,7 +44,8 @@ from seawall.vulndb.severity import from_cvss, from_rating
 from seawall.vulndb.versions import SCHEMES, VersionScheme, scheme_for
 
 _EVENT_NAMES = {"i": "introduced", "f": "fixed", "l": "last_affected", "m": "limit"}
-_DISTROS = {"Debian", "Ubuntu", "Alpine", "Amazon Linux", "rpm", "Wolfi", "Chainguard"}
+_DISTROS = {"Debian", "Ubuntu", "Alpine", "Amazon Linux", "rpm", "RPM", "Wolfi", "Chainguard", "Red Hat",
+            "AlmaLinux", "Rocky Linux", "CentOS", "Fedora", "Oracle Linux", "openSUSE", "SUSE"}
 
 _QUERY = (
     "SELECT a.feed, a.id, a.data, a.versions, a.severity, v.summary, v.severity, v.cvss, v.published, "
@@ -106,7 +107,9 @@ def distro_ecosystems(base: str, os: OSInfo | None) -> list[str]:
     if osid == "alpine" and base in ("Alpine", "apk"):
         parts = version.split(".")
         return [f"Alpine:v{parts[0]}.{parts[1]}"] if len(parts) >= 2 else []
-    if osid == "amzn" and base in ("Amazon Linux", "rpm", "Red Hat"):
+    if base in ("Wolfi", "Chainguard"):
+        return [base]  # rolling distributions: OSV ecosystems without a release
+    if osid == "amzn" and base in ("Amazon Linux", "rpm", "RPM", "Red Hat"):
         if version.startswith("201"):
             return ["Amazon Linux:1"]
         return [f"Amazon Linux:{version.split('.', 1)[0]}"] if version else []
@@ -121,16 +124,11 @@ def query_for(pkg: Package, os: OSInfo | None) -> Query | str | None:
         return "unsupported"
     base = eco.split(":", 1)[0]
     if base in _DISTROS or (pkg.purl or "").startswith(("pkg:deb/", "pkg:apk/", "pkg:rpm/")):
-        if ":" in eco and base != "rpm":
-            ecosystems = [eco]
-        else:
-            ecosystems = distro_ecosystems(base, os)
-            if not ecosystems and base == "rpm":
-                return "unsupported"
+        ecosystems = [eco] if ":" in eco and base != "rpm" else distro_ecosystems(base, os)
         if not ecosystems:
-            return "no_os"
+            return "no_os" if os is None else "unsupported"
         target = ecosystems[0].split(":", 1)[0]
-        if target in ("Debian", "Ubuntu", "Alpine"):
+        if target in ("Debian", "Ubuntu", "Alpine", "Wolfi", "Chainguard"):
             name = pkg.source_name or pkg.name
             version = pkg.source_version or pkg.version
         else:
