@@ -186,6 +186,7 @@ print(json.dumps({"rows": r.stats["records"], "seconds": dt, "findings": len(r.f
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=10_000_000)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating runs; the best of each is kept")
     args = parser.parse_args()
     path = CACHE / f"vpcflow-v2-{args.records}.log"
     if not path.exists():
@@ -194,8 +195,13 @@ def main() -> int:
         generate(path, args.records)
         print(f"  {time.perf_counter() - t:.1f}s, {path.stat().st_size / 1e9:.2f} GB", flush=True)
     gc.collect()
-    floor = _peak_child(FLOOR, path)
-    ours = _peak_child(SEAWALL, path)
+    floors, runs = [], []
+    for _ in range(args.rounds):  # alternate, so load from other processes hits both alike
+        floors.append(_peak_child(FLOOR, path))
+        runs.append(_peak_child(SEAWALL, path))
+    floor = min(floors, key=lambda r: r["seconds"])
+    ours = min(runs, key=lambda r: r["seconds"])
+    ours["peak_mb"] = max(r["peak_mb"] for r in runs)
     floor_rate = floor["rows"] / floor["seconds"]
     our_rate = ours["rows"] / ours["seconds"]
     print(f"file: {path.name} ({path.stat().st_size / 1e9:.2f} GB, {int(floor['rows']):,} records)")

@@ -47,7 +47,7 @@ class Attributor:
         self.inventory = inventory
         self.codes = codes
         # addr -> (addr code, key code, inst code or None, internal)
-        self._cache: dict[str, tuple[int, int, int | None, bool]] = {}
+        self._cache: dict[int, tuple[int, int, int | None, bool]] = {}  # address hash -> codes
 
     def _lookup(self, addr: str) -> tuple[int, int, int | None, bool]:
         c = self.codes.code
@@ -57,25 +57,27 @@ class Attributor:
         key, internal = classify(addr)
         return c(addr), c(key), None, internal
 
-    def addr_table(self, addrs: pl.Series) -> pl.DataFrame:
-        uniq = addrs.drop_nulls().unique().to_list()
+    def _codes_for(self, addrs: pl.Series) -> pl.DataFrame:
+        """aid, kid, iid, int for every row of `addrs`, without joining the wide frame: the
+        distinct addresses are looked up once (hash -> cached codes) and gathered back."""
+        hashes = addrs.hash(seed=7)
+        firsts = pl.DataFrame({"h": hashes, "a": addrs}).filter(pl.col("h").is_first_distinct())
         cache = self._cache
-        rows = []
-        for a in uniq:
-            v = cache.get(a)
+        keys, aids, kids, iids, ints = [], [], [], [], []
+        for h, a in firsts.iter_rows():
+            v = cache.get(h)
             if v is None:
-                v = cache[a] = self._lookup(a)
-            rows.append(v)
-        return pl.DataFrame(
-            {
-                "addr": uniq,
-                "aid": [r[0] for r in rows],
-                "kid": [r[1] for r in rows],
-                "iid": [r[2] for r in rows],
-                "int": [r[3] for r in rows],
-            },
-            schema={"addr": pl.String, "aid": CODE, "kid": CODE, "iid": CODE, "int": pl.Boolean},
-        )
+                v = cache[h] = self._lookup(a) if a is not None else (self.codes.code(""), self.codes.code(""), None, False)
+            keys.append(h)
+            aids.append(v[0])
+            kids.append(v[1])
+            iids.append(v[2])
+            ints.append(v[3])
+        pos = hashes.replace_strict(pl.Series(keys, dtype=pl.UInt64), pl.int_range(len(keys), eager=True,
+                                                                                   dtype=pl.UInt32))
+        table = pl.DataFrame({"aid": aids, "kid": kids, "iid": iids, "int": ints},
+                             schema={"aid": CODE, "kid": CODE, "iid": CODE, "int": pl.Boolean})
+        return table[pos]
 
     def _identity_table(self, frame: pl.DataFrame, side: str) -> pl.DataFrame | None:
         cols = [f"{side}_id_{f}" for f in ("type", "ns", "name", "inst")]
@@ -91,22 +93,14 @@ class Attributor:
 
     def attribute(self, frame: pl.DataFrame, sides: tuple[str, ...] = ("src", "dst")) -> pl.LazyFrame:
         """Adds {side}_aid, {side}_key, {side}_inst (codes) and {side}_int for each side."""
-        table = self.addr_table(pl.concat([frame[f"{s}_addr"] for s in sides]))
-        lf = frame.lazy()
+        coded = frame.hstack([
+            col.alias(f"{side}_{name}")
+            for side in sides
+            for name, col in zip(("aid", "key", "inst", "int"), self._codes_for(frame[f"{side}_addr"]).get_columns(),
+                                 strict=True)
+        ])
+        lf = coded.lazy()
         for side in sides:
-            lf = lf.join(
-                table.lazy().rename(
-                    {
-                        "addr": f"{side}_addr",
-                        "aid": f"{side}_aid",
-                        "kid": f"{side}_key",
-                        "iid": f"{side}_inst",
-                        "int": f"{side}_int",
-                    }
-                ),
-                on=f"{side}_addr",
-                how="left",
-            )
             if self.inventory.by_ip_port and f"{side}_port" in frame.columns:
                 ports = pl.DataFrame(
                     {

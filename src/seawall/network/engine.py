@@ -116,10 +116,19 @@ class Collector:
             self._add_dns(conform(batch.dns, DNS_SCHEMA))
 
     def _add_flows(self, flows: pl.DataFrame) -> None:
-        lf = orient(self.attributor.attribute(flows)).rename(
-            {"s_aid": "s_addr", "c_aid": "c_addr"}, strict=False
+        # attribute + orient once, keep only the integer-coded columns the aggregations need
+        lf = (
+            orient(self.attributor.attribute(flows))
+            .select(
+                "c_key", "s_key", "c_inst", "s_inst", "c_int", "s_int", "src_key", "src_int", "dst_int",
+                "s_port", "c_port", "protocol", "bytes", "packets", "start", "end",
+                pl.col("c_aid").alias("c_addr"), pl.col("s_aid").alias("s_addr"),
+                (pl.col("action") == "REJECT").alias("rej"), pl.col("tcp_flags"),
+            )
+            .collect()
+            .lazy()
         )
-        reject = (pl.col("action") == "REJECT").cast(pl.Int64)
+        reject = pl.col("rej").cast(pl.Int64)
         opts = self.options
         syn = pl.col("tcp_flags").is_null() | ((pl.col("tcp_flags") & 2) > 0)
         beacon_scope = pl.lit(True) if opts.beacon_internal else ~pl.col("s_int")
@@ -152,7 +161,7 @@ class Collector:
                 lf.filter(
                     pl.col("c_int")
                     & beacon_scope
-                    & (pl.col("action") == "ACCEPT")
+                    & ~pl.col("rej")
                     & pl.col("protocol").is_in([6, 17])
                     & (syn | (pl.col("protocol") == 17))
                 )

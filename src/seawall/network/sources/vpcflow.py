@@ -204,14 +204,24 @@ class VpcFlowSource:
 
     # -- parsing --------------------------------------------------------------------------------
     @staticmethod
-    def _csv_args(columns: list[str]) -> dict[str, Any]:
+    def _probe(columns: list[str]) -> str | None:
+        """A string column whose value names itself on a (repeated) header line."""
+        for name in ("srcaddr", "pkt-srcaddr", "action", "log-status", *columns):
+            if name in columns and name not in INT_FIELDS and name != _CW_TS:
+                return name
+        return None
+
+    @classmethod
+    def _csv_args(cls, columns: list[str]) -> dict[str, Any]:
         names = [*columns, _EXTRA]
         last = columns[-1]
         schema = {c: INT_FIELDS.get(c, pl.String) for c in names}
         schema[last] = pl.String  # a short line leaves the last column null, never "-"
+        wanted = USED | {cls._probe(columns), last, _EXTRA}
         return {
             "separator": " ",
             "schema": schema,
+            "columns": [i for i, c in enumerate(names) if c in wanted],
             "quote_char": None,
             "null_values": {c: "-" for c in columns if c != last},
             "truncate_ragged_lines": True,
@@ -249,7 +259,7 @@ class VpcFlowSource:
         if not present & {"srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr"}:
             raise InputError(f"{path}: the flow log format has no source/destination address fields")
         last = columns[-1]
-        probe = next((c for c in columns if c not in INT_FIELDS and c != _CW_TS), None)
+        probe = self._probe(columns)
         raw = raw.select([c for c in [*columns, _EXTRA] if c in USED or c in (probe, last, _EXTRA)])
         hdr = (pl.col(probe) == probe).fill_null(False) if probe else pl.lit(False)
         bad = ~hdr & (pl.col(last).is_null() | pl.col(_EXTRA).is_not_null())
