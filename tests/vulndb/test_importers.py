@@ -220,3 +220,28 @@ def test_which_rows_a_package_reads() -> None:
     mvn = Package("log4j-core", "2.14.1", "Maven", "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1")
     q = query_for(mvn, None)
     assert isinstance(q, Query) and q.name == "org.apache.logging.log4j:log4j-core"
+
+
+def test_tracker_stream_reader_across_chunk_boundaries(tmp_path: Path) -> None:
+    """The Debian tracker document is streamed: any chunk size gives the same (key, value) pairs."""
+    from seawall.vulndb.base import FeedLimits
+    from seawall.vulndb.importers.common import iter_json_object_items
+
+    raw = (FIXTURES / "debian-tracker.json").read_bytes()
+    whole = json.loads(raw)
+    for chunk in (1, 7, 64, 4096):
+        with (FIXTURES / "debian-tracker.json").open("rb") as fh:
+            got = dict(iter_json_object_items(fh, "fixture", FeedLimits(), chunk=chunk))
+        assert got == whole, chunk
+    # a larger document (several 1 MiB reads): 3,000 source packages, every one imported
+    big = {f"pkg{i}": {f"CVE-2024-{i:05d}": {"description": "x" * 800, "releases": {
+        "bookworm": {"status": "resolved", "repositories": {"bookworm": "1.0-2"}, "fixed_version": "1.0-2",
+                     "urgency": "medium"}}}} for i in range(3000)}
+    path = tmp_path / "tracker.json"
+    path.write_text(json.dumps(big))
+    assert path.stat().st_size > 2 * (1 << 20)
+    stats = import_paths([path], tmp_path / "db.sqlite")
+    assert stats[0].advisories == 3000
+    with open_db(tmp_path / "db.sqlite") as db:
+        found = db.match([_deb("pkg2999", "1.0-1", "pkg2999")], OSInfo("debian", "12"))
+    assert [(f.rule, f.severity) for f in found] == [("CVE-2024-02999", Severity.MEDIUM)]
