@@ -74,3 +74,27 @@ def pip_download(specs: list[str], no_binary: bool = False) -> Path:
 def cat_cache() -> Path:
     CAT_CACHE.mkdir(parents=True, exist_ok=True)
     return CAT_CACHE
+
+
+DEP_PARSER = "usr/share/gocode/src/github.com/aquasecurity/go-dep-parser/pkg"
+DEP_PARSER_FILES = ("golang/binary/testdata/test.elf", "golang/binary/testdata/replace.elf",
+                    "java/jar/testdata/maven.war", "java/jar/testdata/gradle.war")
+
+
+@pytest.fixture(scope="session")
+def dep_parser_testdata() -> Path:
+    """Real artifacts Debian ships as the test data of Trivy's go-dep-parser: Go 1.15/1.16
+    binaries (pointer-format build info) and two Java web archives."""
+    final, ready = cached_dir("dep-parser-testdata")
+    if ready:
+        return final
+    deb = apt_download(["golang-github-aquasecurity-go-dep-parser-dev"])[
+        "golang-github-aquasecurity-go-dep-parser-dev"]
+    tmp = final.with_name(final.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    _run(["dpkg-deb", "-x", str(deb), str(tmp / "x")])
+    for rel in DEP_PARSER_FILES:
+        shutil.copy(tmp / "x" / DEP_PARSER / rel, tmp / Path(rel).name)
+    shutil.rmtree(tmp / "x")
+    return publish(tmp, final)

@@ -249,3 +249,36 @@ def test_non_go_and_hostile_files(tmp_path: Path) -> None:
     assert cat.packages == []
     mode = stat.S_IMODE((root / "bin/script").stat().st_mode)
     assert mode & 0o111
+
+
+def test_real_go_1_15_and_1_16_binaries(tmp_path: Path, dep_parser_testdata: Path) -> None:
+    """Go < 1.18 binaries built by others (Trivy's go-dep-parser test data, shipped by Debian)."""
+    binaries = {f"/app/{n}": dep_parser_testdata / n for n in ("test.elf", "replace.elf")}
+    root = _image_with(tmp_path / "root", binaries)
+    expected: dict[str, dict[str, str]] = {}
+    for dest, src in binaries.items():
+        shutil.copy(src, tmp_path / src.name)
+        (tmp_path / src.name).chmod(0o755)
+        out = _go_version_m(tmp_path / src.name)
+        rows = [line.split("\t") for line in out.splitlines()[1:]]
+        mods: dict[str, str] = {"stdlib": out.split()[1].removeprefix("go")}
+        for i, row in enumerate(rows):
+            if row[1] == "mod":
+                mods[row[2]] = row[3]
+            elif row[1] == "dep":
+                nxt = rows[i + 1] if i + 1 < len(rows) else []
+                if len(nxt) > 3 and nxt[1] == "=>":
+                    mods[nxt[2]] = nxt[3]
+                else:
+                    mods[row[2]] = row[3]
+        expected[dest] = mods
+    cat = catalog_dir(root, names=["go-binary"])
+    by_loc: dict[str, dict[str, str]] = {}
+    for p in cat.packages:
+        by_loc.setdefault(p.locations[0].path, {})[p.name] = p.version
+    assert by_loc == expected
+    assert expected["/app/test.elf"]["stdlib"] == "1.15.2"
+    assert expected["/app/replace.elf"]["github.com/go-sql-driver/mysql"] == "v1.5.0"
+    mysql = cat.one("github.com/go-sql-driver/mysql")
+    assert mysql.purl == "pkg:golang/github.com/go-sql-driver/mysql@v1.5.0"
+    assert mysql.metadata["replaced"] == "github.com/go-sql-driver/mysql v0.0.0-00010101000000-000000000000"

@@ -137,3 +137,41 @@ def test_debian_jar_matches_dpkg_version(jars: dict[str, bytes]) -> None:
     deb_version = subprocess.run(["dpkg-deb", "-f", str(deb), "Version"], capture_output=True, text=True,
                                  check=True).stdout.strip()
     assert deb_version.startswith(_pom_version(jars["log4j-core.jar"], "log4j-core"))
+
+
+def _expected_from_war(war: Path) -> set[tuple[str, str, str]]:
+    """What the war holds, read with zipfile: its own and every WEB-INF/lib jar's pom.properties."""
+    out: set[tuple[str, str, str]] = set()
+
+    def poms(zf: zipfile.ZipFile, where: str) -> bool:
+        found = False
+        for name in zf.namelist():
+            if name.startswith("META-INF/maven/") and name.endswith("/pom.properties"):
+                props = dict(line.split("=", 1) for line in zf.read(name).decode().splitlines()
+                             if "=" in line and not line.startswith("#"))
+                out.add((f"{props['groupId']}:{props['artifactId']}", props["version"], where))
+                found = True
+        return found
+
+    with zipfile.ZipFile(war) as zf:
+        poms(zf, f"/srv/{war.name}")
+        for name in zf.namelist():
+            if name.endswith(".jar"):
+                with zipfile.ZipFile(io.BytesIO(zf.read(name))) as inner:
+                    if not poms(inner, f"/srv/{war.name}:{name}"):
+                        out.add(("?", "?", f"/srv/{war.name}:{name}"))
+    return out
+
+
+def test_real_wars(tmp_path: Path, dep_parser_testdata: Path) -> None:
+    """Real Maven- and Gradle-built web archives (Trivy's go-dep-parser test data in Debian)."""
+    files = {f"/srv/{n}": (dep_parser_testdata / n).read_bytes() for n in ("maven.war", "gradle.war")}
+    cat = catalog_dir(_put(tmp_path, files), names=["java-archive"])
+    got = {(p.name, p.version, p.locations[0].path) for p in cat.packages}
+    expected = _expected_from_war(dep_parser_testdata / "maven.war") | _expected_from_war(
+        dep_parser_testdata / "gradle.war")
+    assert got == expected  # every jar in these wars carries pom.properties; the gradle war itself none
+    assert len(got) == 12
+    assert ("com.fasterxml.jackson.core:jackson-databind", "2.9.10.6",
+            "/srv/maven.war:WEB-INF/lib/jackson-databind-2.9.10.6.jar") in got
+    assert ("log4j:log4j", "1.2.17", "/srv/gradle.war:WEB-INF/lib/log4j-1.2.17.jar") in got
