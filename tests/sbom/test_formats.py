@@ -97,6 +97,9 @@ def _vuln_report() -> Report:
                                layer="sha256:" + "1" * 64)], licenses=["BSD-3-Clause"])
     weird = Package("libfoo", "1.0-1", "Debian", "pkg:deb/debian/libfoo@1.0-1?arch=amd64",
                     licenses=["GPL-2+ with some exception", "MIT"], source_name="foo")
+    # Debian copyright files mix free text and SPDX expressions (CycloneDX forbids mixing them)
+    mixed = Package("libbar", "2.0-1", "Debian", "pkg:deb/debian/libbar@2.0-1?arch=amd64",
+                    licenses=["GPL-2+", "MIT OR Apache-2.0"])
     finding = Finding(
         kind=FindingKind.VULNERABILITY, rule="PYSEC-2021-98", title="Django: potential directory traversal",
         severity=Severity.MEDIUM, resource=Resource("container-image", "demo:1"),
@@ -114,7 +117,7 @@ def _vuln_report() -> Report:
     secret = Finding(kind=FindingKind.SECRET, rule="aws-access-key", title="AWS key", severity=Severity.HIGH,
                      resource=Resource("container-image", "demo:1"))
     return Report(Target("image", "demo:1", "sha256:" + "2" * 64, OSInfo("debian", "12")),
-                  packages=[django, weird], findings=[finding, other, secret])
+                  packages=[django, weird, mixed], findings=[finding, other, secret])
 
 
 def test_cyclonedx_with_vulnerabilities_validates() -> None:
@@ -132,6 +135,8 @@ def test_cyclonedx_with_vulnerabilities_validates() -> None:
     assert v["ratings"][0]["score"] == 5.3
     assert "3.2.0" in v["recommendation"]
     assert vulns["GO-2023-1"]["affects"] == [{"ref": refs["stdlib"]}]
+    libbar = next(c for c in bom["components"] if c["name"] == "libbar")
+    assert libbar["licenses"] == [{"license": {"name": "GPL-2+"}}, {"license": {"name": "MIT OR Apache-2.0"}}]
 
 
 def test_spdx_licenses_and_advisories_validate() -> None:
@@ -149,6 +154,7 @@ def test_spdx_licenses_and_advisories_validate() -> None:
     extracted = {e["licenseId"]: e["extractedText"] for e in doc["hasExtractedLicensingInfos"]}
     assert extracted[declared.split(" AND ")[0]] == "GPL-2+ with some exception"
     assert pkgs["debian"]["primaryPackagePurpose"] == "OPERATING_SYSTEM"
+    assert pkgs["libbar"]["licenseDeclared"].endswith(" AND (MIT OR Apache-2.0)")
 
 
 def test_schemas_reject_broken_documents() -> None:

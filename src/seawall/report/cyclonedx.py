@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from cyclonedx.model import Property, XsUri
 from cyclonedx.model.bom import Bom
 from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.license import LicenseExpression
 from cyclonedx.model.vulnerability import (
     BomTarget,
     Vulnerability,
@@ -83,12 +84,18 @@ def _properties(pkg: Package) -> list[Property]:
 
 
 def _licenses(pkg: Package) -> list[Any]:
+    """CycloneDX allows either one SPDX expression or a list of ids/names, never a mix."""
     factory = LicenseFactory()
-    out = []
-    for text in pkg.licenses[:16]:
-        with contextlib.suppress(ValueError):
-            out.append(factory.make_from_string(text))
-    return out
+    texts = [t.strip() for t in pkg.licenses[:16] if t.strip()]
+    made = []
+    for text in texts:
+        with contextlib.suppress(Exception):  # the library's own exception classes moved between releases
+            made.append(factory.make_from_string(text))
+    if len(made) <= 1 or not any(isinstance(m, LicenseExpression) for m in made):
+        return made
+    with contextlib.suppress(Exception):  # all valid SPDX: one combined expression
+        return [factory.make_with_expression(" AND ".join(f"({t})" for t in texts))]
+    return [factory.make_with_name(t) for t in texts]
 
 
 def _component(pkg: Package, ref: str) -> Component:
