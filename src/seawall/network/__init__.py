@@ -72,11 +72,15 @@ def analyze(source: str, paths: list[str], options: NetworkOptions | None = None
     )
 
 
-def run_detectors(analysis: Analysis, options: NetworkOptions) -> list[Finding]:
+def run_detectors(
+    analysis: Analysis, options: NetworkOptions, baseline: Baseline | None = None, intel: Intel | None = None
+) -> list[Finding]:
     from seawall.network.detectors import Context, all_detectors
 
-    baseline = Baseline.load(options.baseline) if options.baseline else None
-    intel = Intel.load(list(options.intel), options.max_json_bytes)
+    if baseline is None and options.baseline:
+        baseline = Baseline.load(options.baseline)
+    if intel is None:
+        intel = Intel.load(list(options.intel), options.max_json_bytes)
     ctx = Context(
         data=analysis.data,
         options=options,
@@ -95,13 +99,12 @@ def run_detectors(analysis: Analysis, options: NetworkOptions) -> list[Finding]:
 def detect(source: str, paths: list[str], options: NetworkOptions | None = None) -> NetworkResult:
     """`seawall detect --source vpc-flow|hubble|pcap FILE...`: attribution + every detector."""
     options = options or NetworkOptions()
-    if options.baseline is not None:
-        Baseline.load(options.baseline)  # fail fast, before reading gigabytes
-    if options.intel:
-        Intel.load(list(options.intel), options.max_json_bytes)
+    # baseline and intel first: a bad file fails fast, before gigabytes of flows are read
+    baseline = Baseline.load(options.baseline) if options.baseline is not None else None
+    intel = Intel.load(list(options.intel), options.max_json_bytes)
     started = time.perf_counter()
     analysis = analyze(source, paths, options)
-    findings = run_detectors(analysis, options)
+    findings = run_detectors(analysis, options, baseline, intel)
     stats = {**analysis.stats, "findings": len(findings), "seconds": round(time.perf_counter() - started, 3)}
     return NetworkResult(findings=findings, warnings=analysis.warnings, stats=stats, analysis=analysis)
 

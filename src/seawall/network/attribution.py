@@ -67,38 +67,57 @@ class Attributor:
         for h, a in firsts.iter_rows():
             v = cache.get(h)
             if v is None:
-                v = cache[h] = self._lookup(a) if a is not None else (self.codes.code(""), self.codes.code(""), None, False)
+                v = cache[h] = (
+                    self._lookup(a)
+                    if a is not None
+                    else (self.codes.code(""), self.codes.code(""), None, False)
+                )
             keys.append(h)
             aids.append(v[0])
             kids.append(v[1])
             iids.append(v[2])
             ints.append(v[3])
-        pos = hashes.replace_strict(pl.Series(keys, dtype=pl.UInt64), pl.int_range(len(keys), eager=True,
-                                                                                   dtype=pl.UInt32))
-        table = pl.DataFrame({"aid": aids, "kid": kids, "iid": iids, "int": ints},
-                             schema={"aid": CODE, "kid": CODE, "iid": CODE, "int": pl.Boolean})
+        pos = hashes.replace_strict(
+            pl.Series(keys, dtype=pl.UInt64), pl.int_range(len(keys), eager=True, dtype=pl.UInt32)
+        )
+        table = pl.DataFrame(
+            {"aid": aids, "kid": kids, "iid": iids, "int": ints},
+            schema={"aid": CODE, "kid": CODE, "iid": CODE, "int": pl.Boolean},
+        )
         return table[pos]
 
-    def _identity_table(self, frame: pl.DataFrame, side: str) -> pl.DataFrame | None:
+    def _identity_codes(self, frame: pl.DataFrame, side: str) -> pl.DataFrame:
+        """key/inst codes of the identity a record carries (null where it carries none), by the
+        same distinct-then-gather scheme as addresses."""
         cols = [f"{side}_id_{f}" for f in ("type", "ns", "name", "inst")]
-        ids = frame.select(cols).filter(pl.col(f"{side}_id_name").is_not_null()).unique()
-        if not ids.height:
-            return None
+        ids = frame.select(cols)
+        hashes = ids.hash_rows(seed=11)
+        firsts = ids.with_columns(hashes.alias("__h")).filter(pl.col("__h").is_first_distinct())
         c = self.codes.code
-        keys, insts = [], []
-        for kind, ns, name, inst in ids.iter_rows():
-            keys.append(c(f"{kind or 'Workload'}:{ns or ''}/{name}"))
-            insts.append(c(inst) if inst else None)
-        return ids.with_columns(pl.Series("__xk", keys, dtype=CODE), pl.Series("__xi", insts, dtype=CODE))
+        keys, kcodes, icodes = [], [], []
+        for kind, ns, name, inst, h in firsts.iter_rows():
+            keys.append(h)
+            kcodes.append(c(f"{kind or 'Workload'}:{ns or ''}/{name}") if name else None)
+            icodes.append(c(inst) if name and inst else None)
+        pos = hashes.replace_strict(
+            pl.Series(keys, dtype=pl.UInt64), pl.int_range(len(keys), eager=True, dtype=pl.UInt32)
+        )
+        table = pl.DataFrame({"__xk": kcodes, "__xi": icodes}, schema={"__xk": CODE, "__xi": CODE})
+        return table[pos]
 
     def attribute(self, frame: pl.DataFrame, sides: tuple[str, ...] = ("src", "dst")) -> pl.LazyFrame:
         """Adds {side}_aid, {side}_key, {side}_inst (codes) and {side}_int for each side."""
-        coded = frame.hstack([
-            col.alias(f"{side}_{name}")
-            for side in sides
-            for name, col in zip(("aid", "key", "inst", "int"), self._codes_for(frame[f"{side}_addr"]).get_columns(),
-                                 strict=True)
-        ])
+        coded = frame.hstack(
+            [
+                col.alias(f"{side}_{name}")
+                for side in sides
+                for name, col in zip(
+                    ("aid", "key", "inst", "int"),
+                    self._codes_for(frame[f"{side}_addr"]).get_columns(),
+                    strict=True,
+                )
+            ]
+        )
         lf = coded.lazy()
         for side in sides:
             if self.inventory.by_ip_port and f"{side}_port" in frame.columns:
@@ -121,21 +140,19 @@ class Attributor:
                     .drop("__pk", "__pi")
                 )
             if f"{side}_id_name" in frame.columns and frame[f"{side}_id_name"].null_count() < frame.height:
-                ident = self._identity_table(frame, side)
-                if ident is not None:
-                    on = [f"{side}_id_{f}" for f in ("type", "ns", "name", "inst")]
-                    lf = (
-                        lf.join(ident.lazy(), on=on, how="left", nulls_equal=True)
-                        .with_columns(
-                            pl.coalesce("__xk", f"{side}_key").alias(f"{side}_key"),
-                            pl.when(pl.col("__xk").is_not_null())
-                            .then(pl.col("__xi"))
-                            .otherwise(pl.col(f"{side}_inst"))
-                            .alias(f"{side}_inst"),
-                            (pl.col("__xk").is_not_null() | pl.col(f"{side}_int")).alias(f"{side}_int"),
-                        )
-                        .drop("__xk", "__xi")
+                ident = self._identity_codes(frame, side)
+                lf = (
+                    lf.with_columns(ident.get_columns())
+                    .with_columns(
+                        pl.coalesce("__xk", f"{side}_key").alias(f"{side}_key"),
+                        pl.when(pl.col("__xk").is_not_null())
+                        .then(pl.col("__xi"))
+                        .otherwise(pl.col(f"{side}_inst"))
+                        .alias(f"{side}_inst"),
+                        (pl.col("__xk").is_not_null() | pl.col(f"{side}_int")).alias(f"{side}_int"),
                     )
+                    .drop("__xk", "__xi")
+                )
         return lf
 
     def codes_of(self, prefix: str) -> list[int]:

@@ -120,10 +120,26 @@ class Collector:
         lf = (
             orient(self.attributor.attribute(flows))
             .select(
-                "c_key", "s_key", "c_inst", "s_inst", "c_int", "s_int", "src_key", "src_int", "dst_int",
-                "s_port", "c_port", "protocol", "bytes", "packets", "start", "end",
-                pl.col("c_aid").alias("c_addr"), pl.col("s_aid").alias("s_addr"),
-                (pl.col("action") == "REJECT").alias("rej"), pl.col("tcp_flags"),
+                "c_key",
+                "s_key",
+                "c_inst",
+                "s_inst",
+                "c_int",
+                "s_int",
+                "src_key",
+                "src_int",
+                "dst_int",
+                "s_port",
+                "c_port",
+                "protocol",
+                "bytes",
+                "packets",
+                "start",
+                "end",
+                pl.col("c_aid").alias("c_addr"),
+                pl.col("s_aid").alias("s_addr"),
+                (pl.col("action") == "REJECT").alias("rej"),
+                pl.col("tcp_flags"),
             )
             .collect()
             .lazy()

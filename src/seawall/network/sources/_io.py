@@ -52,7 +52,7 @@ def line_chunks(path: Path, size: int) -> Iterator[bytes]:
         if len(buf) >= size:
             cut = buf.rfind(b"\n")
             if cut < 0:
-                if len(buf) > 16 * size:
+                if len(buf) > 4 * size:
                     raise InputError(f"{path}: no line break in {len(buf)} bytes; not a text log")
                 continue
             yield bytes(buf[: cut + 1])

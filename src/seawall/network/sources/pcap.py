@@ -143,7 +143,7 @@ class PcapSource:
             self._packet(float(ts), buf, link)
             if n % _FLUSH_EVERY == 0:
                 self._flush(float(ts) - _IDLE)
-                if len(self._done) >= _BATCH:
+                if len(self._done) >= _BATCH or len(self._dns) >= _BATCH:
                     yield self._batch()
 
     # -- decoding -------------------------------------------------------------------------
