@@ -27,7 +27,7 @@ from seawall.vulndb.base import FeedLimits
 from seawall.vulndb.importers.common import load_json_document
 
 OSV = SHIPPED_DIR / "osv"
-SECDB = sorted((SHIPPED_DIR / "alpine-secdb").glob("v*/*.json"))
+SECDB = sorted((SHIPPED_DIR / "alpine").glob("v*/*.json"))
 
 
 def _floor_zip(path: Path) -> float:

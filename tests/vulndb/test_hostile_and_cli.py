@@ -25,7 +25,7 @@ def _sha(path: Path) -> str:
 def small_db(tmp_path: Path) -> Path:
     db = tmp_path / "db" / "vulndb.sqlite"
     res = run_cli("db", "import", "--db", str(db), str(FIXTURES / "debian-tracker.json"),
-                  str(SHIPPED_DIR / "alpine-secdb" / "v3.11" / "main.json"))
+                  str(SHIPPED_DIR / "alpine" / "v3_11" / "main.json"))
     assert res.returncode == 0, res.stderr
     return db
 

@@ -17,7 +17,7 @@ from seawall.vulndb.importers import detect
 
 from .conftest import FIXTURES
 
-SECDB = SHIPPED_DIR / "alpine-secdb"
+SECDB = SHIPPED_DIR / "alpine"
 
 
 def _deb(name: str, version: str, source: str, source_version: str | None = None) -> Package:
@@ -30,7 +30,7 @@ def test_detect_by_content_not_name(tmp_path: Path) -> None:
     shutil.copy(FIXTURES / "alas2-updateinfo.xml", renamed)
     assert detect(renamed).kind == "alas"
     copy = tmp_path / "x.data"
-    shutil.copy(SECDB / "v3.11" / "main.json", copy)
+    shutil.copy(SECDB / "v3_11" / "main.json", copy)
     assert detect(copy).kind == "alpine-secdb"
     assert detect(FIXTURES / "debian-tracker.json").kind == "debian-tracker"
     assert detect(SHIPPED_DIR / "osv" / "Go.zip").kind == "osv"
@@ -38,9 +38,9 @@ def test_detect_by_content_not_name(tmp_path: Path) -> None:
 
 def test_alpine_secdb_real_file_by_branch(tmp_path: Path) -> None:
     db_path = tmp_path / "db.sqlite"
-    stats = import_paths([SECDB / "v3.11" / "main.json", SECDB / "v3.10" / "main.json"], db_path)
+    stats = import_paths([SECDB / "v3_11" / "main.json", SECDB / "v3_10" / "main.json"], db_path)
     assert {s.name for s in stats} == {"alpine-secdb:v3.11/main", "alpine-secdb:v3.10/main"}
-    doc = json.loads((SECDB / "v3.11" / "main.json").read_text())
+    doc = json.loads((SECDB / "v3_11" / "main.json").read_text())
     openssl = next(p["pkg"] for p in doc["packages"] if p["pkg"]["name"] == "openssl")
     fixed_in = {cve: ver for ver, cves in openssl["secfixes"].items() for cve in cves}
     assert fixed_in["CVE-2019-1547"] == "1.1.1d-r1"
@@ -191,7 +191,7 @@ def test_schema_rows_and_index(shipped_db: Path) -> None:
     conn.close()
 
 
-@pytest.mark.parametrize("rel", ["v3.3/community.json"])
+@pytest.mark.parametrize("rel", ["v3_3/community.json"])
 def test_empty_secdb_is_valid(tmp_path: Path, rel: str) -> None:
     stats = import_paths([SECDB / rel], tmp_path / "db.sqlite")
     assert stats[0].advisories == 0

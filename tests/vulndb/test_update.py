@@ -70,7 +70,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, tls: tuple[Path, Path]) -> 
     shutil.copy(SHIPPED_DIR / "osv" / "PyPI.zip", root / "osv" / "PyPI.zip")
     shutil.copy(SHIPPED_DIR / "osv" / "Go.zip", root / "osv" / "Go.zip")
     (root / "alpine" / "v3.11").mkdir(parents=True)
-    shutil.copy(SHIPPED_DIR / "alpine-secdb" / "v3.11" / "main.json", root / "alpine" / "v3.11" / "main.json")
+    shutil.copy(SHIPPED_DIR / "alpine" / "v3_11" / "main.json", root / "alpine" / "v3.11" / "main.json")
     shutil.copy(FIXTURES / "debian-tracker.json", root / "tracker.json")
     (root / "bad.json").write_bytes((FIXTURES / "debian-tracker.json").read_bytes()[:1500])
     (root / "html.json").write_text("<html><body>Service Unavailable</body></html>")

@@ -135,9 +135,10 @@ def open_db(path: Path | None = None) -> VulnDB:
 
 
 def shipped_feed_paths() -> list[Path]:
-    """The advisory files shipped in seawall/data/advisories (real snapshots, with licenses)."""
+    """The advisory files shipped in seawall/data/advisories (real snapshots, with licenses).
+    Directory names are identifiers (`v3_11`) so that setuptools ships them as package data."""
     zips = sorted((SHIPPED_DIR / "osv").glob("*.zip"))
-    secdb = sorted((SHIPPED_DIR / "alpine-secdb").glob("v*/*.json"))
+    secdb = sorted((SHIPPED_DIR / "alpine").glob("v*/*.json"))
     return [*zips, *secdb]
 
 
