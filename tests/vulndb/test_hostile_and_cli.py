@@ -143,3 +143,33 @@ def test_old_schema_is_rebuilt_but_a_foreign_file_is_never_overwritten(tmp_path:
     res = run_cli("db", "import", "--db", str(foreign), str(FIXTURES / "debian-tracker.json"))
     assert res.returncode == 2 and "not a seawall vulnerability database" in res.stderr
     assert foreign.read_text() == "my notes"
+
+
+def test_killed_import_leaves_the_old_db_working(tmp_path: Path, small_db: Path) -> None:
+    """SIGKILL in the middle of a rebuild: the old database is still the one in place."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    before = _sha(small_db)
+    proc = subprocess.Popen([sys.executable, "-m", "seawall", "db", "import", "--db", str(small_db),
+                             str(SHIPPED_DIR / "osv" / "PyPI.zip"), str(SHIPPED_DIR / "osv" / "Go.zip")],
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(small_db.parent.glob(".vulndb.sqlite.*.tmp")):
+        time.sleep(0.02)
+    temps = list(small_db.parent.glob(".vulndb.sqlite.*.tmp"))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert temps, "the import never started writing its temp file"
+    assert _sha(small_db) == before
+    res = run_cli("db", "status", "--db", str(small_db), "--format", "json")
+    assert res.returncode == 0
+    # the next run clears a stale leftover and succeeds
+    for t in small_db.parent.glob(".vulndb.sqlite.*.tmp"):
+        os.utime(t, (time.time() - 7200, time.time() - 7200))
+    res = run_cli("db", "import", "--db", str(small_db), str(FIXTURES / "alas2-updateinfo.xml"))
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in small_db.parent.iterdir()) == ["vulndb.sqlite"]

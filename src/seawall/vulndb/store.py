@@ -169,6 +169,7 @@ def build(db_path: Path, feeds: Iterable[FeedSource], limits: FeedLimits,
     `touch` records (feed name, checked_at) for feeds whose server said "not modified".
     """
     db_path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(db_path)
     tmp = temp_path_for(db_path)
     stats: list[FeedStats] = []
     conn: sqlite3.Connection | None = None
@@ -202,6 +203,17 @@ def build(db_path: Path, feeds: Iterable[FeedSource], limits: FeedLimits,
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     return stats
+
+
+def _remove_stale_temps(db_path: Path, older_than: float = 3600.0) -> None:
+    """Temp files left by a killed import/update (an hour old: no live run is that slow)."""
+    now = time.time()
+    patterns = (f".{db_path.name}.*.tmp", ".download-*.tmp")
+    for pattern in patterns:
+        for stale in db_path.parent.glob(pattern):
+            with contextlib.suppress(OSError):
+                if now - stale.stat().st_mtime > older_than:
+                    stale.unlink()
 
 
 def _fsync_dir(path: Path) -> None:
