@@ -52,8 +52,9 @@ def test_rule_case(rule: Rule, expect: str, case: Any, tmp_path: Path) -> None:
     log.write_bytes(b"\n".join(_lines(case)) + b"\n")
     single = copy.copy(rule)
     single.enabled = True
-    result = run(DetectOptions(source=rule.sources[0], paths=[str(log)], state_path=None),
-                 RuleSet(rules=[single]))
+    result = run(
+        DetectOptions(source=rule.sources[0], paths=[str(log)], state_path=None), RuleSet(rules=[single])
+    )
     assert not result.problems, result.problems
     hits = [f for f in result.findings if f.rule == rule.id]
     if expect == "fires":

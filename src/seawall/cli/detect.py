@@ -8,7 +8,15 @@ from typing import Annotated, Any
 
 import typer
 
-from seawall.cli.common import FORMAT_HELP, filter_severity, finish, parse_severity_list, warn
+from seawall.cli.common import (
+    FORMAT_HELP,
+    emit,
+    exit_code,
+    filter_severity,
+    parse_severity,
+    parse_severity_list,
+    warn,
+)
 from seawall.core import Report, Target
 from seawall.core.errors import InputError
 
@@ -27,8 +35,15 @@ def _rules_table(ruleset: Any, source: str | None) -> None:
         if source and source not in rule.sources:
             continue
         kind = rule.kind if rule.enabled else f"{rule.kind} (disabled)"
-        table.add_row(escape(rule.id), rule.origin, ",".join(rule.sources), kind, rule.severity.value,
-                      ",".join(rule.attack), escape(rule.title[:70]))
+        table.add_row(
+            escape(rule.id),
+            rule.origin,
+            ",".join(rule.sources),
+            kind,
+            rule.severity.value,
+            ",".join(rule.attack),
+            escape(rule.title[:70]),
+        )
     Console(file=sys.stdout, width=200, highlight=False).print(table)
 
 
@@ -45,8 +60,10 @@ def _rules_report(ruleset: Any, programs: dict[str, Any], problems: list[Any]) -
     print(f"rules that run on at least one source: {len(compiled_ids)}; disabled by default: {len(disabled)}")
     not_loaded = ruleset.problems + problems
     print(f"rules not loaded or not runnable: {len(not_loaded)}")
-    reasons = Counter(f"{p.category}: {p.reason.split(':')[0] if p.category == 'no-source' else p.reason}"
-                      for p in not_loaded)
+    reasons = Counter(
+        f"{p.category}: {p.reason.split(':')[0] if p.category == 'no-source' else p.reason}"
+        for p in not_loaded
+    )
     for reason, n in reasons.most_common():
         print(f"  {n:4d}  {reason[:160]}")
     for p in not_loaded:
@@ -54,30 +71,58 @@ def _rules_report(ruleset: Any, programs: dict[str, Any], problems: list[Any]) -
 
 
 def detect(
-    paths: Annotated[list[str] | None, typer.Argument(help="Files, gzip files, directories, or - for stdin")] = None,
-    source: Annotated[str | None, typer.Option("--source", "-s", help="k8s-audit, cloudtrail, container-logs, "
-                                                "falco, tetragon, vpc-flow, hubble, pcap")] = None,
-    rules: Annotated[list[Path] | None, typer.Option("--rules", "-r", help="More Sigma or native rule files/dirs")] = None,
+    paths: Annotated[
+        list[str] | None, typer.Argument(help="Files, gzip files, directories, or - for stdin")
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            "-s",
+            help="k8s-audit, cloudtrail, container-logs, falco, tetragon, vpc-flow, hubble, pcap",
+        ),
+    ] = None,
+    rules: Annotated[
+        list[Path] | None, typer.Option("--rules", "-r", help="More Sigma or native rule files/dirs")
+    ] = None,
     no_builtin: Annotated[bool, typer.Option("--no-builtin", help="Skip the built-in rule pack")] = False,
     no_sigma: Annotated[bool, typer.Option("--no-sigma", help="Skip the bundled Sigma rules")] = False,
-    enable: Annotated[list[str] | None, typer.Option("--enable", help="Enable a rule that is off by default")] = None,
+    enable: Annotated[
+        list[str] | None, typer.Option("--enable", help="Enable a rule that is off by default")
+    ] = None,
     list_rules: Annotated[bool, typer.Option("--list-rules", help="List the rules and exit")] = False,
-    rules_report: Annotated[bool, typer.Option("--rules-report", help="How many rules load, and why the rest do not")] = False,
+    rules_report: Annotated[
+        bool, typer.Option("--rules-report", help="How many rules load, and why the rest do not")
+    ] = False,
     fmt: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "table",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here")] = None,
-    severity: Annotated[str | None, typer.Option("--severity", help="Only these severities, e.g. HIGH,CRITICAL")] = None,
-    fail_on: Annotated[str | None, typer.Option("--fail-on", help="Exit 1 if a finding is at least this severe")] = None,
+    severity: Annotated[
+        str | None, typer.Option("--severity", help="Only these severities, e.g. HIGH,CRITICAL")
+    ] = None,
+    fail_on: Annotated[
+        str | None, typer.Option("--fail-on", help="Exit 1 if a finding is at least this severe")
+    ] = None,
     follow: Annotated[bool, typer.Option("--follow", help="Keep reading a growing file (or stdin)")] = False,
-    follow_idle: Annotated[float | None, typer.Option("--follow-idle", help="With --follow: stop after this many idle seconds")] = None,
-    window: Annotated[str, typer.Option("--window", help="Events of one rule and workload closer than this are one finding")] = "1h",
+    follow_idle: Annotated[
+        float | None, typer.Option("--follow-idle", help="With --follow: stop after this many idle seconds")
+    ] = None,
+    window: Annotated[
+        str, typer.Option("--window", help="Events of one rule and workload closer than this are one finding")
+    ] = "1h",
     state: Annotated[Path | None, typer.Option("--state", help="First-seen state file (SQLite)")] = None,
-    no_state: Annotated[bool, typer.Option("--no-state", help="Keep first-seen state in memory only")] = False,
+    no_state: Annotated[
+        bool, typer.Option("--no-state", help="Keep first-seen state in memory only")
+    ] = False,
     baseline: Annotated[Path | None, typer.Option("--baseline", help="Flow sources: baseline file")] = None,
-    intel: Annotated[list[Path] | None, typer.Option("--intel", help="Flow sources: threat intel file (repeatable)")] = None,
-    inventory: Annotated[list[Path] | None, typer.Option("--inventory", help="Flow sources: workload inventory (repeatable)")] = None,
+    intel: Annotated[
+        list[Path] | None, typer.Option("--intel", help="Flow sources: threat intel file (repeatable)")
+    ] = None,
+    inventory: Annotated[
+        list[Path] | None, typer.Option("--inventory", help="Flow sources: workload inventory (repeatable)")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No warnings on stderr")] = False,
 ) -> None:
-    """Detect attacks in Kubernetes audit logs, CloudTrail, container logs, Falco/Tetragon events and flows."""
+    """Detect attacks in Kubernetes audit, CloudTrail, container logs, Falco/Tetragon events and flows."""
     paths = list(paths or [])
     severities = parse_severity_list(severity)
     if source in FLOW_SOURCES:
@@ -99,13 +144,15 @@ def detect(
         if rules_report:
             loading = list(ruleset.problems)
             programs = compile_all(ruleset, [source] if source else None)
-            compiling = ruleset.problems[len(loading):]
+            compiling = ruleset.problems[len(loading) :]
             ruleset.problems = loading
             _rules_report(ruleset, programs, compiling)
         return
     if source is None:
-        raise InputError("--source is required (k8s-audit, cloudtrail, container-logs, falco, tetragon, "
-                         "vpc-flow, hubble, pcap)")
+        raise InputError(
+            "--source is required (k8s-audit, cloudtrail, container-logs, falco, tetragon, "
+            "vpc-flow, hubble, pcap)"
+        )
     try:
         window_s = duration(window)
     except ValueError as exc:
@@ -121,34 +168,65 @@ def detect(
             render_finding(finding, sys.stdout)
 
     options = DetectOptions(
-        source=source, paths=paths or ["-"], rule_paths=list(rules or []), window=window_s,
+        source=source,
+        paths=paths or ["-"],
+        rule_paths=list(rules or []),
+        window=window_s,
         state_path=None if no_state else (state or default_state_path()),
-        follow=follow, follow_idle=follow_idle, on_finding=on_finding)
+        follow=follow,
+        follow_idle=follow_idle,
+        on_finding=on_finding,
+    )
     result = run(options, ruleset)
-    report = Report(target=Target(kind="logs", name=f"{source}: " + ", ".join(paths or ["-"])[:200],
-                                  metadata={"source": source, "events": result.stats.events,
-                                            "lines": result.stats.lines, "rules": result.rules}),
-                    findings=result.findings, warnings=result.warnings)
+    report = Report(
+        target=Target(
+            kind="logs",
+            name=f"{source}: " + ", ".join(paths or ["-"])[:200],
+            metadata={
+                "source": source,
+                "events": result.stats.events,
+                "lines": result.stats.lines,
+                "rules": result.rules,
+            },
+        ),
+        findings=result.findings,
+        warnings=result.warnings,
+    )
     filter_severity(report, severities)
     if not quiet:
         for w in result.warnings[:20]:
             warn(w)
-    if streaming:
-        from seawall.cli.common import exit_code, parse_severity
-
-        code = exit_code(report, parse_severity(fail_on))
-        if code:
-            raise typer.Exit(code)
-        return
-    finish(report, fmt, output, fail_on)
+    if not streaming:
+        emit(report, fmt, output)
+    _exit(report, fail_on)
 
 
-def _flows(source: str, paths: list[str], baseline: Path | None, intel: list[Path], inventory: list[Path],
-           fmt: str, output: Path | None, severities: Any, fail_on: str | None, quiet: bool) -> None:
+def _exit(report: Report, fail_on: str | None) -> None:
+    # sys.exit, not typer.Exit: with standalone_mode=False click turns Exit into a return value
+    code = exit_code(report, parse_severity(fail_on))
+    if code:
+        sys.stdout.flush()
+        sys.exit(code)
+
+
+def _flows(
+    source: str,
+    paths: list[str],
+    baseline: Path | None,
+    intel: list[Path],
+    inventory: list[Path],
+    fmt: str,
+    output: Path | None,
+    severities: Any,
+    fail_on: str | None,
+    quiet: bool,
+) -> None:
     try:
         import seawall.network as network  # owned by the network module; imported only when needed
     except ImportError as exc:
-        raise InputError(f"--source {source}: flow analytics (seawall.network) is not available: {exc}") from exc
+        raise InputError(
+            f"--source {source}: flow analytics (seawall.network) is not available: {exc}"
+        ) from exc
     detect_fn = getattr(network, "detect", None)
     options_cls = getattr(network, "NetworkOptions", None)
     if detect_fn is None or options_cls is None:
@@ -156,13 +234,17 @@ def _flows(source: str, paths: list[str], baseline: Path | None, intel: list[Pat
     options = options_cls(baseline=baseline, intel=list(intel), inventory=list(inventory))
     result = detect_fn(source, paths, options)
     warnings = list(getattr(result, "warnings", []) or [])
-    report = Report(target=Target(kind="flows", name=f"{source}: " + ", ".join(paths)[:200]),
-                    findings=list(result.findings), warnings=warnings)
+    report = Report(
+        target=Target(kind="flows", name=f"{source}: " + ", ".join(paths)[:200]),
+        findings=list(result.findings),
+        warnings=warnings,
+    )
     filter_severity(report, severities)
     if not quiet:
         for w in warnings[:20]:
             warn(w)
-    finish(report, fmt, output, fail_on)
+    emit(report, fmt, output)
+    _exit(report, fail_on)
 
 
 def register(app: typer.Typer) -> None:

@@ -78,8 +78,14 @@ def run(options: DetectOptions, ruleset: RuleSet | None = None) -> DetectResult:
     try:
         for origin in inputs:
             follow = options.follow and len(inputs) == 1
-            for chunk in iter_chunks(origin, options.limits, stats, reader.split_document,
-                                     follow=follow, idle_timeout=options.follow_idle):
+            for chunk in iter_chunks(
+                origin,
+                options.limits,
+                stats,
+                reader.split_document,
+                follow=follow,
+                idle_timeout=options.follow_idle,
+            ):
                 engine.process(chunk.lines, chunk.first_lineno, origin, stats, chunk.document)
     finally:
         if engine.state is not None:
@@ -88,13 +94,25 @@ def run(options: DetectOptions, ruleset: RuleSet | None = None) -> DetectResult:
     warnings = stats.summary()
     for p in problems:
         warnings.append(f"rule {p.rule_id or p.path} not used: {p.reason}")
-    if stats.events == 0 and (stats.malformed or stats.overlong or stats.unreadable_inputs
-                              or stats.warnings):
+    if stats.events == 0 and (stats.malformed or stats.overlong or stats.unreadable_inputs or stats.warnings):
         raise InputError("no event could be read: " + "; ".join(warnings)[:600])
-    return DetectResult(findings=engine.findings(), warnings=warnings, stats=stats,
-                        rules=len(program.rules), problems=problems,
-                        matched_events=engine.matched_events)
+    return DetectResult(
+        findings=engine.findings(),
+        warnings=warnings,
+        stats=stats,
+        rules=len(program.rules),
+        problems=problems,
+        matched_events=engine.matched_events,
+    )
 
 
-__all__ = ["DetectOptions", "DetectResult", "Rule", "RuleSet", "compile_all", "default_state_path",
-           "load_rules", "run"]
+__all__ = [
+    "DetectOptions",
+    "DetectResult",
+    "Rule",
+    "RuleSet",
+    "compile_all",
+    "default_state_path",
+    "load_rules",
+    "run",
+]

@@ -53,7 +53,7 @@ def _wildcard_shape(value: T.SigmaString) -> tuple[str, str] | None:
     parts = list(value.s)
     lead = bool(parts) and parts[0] is SpecialChars.WILDCARD_MULTI
     trail = len(parts) > 1 and parts[-1] is SpecialChars.WILDCARD_MULTI
-    inner = parts[1 if lead else 0: len(parts) - (1 if trail else 0)]
+    inner = parts[1 if lead else 0 : len(parts) - (1 if trail else 0)]
     if not inner or not all(isinstance(p, str) for p in inner):
         return None
     text = "".join(p for p in inner if isinstance(p, str))
@@ -84,8 +84,10 @@ def check_regex(pattern: str) -> None:
     try:
         pl.select(pl.lit("probe").str.contains(pattern))
     except Exception as exc:
-        raise Unsupported(f"regular expression not supported by the Rust regex engine "
-                          f"(look-around or back-references?): {pattern[:80]!r}") from exc
+        raise Unsupported(
+            f"regular expression not supported by the Rust regex engine "
+            f"(look-around or back-references?): {pattern[:80]!r}"
+        ) from exc
 
 
 def _ipv4_int(expr: pl.Expr) -> pl.Expr:
@@ -126,9 +128,13 @@ class Compiler:
         plain: dict[str, list[str]] = {}
         rest: list[pl.Expr] = []
         for a in args:
-            if (isinstance(a, C.ConditionFieldEqualsValueExpression) and a.field
-                    and isinstance(a.value, T.SigmaString) and not isinstance(a.value, T.SigmaCasedString)
-                    and _plain(a.value) is not None):
+            if (
+                isinstance(a, C.ConditionFieldEqualsValueExpression)
+                and a.field
+                and isinstance(a.value, T.SigmaString)
+                and not isinstance(a.value, T.SigmaCasedString)
+                and _plain(a.value) is not None
+            ):
                 plain.setdefault(a.field, []).append((_plain(a.value) or "").lower())
             else:
                 rest.append(self._node(a, use))
@@ -137,17 +143,13 @@ class Compiler:
         return pl.any_horizontal(rest) if len(rest) > 1 else rest[0]
 
     # -- leaves -----------------------------------------------------------------------
-    def _apply(self, name: str, fn: Callable[[pl.Expr], pl.Expr], use: FieldUse,
-               lower: bool) -> pl.Expr:
+    def _apply(self, name: str, fn: Callable[[pl.Expr], pl.Expr], use: FieldUse, lower: bool) -> pl.Expr:
         use.fields.add(name)
         col = name
         if lower:
             use.lower.add(name)
             col = lower_name(name)
-        if self.is_list(name):
-            expr = pl.col(col).list.eval(fn(pl.element())).list.any()
-        else:
-            expr = fn(pl.col(col))
+        expr = pl.col(col).list.eval(fn(pl.element())).list.any() if self.is_list(name) else fn(pl.col(col))
         return expr.fill_null(False)
 
     def _is_in(self, name: str, values: list[str], use: FieldUse) -> pl.Expr:

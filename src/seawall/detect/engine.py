@@ -23,8 +23,15 @@ from seawall.detect.state import StateStore
 from seawall.telemetry import COMMON_COLUMNS, get_reader
 from seawall.telemetry.base import ReadPlan, ReadStats
 
-WORKLOAD_COLUMNS = ("workload_type", "namespace", "workload_kind", "workload_name", "cluster",
-                    "container_id", "container_name")
+WORKLOAD_COLUMNS = (
+    "workload_type",
+    "namespace",
+    "workload_kind",
+    "workload_name",
+    "cluster",
+    "container_id",
+    "container_name",
+)
 EVIDENCE_BYTES = 2048
 SAMPLES = 3
 _SEP = "\x1f"
@@ -35,7 +42,7 @@ class CompiledRule:
     rule: Rule
     exprs: list[pl.Expr]
     use: FieldUse
-    first_col: int = 0     # index of exprs[0] in the batch's mask frame
+    first_col: int = 0  # index of exprs[0] in the batch's mask frame
 
 
 @dataclass(slots=True)
@@ -68,18 +75,28 @@ def resource_of(w: dict[str, Any]) -> Resource:
     if wt == "k8s":
         if not kind and not name:
             return Resource(type="k8s:cluster", name="kube-apiserver", namespace=ns)
-        return Resource(type=f"k8s:{kind or 'object'}", name=name or f"*", namespace=ns,
-                        workload=f"{kind}/{name}" if name else kind)
+        return Resource(
+            type=f"k8s:{kind or 'object'}",
+            name=name or "*",
+            namespace=ns,
+            workload=f"{kind}/{name}" if name else kind,
+        )
     if wt == "ecs":
         wname = name or cname or cid or cluster or "unknown"
-        return Resource(type=f"ecs:{kind or 'task'}", name=wname, namespace=cluster,
-                        workload="/".join(x for x in (cluster, wname) if x))
+        return Resource(
+            type=f"ecs:{kind or 'task'}",
+            name=wname,
+            namespace=cluster,
+            workload="/".join(x for x in (cluster, wname) if x),
+        )
     if wt in ("ecr", "eks", "aws"):
-        return Resource(type=f"{wt}:{kind or 'service'}", name=name or ns or "unknown",
-                        namespace=ns if name else None)
+        return Resource(
+            type=f"{wt}:{kind or 'service'}", name=name or ns or "unknown", namespace=ns if name else None
+        )
     label = cname or name or cid or "unknown"
-    return Resource(type="container", name=label, namespace=ns,
-                    workload=f"container/{cid[:12]}" if cid else None)
+    return Resource(
+        type="container", name=label, namespace=ns, workload=f"container/{cid[:12]}" if cid else None
+    )
 
 
 class SourceProgram:
@@ -91,9 +108,10 @@ class SourceProgram:
         reader_is_list = getattr(self.reader, "is_list", None)
         keyword = "message" if source == "container-logs" else "_raw"
 
-        def is_list(name: str) -> bool:
+        def reader_list(name: str) -> bool:
             return bool(reader_is_list(name)) if callable(reader_is_list) else False
 
+        is_list: Callable[[str], bool] = reader_list
         # pass 1 collects the fields; pass 2 compiles with the list shapes the plan settled on
         fields = self._compile(source, rules, is_list, keyword, [])
         plan = self.reader.plan(fields)
@@ -130,10 +148,17 @@ class SourceProgram:
                 return any(s.is_list for s in plan.schema.effective(resolve(name)))
             except (KeyError, ValueError):
                 return False
+
         return is_list
 
-    def _compile(self, source: str, rules: list[Rule], is_list: Callable[[str], bool], keyword: str,
-                 problems: list[RuleProblem]) -> set[str]:
+    def _compile(
+        self,
+        source: str,
+        rules: list[Rule],
+        is_list: Callable[[str], bool],
+        keyword: str,
+        problems: list[RuleProblem],
+    ) -> set[str]:
         compiler = Compiler(is_list, keyword)
         self.rules = []
         fields: set[str] = set()
@@ -144,13 +169,20 @@ class SourceProgram:
             try:
                 exprs = [compiler.compile(tree, use) for tree in rule.conditions]
             except Unsupported as exc:
-                problems.append(RuleProblem(rule.path or "", rule.id, rule.title, f"{source}: {exc}",
-                                            "unsupported"))
+                problems.append(
+                    RuleProblem(rule.path or "", rule.id, rule.title, f"{source}: {exc}", "unsupported")
+                )
                 continue
             except Exception as exc:  # a rule must never take the engine down
-                problems.append(RuleProblem(rule.path or "", rule.id, rule.title,
-                                            f"{source}: cannot compile: {type(exc).__name__}: {exc}"[:300],
-                                            "unsupported"))
+                problems.append(
+                    RuleProblem(
+                        rule.path or "",
+                        rule.id,
+                        rule.title,
+                        f"{source}: cannot compile: {type(exc).__name__}: {exc}"[:300],
+                        "unsupported",
+                    )
+                )
                 continue
             self.rules.append(CompiledRule(rule, exprs, use))
             fields |= use.fields
@@ -166,9 +198,17 @@ class SourceProgram:
                 df.head(1).select(cr.exprs)
                 keep.append(cr)
             except Exception as exc:
-                problems.append(RuleProblem(cr.rule.path or "", cr.rule.id, cr.rule.title,
-                                            f"{self.source}: fails on events: {type(exc).__name__}: "
-                                            f"{str(exc).splitlines()[0]}"[:300], "unsupported"))
+                problems.append(
+                    RuleProblem(
+                        cr.rule.path or "",
+                        cr.rule.id,
+                        cr.rule.title,
+                        f"{self.source}: fails on events: {type(exc).__name__}: {str(exc).splitlines()[0]}"[
+                            :300
+                        ],
+                        "unsupported",
+                    )
+                )
         self.rules = keep
         self.mask_exprs = []
         for cr in self.rules:
@@ -196,9 +236,13 @@ def _key_expr(fields: list[str]) -> pl.Expr:
 class Engine:
     """Feeds batches of one source through its program; collects findings."""
 
-    def __init__(self, program: SourceProgram, window: float = 3600.0,
-                 state: StateStore | None = None,
-                 on_finding: Callable[[Finding], None] | None = None) -> None:
+    def __init__(
+        self,
+        program: SourceProgram,
+        window: float = 3600.0,
+        state: StateStore | None = None,
+        on_finding: Callable[[Finding], None] | None = None,
+    ) -> None:
         self.program = program
         self.window = window
         self.state = state
@@ -212,8 +256,9 @@ class Engine:
         self.problems: list[RuleProblem] = []
 
     # -- per batch -----------------------------------------------------------------------
-    def process(self, lines: list[bytes], first_lineno: int, origin: str, stats: ReadStats,
-                document: bool = False) -> None:
+    def process(
+        self, lines: list[bytes], first_lineno: int, origin: str, stats: ReadStats, document: bool = False
+    ) -> None:
         prog = self.program
         df = prog.reader.frame(lines, first_lineno, origin, prog.plan, stats)
         if df.height == 0 or not prog.mask_exprs:
@@ -234,15 +279,19 @@ class Engine:
         ctx = (lines, first_lineno, origin, document)
         match_parts: list[pl.DataFrame] = []
         for cr in prog.rules:
-            hits = sums[cr.first_col: cr.first_col + len(cr.exprs)]
+            hits = sums[cr.first_col : cr.first_col + len(cr.exprs)]
             if not any(hits):
                 continue
             rule = cr.rule
             if rule.kind == "match":
                 rows = masks.get_column(f"m{cr.first_col}").arg_true()
                 part = df[rows].select(
-                    pl.lit(rule.id).alias("_rule"), "time", "_row", *WORKLOAD_COLUMNS,
-                    _key_expr(rule.dedupe_by).alias("_dkey"))
+                    pl.lit(rule.id).alias("_rule"),
+                    "time",
+                    "_row",
+                    *WORKLOAD_COLUMNS,
+                    _key_expr(rule.dedupe_by).alias("_dkey"),
+                )
                 match_parts.append(part)
                 self.matched_events += part.height
             elif rule.kind == "threshold":
@@ -262,27 +311,63 @@ class Engine:
         gap = pl.col("time").diff().over(["_rule", "_wkey"]).dt.total_seconds() > self.window
         m = m.with_columns(gap.fill_null(False).cum_sum().over(["_rule", "_wkey"]).alias("_seg"))
         groups = m.group_by(["_rule", "_wkey", "_seg"], maintain_order=True).agg(
-            pl.len().alias("n"), pl.col("time").min().alias("first"), pl.col("time").max().alias("last"),
-            pl.col("_row").head(SAMPLES).alias("rows"), pl.col("_dkey").first(),
-            *[pl.col(c).first() for c in WORKLOAD_COLUMNS])
+            pl.len().alias("n"),
+            pl.col("time").min().alias("first"),
+            pl.col("time").max().alias("last"),
+            pl.col("_row").head(SAMPLES).alias("rows"),
+            pl.col("_dkey").first(),
+            *[pl.col(c).first() for c in WORKLOAD_COLUMNS],
+        )
         for g in groups.iter_rows(named=True):
             workload = {c: g[c] for c in WORKLOAD_COLUMNS}
-            self._hit(rules[g["_rule"]], workload, g["_dkey"], g["n"], g["first"], g["last"],
-                      _samples(ctx, g["rows"]), _loc(ctx, g["rows"][0]))
+            self._hit(
+                rules[g["_rule"]],
+                workload,
+                g["_dkey"],
+                g["n"],
+                g["first"],
+                g["last"],
+                _samples(ctx, g["rows"]),
+                _loc(ctx, g["rows"][0]),
+            )
 
-    def _hit(self, rule: Rule, workload: dict[str, Any], dkey: str, count: int,
-             first: datetime | None, last: datetime | None, samples: list[str],
-             loc: tuple[str, int | None, int | None], extra: dict[str, Any] | None = None) -> None:
+    def _hit(
+        self,
+        rule: Rule,
+        workload: dict[str, Any],
+        dkey: str,
+        count: int,
+        first: datetime | None,
+        last: datetime | None,
+        samples: list[str],
+        loc: tuple[str, int | None, int | None],
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         wkey = _SEP.join(str(workload.get(c) or "") for c in WORKLOAD_COLUMNS)
         k = (rule.id, wkey, dkey)
         agg = self.open.get(k)
-        if agg is not None and agg.last is not None and first is not None and \
-                (first - agg.last).total_seconds() > self.window:
+        if (
+            agg is not None
+            and agg.last is not None
+            and first is not None
+            and (first - agg.last).total_seconds() > self.window
+        ):
             self.closed.append(agg)
             agg = None
         if agg is None:
-            agg = _Agg(rule, workload, dkey, count, first, last, loc[0], loc[1], loc[2],
-                       samples[:SAMPLES], extra=dict(extra or {}))
+            agg = _Agg(
+                rule,
+                workload,
+                dkey,
+                count,
+                first,
+                last,
+                loc[0],
+                loc[1],
+                loc[2],
+                samples[:SAMPLES],
+                extra=dict(extra or {}),
+            )
             self.open[k] = agg
             if self.on_finding is not None:
                 self.on_finding(self._finding(agg))
@@ -299,18 +384,31 @@ class Engine:
             agg.extra.update(extra)
 
     # -- stateful rules ---------------------------------------------------------------------
-    def _threshold(self, cr: CompiledRule, df: pl.DataFrame, masks: pl.DataFrame,
-                   ctx: tuple[Any, ...]) -> None:
+    def _threshold(
+        self, cr: CompiledRule, df: pl.DataFrame, masks: pl.DataFrame, ctx: tuple[Any, ...]
+    ) -> None:
         spec = cr.rule.threshold
         assert spec is not None
         half = max(spec.window / 2, 0.001)
         rows = masks.get_column(f"m{cr.first_col}").arg_true()
-        sub = df[rows].filter(pl.col("time").is_not_null()).select(
-            _key_expr(spec.by).alias("_key"), "time", "_row", *WORKLOAD_COLUMNS,
-            (pl.col("time").dt.epoch("us") // int(half * 1_000_000)).alias("_bucket"))
+        sub = (
+            df[rows]
+            .filter(pl.col("time").is_not_null())
+            .select(
+                _key_expr(spec.by).alias("_key"),
+                "time",
+                "_row",
+                *WORKLOAD_COLUMNS,
+                (pl.col("time").dt.epoch("us") // int(half * 1_000_000)).alias("_bucket"),
+            )
+        )
         groups = sub.group_by(["_key", "_bucket"], maintain_order=True).agg(
-            pl.len().alias("n"), pl.col("time").min().alias("first"), pl.col("time").max().alias("last"),
-            pl.col("_row").head(SAMPLES).alias("rows"), *[pl.col(c).first() for c in WORKLOAD_COLUMNS])
+            pl.len().alias("n"),
+            pl.col("time").min().alias("first"),
+            pl.col("time").max().alias("last"),
+            pl.col("_row").head(SAMPLES).alias("rows"),
+            *[pl.col(c).first() for c in WORKLOAD_COLUMNS],
+        )
         for g in groups.sort("_bucket").iter_rows(named=True):
             state = self.thresholds.setdefault((cr.rule.id, g["_key"]), {})
             b = g["_bucket"]
@@ -322,18 +420,35 @@ class Engine:
             total = cur[0] + (prev[0] if prev else 0)
             for old in [x for x in state if x < b - 1]:
                 del state[old]
-            if total >= spec.count and (cr.rule.id, g["_key"], b) not in self.threshold_fired \
-                    and (cr.rule.id, g["_key"], b - 1) not in self.threshold_fired:
+            if (
+                total >= spec.count
+                and (cr.rule.id, g["_key"], b) not in self.threshold_fired
+                and (cr.rule.id, g["_key"], b - 1) not in self.threshold_fired
+            ):
                 self.threshold_fired.add((cr.rule.id, g["_key"], b))
                 first = prev[1] if prev else cur[1]
                 workload = {c: g[c] for c in WORKLOAD_COLUMNS}
-                self._hit(cr.rule, workload, g["_key"], total, first, cur[2], _samples(ctx, g["rows"]),
-                          _loc(ctx, g["rows"][0]),
-                          {"threshold": {"count": total, "window_seconds": spec.window,
-                                         "key": g["_key"].replace(_SEP, " ")}})
+                self._hit(
+                    cr.rule,
+                    workload,
+                    g["_key"],
+                    total,
+                    first,
+                    cur[2],
+                    _samples(ctx, g["rows"]),
+                    _loc(ctx, g["rows"][0]),
+                    {
+                        "threshold": {
+                            "count": total,
+                            "window_seconds": spec.window,
+                            "key": g["_key"].replace(_SEP, " "),
+                        }
+                    },
+                )
 
-    def _sequence(self, cr: CompiledRule, df: pl.DataFrame, masks: pl.DataFrame,
-                  ctx: tuple[Any, ...]) -> None:
+    def _sequence(
+        self, cr: CompiledRule, df: pl.DataFrame, masks: pl.DataFrame, ctx: tuple[Any, ...]
+    ) -> None:
         spec = cr.rule.sequence
         assert spec is not None
         steps = len(cr.exprs)
@@ -341,8 +456,15 @@ class Engine:
         for i in range(steps):
             rows = masks.get_column(f"m{cr.first_col + i}").arg_true()
             if rows.len():
-                parts.append(df[rows].select(pl.lit(i).alias("_step"), _key_expr(spec.by).alias("_key"),
-                                             "time", "_row", *WORKLOAD_COLUMNS))
+                parts.append(
+                    df[rows].select(
+                        pl.lit(i).alias("_step"),
+                        _key_expr(spec.by).alias("_key"),
+                        "time",
+                        "_row",
+                        *WORKLOAD_COLUMNS,
+                    )
+                )
         if not parts:
             return
         events = pl.concat(parts).sort(["_row", "_step"], descending=[False, True])
@@ -350,8 +472,12 @@ class Engine:
             skey = (cr.rule.id, ev["_key"])
             state = self.sequences.get(skey)
             t = ev["time"]
-            if state is not None and state[1] is not None and t is not None and \
-                    (t - state[1]).total_seconds() > spec.within:
+            if (
+                state is not None
+                and state[1] is not None
+                and t is not None
+                and (t - state[1]).total_seconds() > spec.within
+            ):
                 state = None
                 self.sequences.pop(skey, None)
             step = ev["_step"]
@@ -360,19 +486,34 @@ class Engine:
                 state[2].extend(_samples(ctx, [ev["_row"]]))
                 if state[0] == steps:
                     workload = {c: ev[c] for c in WORKLOAD_COLUMNS}
-                    self._hit(cr.rule, workload, ev["_key"], steps, state[1], t, state[2], state[3],
-                              {"sequence": {"key": ev["_key"].replace(_SEP, " ")}})
+                    self._hit(
+                        cr.rule,
+                        workload,
+                        ev["_key"],
+                        steps,
+                        state[1],
+                        t,
+                        state[2],
+                        state[3],
+                        {"sequence": {"key": ev["_key"].replace(_SEP, " ")}},
+                    )
                     self.sequences.pop(skey, None)
             elif step == 0 and (state is None or state[0] == 1):
                 self.sequences[skey] = [1, t, _samples(ctx, [ev["_row"]]), _loc(ctx, ev["_row"])]
 
-    def _first_seen(self, cr: CompiledRule, df: pl.DataFrame, masks: pl.DataFrame,
-                    ctx: tuple[Any, ...]) -> None:
+    def _first_seen(
+        self, cr: CompiledRule, df: pl.DataFrame, masks: pl.DataFrame, ctx: tuple[Any, ...]
+    ) -> None:
         spec = cr.rule.first_seen
         assert spec is not None
         rows = masks.get_column(f"m{cr.first_col}").arg_true()
-        sub = df[rows].select(_key_expr(spec.key).alias("_key"), _key_expr(spec.scope).alias("_scope"),
-                              "time", "_row", *WORKLOAD_COLUMNS)
+        sub = df[rows].select(
+            _key_expr(spec.key).alias("_key"),
+            _key_expr(spec.scope).alias("_scope"),
+            "time",
+            "_row",
+            *WORKLOAD_COLUMNS,
+        )
         sub = sub.filter(pl.col("_key") != "").unique(["_scope", "_key"], keep="first", maintain_order=True)
         store = self.state if self.state is not None else StateStore(None)
         self.state = store
@@ -386,9 +527,17 @@ class Engine:
             if learning:
                 continue
             workload = {c: ev[c] for c in WORKLOAD_COLUMNS}
-            self._hit(cr.rule, workload, ev["_key"], 1, t, t, _samples(ctx, [ev["_row"]]),
-                      _loc(ctx, ev["_row"]),
-                      {"first_seen": {"key": ev["_key"].replace(_SEP, " ")}})
+            self._hit(
+                cr.rule,
+                workload,
+                ev["_key"],
+                1,
+                t,
+                t,
+                _samples(ctx, [ev["_row"]]),
+                _loc(ctx, ev["_row"]),
+                {"first_seen": {"key": ev["_key"].replace(_SEP, " ")}},
+            )
 
     # -- output -------------------------------------------------------------------------------
     def _finding(self, agg: _Agg) -> Finding:

@@ -74,8 +74,9 @@ def _severity(level: Any) -> Severity:
 def _from_sigma(rule: SigmaRule, path: str, problems: list[RuleProblem]) -> Rule | None:
     rid = str(rule.id) if rule.id else None
     if rule.errors:
-        problems.append(RuleProblem(path, rid, rule.title, "; ".join(str(e) for e in rule.errors)[:300],
-                                    "parse-error"))
+        problems.append(
+            RuleProblem(path, rid, rule.title, "; ".join(str(e) for e in rule.errors)[:300], "parse-error")
+        )
         return None
     try:
         trees = [c.parse() for c in rule.detection.parsed_condition]
@@ -86,9 +87,15 @@ def _from_sigma(rule: SigmaRule, path: str, problems: list[RuleProblem]) -> Rule
     if not sources:
         ls = rule.logsource
         text = "/".join(x for x in (ls.product, ls.category, ls.service) if x)
-        problems.append(RuleProblem(path, rid, rule.title,
-                                    f"logsource {text or '?'}: no seawall source carries these events",
-                                    "no-source"))
+        problems.append(
+            RuleProblem(
+                path,
+                rid,
+                rule.title,
+                f"logsource {text or '?'}: no seawall source carries these events",
+                "no-source",
+            )
+        )
         return None
     refs = [str(r) for r in (rule.references or [])][:8]
     return Rule(
@@ -126,13 +133,17 @@ def _native(entry: dict[str, Any], path: str) -> Rule:
     elif "threshold" in entry:
         kind = "threshold"
         spec = entry["threshold"]
-        threshold = Threshold(count=int(spec["count"]), window=duration(spec.get("window", "1m")),
-                              by=list(spec.get("by", ["actor"])))
+        threshold = Threshold(
+            count=int(spec["count"]),
+            window=duration(spec.get("window", "1m")),
+            by=list(spec.get("by", ["actor"])),
+        )
     elif "first_seen" in entry:
         kind = "first_seen"
         spec = entry["first_seen"]
-        first_seen = FirstSeen(key=list(spec["key"]), learn=duration(spec.get("learn", "1h")),
-                               scope=list(spec.get("scope", [])))
+        first_seen = FirstSeen(
+            key=list(spec["key"]), learn=duration(spec.get("learn", "1h")), scope=list(spec.get("scope", []))
+        )
     sigma_doc = {
         "title": entry["title"],
         "id": str(uuid.uuid5(_NATIVE_NS, rid)),
@@ -169,11 +180,15 @@ def load_text(text: str, path: str, out: RuleSet) -> None:
     """One YAML file: native (`rules:` list) or Sigma (one or more rule documents)."""
     out.files += 1
     try:
-        docs = [d for d in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-                if d is not None]
+        docs = [
+            d
+            for d in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            if d is not None
+        ]
     except yaml.YAMLError as exc:
-        out.problems.append(RuleProblem(path, None, None, f"YAML: {str(exc).splitlines()[0]}"[:300],
-                                        "parse-error"))
+        out.problems.append(
+            RuleProblem(path, None, None, f"YAML: {str(exc).splitlines()[0]}"[:300], "parse-error")
+        )
         return
     if len(docs) == 1 and isinstance(docs[0], dict) and isinstance(docs[0].get("rules"), list):
         for entry in docs[0]["rules"]:
@@ -183,9 +198,15 @@ def load_text(text: str, path: str, out: RuleSet) -> None:
                     raise ValueError("a rule must be a mapping")
                 out.rules.append(_native(entry, path))
             except (SigmaError, ValueError, KeyError, TypeError) as exc:
-                out.problems.append(RuleProblem(path, rid, entry.get("title") if isinstance(entry, dict)
-                                                else None, f"{type(exc).__name__}: {exc}"[:300],
-                                                "parse-error"))
+                out.problems.append(
+                    RuleProblem(
+                        path,
+                        rid,
+                        entry.get("title") if isinstance(entry, dict) else None,
+                        f"{type(exc).__name__}: {exc}"[:300],
+                        "parse-error",
+                    )
+                )
         return
     try:
         collection = SigmaCollection.from_yaml(text, collect_errors=True)
@@ -193,21 +214,36 @@ def load_text(text: str, path: str, out: RuleSet) -> None:
         out.problems.append(RuleProblem(path, None, None, str(exc)[:300], "parse-error"))
         return
     except Exception as exc:  # pySigma can fail on odd YAML shapes; a bad file is a problem, not fatal
-        out.problems.append(RuleProblem(path, None, None, f"{type(exc).__name__}: {exc}"[:300],
-                                        "parse-error"))
+        out.problems.append(
+            RuleProblem(path, None, None, f"{type(exc).__name__}: {exc}"[:300], "parse-error")
+        )
         return
-    if collection.errors:
-        for err in collection.errors:
+    rule_errors = {str(e) for r in collection.rules for e in (getattr(r, "errors", None) or [])}
+    for err in collection.errors or []:
+        if str(err) not in rule_errors:  # the rule's own entry below says it, with its id
             out.problems.append(RuleProblem(path, None, None, str(err)[:300], "parse-error"))
     for rule in collection.rules:
         if isinstance(rule, SigmaCorrelationRule):
-            out.problems.append(RuleProblem(path, str(rule.id) if rule.id else None, rule.title,
-                                            "Sigma correlation rules are not supported "
-                                            "(use a native threshold/sequence rule)", "unsupported"))
+            out.problems.append(
+                RuleProblem(
+                    path,
+                    str(rule.id) if rule.id else None,
+                    rule.title,
+                    "Sigma correlation rules are not supported (use a native threshold/sequence rule)",
+                    "unsupported",
+                )
+            )
             continue
         if not isinstance(rule, SigmaRule):
-            out.problems.append(RuleProblem(path, None, getattr(rule, "title", None),
-                                            f"{type(rule).__name__} is not supported", "unsupported"))
+            out.problems.append(
+                RuleProblem(
+                    path,
+                    None,
+                    getattr(rule, "title", None),
+                    f"{type(rule).__name__} is not supported",
+                    "unsupported",
+                )
+            )
             continue
         loaded = _from_sigma(rule, path, out.problems)
         if loaded is not None:
@@ -224,8 +260,9 @@ def load_path(path: Path, out: RuleSet) -> None:
     for file in files:
         try:
             if file.stat().st_size > MAX_RULE_FILE:
-                out.problems.append(RuleProblem(str(file), None, None, "rule file larger than 4 MiB",
-                                                "parse-error"))
+                out.problems.append(
+                    RuleProblem(str(file), None, None, "rule file larger than 4 MiB", "parse-error")
+                )
                 continue
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -259,9 +296,15 @@ def load_rules(paths: list[Path], builtin: bool = True, bundled_sigma: bool = Tr
     unique = []
     for rule in out.rules:
         if rule.id in seen:
-            out.problems.append(RuleProblem(rule.path or "", rule.id, rule.title,
-                                            "duplicate rule id; the first one loaded is used",
-                                            "parse-error"))
+            out.problems.append(
+                RuleProblem(
+                    rule.path or "",
+                    rule.id,
+                    rule.title,
+                    "duplicate rule id; the first one loaded is used",
+                    "parse-error",
+                )
+            )
             continue
         seen[rule.id] = 1
         unique.append(rule)

@@ -13,20 +13,20 @@ RULE_KINDS = ("match", "threshold", "sequence", "first_seen")
 @dataclass(slots=True)
 class Threshold:
     count: int
-    window: float            # seconds
+    window: float  # seconds
     by: list[str]
 
 
 @dataclass(slots=True)
 class Sequence:
-    within: float            # seconds from the first step to the last
+    within: float  # seconds from the first step to the last
     by: list[str]
 
 
 @dataclass(slots=True)
 class FirstSeen:
     key: list[str]
-    learn: float             # seconds of learning (no findings) when a rule first sees a scope
+    learn: float  # seconds of learning (no findings) when a rule first sees a scope
     scope: list[str] = field(default_factory=list)
 
 
@@ -36,19 +36,19 @@ class Rule:
     title: str
     severity: Severity
     sources: list[str]
-    conditions: list[Any]            # pySigma condition trees; one per sequence step
+    conditions: list[Any]  # pySigma condition trees; one per sequence step
     kind: str = "match"
     attack: list[str] = field(default_factory=list)
     description: str = ""
     remediation: str | None = None
     references: list[str] = field(default_factory=list)
-    origin: str = "builtin"          # builtin | sigma | a file path
+    origin: str = "builtin"  # builtin | sigma | a file path
     path: str | None = None
     threshold: Threshold | None = None
     sequence: Sequence | None = None
     first_seen: FirstSeen | None = None
     dedupe_by: list[str] = field(default_factory=list)
-    falco: list[str] = field(default_factory=list)   # Falco k8s audit rules this one covers
+    falco: list[str] = field(default_factory=list)  # Falco k8s audit rules this one covers
     tests: dict[str, Any] = field(default_factory=dict)
     status: str | None = None
     enabled: bool = True
@@ -62,7 +62,7 @@ class RuleProblem:
     rule_id: str | None
     title: str | None
     reason: str
-    category: str    # parse-error | unsupported | no-source
+    category: str  # parse-error | unsupported | no-source
 
 
 @dataclass(slots=True)

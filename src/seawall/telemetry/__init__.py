@@ -28,5 +28,13 @@ def get_reader(name: str) -> Reader:
     return reader
 
 
-__all__ = ["COMMON_COLUMNS", "FLOW_SOURCES", "READERS", "Batch", "ReadPlan", "ReadStats", "Reader",
-           "get_reader"]
+__all__ = [
+    "COMMON_COLUMNS",
+    "FLOW_SOURCES",
+    "READERS",
+    "Batch",
+    "ReadPlan",
+    "ReadStats",
+    "Reader",
+    "get_reader",
+]

@@ -18,8 +18,18 @@ from typing import Protocol
 import polars as pl
 
 COMMON_COLUMNS: tuple[str, ...] = (
-    "time", "source", "actor", "src_ip", "dst_ip", "workload_type", "namespace",
-    "workload_kind", "workload_name", "cluster", "container_id", "container_name",
+    "time",
+    "source",
+    "actor",
+    "src_ip",
+    "dst_ip",
+    "workload_type",
+    "namespace",
+    "workload_kind",
+    "workload_name",
+    "cluster",
+    "container_id",
+    "container_name",
 )
 
 MAX_QUOTED = 5  # malformed lines quoted in warnings, per input
@@ -40,7 +50,7 @@ def parse_path(field_name: str) -> tuple[Segment, ...]:
             end = field_name.find('"', i + 1)
             if end < 0:
                 raise ValueError(f"unterminated quote in field {field_name!r}")
-            name = field_name[i + 1:end]
+            name = field_name[i + 1 : end]
             i = end + 1
         else:
             j = i
@@ -72,10 +82,7 @@ class _Node:
 
     def dtype(self) -> pl.DataType:
         inner: pl.DataType
-        if self.children:
-            inner = pl.Struct({k: v.dtype() for k, v in self.children.items()})
-        else:
-            inner = pl.String()
+        inner = pl.Struct({k: v.dtype() for k, v in self.children.items()}) if self.children else pl.String()
         return pl.List(inner) if self.is_list else inner
 
 
@@ -99,6 +106,7 @@ class JsonSchema:
         """Top-level keys with a deep subtree (lists of objects, many leaves): decoding them is
         costly, and they are usually rare (e.g. `requestObject`), so they are read separately
         from the lines that contain them."""
+
         def weight(node: _Node) -> tuple[int, bool]:
             if not node.children:
                 return 1, False
@@ -108,6 +116,7 @@ class JsonSchema:
                 total += w
                 listy = listy or lst
             return total, listy
+
         out = []
         for key, node in self.root.children.items():
             leaves, listy = weight(node)
@@ -133,6 +142,7 @@ class JsonSchema:
 
 def path_expr(path: tuple[Segment, ...], schema: JsonSchema) -> pl.Expr:
     """The expression reading `path` from the struct columns; lists flatten into one list."""
+
     def build(base: pl.Expr, segs: tuple[Segment, ...], in_list: bool) -> pl.Expr:
         expr = base
         for k, seg in enumerate(segs):
@@ -141,7 +151,7 @@ def path_expr(path: tuple[Segment, ...], schema: JsonSchema) -> pl.Expr:
                 if in_list:
                     expr = expr.explode()
                 else:
-                    rest = build(pl.element(), segs[k + 1:], True)
+                    rest = build(pl.element(), segs[k + 1 :], True)
                     return expr.list.eval(rest)
         return expr
 
@@ -188,8 +198,9 @@ class ReadStats:
         if self.repaired_utf8:
             out.append(f"{self.repaired_utf8} line(s) with invalid UTF-8 read with replacement characters")
         if self.no_timestamp:
-            out.append(f"{self.no_timestamp} event(s) without a readable timestamp "
-                       "(kept; time windows ignore them)")
+            out.append(
+                f"{self.no_timestamp} event(s) without a readable timestamp (kept; time windows ignore them)"
+            )
         return out
 
 
@@ -210,7 +221,7 @@ class ReadPlan:
     """What to read for a set of rule fields: the JSON schema and one expression per column."""
 
     schema: JsonSchema
-    columns: dict[str, pl.Expr]   # output column name -> expression over the decoded frame
+    columns: dict[str, pl.Expr]  # output column name -> expression over the decoded frame
     keyword_column: str | None = None
 
 
@@ -223,8 +234,9 @@ class Reader(Protocol):
         """Columns for the fields the rules use, plus the common columns."""
         ...
 
-    def frame(self, lines: list[bytes], first_lineno: int, origin: str, plan: ReadPlan,
-              stats: ReadStats) -> pl.DataFrame:
+    def frame(
+        self, lines: list[bytes], first_lineno: int, origin: str, plan: ReadPlan, stats: ReadStats
+    ) -> pl.DataFrame:
         """Decode lines into the planned columns plus `_row`; bad lines are counted, not fatal."""
         ...
 

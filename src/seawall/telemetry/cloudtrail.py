@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import orjson
 import polars as pl
@@ -31,31 +32,41 @@ def _family(f: ExprOf) -> pl.Expr:
 def _images(f: ExprOf) -> pl.Expr:
     """The image repositories of a task definition (tags and digests dropped), sorted."""
     repos = f("requestParameters.containerDefinitions[].image").list.eval(
-        pl.element().str.replace(r"@.*$", "").str.replace(r":[^:/]+$", ""))
+        pl.element().str.replace(r"@.*$", "").str.replace(r":[^:/]+$", "")
+    )
     return repos.list.unique().list.sort().list.join(",")
 
 
 def _net24(f: ExprOf) -> pl.Expr:
     ip = f("sourceIPAddress")
-    return pl.when(ip.str.contains(r"^\d+\.\d+\.\d+\.\d+$")).then(
-        ip.str.replace(r"\.\d+$", ".0/24")).otherwise(ip)
+    return (
+        pl.when(ip.str.contains(r"^\d+\.\d+\.\d+\.\d+$"))
+        .then(ip.str.replace(r"\.\d+$", ".0/24"))
+        .otherwise(ip)
+    )
 
 
 class CloudTrailReader(JsonReader):
     name = "cloudtrail"
-    list_fields = frozenset({
-        "resources", "requestParameters.containerDefinitions", "requestParameters.eventSelectors",
-        "requestParameters.advancedEventSelectors", "requestParameters.logging.clusterLogging",
-        "requestParameters.imageIds", "requestParameters.ipPermissions.items",
-        "responseElements.failures",
-    })
-    derived = {
+    list_fields = frozenset(
+        {
+            "resources",
+            "requestParameters.containerDefinitions",
+            "requestParameters.eventSelectors",
+            "requestParameters.advancedEventSelectors",
+            "requestParameters.logging.clusterLogging",
+            "requestParameters.imageIds",
+            "requestParameters.ipPermissions.items",
+            "responseElements.failures",
+        }
+    )
+    derived: ClassVar[dict[str, Callable[[ExprOf], pl.Expr]]] = {
         "policy.foreign_accounts": _foreign_accounts,
         "taskdef.family": _family,
         "taskdef.images": _images,
         "sourceIPAddress.net24": _net24,
     }
-    derived_needs = {
+    derived_needs: ClassVar[dict[str, tuple[str, ...]]] = {
         "policy.foreign_accounts": ("requestParameters.policyText", "recipientAccountId"),
         "taskdef.family": ("requestParameters.family", "requestParameters.taskDefinition"),
         "taskdef.images": ("requestParameters.containerDefinitions[].image",),
@@ -63,12 +74,23 @@ class CloudTrailReader(JsonReader):
     }
     list_derived = frozenset({"policy.foreign_accounts"})
     base_fields = (
-        "eventTime", "eventSource", "eventName", "userIdentity.arn", "userIdentity.principalId",
-        "userIdentity.invokedBy", "sourceIPAddress", "recipientAccountId",
-        "requestParameters.cluster", "requestParameters.service", "requestParameters.task",
-        "requestParameters.family", "requestParameters.taskDefinition",
-        "requestParameters.repositoryName", "requestParameters.name",
-        "requestParameters.clusterName", "requestParameters.container",
+        "eventTime",
+        "eventSource",
+        "eventName",
+        "userIdentity.arn",
+        "userIdentity.principalId",
+        "userIdentity.invokedBy",
+        "sourceIPAddress",
+        "recipientAccountId",
+        "requestParameters.cluster",
+        "requestParameters.service",
+        "requestParameters.task",
+        "requestParameters.family",
+        "requestParameters.taskDefinition",
+        "requestParameters.repositoryName",
+        "requestParameters.name",
+        "requestParameters.clusterName",
+        "requestParameters.container",
     )
 
     def common(self, f: ExprOf) -> dict[str, pl.Expr]:
@@ -76,31 +98,55 @@ class CloudTrailReader(JsonReader):
         ecs, ecr, eks = _svc(src, "ecs"), _svc(src, "ecr"), _svc(src, "eks")
         trail = _svc(src, "cloudtrail")
         rp = "requestParameters."
-        ecs_kind = (pl.when(f(rp + "service").is_not_null()).then(pl.lit("service"))
-                    .when(f(rp + "task").is_not_null()).then(pl.lit("task"))
-                    .when(pl.coalesce(f(rp + "family"), f(rp + "taskDefinition")).is_not_null())
-                    .then(pl.lit("task-definition")).otherwise(pl.lit("cluster")))
-        ecs_name = pl.coalesce(f(rp + "service"), f(rp + "task"), f(rp + "family"),
-                               f(rp + "taskDefinition"), f(rp + "cluster")).str.replace(r"^arn:.*/", "")
+        ecs_kind = (
+            pl.when(f(rp + "service").is_not_null())
+            .then(pl.lit("service"))
+            .when(f(rp + "task").is_not_null())
+            .then(pl.lit("task"))
+            .when(pl.coalesce(f(rp + "family"), f(rp + "taskDefinition")).is_not_null())
+            .then(pl.lit("task-definition"))
+            .otherwise(pl.lit("cluster"))
+        )
+        ecs_name = pl.coalesce(
+            f(rp + "service"), f(rp + "task"), f(rp + "family"), f(rp + "taskDefinition"), f(rp + "cluster")
+        ).str.replace(r"^arn:.*/", "")
         return {
             "time": ts(f("eventTime")),
-            "actor": pl.coalesce(f("userIdentity.arn"), f("userIdentity.principalId"),
-                                 f("userIdentity.invokedBy")),
+            "actor": pl.coalesce(
+                f("userIdentity.arn"), f("userIdentity.principalId"), f("userIdentity.invokedBy")
+            ),
             "src_ip": f("sourceIPAddress"),
             "dst_ip": pl.lit(None, pl.String),
-            "workload_type": pl.when(ecs).then(pl.lit("ecs")).when(ecr).then(pl.lit("ecr"))
-            .when(eks).then(pl.lit("eks")).otherwise(pl.lit("aws")),
+            "workload_type": pl.when(ecs)
+            .then(pl.lit("ecs"))
+            .when(ecr)
+            .then(pl.lit("ecr"))
+            .when(eks)
+            .then(pl.lit("eks"))
+            .otherwise(pl.lit("aws")),
             "namespace": f("recipientAccountId"),
-            "workload_kind": pl.when(ecs).then(ecs_kind).when(ecr).then(pl.lit("repository"))
-            .when(eks).then(pl.lit("cluster")).when(trail).then(pl.lit("trail"))
+            "workload_kind": pl.when(ecs)
+            .then(ecs_kind)
+            .when(ecr)
+            .then(pl.lit("repository"))
+            .when(eks)
+            .then(pl.lit("cluster"))
+            .when(trail)
+            .then(pl.lit("trail"))
             .otherwise(src.str.replace(r"\.amazonaws\.com$", "")),
-            "workload_name": pl.when(ecs).then(ecs_name)
-            .when(ecr).then(f(rp + "repositoryName"))
-            .when(eks).then(pl.coalesce(f(rp + "name"), f(rp + "clusterName")))
-            .when(trail).then(f(rp + "name"))
+            "workload_name": pl.when(ecs)
+            .then(ecs_name)
+            .when(ecr)
+            .then(f(rp + "repositoryName"))
+            .when(eks)
+            .then(pl.coalesce(f(rp + "name"), f(rp + "clusterName")))
+            .when(trail)
+            .then(f(rp + "name"))
             .otherwise(pl.lit(None, pl.String)),
-            "cluster": pl.when(ecs).then(f(rp + "cluster").str.replace(r"^arn:.*/", ""))
-            .when(eks).then(pl.coalesce(f(rp + "name"), f(rp + "clusterName")))
+            "cluster": pl.when(ecs)
+            .then(f(rp + "cluster").str.replace(r"^arn:.*/", ""))
+            .when(eks)
+            .then(pl.coalesce(f(rp + "name"), f(rp + "clusterName")))
             .otherwise(pl.lit(None, pl.String)),
             "container_id": pl.lit(None, pl.String),
             "container_name": f(rp + "container"),

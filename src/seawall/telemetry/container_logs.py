@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import UTC, datetime
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -23,27 +23,46 @@ from seawall.telemetry.jsonread import ts
 
 _CRI = r"^(\d{4}-\d\d-\d\dT[0-9:.]+(?:Z|[+-]\d\d:\d\d)) (stdout|stderr) ([FP]) (.*)$"
 _AWSLOGS = r"^(\d{4}-\d\d-\d\dT[0-9:.]+(?:Z|[+-]\d\d:\d\d)) (.*)$"
-_ACCESS = (r'^(\S+) \S+ (\S+) \[[^\]]*\] "([A-Z]{3,10}) (\S+)(?: [^"]*)?" (\d{3}) \S+'
-           r'(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?')
+_ACCESS = (
+    r'^(\S+) \S+ (\S+) \[[^\]]*\] "([A-Z]{3,10}) (\S+)(?: [^"]*)?" (\d{3}) \S+'
+    r'(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?'
+)
 
 _POD_LOG = re.compile(r"(?:^|/)pods/([^/_]+)_([^/_]+)_[^/]+/([^/]+)/[^/]+$")
 _CONTAINERS_LOG = re.compile(r"(?:^|/)([^/_]+)_([^/_]+)_(.+)-([0-9a-f]{64})\.log$")
 _DOCKER_LOG = re.compile(r"(?:^|/)([0-9a-f]{64})/[0-9a-f]{64}-json\.log")
 
-WEB_FIELDS = ("c-ip", "cs-username", "cs-method", "c-uri", "sc-status", "cs-referer",
-              "cs-user-agent", "cs-uri-stem", "cs-uri-query")
-ALIASES = {"log": "message", "msg": "message", "Message": "message", "c-useragent": "cs-user-agent",
-           "cs-uri": "c-uri"}
+WEB_FIELDS = (
+    "c-ip",
+    "cs-username",
+    "cs-method",
+    "c-uri",
+    "sc-status",
+    "cs-referer",
+    "cs-user-agent",
+    "cs-uri-stem",
+    "cs-uri-query",
+)
+ALIASES = {
+    "log": "message",
+    "msg": "message",
+    "Message": "message",
+    "c-useragent": "cs-user-agent",
+    "cs-uri": "c-uri",
+}
 
 
 def identity_from_path(origin: str) -> dict[str, str | None]:
-    ident: dict[str, str | None] = {"namespace": None, "pod": None, "container_name": None,
-                                    "container_id": None}
+    ident: dict[str, str | None] = {
+        "namespace": None,
+        "pod": None,
+        "container_name": None,
+        "container_id": None,
+    }
     if m := _POD_LOG.search(origin):
         ident.update(namespace=m.group(1), pod=m.group(2), container_name=m.group(3))
     elif m := _CONTAINERS_LOG.search(origin):
-        ident.update(pod=m.group(1), namespace=m.group(2), container_name=m.group(3),
-                     container_id=m.group(4))
+        ident.update(pod=m.group(1), namespace=m.group(2), container_name=m.group(3), container_id=m.group(4))
     elif m := _DOCKER_LOG.search(origin):
         ident.update(container_id=m.group(1))
     return ident
@@ -86,15 +105,23 @@ class ContainerLogsReader:
             if not isinstance(ev, dict):
                 continue
             stamp = ev.get("timestamp")
-            out.append(orjson.dumps({
-                "log": ev.get("message"), "stream": "stdout",
-                "time": datetime.fromtimestamp(stamp / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-                if isinstance(stamp, int) and 0 <= stamp < 10**14 else None,
-                "awslogs_stream": ev.get("logStreamName")}))
+            out.append(
+                orjson.dumps(
+                    {
+                        "log": ev.get("message"),
+                        "stream": "stdout",
+                        "time": datetime.fromtimestamp(stamp / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                        if isinstance(stamp, int) and 0 <= stamp < 10**14
+                        else None,
+                        "awslogs_stream": ev.get("logStreamName"),
+                    }
+                )
+            )
         return out
 
-    def frame(self, lines: list[bytes], first_lineno: int, origin: str, plan: ReadPlan,
-              stats: ReadStats) -> pl.DataFrame:
+    def frame(
+        self, lines: list[bytes], first_lineno: int, origin: str, plan: ReadPlan, stats: ReadStats
+    ) -> pl.DataFrame:
         stats.lines += len(lines)
         raw = pl.Series("line", lines, dtype=pl.Binary)
         text = raw.cast(pl.String, strict=False)
@@ -111,8 +138,7 @@ class ContainerLogsReader:
         text_part = df.filter(~is_json)
         frames = []
         if json_part.height:
-            schema = {"log": pl.String, "stream": pl.String, "time": pl.String,
-                      "awslogs_stream": pl.String}
+            schema = {"log": pl.String, "stream": pl.String, "time": pl.String, "awslogs_stream": pl.String}
             payload = "\n".join(json_part["line"].to_list()).encode()
             try:
                 decoded = pl.read_ndjson(io.BytesIO(payload), schema=schema)
@@ -120,10 +146,17 @@ class ContainerLogsReader:
                 decoded = self._slow(json_part, origin, first_lineno, stats, schema)
                 json_part = json_part.filter(pl.col("_row").is_in(decoded["_row"].implode()))
                 decoded = decoded.drop("_row")
-            frames.append(pl.DataFrame({
-                "_row": json_part["_row"], "message": decoded["log"].str.strip_chars_end("\n"),
-                "stream": decoded["stream"], "stamp": decoded["time"],
-                "log_stream": decoded["awslogs_stream"]}))
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "_row": json_part["_row"],
+                        "message": decoded["log"].str.strip_chars_end("\n"),
+                        "stream": decoded["stream"],
+                        "stamp": decoded["time"],
+                        "log_stream": decoded["awslogs_stream"],
+                    }
+                )
+            )
         if text_part.height:
             line = pl.col("line")
             cri = line.str.extract_groups(_CRI)
@@ -155,10 +188,12 @@ class ContainerLogsReader:
             uri.str.replace(r"\?.*$", "").alias("cs-uri-stem"),
             uri.alias("cs-uri-query"),
             ts(pl.col("stamp")).alias("time"),
-            pl.coalesce(pl.lit(ident["container_name"], pl.String),
-                        stream_parts.list.get(1, null_on_oob=True)).alias("container_name"),
-            pl.coalesce(pl.lit(ident["container_id"], pl.String),
-                        stream_parts.list.get(2, null_on_oob=True)).alias("task"),
+            pl.coalesce(
+                pl.lit(ident["container_name"], pl.String), stream_parts.list.get(1, null_on_oob=True)
+            ).alias("container_name"),
+            pl.coalesce(
+                pl.lit(ident["container_id"], pl.String), stream_parts.list.get(2, null_on_oob=True)
+            ).alias("task"),
         )
         pod = pl.lit(ident["pod"], pl.String)
         df = df.with_columns(
@@ -166,25 +201,39 @@ class ContainerLogsReader:
             pl.col("c-ip").alias("src_ip"),
             pl.lit(None, pl.String).alias("dst_ip"),
             pl.lit(None, pl.String).alias("actor"),
-            pl.when(pod.is_not_null()).then(pl.lit("k8s"))
-            .when(pl.col("log_stream").is_not_null()).then(pl.lit("ecs"))
-            .otherwise(pl.lit("container")).alias("workload_type"),
+            pl.when(pod.is_not_null())
+            .then(pl.lit("k8s"))
+            .when(pl.col("log_stream").is_not_null())
+            .then(pl.lit("ecs"))
+            .otherwise(pl.lit("container"))
+            .alias("workload_type"),
             pl.lit(ident["namespace"], pl.String).alias("namespace"),
-            pl.when(pod.is_not_null()).then(pl.lit("Pod"))
-            .when(pl.col("log_stream").is_not_null()).then(pl.lit("task"))
-            .otherwise(pl.lit("container")).alias("workload_kind"),
-            pl.coalesce(pod, pl.col("task"), pl.col("container_name"),
-                        pl.lit(ident["container_id"], pl.String)).alias("workload_name"),
+            pl.when(pod.is_not_null())
+            .then(pl.lit("Pod"))
+            .when(pl.col("log_stream").is_not_null())
+            .then(pl.lit("task"))
+            .otherwise(pl.lit("container"))
+            .alias("workload_kind"),
+            pl.coalesce(
+                pod, pl.col("task"), pl.col("container_name"), pl.lit(ident["container_id"], pl.String)
+            ).alias("workload_name"),
             pl.lit(None, pl.String).alias("cluster"),
             pl.coalesce(pl.lit(ident["container_id"], pl.String), pl.col("task")).alias("container_id"),
         )
-        out = df.select([*COMMON_COLUMNS, "_row", "message",
-                         *[e.alias(n) for n, e in plan.columns.items() if n != "message"]])
+        out = df.select(
+            [
+                *COMMON_COLUMNS,
+                "_row",
+                "message",
+                *[e.alias(n) for n, e in plan.columns.items() if n != "message"],
+            ]
+        )
         stats.events += out.height
         return out
 
-    def _slow(self, part: pl.DataFrame, origin: str, first_lineno: int, stats: ReadStats,
-              schema: dict[str, Any]) -> pl.DataFrame:
+    def _slow(
+        self, part: pl.DataFrame, origin: str, first_lineno: int, stats: ReadStats, schema: dict[str, Any]
+    ) -> pl.DataFrame:
         rows, recs = [], []
         for row, line in zip(part["_row"].to_list(), part["line"].to_list(), strict=True):
             try:

@@ -35,23 +35,33 @@ class FalcoReader(JsonReader):
     name = "falco"
     aliases = SIGMA_ALIASES
     list_fields = frozenset({"tags"})
-    base_fields = ("time", "user.name", "container.id", "container.name", "k8s.ns.name",
-                   "k8s.pod.name", "fd.cip", "fd.sip", "output_fields.evt.time")
+    base_fields = (
+        "time",
+        "user.name",
+        "container.id",
+        "container.name",
+        "k8s.ns.name",
+        "k8s.pod.name",
+        "fd.cip",
+        "fd.sip",
+        "output_fields.evt.time",
+    )
 
     def resolve(self, field_name: str) -> tuple[Segment, ...]:
         name = self.aliases.get(field_name, field_name)
         if name in TOP_LEVEL:
             return (Segment(name, name in self.list_fields),)
         if name.startswith("output_fields."):
-            name = name[len("output_fields."):]
+            name = name[len("output_fields.") :]
         return (Segment("output_fields"), Segment(name))
 
     def common(self, f: ExprOf) -> dict[str, pl.Expr]:
         pod = f("k8s.pod.name")
         epoch = f("output_fields.evt.time").cast(pl.Int64, strict=False)
         return {
-            "time": pl.coalesce(ts(f("time")),
-                                pl.from_epoch(epoch // 1000, time_unit="us").dt.replace_time_zone("UTC")),
+            "time": pl.coalesce(
+                ts(f("time")), pl.from_epoch(epoch // 1000, time_unit="us").dt.replace_time_zone("UTC")
+            ),
             "actor": f("user.name"),
             "src_ip": f("fd.cip"),
             "dst_ip": f("fd.sip"),

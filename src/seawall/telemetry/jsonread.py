@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 import polars as pl
@@ -81,15 +81,15 @@ def decode_json_lines(payload_lines: list[bytes], schema: JsonSchema) -> pl.Data
         if not idx:
             df = df.with_columns(pl.lit(None, full[key]).alias(key))
             continue
-        sub = pl.read_ndjson(io.BytesIO(b"\n".join([payload_lines[i] for i in idx])),
-                             schema={key: full[key]})
+        sub = pl.read_ndjson(io.BytesIO(b"\n".join([payload_lines[i] for i in idx])), schema={key: full[key]})
         sub = sub.with_columns(pl.Series("__i", idx, dtype=pl.UInt32))
         df = df.join(sub, on="__i", how="left", maintain_order="left")
     return df.drop("__i").select(list(full))
 
 
-def decode_slow(lines: list[bytes], rows: list[int], schema: JsonSchema, origin: str,
-                first_lineno: int, stats: ReadStats) -> tuple[pl.DataFrame, list[int]]:
+def decode_slow(
+    lines: list[bytes], rows: list[int], schema: JsonSchema, origin: str, first_lineno: int, stats: ReadStats
+) -> tuple[pl.DataFrame, list[int]]:
     """Line by line: count bad lines, repair UTF-8, project to the schema, then bulk-decode."""
     good_rows: list[int] = []
     projected: list[bytes] = []
@@ -121,8 +121,7 @@ def decode_slow(lines: list[bytes], rows: list[int], schema: JsonSchema, origin:
             stats.bad_line(origin, first_lineno + i, line, "not a JSON object")
             continue
         good_rows.append(i)
-        projected.append(orjson.dumps({k: _project(obj.get(k), child)
-                                       for k, child in root.children.items()}))
+        projected.append(orjson.dumps({k: _project(obj.get(k), child) for k, child in root.children.items()}))
     if not projected:
         return pl.DataFrame(schema=schema.polars_schema()), []
     return decode_json_lines(projected, schema), good_rows
@@ -133,13 +132,13 @@ class JsonReader:
 
     name = "json"
     # Sigma / convenience names -> raw field names of this source
-    aliases: dict[str, str] = {}
+    aliases: ClassVar[dict[str, str]] = {}
     # raw fields that hold lists (Sigma rules write them without []): a path through one of
     # these reads every element
     list_fields: frozenset[str] = frozenset()
     # derived fields: name -> function of the field accessor
-    derived: dict[str, Callable[[ExprOf], pl.Expr]] = {}
-    derived_needs: dict[str, tuple[str, ...]] = {}
+    derived: ClassVar[dict[str, Callable[[ExprOf], pl.Expr]]] = {}
+    derived_needs: ClassVar[dict[str, tuple[str, ...]]] = {}
     list_derived: frozenset[str] = frozenset()
     base_fields: tuple[str, ...] = ()
     keyword_column = "_raw"
@@ -202,8 +201,7 @@ class JsonReader:
             if name in COMMON_COLUMNS or name == "_raw":
                 continue
             columns[name] = f(name)
-        return ReadPlan(schema=schema, columns=columns,
-                        keyword_column="_raw" if "_raw" in wanted else None)
+        return ReadPlan(schema=schema, columns=columns, keyword_column="_raw" if "_raw" in wanted else None)
 
     def prepare_line(self, line: bytes) -> bytes | None:
         """A line that does not start with '{': fix it up (e.g. strip a timestamp prefix) or None."""
@@ -234,8 +232,9 @@ class JsonReader:
             return [doc]
         return None
 
-    def frame(self, lines: list[bytes], first_lineno: int, origin: str, plan: ReadPlan,
-              stats: ReadStats) -> pl.DataFrame:
+    def frame(
+        self, lines: list[bytes], first_lineno: int, origin: str, plan: ReadPlan, stats: ReadStats
+    ) -> pl.DataFrame:
         rows = [i for i, line in enumerate(lines) if line[:1] == b"{"]
         if len(rows) != len(lines):
             rows = []
@@ -270,8 +269,8 @@ class JsonReader:
 
 def ts(expr: pl.Expr) -> pl.Expr:
     """RFC 3339 text (Z or offset, any fraction) -> UTC datetime; unreadable -> null."""
-    zulu = expr.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", strict=False, time_zone="UTC",
-                                time_unit="us")
-    offset = expr.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False,
-                                  time_unit="us").dt.convert_time_zone("UTC")
+    zulu = expr.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", strict=False, time_zone="UTC", time_unit="us")
+    offset = expr.str.to_datetime(
+        "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us"
+    ).dt.convert_time_zone("UTC")
     return pl.coalesce(zulu, offset)

@@ -13,38 +13,70 @@ from seawall.telemetry.jsonread import ExprOf, JsonReader, ts
 
 # objectRef.resource -> Kind, for the workload column
 KINDS = {
-    "pods": "Pod", "deployments": "Deployment", "daemonsets": "DaemonSet",
-    "statefulsets": "StatefulSet", "replicasets": "ReplicaSet", "jobs": "Job",
-    "cronjobs": "CronJob", "services": "Service", "secrets": "Secret",
-    "configmaps": "ConfigMap", "serviceaccounts": "ServiceAccount", "namespaces": "Namespace",
-    "roles": "Role", "rolebindings": "RoleBinding", "clusterroles": "ClusterRole",
-    "clusterrolebindings": "ClusterRoleBinding", "nodes": "Node", "ingresses": "Ingress",
-    "networkpolicies": "NetworkPolicy", "persistentvolumes": "PersistentVolume",
-    "persistentvolumeclaims": "PersistentVolumeClaim", "events": "Event",
+    "pods": "Pod",
+    "deployments": "Deployment",
+    "daemonsets": "DaemonSet",
+    "statefulsets": "StatefulSet",
+    "replicasets": "ReplicaSet",
+    "jobs": "Job",
+    "cronjobs": "CronJob",
+    "services": "Service",
+    "secrets": "Secret",
+    "configmaps": "ConfigMap",
+    "serviceaccounts": "ServiceAccount",
+    "namespaces": "Namespace",
+    "roles": "Role",
+    "rolebindings": "RoleBinding",
+    "clusterroles": "ClusterRole",
+    "clusterrolebindings": "ClusterRoleBinding",
+    "nodes": "Node",
+    "ingresses": "Ingress",
+    "networkpolicies": "NetworkPolicy",
+    "persistentvolumes": "PersistentVolume",
+    "persistentvolumeclaims": "PersistentVolumeClaim",
+    "events": "Event",
     "mutatingwebhookconfigurations": "MutatingWebhookConfiguration",
     "validatingwebhookconfigurations": "ValidatingWebhookConfiguration",
     "customresourcedefinitions": "CustomResourceDefinition",
     "certificatesigningrequests": "CertificateSigningRequest",
-    "tokenreviews": "TokenReview", "selfsubjectaccessreviews": "SelfSubjectAccessReview",
+    "tokenreviews": "TokenReview",
+    "selfsubjectaccessreviews": "SelfSubjectAccessReview",
     "selfsubjectrulesreviews": "SelfSubjectRulesReview",
 }
 
 
 class K8sAuditReader(JsonReader):
     name = "k8s-audit"
-    list_fields = frozenset({
-        "sourceIPs", "user.groups", "impersonatedUser.groups", "requestObject.subjects",
-        "requestObject.rules", "requestObject.rules.verbs", "requestObject.rules.resources",
-        "requestObject.rules.apiGroups", "requestObject.spec.containers",
-        "requestObject.spec.initContainers", "requestObject.spec.ephemeralContainers",
-        "requestObject.spec.volumes", "requestObject.spec.template.spec.containers",
-        "requestObject.spec.template.spec.initContainers", "requestObject.spec.template.spec.volumes",
-        "requestObject.webhooks",
-    })
+    list_fields = frozenset(
+        {
+            "sourceIPs",
+            "user.groups",
+            "impersonatedUser.groups",
+            "requestObject.subjects",
+            "requestObject.rules",
+            "requestObject.rules.verbs",
+            "requestObject.rules.resources",
+            "requestObject.rules.apiGroups",
+            "requestObject.spec.containers",
+            "requestObject.spec.initContainers",
+            "requestObject.spec.ephemeralContainers",
+            "requestObject.spec.volumes",
+            "requestObject.spec.template.spec.containers",
+            "requestObject.spec.template.spec.initContainers",
+            "requestObject.spec.template.spec.volumes",
+            "requestObject.webhooks",
+        }
+    )
     base_fields = (
-        "stageTimestamp", "requestReceivedTimestamp", "user.username", "sourceIPs",
-        "objectRef.namespace", "objectRef.resource", "objectRef.name",
-        "requestObject.metadata.name", "requestObject.metadata.namespace",
+        "stageTimestamp",
+        "requestReceivedTimestamp",
+        "user.username",
+        "sourceIPs",
+        "objectRef.namespace",
+        "objectRef.resource",
+        "objectRef.name",
+        "requestObject.metadata.name",
+        "requestObject.metadata.namespace",
         "responseObject.metadata.name",
     )
 
@@ -58,8 +90,9 @@ class K8sAuditReader(JsonReader):
             "workload_type": pl.lit("k8s"),
             "namespace": pl.coalesce(f("objectRef.namespace"), f("requestObject.metadata.namespace")),
             "workload_kind": resource.replace_strict(KINDS, default=resource, return_dtype=pl.String),
-            "workload_name": pl.coalesce(f("objectRef.name"), f("requestObject.metadata.name"),
-                                         f("responseObject.metadata.name")),
+            "workload_name": pl.coalesce(
+                f("objectRef.name"), f("requestObject.metadata.name"), f("responseObject.metadata.name")
+            ),
             "cluster": pl.lit(None, pl.String),
             "container_id": pl.lit(None, pl.String),
             "container_name": pl.lit(None, pl.String),
@@ -70,7 +103,7 @@ class K8sAuditReader(JsonReader):
         stripped = line.strip()
         brace = stripped.find(b" {")
         if 0 < brace < 64:
-            return stripped[brace + 1:]
+            return stripped[brace + 1 :]
         return super().prepare_line(line)
 
     def records_of(self, doc: Any) -> list[Any] | None:

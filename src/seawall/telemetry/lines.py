@@ -26,10 +26,10 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 @dataclass(frozen=True, slots=True)
 class LineLimits:
-    max_line: int = 4 << 20          # an audit event with a 1 MiB ConfigMap still fits
+    max_line: int = 4 << 20  # an audit event with a 1 MiB ConfigMap still fits
     batch_bytes: int = 16 << 20
     batch_lines: int = 100_000
-    max_document: int = 512 << 20    # a whole-file JSON document (CloudTrail Records)
+    max_document: int = 512 << 20  # a whole-file JSON document (CloudTrail Records)
     read_size: int = 1 << 20
 
 
@@ -38,7 +38,7 @@ class LineChunk:
     origin: str
     first_lineno: int
     lines: list[bytes]
-    document: bool = False   # True: lines are records of one JSON document (lineno = record number)
+    document: bool = False  # True: lines are records of one JSON document (lineno = record number)
 
 
 def expand_inputs(paths: list[str]) -> list[str]:
@@ -83,10 +83,15 @@ def _read(stream: BinaryIO, size: int) -> bytes:
     return stream.read(size)
 
 
-def iter_chunks(origin: str, limits: LineLimits, stats: ReadStats,
-                split_document: Callable[[bytes], list[bytes] | None],
-                follow: bool = False, idle_timeout: float | None = None,
-                stop: Callable[[], bool] | None = None) -> Iterator[LineChunk]:
+def iter_chunks(
+    origin: str,
+    limits: LineLimits,
+    stats: ReadStats,
+    split_document: Callable[[bytes], list[bytes] | None],
+    follow: bool = False,
+    idle_timeout: float | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> Iterator[LineChunk]:
     """Yield batches of complete lines from one input; errors become warnings in `stats`."""
     try:
         stream = _open(origin)
@@ -98,41 +103,55 @@ def iter_chunks(origin: str, limits: LineLimits, stats: ReadStats,
     try:
         yield from _chunks(stream, origin, limits, stats, split_document, follow, idle_timeout, stop)
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
-        stats.warnings.append(f"{origin}: input damaged ({type(exc).__name__}: {exc}); "
-                              "kept what was read before the damage")
+        stats.warnings.append(
+            f"{origin}: input damaged ({type(exc).__name__}: {exc}); kept what was read before the damage"
+        )
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
 
 
-def _chunks(stream: BinaryIO, origin: str, limits: LineLimits, stats: ReadStats,
-            split_document: Callable[[bytes], list[bytes] | None], follow: bool,
-            idle_timeout: float | None, stop: Callable[[], bool] | None) -> Iterator[LineChunk]:
+def _chunks(
+    stream: BinaryIO,
+    origin: str,
+    limits: LineLimits,
+    stats: ReadStats,
+    split_document: Callable[[bytes], list[bytes] | None],
+    follow: bool,
+    idle_timeout: float | None,
+    stop: Callable[[], bool] | None,
+) -> Iterator[LineChunk]:
     first = _read(stream, limits.read_size)
     # a whole-file document? (CloudTrail Records, EventList, pretty-printed JSON)
     head = first.lstrip()[:4096]
     first_line = head.split(b"\n", 1)[0].strip()
     if head[:1] in (b"{", b"[") and (
-            first_line in (b"{", b"[") or b'"Records"' in head[:64] or b'"EventList"' in head[:512]
-            or head[:1] == b"["):
-        data = bytearray(first)
+        first_line in (b"{", b"[")
+        or b'"Records"' in head[:64]
+        or b'"EventList"' in head[:512]
+        or b'"events"' in head[:64]
+        or b'"Events"' in head[:64]
+        or head[:1] == b"["
+    ):
+        doc = bytearray(first)
         while True:
             more = stream.read(limits.read_size)
             if not more:
                 break
-            data += more
-            if len(data) > limits.max_document:
-                stats.warnings.append(f"{origin}: JSON document larger than "
-                                      f"{limits.max_document >> 20} MiB; skipped")
+            doc += more
+            if len(doc) > limits.max_document:
+                stats.warnings.append(
+                    f"{origin}: JSON document larger than {limits.max_document >> 20} MiB; skipped"
+                )
                 stats.malformed += 1
                 return
-        records = split_document(bytes(data))
+        records = split_document(bytes(doc))
         if records is not None:
             stats.lines += 1
             for i in range(0, len(records), limits.batch_lines):
-                yield LineChunk(origin, i + 1, records[i:i + limits.batch_lines], document=True)
+                yield LineChunk(origin, i + 1, records[i : i + limits.batch_lines], document=True)
             return
-        first = bytes(data)  # not a document after all: read it as lines
+        first = bytes(doc)  # not a document after all: read it as lines
 
     lineno = 1
     carry = b""
@@ -173,8 +192,11 @@ def _chunks(stream: BinaryIO, origin: str, limits: LineLimits, stats: ReadStats,
             carry = b""
             skipping = True
         if parts:
-            long_ones = [i for i, p in enumerate(parts) if len(p) > limits.max_line] \
-                if len(data) > limits.max_line else []
+            long_ones = (
+                [i for i, p in enumerate(parts) if len(p) > limits.max_line]
+                if len(data) > limits.max_line
+                else []
+            )
             for i in long_ones:
                 stats.overlong += 1
                 parts[i] = b""
@@ -182,8 +204,7 @@ def _chunks(stream: BinaryIO, origin: str, limits: LineLimits, stats: ReadStats,
             pending_bytes += len(data)
             lineno += len(parts)
         short = len(data) < limits.read_size
-        if pending and (short or pending_bytes >= limits.batch_bytes
-                        or len(pending) >= limits.batch_lines):
+        if pending and (short or pending_bytes >= limits.batch_bytes or len(pending) >= limits.batch_lines):
             yield LineChunk(origin, pending_start, pending)
             pending, pending_bytes = [], 0
             pending_start = lineno

@@ -13,11 +13,29 @@ import polars as pl
 
 from seawall.telemetry.jsonread import ExprOf, JsonReader, ts
 
-KINDS = ("process_exec", "process_exit", "process_kprobe", "process_tracepoint", "process_lsm",
-         "process_uprobe")
-PROCESS_FIELDS = ("binary", "arguments", "cwd", "uid", "pid", "pod.namespace", "pod.name",
-                  "pod.workload", "pod.workload_kind", "pod.container.id", "pod.container.name",
-                  "pod.container.image.name", "docker")
+KINDS = (
+    "process_exec",
+    "process_exit",
+    "process_kprobe",
+    "process_tracepoint",
+    "process_lsm",
+    "process_uprobe",
+)
+PROCESS_FIELDS = (
+    "binary",
+    "arguments",
+    "cwd",
+    "uid",
+    "pid",
+    "pod.namespace",
+    "pod.name",
+    "pod.workload",
+    "pod.workload_kind",
+    "pod.container.id",
+    "pod.container.name",
+    "pod.container.image.name",
+    "docker",
+)
 
 
 def _coalesce(part: str, fieldname: str) -> Callable[[ExprOf], pl.Expr]:
@@ -27,8 +45,12 @@ def _coalesce(part: str, fieldname: str) -> Callable[[ExprOf], pl.Expr]:
 def _cmdline(who: str) -> Callable[[ExprOf], pl.Expr]:
     def build(f: ExprOf) -> pl.Expr:
         binary, args = f(f"{who}.binary"), f(f"{who}.arguments")
-        return pl.when(args.is_null() | (args == "")).then(binary).otherwise(
-            pl.concat_str([binary, pl.lit(" "), args]))
+        return (
+            pl.when(args.is_null() | (args == ""))
+            .then(binary)
+            .otherwise(pl.concat_str([binary, pl.lit(" "), args]))
+        )
+
     return build
 
 
@@ -48,8 +70,12 @@ DERIVED: dict[str, Callable[[ExprOf], pl.Expr]] = {
     "function_name": lambda f: f("process_kprobe.function_name"),
 }
 SIGMA_ALIASES = {
-    "Image": "process.binary", "CommandLine": "process.cmdline", "ParentImage": "parent.binary",
-    "ParentCommandLine": "parent.cmdline", "User": "process.uid", "CurrentDirectory": "process.cwd",
+    "Image": "process.binary",
+    "CommandLine": "process.cmdline",
+    "ParentImage": "parent.binary",
+    "ParentCommandLine": "parent.cmdline",
+    "User": "process.uid",
+    "CurrentDirectory": "process.cwd",
     "ProcessId": "process.pid",
 }
 
@@ -71,9 +97,16 @@ class TetragonReader(JsonReader):
 
     def plan(self, fields: Iterable[str]):  # type: ignore[no-untyped-def]
         wanted = {SIGMA_ALIASES.get(x, x) for x in fields}
-        wanted |= {"process.pod.namespace", "process.pod.name", "process.pod.workload",
-                   "process.pod.workload_kind", "process.pod.container.id",
-                   "process.pod.container.name", "process.uid", "process.docker"}
+        wanted |= {
+            "process.pod.namespace",
+            "process.pod.name",
+            "process.pod.workload",
+            "process.pod.workload_kind",
+            "process.pod.container.id",
+            "process.pod.container.name",
+            "process.uid",
+            "process.docker",
+        }
         plan = super().plan(wanted)
         for alias, target in SIGMA_ALIASES.items():
             if alias in set(fields):
@@ -90,8 +123,11 @@ class TetragonReader(JsonReader):
             "dst_ip": pl.lit(None, pl.String),
             "workload_type": pl.when(pod.is_not_null()).then(pl.lit("k8s")).otherwise(pl.lit("container")),
             "namespace": f("process.pod.namespace"),
-            "workload_kind": pl.when(wl.is_not_null()).then(f("process.pod.workload_kind"))
-            .when(pod.is_not_null()).then(pl.lit("Pod")).otherwise(pl.lit("container")),
+            "workload_kind": pl.when(wl.is_not_null())
+            .then(f("process.pod.workload_kind"))
+            .when(pod.is_not_null())
+            .then(pl.lit("Pod"))
+            .otherwise(pl.lit("container")),
             "workload_name": pl.coalesce(wl, pod, f("process.pod.container.name"), f("process.docker")),
             "cluster": pl.lit(None, pl.String),
             "container_id": pl.coalesce(f("process.pod.container.id"), f("process.docker")),
