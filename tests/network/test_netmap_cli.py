@@ -130,3 +130,21 @@ def test_html_renders_offline_in_headless_chromium(tmp_path: Path) -> None:
     assert dom.count("<canvas") >= 1  # cytoscape drew the graph, from the inlined library only
     assert "Deployment:shop/api" in dom and "Port scan from a workload" in dom
     assert "4 findings" in dom
+
+
+@pytest.mark.parametrize("source", ["vpc-flow", "hubble", "pcap"])
+def test_garbage_and_empty_inputs_never_traceback(tmp_path: Path, source: str) -> None:
+    import random
+
+    rng = random.Random(11)
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(bytes(rng.getrandbits(8) for _ in range(200_000)))
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    for path in (junk, empty):
+        proc = run_cli("detect", "--source", source, str(path), "--format", "json")
+        assert proc.returncode in (0, 2), proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert all(line.startswith("seawall: ") for line in proc.stderr.strip().splitlines()), proc.stderr
+        if proc.returncode == 0:
+            assert json.loads(proc.stdout)["findings"] == []

@@ -139,6 +139,9 @@ class VpcFlowSource:
         chunks = line_chunks(path, self.options.batch_bytes)
         first = next(chunks, b"")
         stripped = first.lstrip()
+        if not stripped:
+            self.warnings.append(f"{path}: empty flow log")
+            return
         if stripped[:1] in (b"{", b"["):
             yield from self._read_json(path)
             return
