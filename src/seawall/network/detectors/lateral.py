@@ -42,18 +42,11 @@ class LateralMovement:
             and not r["s_key"].startswith("InstanceMetadata:")
             and not matches(r["c_key"], o.admin_allow)
         ]
-        # database ports: only a fan-out to several servers, or a node, is suspicious
-        data_servers: dict[str, set[str]] = {}
-        for r in rows:
-            if r["s_port"] in o.data_ports:
-                data_servers.setdefault(r["c_key"], set()).add(r["s_key"])
+        # database ports: clients of databases are normal; only a database port of a node, or (with a
+        # baseline, whose edges were removed above) a database the workload never used, is suspicious
         hits: dict[str, list[dict[str, Any]]] = {}
         for r in rows:
-            if (
-                r["s_port"] in o.admin_ports
-                or r["s_key"].startswith("Node:")
-                or len(data_servers.get(r["c_key"], ())) >= 2
-            ):
+            if r["s_port"] in o.admin_ports or r["s_key"].startswith("Node:") or ctx.baseline is not None:
                 hits.setdefault(r["c_key"], []).append(r)
         out = []
         for c_key, group in sorted(hits.items()):

@@ -26,7 +26,8 @@ class PortScan:
             pl.struct("s_addr", "s_port").n_unique().alias("targets"),
             pl.col("s_key").n_unique().alias("hosts"),
             pl.col("s_port").n_unique().alias("ports"),
-            pl.struct("s_addr", "s_port").filter(pl.col("rejects") > 0).n_unique().alias("rejected"),
+            # targets that never accepted a connection (a scanner's misses, not a flaky peer)
+            pl.struct("s_addr", "s_port").filter(pl.col("rejects") >= pl.col("flows")).n_unique().alias("rejected"),
             pl.col("flows").sum(),
             pl.col("first").min(),
             pl.col("last").max(),
