@@ -51,7 +51,7 @@ class TargetModule(Protocol):
 def load_checks(name: str) -> dict[str, Check]:
     """Checks of one target module, from `seawall/posture/checks/<name>.yaml`."""
     text = resources.files("seawall.posture").joinpath("checks", f"{name}.yaml").read_text("utf-8")
-    raw = yaml.safe_load(text) or {}
+    raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}  # noqa: S506
     checks: dict[str, Check] = {}
     for item in raw.get("checks", []):
         check = Check(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from seawall.core import Resource
@@ -27,6 +27,7 @@ class K8sObject:
 
     doc: Document
     data: LDict
+    _suppress: set[str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def kind(self) -> str:
@@ -64,9 +65,11 @@ class K8sObject:
                         workload=f"{self.kind}/{self.name}" if self.kind in WORKLOAD_KINDS else None)
 
     def suppressions(self) -> set[str]:
-        template = pod_template(self.data)
-        tmeta = template[0].get("metadata") if template else None
-        return ignored_ids(self.meta, tmeta)
+        if self._suppress is None:
+            template = pod_template(self.data)
+            tmeta = template[0].get("metadata") if template else None
+            self._suppress = ignored_ids(self.meta, tmeta)
+        return self._suppress
 
     def extra(self) -> dict[str, Any]:
         return {"helm_template": self.doc.source} if self.doc.source else {}

@@ -41,13 +41,16 @@ def run(docs: list[Document], ctx: Context) -> None:
     checks = load_checks(NAME)
     objs = list(objects(docs))
     workloads: list[tuple[K8sObject, dict[str, object]]] = []
+    by_namespace: dict[str | None, list[tuple[K8sObject, dict[str, object]]]] = {}
     for obj in objs:
         if obj.kind in WORKLOAD_KINDS:
             found = pod_template(obj.data)
             if found:
                 meta = found[0].get("metadata")
                 labels = meta.get("labels") if isinstance(meta, dict) else None
-                workloads.append((obj, labels if isinstance(labels, dict) else {}))
+                entry = (obj, labels if isinstance(labels, dict) else {})
+                workloads.append(entry)
+                by_namespace.setdefault(obj.namespace, []).append(entry)
 
     for obj in objs:
         spec = obj.data.get("spec")
@@ -58,8 +61,9 @@ def run(docs: list[Document], ctx: Context) -> None:
             stype = spec.get("type")
             if stype not in ("LoadBalancer", "NodePort"):
                 continue
-            reached = [w for w, labels in workloads
-                       if w.namespace == obj.namespace and labels_match(spec.get("selector"), labels)]
+            selector = spec.get("selector")
+            reached = [w for w, labels in by_namespace.get(obj.namespace, [])
+                       if labels_match(selector, labels)]
             names = [f"{w.kind}/{w.name}" for w in reached]
             ports = spec.get("ports")
             port_list = [str(p.get("port")) for p in ports if isinstance(p, dict)] \

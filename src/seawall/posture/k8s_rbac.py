@@ -113,8 +113,11 @@ def run(docs: list[Document], ctx: Context) -> None:
             if creatable and (any_verb or "create" in verbs):
                 rep("SW-K8S-044", vline, f"create on {sorted(POD_CREATORS & set(resources)) or ['*']}")
             dangerous = {"escalate", "bind", "impersonate"} & set(verbs)
-            if dangerous or (any_verb and ({"roles", "clusterroles", "users", "groups",
-                                           "serviceaccounts"} & set(resources))):
+            # "*" verbs include escalate/bind on RBAC roles and impersonate on core identities
+            rbac_group = not groups or bool({"*", "rbac.authorization.k8s.io"} & set(groups))
+            wild_rbac = rbac_group and bool({"roles", "clusterroles", "*"} & set(resources))
+            wild_identity = core and bool({"users", "groups", "serviceaccounts", "*"} & set(resources))
+            if dangerous or (any_verb and (wild_rbac or wild_identity)):
                 rep("SW-K8S-045", vline, f"verbs {sorted(dangerous) or verbs} on {resources}")
 
     for b in bindings:

@@ -19,14 +19,42 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
-try:  # the C loader is what makes this fast; fall back to the pure-Python one if absent
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+from yaml.events import (
+    AliasEvent,
+    DocumentEndEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+from yaml.nodes import ScalarNode, SequenceNode
 
 from seawall.core.errors import InputError, LimitExceeded
+
+try:  # the C loader is what makes this fast; fall back to the pure-Python one if absent
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+_PLAIN = "!seawall/plain"
+_STR = "tag:yaml.org,2002:str"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+# first characters with which a plain scalar can be anything but a string (YAML 1.1 resolvers)
+_IMPLICIT_FIRST = frozenset(k for k in yaml.resolver.Resolver.yaml_implicit_resolvers if k is not None)
+
+
+class _Loader(_BaseLoader):
+    """Defers plain-scalar resolution to `convert`, which skips it for the usual plain words."""
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        if kind is ScalarNode:
+            return _PLAIN if implicit[0] else _STR
+        return _SEQ if kind is SequenceNode else _MAP
+
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 # expanded nodes allowed per document, as a multiple of the nodes actually written (+ a floor)
@@ -108,113 +136,15 @@ class LoadResult:
     warnings: list[str] = field(default_factory=list)
 
 
-# --------------------------------------------------------------------------- node conversion
+# --------------------------------------------------------------------------- building
 
-
-def _expanded_size(root: Node, limit: int) -> int:
-    """Nodes the document would have once aliases are expanded; raises past `limit` or on cycles."""
-    memo: dict[int, int] = {}
-    active: set[int] = set()
-
-    def size(node: Node, depth: int) -> int:
-        key = id(node)
-        cached = memo.get(key)
-        if cached is not None:
-            return cached
-        if depth > MAX_DEPTH:
-            raise LimitExceeded(f"nesting deeper than {MAX_DEPTH} levels")
-        if key in active:
-            raise LimitExceeded("recursive alias (a document that contains itself)")
-        total = 1
-        if isinstance(node, MappingNode):
-            active.add(key)
-            for k, v in node.value:
-                total += size(k, depth + 1) + size(v, depth + 1)
-                if total > limit:
-                    break
-            active.discard(key)
-        elif isinstance(node, SequenceNode):
-            active.add(key)
-            for item in node.value:
-                total += size(item, depth + 1)
-                if total > limit:
-                    break
-            active.discard(key)
-        if total > limit:
-            raise LimitExceeded(
-                f"aliases expand to more than {limit} nodes (YAML bomb?); refusing to expand")
-        memo[key] = total
-        return total
-
-    return size(root, 0)
-
-
-def _count_nodes(root: Node) -> int:
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, MappingNode):
-            for k, v in node.value:
-                stack.append(k)
-                stack.append(v)
-        elif isinstance(node, SequenceNode):
-            stack.extend(node.value)
-    return len(seen)
-
-
-def _scalar(node: ScalarNode) -> Any:
-    tag = node.tag
-    if tag in (_BOOL, _INT, _NULL, _FLOAT):
-        try:
-            return _constructor.yaml_constructors[tag](_constructor, node)
-        except (ValueError, yaml.YAMLError):
-            return node.value
-    return node.value  # str, timestamps, binary and unknown tags stay text (never constructed)
-
-
-def convert(node: Node) -> Any:
-    if isinstance(node, ScalarNode):
-        return _scalar(node)
-    line = node.start_mark.line + 1
-    if isinstance(node, MappingNode):
-        out = LDict(line)
-        merges: list[Node] = []
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE:
-                merges.append(value_node)
-                continue
-            key = convert(key_node)
-            if not isinstance(key, str):
-                key = str(key)
-            out[key] = convert(value_node)
-            out.key_lines[key] = key_node.start_mark.line + 1
-        for merge in merges:  # YAML merge keys: explicit keys win
-            sources = merge.value if isinstance(merge, SequenceNode) else [merge]
-            for src in sources:
-                value = convert(src)
-                if isinstance(value, LDict):
-                    for k, v in value.items():
-                        if k not in out:
-                            out[k] = v
-                            out.key_lines[k] = value.key_lines.get(k, line)
-        return out
-    if isinstance(node, SequenceNode):
-        seq = LList(line)
-        for item in node.value:
-            seq.append(convert(item))
-            seq.item_lines.append(item.start_mark.line + 1)
-        return seq
-    return None
+_RESOLVER = yaml.resolver.Resolver()
 
 
 # --------------------------------------------------------------------------- files
 
+_ANCHOR = re.compile(r"&[^\s,\[\]{}&]")
 _SOURCE_RE = re.compile(r"^# Source: (.+)$", re.MULTILINE)
-_DOC_SEP_RE = re.compile(r"^---", re.MULTILINE)
 
 
 def _helm_sources(text: str) -> list[tuple[int, str]]:
@@ -227,33 +157,170 @@ def _helm_sources(text: str) -> list[tuple[int, str]]:
     return out
 
 
+def _event_scalar(ev: Any) -> Any:
+    tag = ev.tag
+    value = ev.value
+    if tag is None or tag == "!":
+        if not ev.implicit[0]:
+            return value  # quoted: always a string
+        if value and value[0] not in _IMPLICIT_FIRST:
+            return value
+        tag = _RESOLVER.resolve(ScalarNode, value, (True, False))
+    if tag in (_BOOL, _INT, _NULL, _FLOAT):
+        try:
+            node = ScalarNode(tag, value)
+            return _constructor.yaml_constructors[tag](_constructor, node)
+        except (ValueError, yaml.YAMLError):
+            return value
+    return value  # str, timestamps, binary and unknown tags stay text (never constructed)
+
+
+class _Frame:
+    __slots__ = ("anchor", "container", "key", "key_line", "merges", "size")
+
+    def __init__(self, container: LDict | LList, anchor: str | None) -> None:
+        self.container = container
+        self.anchor = anchor
+        self.key: Any = _NO_KEY
+        self.key_line = 0
+        self.size = 1
+        self.merges: list[Any] = []
+
+
+_NO_KEY = object()
+
+
+def _events_to_documents(events: Any) -> list[tuple[Any, int]]:
+    """Build LDict/LList trees straight from libyaml events (no node graph, no second walk).
+
+    Aliases share the anchored object (nothing is copied); each value carries the size it would
+    have if aliases were expanded, so a "billion laughs" document is refused from its arithmetic
+    before anything downstream walks it."""
+    out: list[tuple[Any, int]] = []
+    stack: list[_Frame] = []
+    anchors: dict[str, tuple[Any, int]] = {}
+    open_anchors: set[str] = set()
+    written = 0
+    doc_value: Any = None
+    doc_line = 0
+    for ev in events:
+        cls = type(ev)
+        if cls is ScalarEvent:
+            value: Any = _event_scalar(ev)
+            size = 1
+            line = ev.start_mark.line + 1
+            if ev.anchor:
+                anchors[ev.anchor] = (value, 1)
+        elif cls is MappingStartEvent or cls is SequenceStartEvent:
+            line = ev.start_mark.line + 1
+            if not stack:
+                doc_line = line
+            if len(stack) >= MAX_DEPTH:
+                raise LimitExceeded(f"nesting deeper than {MAX_DEPTH} levels")
+            container: LDict | LList = LDict(line) if cls is MappingStartEvent else LList(line)
+            stack.append(_Frame(container, ev.anchor))
+            if ev.anchor:
+                open_anchors.add(ev.anchor)
+            written += 1
+            continue
+        elif cls is MappingEndEvent or cls is SequenceEndEvent:
+            frame = stack.pop()
+            value, size = frame.container, frame.size
+            if frame.merges and isinstance(value, LDict):
+                for merged in frame.merges:
+                    for src in merged if isinstance(merged, LList) else [merged]:
+                        if isinstance(src, LDict):
+                            for k, v in src.items():
+                                if k not in value:
+                                    value[k] = v
+                                    value.key_lines[k] = src.key_lines.get(k, value.line)
+            line = value.line
+            if frame.anchor:
+                open_anchors.discard(frame.anchor)
+                anchors[frame.anchor] = (value, size)
+        elif cls is AliasEvent:
+            name = ev.anchor
+            if name in open_anchors:
+                raise LimitExceeded("recursive alias (a document that contains itself)")
+            if name not in anchors:
+                raise InputError(f"undefined alias *{name} at line {ev.start_mark.line + 1}")
+            value, size = anchors[name]
+            line = ev.start_mark.line + 1
+        elif cls is DocumentStartEvent:
+            anchors.clear()
+            written = 0
+            doc_value, doc_line = None, ev.end_mark.line + 1
+            continue
+        elif cls is DocumentEndEvent:
+            if doc_value is not None:
+                out.append((doc_value, doc_line))
+            continue
+        else:
+            continue
+        written += 1
+        if not stack:  # the document's root
+            limit = max(EXPANSION_FLOOR, EXPANSION_FACTOR * written)
+            if size > limit:
+                raise LimitExceeded(f"aliases expand to {size} nodes from {written} written "
+                                    "(YAML bomb?); refusing to expand")
+            doc_value = value
+            if cls is ScalarEvent:
+                doc_line = line
+            continue
+        parent = stack[-1]
+        parent.size += size
+        if parent.size > EXPANSION_FLOOR and parent.size > EXPANSION_FACTOR * written:
+            raise LimitExceeded(f"aliases expand to more than {parent.size} nodes from {written} "
+                                "written (YAML bomb?); refusing to expand")
+        target = parent.container
+        if isinstance(target, LList):
+            target.append(value)
+            target.item_lines.append(line)
+        elif parent.key is _NO_KEY:
+            if cls is ScalarEvent and value == "<<" and ev.implicit[0]:
+                parent.key = _MERGE
+            else:
+                parent.key = value if isinstance(value, str) else str(value)
+            parent.key_line = line
+        else:
+            if parent.key is _MERGE:
+                parent.merges.append(value)
+            else:
+                target[parent.key] = value
+                target.key_lines[parent.key] = parent.key_line
+            parent.key = _NO_KEY
+    return out
+
+
+def _iter_events(loader: Any) -> Any:
+    get = loader.get_event
+    while True:
+        ev = get()
+        if ev is None or type(ev) is StreamEndEvent:
+            return
+        yield ev
+
+
 def parse_structured(text: str, path: str, fmt: str = "yaml") -> list[Document]:
     """Parse YAML or JSON (any number of documents) into line-tracking documents."""
     if fmt == "json":
         # raw tabs can only be whitespace in valid JSON; libyaml refuses them as indentation
         text = text.replace("\t", " ")
     try:
-        nodes = list(yaml.compose_all(text, Loader=_Loader))
+        loader = _Loader(text)
+        try:
+            built = _events_to_documents(_iter_events(loader))
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise InputError(f"invalid {fmt.upper()}{where}: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise InputError(f"invalid {fmt.upper()}: {str(exc).splitlines()[0]}") from None
-    except RecursionError:
-        raise LimitExceeded(f"nesting deeper than the parser allows in {fmt.upper()}") from None
     sources = _helm_sources(text)
     docs: list[Document] = []
-    for index, node in enumerate(nodes):
-        if node is None:
-            continue
-        written = _count_nodes(node)
-        _expanded_size(node, max(EXPANSION_FLOOR, written * EXPANSION_FACTOR))
-        try:
-            data = convert(node)
-        except RecursionError:
-            raise LimitExceeded("document nested too deeply") from None
-        start = node.start_mark.line + 1
+    for index, (data, start) in enumerate(built):
         source = None
         for src_line, template in sources:
             if src_line <= start:
