@@ -52,7 +52,8 @@ def _container(rng: random.Random, name: str) -> dict:
     elif profile < 0.7:  # privileged
         c["securityContext"] = {"privileged": True}
     elif profile < 0.78:
-        c["securityContext"] = {"capabilities": {"add": rng.choice([["NET_ADMIN"], ["SYS_ADMIN"], ["NET_RAW"]])}}
+        added = rng.choice([["NET_ADMIN"], ["SYS_ADMIN"], ["NET_RAW"]])
+        c["securityContext"] = {"capabilities": {"add": added}}
     if rng.random() < 0.6:
         c["resources"] = {"requests": {"cpu": "100m", "memory": "128Mi"},
                           "limits": {"cpu": "500m", "memory": "256Mi"} if rng.random() < 0.7 else
@@ -144,10 +145,7 @@ def generate(files: int) -> Path:
     out.mkdir(parents=True)
     rng = random.Random(20240611)
     for i in range(files):
-        if i % 10 == 9:
-            docs = _rbac(rng, i)
-        else:
-            docs = list(_workload(rng, i))
+        docs = _rbac(rng, i) if i % 10 == 9 else list(_workload(rng, i))
         header = f"# Source: chart-{i % 17}/templates/app.yaml\n" if i % 3 == 0 else ""
         text = "".join(f"---\n{header}{yaml.safe_dump(d, sort_keys=False)}" for d in docs)
         (out / f"manifest-{i:04d}.yaml").write_text(text)
@@ -171,7 +169,8 @@ def ensure_checkov() -> Path | None:
 CPU: dict[int, float] = {}  # id(proc) -> CPU seconds (user+sys) of the child
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, subprocess.CompletedProcess[str]]:
+def timed(cmd: list[str], env: dict[str, str] | None = None
+          ) -> tuple[float, subprocess.CompletedProcess[str]]:
     """Wall time of one run; its CPU time (user+sys, robust on a loaded machine) goes to CPU."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -219,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _compare(args: argparse.Namespace, corpus: Path) -> int:
-    docs = sum(1 for p in corpus.glob("*.yaml") for _ in yaml.load_all(p.read_text(), Loader=yaml.CSafeLoader))
+    docs = sum(1 for p in corpus.glob("*.yaml")
+               for _ in yaml.load_all(p.read_text(), Loader=yaml.CSafeLoader))
     print(f"corpus: {args.files} files, {docs} Kubernetes objects ({corpus})")
 
     startup, _ = best_of(args.rounds, lambda: timed([sys.executable, "-c", "import seawall"]))
