@@ -207,7 +207,8 @@ def test_unknown_media_type(tmp_path: Path) -> None:
 
 
 def _sbom_available() -> bool:
-    return run_cli("sbom", "--help").returncode == 0
+    res = run_cli("sbom", "dir:/nonexistent-seawall-probe")
+    return "No such command" not in res.stderr
 
 
 @pytest.fixture(scope="module")

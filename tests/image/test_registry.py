@@ -185,7 +185,7 @@ def test_unknown_media_type_and_unknown_tag(registry: Registry, tmp_path: Path) 
 
 
 def test_cli_sbom_by_reference(registry: Registry, demo: str, tmp_path: Path) -> None:
-    if run_cli("sbom", "--help").returncode != 0:
+    if "No such command" in run_cli("sbom", "dir:/nonexistent-seawall-probe").stderr:
         pytest.skip("`seawall sbom` is not in the tree yet")
     ref = f"registry:{registry.host}/demo:1"
     common = ["--username", registry.username, "--ca-cert", str(registry.ca_cert)]

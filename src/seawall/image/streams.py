@@ -118,30 +118,27 @@ class GzipReader(io.RawIOBase):
     def __init__(self, inner: IO[bytes]) -> None:
         super().__init__()
         self._inner = inner
-        self._dec = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self._pending = b""
-        self._eof = False
+        self._dec: Any = None  # the current member's decompressor; None between members
+        self._pending = b""  # input read but not yet given to a decompressor
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
-        want = len(view)
-        while not self._eof:
+        while True:
             dec = self._dec
-            if dec.eof:  # end of one member: another one, zero padding, or the end
-                rest = dec.unused_data + self._pending
+            if dec is None:  # the start, or the end of a member: another one, zero padding, or the end
+                rest = self._pending or self._inner.read(CHUNK)
                 self._pending = b""
                 if not rest:
-                    rest = self._inner.read(CHUNK)
-                if not rest:
-                    self._eof = True
-                    break
+                    return 0
+                if len(rest) < 2:
+                    rest += self._inner.read(CHUNK)
                 if rest[:2] != GZIP_MAGIC:
                     if rest.strip(b"\0"):
                         raise gzip.BadGzipFile("trailing garbage after the gzip stream")
-                    continue  # zero padding (tolerated, as gzip(1) does)
+                    continue  # zero padding, as gzip(1) tolerates
                 self._dec = dec = zlib.decompressobj(16 + zlib.MAX_WBITS)
                 self._pending = rest
             data = dec.unconsumed_tail or self._pending
@@ -150,12 +147,135 @@ class GzipReader(io.RawIOBase):
                 data = self._inner.read(CHUNK)
                 if not data:
                     raise EOFError("compressed stream ended before the end-of-stream marker")
-            out = dec.decompress(data, want)
+            out = dec.decompress(data, len(view))
+            if dec.eof:
+                self._pending = dec.unused_data
+                self._dec = None
             if out:
                 n = len(out)
                 view[:n] = out
                 return n
-        return 0
+
+
+class ZstdFrames:
+    """Walks the zstd frame structure of the compressed bytes (headers and block sizes only, no
+    decompression), so that a stream cut short or followed by garbage is noticed: python-zstandard's
+    stream reader ends quietly on a truncated frame."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._skip = 0  # content bytes to pass over before the next header
+        self._state = "magic"
+        self._checksum = False
+        self._fhd = 0
+
+    def feed(self, data: bytes) -> None:
+        pos, n = 0, len(data)
+        while pos < n:
+            if self._skip:
+                step = min(self._skip, n - pos)
+                self._skip -= step
+                pos += step
+                continue
+            need = self._need()
+            take = min(need - len(self._buf), n - pos)
+            self._buf += data[pos:pos + take]
+            pos += take
+            if len(self._buf) == need:
+                self._advance()
+
+    def _need(self) -> int:
+        if self._state in ("magic", "skippable"):
+            return 4
+        if self._state == "fhd":
+            return 1
+        if self._state == "header":
+            fhd = self._fhd
+            single = fhd >> 5 & 1
+            fcs = (1 if single else 0, 2, 4, 8)[fhd >> 6]
+            return (0 if single else 1) + (0, 1, 2, 4)[fhd & 3] + fcs
+        return 3  # block header
+
+    def _advance(self) -> None:
+        buf = bytes(self._buf)
+        self._buf.clear()
+        if self._state == "magic":
+            magic = int.from_bytes(buf, "little")
+            if magic == 0xFD2FB528:
+                self._state = "fhd"
+            elif magic & 0xFFFFFFF0 == 0x184D2A50:
+                self._state = "skippable"
+            else:
+                raise EOFError("zstd stream: bad frame magic (trailing garbage?)")
+        elif self._state == "skippable":
+            self._skip = int.from_bytes(buf, "little")
+            self._state = "magic"
+        elif self._state == "fhd":
+            self._fhd = buf[0]
+            if buf[0] & 0x08:
+                raise EOFError("zstd stream: reserved bit set in a frame header")
+            self._checksum = bool(buf[0] & 0x04)
+            self._state = "header"  # never empty: a window byte or a content size follows
+        elif self._state == "header":
+            self._state = "block"
+        else:  # block header
+            header = int.from_bytes(buf, "little")
+            last, btype, size = header & 1, header >> 1 & 3, header >> 3
+            if btype == 3:
+                raise EOFError("zstd stream: reserved block type")
+            self._skip = 1 if btype == 1 else size
+            if last:
+                self._skip += 4 if self._checksum else 0
+                self._state = "magic"
+
+    def complete(self) -> bool:
+        return self._state == "magic" and not self._buf and not self._skip
+
+
+class _Tee(io.RawIOBase):
+    def __init__(self, inner: IO[bytes], frames: ZstdFrames) -> None:
+        super().__init__()
+        self._inner = inner
+        self._frames = frames
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._inner.read(len(view))
+        n = len(data)
+        view[:n] = data
+        if n:
+            self._frames.feed(data)
+        return n
+
+
+class ZstdReader(io.RawIOBase):
+    """zstd frames (bounded output per read) with truncation detected at the end."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        super().__init__()
+        self._frames = ZstdFrames()
+        self._tee = _Tee(inner, self._frames)
+        self._reader = zstandard.ZstdDecompressor().stream_reader(cast(IO[bytes], self._tee), read_size=CHUNK,
+                                                                   read_across_frames=True, closefd=False)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._reader.read(len(view))
+        if not data:
+            while self._tee.read(CHUNK):  # anything left after the last frame is checked too
+                pass
+            if not self._frames.complete():
+                raise EOFError("zstd stream ended in the middle of a frame")
+            return 0
+        n = len(data)
+        view[:n] = data
+        return n
 
 
 class SizeBudget:
@@ -206,6 +326,11 @@ class CountingReader(io.RawIOBase):
         super().close()
 
 
+def _is_skippable(head: bytes) -> bool:
+    """A zstd skippable frame (some writers start with one)."""
+    return len(head) == 4 and int.from_bytes(head, "little") & 0xFFFFFFF0 == 0x184D2A50
+
+
 def decompressed(raw: IO[bytes], what: str, budget: SizeBudget | None = None) -> IO[bytes]:
     """Wrap a (possibly compressed) layer stream: gzip / zstd / plain, detected by magic bytes."""
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(cast(Any, raw), CHUNK)
@@ -213,9 +338,8 @@ def decompressed(raw: IO[bytes], what: str, budget: SizeBudget | None = None) ->
     inner: IO[bytes]
     if head[:2] == GZIP_MAGIC:
         inner = cast(IO[bytes], GzipReader(cast(IO[bytes], buffered)))
-    elif head[:4] == ZSTD_MAGIC:
-        inner = zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True,
-                                                           closefd=False)
+    elif head[:4] == ZSTD_MAGIC or _is_skippable(head):
+        inner = cast(IO[bytes], ZstdReader(cast(IO[bytes], buffered)))
     else:
         inner = buffered
     closers: list[IO[bytes]] = [cast(IO[bytes], buffered)]
