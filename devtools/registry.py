@@ -40,6 +40,7 @@ class Registry:
     password: str
     process: subprocess.Popen[bytes]
     log: Path
+    tls: bool = True
 
     def blob_path(self, digest: str) -> Path:
         """Where the registry stores blob `sha256:HEX` on disk."""
@@ -80,10 +81,11 @@ def _make_cert(root: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def _wait_ready(port: int, ca_cert: Path, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    ctx = ssl.create_default_context(cafile=str(ca_cert))
+def _wait_ready(port: int, ca_cert: Path | None, proc: subprocess.Popen[bytes], log: Path,
+                timeout: float) -> None:
+    ctx = ssl.create_default_context(cafile=str(ca_cert)) if ca_cert is not None else None
     deadline = time.monotonic() + timeout
-    url = f"https://127.0.0.1:{port}/v2/"
+    url = f"{'https' if ca_cert is not None else 'http'}://127.0.0.1:{port}/v2/"
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"docker-registry exited ({proc.returncode}): {log.read_text()[-2000:]}")
@@ -128,12 +130,10 @@ def start_registry(username: str = "seawall", password: str = "s3cret-Passw0rd",
     with log.open("wb") as logf:
         proc = subprocess.Popen([REGISTRY_BIN, "serve", str(config)], stdout=logf, stderr=subprocess.STDOUT,
                                 env=env, cwd=root)
-    reg = Registry(f"127.0.0.1:{port}", port, root, storage, cert, cert_dir, username, password, proc, log)
+    reg = Registry(f"127.0.0.1:{port}", port, root, storage, cert, cert_dir, username, password, proc, log,
+                   tls)
     try:
-        if tls:
-            _wait_ready(port, cert, proc, log, timeout)
-        else:
-            time.sleep(0.5)
+        _wait_ready(port, cert if tls else None, proc, log, timeout)
     except BaseException:
         reg.stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -158,7 +158,8 @@ def push(reg: Registry, source: str, dest: str, all_platforms: bool = False,
     SOURCE is a skopeo reference such as `oci:/path/layout:1` or `docker-archive:/path/img.tar`.
     """
     args = ["skopeo", "--insecure-policy", "copy", "--quiet",
-            "--dest-creds", f"{reg.username}:{reg.password}", "--dest-cert-dir", str(reg.cert_dir)]
+            "--dest-creds", f"{reg.username}:{reg.password}"]
+    args += ["--dest-cert-dir", str(reg.cert_dir)] if reg.tls else ["--dest-tls-verify=false"]
     if all_platforms:
         args.append("--all")
     if format:

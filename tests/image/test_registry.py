@@ -198,3 +198,15 @@ def test_cli_sbom_by_reference(registry: Registry, demo: str, tmp_path: Path) ->
     assert len(lines) == 1 and lines[0].startswith("seawall: error:") and "not-the-password" not in bad.stderr
     untrusted = run_cli("sbom", ref, "--username", registry.username, "--password", registry.password)
     assert untrusted.returncode == 2 and "--ca-cert" in untrusted.stderr
+
+
+def test_plain_http_registry_only_with_insecure(tmp_path: Path) -> None:
+    from devtools.registry import running_registry
+
+    with running_registry(tls=False) as reg:
+        digest = _push_oci(reg, tmp_path, "plain:1")
+        ref = f"registry:{reg.host}/plain:1"
+        with pytest.raises(NetworkError):
+            open_image(ref, SourceOptions(username=reg.username, password=reg.password))
+        files, got, _ = _read(ref, SourceOptions(username=reg.username, password=reg.password, insecure=True))
+        assert got == digest and files["/app/VERSION"] == b"1"
