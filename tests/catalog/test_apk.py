@@ -99,3 +99,31 @@ def test_truncated_and_garbage(tmp_path: Path) -> None:
     assert [(p.name, p.version, p.arch) for p in cat.packages] == [("ok", "1-r0", "x86")]
     assert cat.one("ok").purl == "pkg:apk/alpine/ok@1-r0?arch=x86&distro=alpine-3.12.0"
     assert len(cat.warnings) == 2
+
+
+def test_files_owned_by_apk_packages(tmp_path: Path) -> None:
+    """apk's F:/R: lines say which package installed a file: a Python package apk installed is
+    marked with it (metadata os_package), a pip-installed one is not."""
+    import zipfile
+
+    from tests.catalog.test_python import WHEELS, pip_download
+
+    whl = next(pip_download(WHEELS).glob("urllib3-*.whl"))
+    with zipfile.ZipFile(whl) as zf:
+        meta_name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        meta = zf.read(meta_name)
+    dist_info = meta_name.split("/")[0]
+    for site in ("usr/lib/python3.11/site-packages", "usr/local/lib/python3.11/site-packages"):
+        (tmp_path / site / dist_info).mkdir(parents=True)
+        (tmp_path / site / dist_info / "METADATA").write_bytes(meta)
+    _write_db(tmp_path, [("musl", "1.2.4-r2", "musl", "MIT")])
+    db = tmp_path / "lib/apk/db/installed"
+    db.write_text(db.read_text() + "\nC:Q1xyz=\nP:py3-urllib3\nV:1.26.4-r0\nA:noarch\no:py3-urllib3\n"
+                  f"F:usr/lib/python3.11/site-packages/{dist_info}\nR:METADATA\nZ:Q1abc=\nR:RECORD\n\n")
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/os-release").write_text(ALPINE_318)
+    cat = catalog_dir(tmp_path, names=["apk", "python"])
+    owned = {p.locations[0].path: p.metadata.get("os_package") for p in cat.by_name("urllib3")}
+    assert owned == {f"/usr/lib/python3.11/site-packages/{dist_info}/METADATA": "apk:py3-urllib3",
+                     f"/usr/local/lib/python3.11/site-packages/{dist_info}/METADATA": None}
+    assert cat.one("py3-urllib3").version == "1.26.4-r0"

@@ -31,7 +31,9 @@ def test_registry_and_fresh_instances() -> None:
 @pytest.mark.parametrize(("path", "kind", "size", "mode", "wanted_by"), [
     ("/var/lib/dpkg/status", EntryKind.FILE, 10, 0o644, {"dpkg"}),
     ("/var/lib/dpkg/status.d/libssl3", EntryKind.FILE, 10, 0o644, {"dpkg"}),
-    ("/var/lib/dpkg/status.d/libssl3.md5sums", EntryKind.FILE, 10, 0o644, set()),
+    ("/var/lib/dpkg/status.d/libssl3.md5sums", EntryKind.FILE, 10, 0o644, {"dpkg"}),
+    ("/var/lib/dpkg/info/libssl3:amd64.list", EntryKind.FILE, 10, 0o644, {"dpkg"}),
+    ("/var/lib/dpkg/info/libssl3:amd64.postinst", EntryKind.FILE, 10, 0o755, set()),
     ("/usr/share/doc/libssl3/copyright", EntryKind.FILE, 10, 0o644, {"dpkg"}),
     ("/usr/share/doc/libssl3/examples/copyright", EntryKind.FILE, 10, 0o644, set()),
     ("/lib/apk/db/installed", EntryKind.FILE, 10, 0o644, {"apk"}),

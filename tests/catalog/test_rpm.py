@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from seawall.catalog import _bdb
-from seawall.catalog.rpm import read_sqlite_blobs
+from seawall.catalog.rpm import RpmCataloger, read_sqlite_blobs
+from seawall.image.base import EntryKind, FileEntry
 from tests.catalog.conftest import CAT_CACHE, apt_download, publish
 from tests.catalog.helpers import catalog_dir
 from tests.catalog.test_os_release import AMZN2, AMZN2023, CENTOS7
@@ -292,3 +293,17 @@ def test_real_centos_bdb_rpmdbs(tmp_path: Path, centos_rpmdbs: Path, distro: str
             assert p.metadata["source_rpm"].startswith(p.source_name + "-")
     if distro == "centos8-modularitylabel":
         assert any(p.metadata.get("modularity_label") for p in cat.packages)
+    # file ownership: every file rpm lists for a package is owned by one that lists it
+    files = _run(["rpm", "--dbpath", str(dbdir), "--define", "_db_backend bdb_ro", "-qa", "--qf",
+                  "[%{=NAME}\t%{FILENAMES}\n]"])
+    listed: dict[str, set[str]] = {}
+    for line in files.splitlines():
+        name, _, path = line.partition("\t")
+        if path and path != "(none)":
+            listed.setdefault(path, set()).add(f"rpm:{name}")
+    cataloger = RpmCataloger()
+    with (dbdir / "Packages").open("rb") as fh:
+        cataloger.visit(FileEntry("/var/lib/rpm/Packages", EntryKind.FILE, 1, 0o644, None), fh)
+    owners = cataloger.ownership.owners
+    assert set(owners) == set(listed)
+    assert all(owners[path] in listed[path] for path in listed)

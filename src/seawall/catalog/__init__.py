@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from seawall.catalog._common import Ownership
 from seawall.catalog.apk import ApkCataloger
 from seawall.catalog.base import CatalogContext, Cataloger
 from seawall.catalog.dpkg import DpkgCataloger
@@ -20,7 +21,7 @@ from seawall.core import InputError
 from seawall.image.base import Limits
 
 # name -> factory; the order is the order of packages in reports (OS packages first).
-CATALOGERS: dict[str, Callable[[Limits | None], Cataloger]] = {
+CATALOGERS: dict[str, Callable[[Limits | None, Ownership | None], Cataloger]] = {
     DpkgCataloger.name: DpkgCataloger,
     ApkCataloger.name: ApkCataloger,
     RpmCataloger.name: RpmCataloger,
@@ -32,13 +33,18 @@ CATALOGERS: dict[str, Callable[[Limits | None], Cataloger]] = {
 
 
 def new_catalogers(limits: Limits | None = None, names: list[str] | None = None) -> list[Cataloger]:
-    """Fresh cataloger instances (they hold state for one pass). `names` selects a subset."""
+    """Fresh cataloger instances (they hold state for one pass). `names` selects a subset.
+
+    The instances share one `Ownership` map: language packages whose file an OS package
+    installed get metadata["os_package"] (e.g. "deb:python3-urllib3").
+    """
     if names is not None:
         unknown = [n for n in names if n not in CATALOGERS]
         if unknown:
             raise InputError(f"unknown cataloger(s) {', '.join(unknown)}; known: {', '.join(CATALOGERS)}")
     selected = CATALOGERS if names is None else {n: CATALOGERS[n] for n in names}
-    return [factory(limits) for factory in selected.values()]
+    ownership = Ownership()
+    return [factory(limits, ownership) for factory in selected.values()]
 
 
 __all__ = ["CATALOGERS", "OS_ECOSYSTEMS", "CatalogContext", "Cataloger", "OSReleaseVisitor",

@@ -6,10 +6,39 @@ from typing import IO
 
 from packageurl import PackageURL
 
-from seawall.core import Location, OSInfo, SeawallError
+from seawall.core import Location, OSInfo, Package, SeawallError
 from seawall.image.base import FileEntry, Limits
 
 MAX_WARNINGS = 200
+
+
+class Ownership:
+    """Which OS package installed a file ("deb:python3-urllib3"), shared by the catalogers of one
+    pass: the OS catalogers fill it while they read their file lists, the language catalogers
+    read it in packages() (after the pass) to mark packages the distribution shipped."""
+
+    def __init__(self) -> None:
+        self.owners: dict[str, str] = {}
+
+    def add(self, path: str, owner: str) -> None:
+        self.owners.setdefault(path, owner)
+
+    def owner(self, location: Location) -> str | None:
+        """The owner of a location's file (for `a.jar:inner.jar`, of `a.jar`)."""
+        path = location.path or ""
+        return self.owners.get(path.split(":", 1)[0]) if path else None
+
+    def mark(self, packages: list[Package]) -> list[Package]:
+        """Set metadata["os_package"] on packages whose file an OS package installed."""
+        if not self.owners:
+            return packages
+        for pkg in packages:
+            for loc in pkg.locations:
+                owner = self.owner(loc)
+                if owner:
+                    pkg.metadata["os_package"] = owner
+                    break
+        return packages
 
 
 class BaseCataloger:
@@ -17,8 +46,9 @@ class BaseCataloger:
 
     name = "base"
 
-    def __init__(self, limits: Limits | None = None) -> None:
+    def __init__(self, limits: Limits | None = None, ownership: Ownership | None = None) -> None:
         self.limits = limits or Limits()
+        self.ownership = ownership or Ownership()
         self.warnings: list[str] = []
         self._suppressed = 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import IO
 
-from seawall.catalog._common import BaseCataloger, decode, distro_qualifier, location, purl
+from seawall.catalog._common import BaseCataloger, Ownership, decode, distro_qualifier, location, purl
 from seawall.catalog.base import CatalogContext
 from seawall.catalog.os_release import ecosystem_for
 from seawall.core import Location, Package
@@ -29,8 +29,8 @@ class _Record:
 class ApkCataloger(BaseCataloger):
     name = "apk"
 
-    def __init__(self, limits: Limits | None = None) -> None:
-        super().__init__(limits)
+    def __init__(self, limits: Limits | None = None, ownership: Ownership | None = None) -> None:
+        super().__init__(limits, ownership)
         self._records: list[_Record] = []
 
     def wants(self, entry: FileEntry) -> bool:
@@ -53,15 +53,22 @@ class ApkCataloger(BaseCataloger):
                 self.warn(entry, "stanza without P: or V: skipped")
             fields.clear()
 
+        folder = ""
         for line in decode(data).split("\n"):
             if not line.strip():
                 flush()
+                folder = ""
                 continue
             if len(line) < 2 or line[1] != ":":
                 continue
             key = line[0]
             if key in "PVAoLU" and key not in fields:
                 fields[key] = line[2:].strip()
+            elif key == "F":  # the folder of the R: lines that follow
+                folder = line[2:].strip().strip("/")
+            elif key == "R" and "P" in fields:
+                name = line[2:].strip()
+                self.ownership.add(f"/{folder}/{name}" if folder else f"/{name}", "apk:" + fields["P"])
         flush()
 
     def packages(self, ctx: CatalogContext) -> list[Package]:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import IO
 
-from seawall.catalog._common import BaseCataloger, decode, distro_qualifier, location, purl
+from seawall.catalog._common import BaseCataloger, Ownership, decode, distro_qualifier, location, purl
 from seawall.catalog.base import CatalogContext
 from seawall.catalog.os_release import ecosystem_for
 from seawall.core import Location, Package
@@ -15,6 +15,8 @@ from seawall.image.base import EntryKind, FileEntry, Limits
 STATUS = "/var/lib/dpkg/status"
 STATUS_D = "/var/lib/dpkg/status.d/"
 DOC = "/usr/share/doc/"
+INFO = "/var/lib/dpkg/info/"
+MAX_FILE_LIST = 64 * 1024 * 1024
 MAX_STATUS = 256 * 1024 * 1024
 MAX_COPYRIGHT = 2 * 1024 * 1024
 
@@ -64,8 +66,8 @@ def parse_stanzas(text: str) -> list[dict[str, str]]:
 class DpkgCataloger(BaseCataloger):
     name = "dpkg"
 
-    def __init__(self, limits: Limits | None = None) -> None:
-        super().__init__(limits)
+    def __init__(self, limits: Limits | None = None, ownership: Ownership | None = None) -> None:
+        super().__init__(limits, ownership)
         self._records: list[_Record] = []
         self._licenses: dict[str, list[str]] = {}
 
@@ -73,8 +75,10 @@ class DpkgCataloger(BaseCataloger):
         path = entry.path
         if path == STATUS:
             return entry.kind is not EntryKind.DIR
-        if path.startswith(STATUS_D):
-            return entry.kind is not EntryKind.DIR and not path.endswith(".md5sums")
+        if path.startswith(STATUS_D):  # distroless: control files, and md5sums naming the files
+            return entry.kind is not EntryKind.DIR
+        if path.startswith(INFO):  # file lists: which package installed which file
+            return path.endswith(".list") and entry.kind is not EntryKind.DIR
         # /usr/share/doc/<package>/copyright (machine-readable DEP-5 files name their licenses)
         return (path.endswith("/copyright") and path.startswith(DOC) and path.count("/") == 5
                 and entry.kind is EntryKind.FILE)
@@ -92,9 +96,30 @@ class DpkgCataloger(BaseCataloger):
         if found:
             self._licenses[entry.path[len(DOC):].split("/", 1)[0]] = found
 
+    def _file_list(self, entry: FileEntry, content: IO[bytes]) -> None:
+        """info/<pkg>[:arch].list (absolute paths) or status.d/<pkg>.md5sums ("md5  rel/path")."""
+        data = self.read_bounded(entry, content, MAX_FILE_LIST)
+        if data is None:
+            return
+        base = entry.path.rsplit("/", 1)[-1]
+        md5sums = base.endswith(".md5sums")
+        owner = "deb:" + base.rsplit(".", 1)[0].split(":", 1)[0]
+        for line in decode(data).split("\n"):
+            if md5sums:
+                _, sep, rel = line.partition("  ")
+                path = "/" + rel.strip().lstrip("/") if sep else ""
+            else:
+                path = line.strip()
+            if path.startswith("/") and len(path) > 1:
+                self.ownership.add(path, owner)
+
     def _visit(self, entry: FileEntry, content: IO[bytes]) -> None:
-        if entry.path.startswith(DOC):
+        path = entry.path
+        if path.startswith(DOC):
             self._copyright(entry, content)
+            return
+        if path.endswith((".list", ".md5sums")):
+            self._file_list(entry, content)
             return
         data = self.read_bounded(entry, content, MAX_STATUS)
         if data is None:

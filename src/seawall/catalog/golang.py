@@ -25,7 +25,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from seawall.catalog._common import BaseCataloger, location, purl
+from seawall.catalog._common import BaseCataloger, Ownership, location, purl
 from seawall.catalog.base import CatalogContext
 from seawall.core import Location, Package
 from seawall.image.base import EntryKind, FileEntry, Limits
@@ -325,8 +325,8 @@ def _go_purl(path: str, version: str) -> str:
 class GoBinaryCataloger(BaseCataloger):
     name = "go-binary"
 
-    def __init__(self, limits: Limits | None = None) -> None:
-        super().__init__(limits)
+    def __init__(self, limits: Limits | None = None, ownership: Ownership | None = None) -> None:
+        super().__init__(limits, ownership)
         self._found: list[tuple[BuildInfo, Location]] = []
 
     def wants(self, entry: FileEntry) -> bool:
@@ -376,4 +376,4 @@ class GoBinaryCataloger(BaseCataloger):
                 out.append(Package(name="stdlib", version=std_version, ecosystem="Go",
                                    purl=purl("golang", None, "stdlib", std_version), locations=[loc],
                                    arch=arch, cataloger=self.name, metadata=common))
-        return out
+        return self.ownership.mark(out)

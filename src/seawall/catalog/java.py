@@ -17,7 +17,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import IO, Any
 
-from seawall.catalog._common import BaseCataloger, decode, purl
+from seawall.catalog._common import BaseCataloger, Ownership, decode, purl
 from seawall.catalog.base import CatalogContext
 from seawall.core import Location, Package
 from seawall.image.base import EntryKind, FileEntry, Limits
@@ -90,8 +90,8 @@ class _Budget:
 class JavaArchiveCataloger(BaseCataloger):
     name = "java-archive"
 
-    def __init__(self, limits: Limits | None = None) -> None:
-        super().__init__(limits)
+    def __init__(self, limits: Limits | None = None, ownership: Ownership | None = None) -> None:
+        super().__init__(limits, ownership)
         self._found: list[_Found] = []
 
     def wants(self, entry: FileEntry) -> bool:
@@ -242,4 +242,4 @@ class JavaArchiveCataloger(BaseCataloger):
             out.append(Package(name=name, version=f.version, ecosystem="Maven",
                                purl=purl("maven", f.group, f.artifact, f.version), locations=[f.loc],
                                cataloger=self.name, metadata=meta))
-        return out
+        return self.ownership.mark(out)

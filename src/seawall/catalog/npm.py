@@ -13,7 +13,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import IO, Any
 
-from seawall.catalog._common import BaseCataloger, location, purl
+from seawall.catalog._common import BaseCataloger, Ownership, location, purl
 from seawall.catalog.base import CatalogContext
 from seawall.core import Location, Package
 from seawall.image.base import EntryKind, FileEntry, Limits
@@ -67,8 +67,8 @@ def _installed_name(path: str) -> str | None:
 class NpmCataloger(BaseCataloger):
     name = "npm"
 
-    def __init__(self, limits: Limits | None = None) -> None:
-        super().__init__(limits)
+    def __init__(self, limits: Limits | None = None, ownership: Ownership | None = None) -> None:
+        super().__init__(limits, ownership)
         self._found: dict[tuple[str, str, str], _Found] = {}
 
     def wants(self, entry: FileEntry) -> bool:
@@ -166,4 +166,4 @@ class NpmCataloger(BaseCataloger):
             out.append(Package(name=f.name, version=f.version, ecosystem="npm",
                                purl=purl("npm", namespace or None, short, f.version),
                                locations=list(f.locations), licenses=f.licenses, cataloger=self.name))
-        return out
+        return self.ownership.mark(out)

@@ -7,7 +7,7 @@ from typing import IO
 
 from packaging.utils import canonicalize_name
 
-from seawall.catalog._common import BaseCataloger, decode, location, purl
+from seawall.catalog._common import BaseCataloger, Ownership, decode, location, purl
 from seawall.catalog.base import CatalogContext
 from seawall.core import Package
 from seawall.image.base import EntryKind, FileEntry, Limits
@@ -39,8 +39,8 @@ def parse_headers(text: str) -> list[tuple[str, str]]:
 class PythonCataloger(BaseCataloger):
     name = "python"
 
-    def __init__(self, limits: Limits | None = None) -> None:
-        super().__init__(limits)
+    def __init__(self, limits: Limits | None = None, ownership: Ownership | None = None) -> None:
+        super().__init__(limits, ownership)
         self._packages: list[Package] = []
 
     def wants(self, entry: FileEntry) -> bool:
@@ -88,4 +88,4 @@ class PythonCataloger(BaseCataloger):
             locations=[location(entry)], licenses=licenses, cataloger=self.name, metadata=metadata))
 
     def packages(self, ctx: CatalogContext) -> list[Package]:
-        return list(self._packages)
+        return self.ownership.mark(list(self._packages))

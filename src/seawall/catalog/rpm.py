@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import struct
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from seawall.catalog import _bdb
-from seawall.catalog._common import BaseCataloger, distro_qualifier, location, purl
+from seawall.catalog._common import BaseCataloger, Ownership, distro_qualifier, location, purl
 from seawall.catalog._rpmheader import (
     ARCH,
     EPOCH,
@@ -26,6 +27,7 @@ from seawall.catalog._rpmheader import (
     VENDOR,
     VERSION,
     HeaderError,
+    parse_file_list,
     parse_header,
 )
 from seawall.catalog.base import CatalogContext
@@ -94,8 +96,8 @@ def read_sqlite_blobs(data: bytes) -> list[bytes]:
 class RpmCataloger(BaseCataloger):
     name = "rpm"
 
-    def __init__(self, limits: Limits | None = None) -> None:
-        super().__init__(limits)
+    def __init__(self, limits: Limits | None = None, ownership: Ownership | None = None) -> None:
+        super().__init__(limits, ownership)
         self._records: list[_Record] = []
 
     def wants(self, entry: FileEntry) -> bool:
@@ -138,6 +140,11 @@ class RpmCataloger(BaseCataloger):
                 continue
             if name == "gpg-pubkey":  # imported signing keys, not software
                 continue
+            try:
+                for path in parse_file_list(blob):
+                    self.ownership.add(path, f"rpm:{name}")
+            except (HeaderError, struct.error):
+                pass  # the package is still listed; only its file ownership is unknown
             epoch = tags.get(EPOCH)
             self._records.append(_Record(
                 name=name, epoch=epoch if isinstance(epoch, int) else None, version=version,
