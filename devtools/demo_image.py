@@ -226,6 +226,7 @@ def _build_demo(area: Path, force: bool) -> DemoImage:
     img.step('CMD ["/usr/local/bin/demo-server"]')
     digest = img.write_oci(oci_dir, TAG)
     img.write_docker_archive(archive, TAG)
+    img.prune()
     meta = {"digest": digest, "pip_layer": pip.digest, "pip_diff_id": pip.diff_id, "go_layer": go.digest,
             "go_diff_id": go.diff_id, "removed": ["six"]}
     meta_file.write_text(json.dumps(meta))

@@ -195,6 +195,13 @@ class Image:
         self.history.append(entry)
         return blob
 
+    def prune(self) -> None:
+        """Delete blobs of earlier builds from the work store (keeps this image's layers)."""
+        keep = {b.digest[7:] for b in self.layers}
+        for blob in (self.work / "blobs" / "sha256").iterdir():
+            if blob.name not in keep:
+                blob.unlink()
+
     def step(self, created_by: str) -> None:
         """A history line that makes no layer (ENV, CMD, EXPOSE ...)."""
         self.history.append({"created": CREATED, "created_by": created_by, "empty_layer": True})
@@ -242,8 +249,12 @@ class Image:
                                 "annotations": {"org.opencontainers.image.ref.name": tag}}]}
         (tmp / "index.json").write_text(json.dumps(index, sort_keys=True))
         (tmp / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
-        shutil.rmtree(out, ignore_errors=True)
+        old = out.with_name(out.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if out.exists():
+            out.replace(old)  # swap, so that a reader never finds the layout half-written
         tmp.replace(out)
+        shutil.rmtree(old, ignore_errors=True)
         return str(mref["digest"])
 
     def write_docker_archive(self, out: Path, tag: str) -> None:
