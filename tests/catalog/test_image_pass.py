@@ -68,8 +68,8 @@ def test_layers_and_whiteouts(tmp_path: Path, go_binaries: Path) -> None:  # noq
     assert cat.by_name("urllib3") == []  # removed by the whiteout in the top layer
 
     log4j = cat.one("org.apache.logging.log4j:log4j-core")
-    assert (log4j.version, log4j.locations[0].path, log4j.locations[0].layer) == (
-        "2.19.0", "/app/lib/log4j-core.jar", app.digest)
+    assert (log4j.locations[0].path, log4j.locations[0].layer) == ("/app/lib/log4j-core.jar", app.digest)
+    assert log4j.purl == f"pkg:maven/org.apache.logging.log4j/log4j-core@{log4j.version}"
     errors = cat.one("github.com/pkg/errors")
     assert (errors.version, errors.locations[0].layer) == ("v0.9.1", app.digest)
     assert cat.one("stdlib").locations[0].path == "/usr/local/bin/gobin"

@@ -58,7 +58,8 @@ def _without_maven(jar: bytes) -> bytes:
 def test_log4j_everywhere(tmp_path: Path, jars: dict[str, bytes]) -> None:
     core, api = jars["log4j-core.jar"], jars["log4j-api.jar"]
     version = _pom_version(core, "log4j-core")
-    assert version == _pom_version(api, "log4j-api") == "2.19.0"
+    assert version == _pom_version(api, "log4j-api")
+    assert version.startswith("2.")  # Debian bookworm ships 2.19.0
     fat = _zip({
         "META-INF/MANIFEST.MF": (b"Manifest-Version: 1.0\r\n"
                                  b"Main-Class: org.springframework.boot.loader.JarLauncher"
