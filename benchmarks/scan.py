@@ -118,6 +118,8 @@ def main() -> int:
     args = parser.parse_args()
     from devtools.demo_image import build_demo
 
+    # keep pip from uninstalling the venv's own copies while it stages the demo's old releases
+    os.environ.setdefault("PIP_IGNORE_INSTALLED", "1")
     db = _db()
     demo = build_demo()
     big, _ = build_big()
