@@ -245,8 +245,11 @@ def _check_files(root: Path, cfg: DaemonConfig, ctx: Context) -> None:
             continue
         shown = "/" + exp.rel
         res = Resource(type="HostFile", name=shown)
-        owner = f"{users.get(st.st_uid, str(st.st_uid))}:{groups.get(st.st_gid, str(st.st_gid))}"
-        if owner != exp.owner and not (exp.owner == "root:docker" and owner == "root:root"):
+        owner = f"{users.get(st.st_uid, 'root' if st.st_uid == 0 else str(st.st_uid))}:" \
+                f"{groups.get(st.st_gid, 'root' if st.st_gid == 0 else str(st.st_gid))}"
+        allowed_gids = {0} | ({gid for gid, name in groups.items() if name == "docker"}
+                              if exp.owner == "root:docker" else set())
+        if st.st_uid != 0 or st.st_gid not in allowed_gids:
             ctx.report(checks["SW-DH-010"], res, shown, None,
                        f"{shown} owned by {owner}, expected {exp.owner} (CIS {exp.own_section})")
         mode = stat.S_IMODE(st.st_mode)
