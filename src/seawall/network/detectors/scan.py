@@ -27,7 +27,10 @@ class PortScan:
             pl.col("s_key").n_unique().alias("hosts"),
             pl.col("s_port").n_unique().alias("ports"),
             # targets that never accepted a connection (a scanner's misses, not a flaky peer)
-            pl.struct("s_addr", "s_port").filter(pl.col("rejects") >= pl.col("flows")).n_unique().alias("rejected"),
+            pl.struct("s_addr", "s_port")
+            .filter(pl.col("rejects") >= pl.col("flows"))
+            .n_unique()
+            .alias("rejected"),
             pl.col("flows").sum(),
             pl.col("first").min(),
             pl.col("last").max(),

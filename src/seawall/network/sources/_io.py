@@ -11,7 +11,7 @@ from seawall.core.errors import InputError
 READ_SIZE = 4 << 20
 
 
-def _raw_chunks(path: Path) -> Iterator[bytes]:
+def _raw_chunks(path: Path, size: int = READ_SIZE) -> Iterator[bytes]:
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -20,7 +20,7 @@ def _raw_chunks(path: Path) -> Iterator[bytes]:
         gz = handle.read(2) == b"\x1f\x8b"
         handle.seek(0)
         if not gz:
-            while block := handle.read(READ_SIZE):
+            while block := handle.read(size):
                 yield block
             return
         decomp = zlib.decompressobj(wbits=47)
@@ -46,19 +46,25 @@ def _raw_chunks(path: Path) -> Iterator[bytes]:
 
 def line_chunks(path: Path, size: int) -> Iterator[bytes]:
     """Chunks of about `size` bytes that end on a newline (the last one may not)."""
-    buf = bytearray()
-    for block in _raw_chunks(path):
-        buf += block
-        if len(buf) >= size:
-            cut = buf.rfind(b"\n")
-            if cut < 0:
-                if len(buf) > 4 * size:
-                    raise InputError(f"{path}: no line break in {len(buf)} bytes; not a text log")
-                continue
-            yield bytes(buf[: cut + 1])
-            del buf[: cut + 1]
-    if buf:
-        yield bytes(buf)
+    parts: list[bytes] = []
+    total = 0
+    for block in _raw_chunks(path, size):
+        parts.append(block)
+        total += len(block)
+        if total < size:
+            continue
+        data = b"".join(parts) if len(parts) > 1 else parts[0]
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            if total > 4 * size:
+                raise InputError(f"{path}: no line break in {total} bytes; not a text log")
+            parts = [data]
+            continue
+        yield data if cut == len(data) - 1 else data[: cut + 1]
+        rest = data[cut + 1 :]
+        parts, total = ([rest], len(rest)) if rest else ([], 0)
+    if total:
+        yield b"".join(parts)
 
 
 def read_bounded(path: Path, limit: int) -> bytes:

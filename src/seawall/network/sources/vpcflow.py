@@ -165,9 +165,25 @@ class VpcFlowSource:
                     f"format has {len(DEFAULT_V2)}); pass the custom log format (--vpc-format)"
                 )
         columns = prefix + fields
+        if not _is_gzip(path):
+            # plain text: Polars' streaming CSV scan hands out bounded batches (no copies of ours)
+            del chunks, first
+            yield from self._scan(path, columns, skip=1 if header else 0)
+            return
         for chunk in _chain(first, chunks):
             if chunk.strip():
                 yield self._parse(chunk, columns, path)
+
+    def _scan(self, path: Path, columns: list[str], skip: int) -> Iterator[FlowBatch]:
+        args = self._csv_args(columns)
+        wanted = [[*columns, _EXTRA][i] for i in args.pop("columns")]
+        rows = max(10_000, self.options.batch_bytes // 110)  # ~110 bytes per record
+        try:
+            lf = pl.scan_csv(path, has_header=False, skip_rows=skip, **args).select(wanted)
+            for raw in lf.collect_batches(chunk_size=rows):
+                yield self._batch(raw, columns, path)
+        except pl.exceptions.PolarsError as exc:
+            raise InputError(f"{path}: cannot parse flow log records ({str(exc).splitlines()[0]})") from exc
 
     def _read_json(self, path: Path) -> Iterator[FlowBatch]:
         """CloudWatch Logs JSON: `{"events": [{"message": ...}]}` or one event per line."""
@@ -230,18 +246,24 @@ class VpcFlowSource:
             "truncate_ragged_lines": True,
             "ignore_errors": True,
             "missing_columns": "insert",
+            "extra_columns": "ignore",
             "raise_if_empty": False,
         }
 
     def _parse(self, chunk: bytes, columns: list[str], path: Path) -> FlowBatch:
         try:
-            raw = pl.read_csv(io.BytesIO(chunk), has_header=False, **self._csv_args(columns)).lazy()
-            flows, counters = self._plan(raw, columns, path)
-            self._count(counters.collect())
-            frame = flows.collect()
+            raw = pl.read_csv(io.BytesIO(chunk), has_header=False, **self._csv_args(columns))
+            return self._batch(raw, columns, path)
         except pl.exceptions.PolarsError as exc:
             raise InputError(f"{path}: cannot parse flow log records ({str(exc).splitlines()[0]})") from exc
-        return FlowBatch(flows=frame)
+
+    def _batch(self, raw: pl.DataFrame, columns: list[str], path: Path) -> FlowBatch:
+        flows, counters = self._plan(raw.lazy(), columns, path)
+        counts = counters.collect()
+        self._count(counts)
+        if counts["flows"][0] == raw.height:  # nothing to drop: skip the filter's copy
+            flows, _ = self._plan(raw.lazy(), columns, path, keep_all=True)
+        return FlowBatch(flows=flows.collect())
 
     def _count(self, counters: pl.DataFrame) -> None:
         row = counters.row(0, named=True)
@@ -256,7 +278,9 @@ class VpcFlowSource:
         ):
             self.stats.skip(reason, int(row[reason] or 0))
 
-    def _plan(self, raw: pl.LazyFrame, columns: list[str], path: Path) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    def _plan(
+        self, raw: pl.LazyFrame, columns: list[str], path: Path, keep_all: bool = False
+    ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
         """The normalized flows of a raw frame, and a one-row frame of skip counters."""
         present = set(columns)
         if not present & {"srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr"}:
@@ -282,7 +306,9 @@ class VpcFlowSource:
             noaddr.sum().alias("records without addresses (unparseable values)"),
             keep.sum().alias("flows"),
         )
-        flows = raw.filter(keep).with_columns(src.alias("src_addr"), dst.alias("dst_addr"))
+        flows = (raw if keep_all else raw.filter(keep)).with_columns(
+            src.alias("src_addr"), dst.alias("dst_addr")
+        )
         if last in INT_FIELDS:
             flows = flows.with_columns(
                 pl.when(pl.col(last) == "-")
@@ -329,6 +355,11 @@ class VpcFlowSource:
                 for fname, expr in (("type", id_type), ("name", id_name), ("ns", id_ns), ("inst", id_inst)):
                     exprs.append(pl.when(cond & has).then(expr).otherwise(None).alias(f"{side}_id_{fname}"))
         return frame.select(exprs)
+
+
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
