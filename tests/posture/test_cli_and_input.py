@@ -173,3 +173,35 @@ def test_sarif_output_carries_locations(tmp_path: Path) -> None:
     results = sarif["runs"][0]["results"]
     priv = [r for r in results if r["ruleId"] == "SW-K8S-001"]
     assert priv and priv[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 11
+
+
+def test_init_and_ephemeral_containers_and_yaml_list(tmp_path: Path) -> None:
+    (tmp_path / "pods.yaml").write_text("""apiVersion: v1
+kind: PodList
+items:
+  - apiVersion: v1
+    kind: Pod
+    metadata: {name: web, namespace: app}
+    spec:
+      initContainers:
+        - name: setup
+          image: busybox:1.36
+          securityContext: {runAsUser: 0}
+      containers:
+        - name: web
+          image: nginx:1.25
+      ephemeralContainers:
+        - name: debugger
+          image: nicolaka/netshoot:v0.13
+          securityContext:
+            capabilities:
+              add: [SYS_PTRACE]
+""")
+    report = audit_paths([tmp_path])
+    got = {(f.rule, f.location.line, (f.evidence or "").split(":")[0]) for f in report.findings
+           if f.rule in ("SW-K8S-017", "SW-K8S-007")}
+    assert got == {("SW-K8S-017", 11, "initContainer setup"),
+                   ("SW-K8S-007", 20, "ephemeralContainer debugger")}
+    # limits are not settable on ephemeral containers: no limit findings for the debugger
+    assert not [f for f in report.findings if f.rule in ("SW-K8S-022", "SW-K8S-023")
+                and "debugger" in (f.evidence or "")]
