@@ -37,7 +37,8 @@ SPOOL_IN_MEMORY = 8 * 1024 * 1024  # several visitors want one file: spool it (m
 
 def normalize(name: str, what: str = "entry") -> str:
     """An archive name as an absolute normalized path; InputError if it escapes the root."""
-    if name and name[0] not in "./" and "/." not in name and "//" not in name and "\x00" not in name:
+    if (name and name[0] not in "./" and "//" not in name and "/./" not in name and "/../" not in name
+            and not name.endswith(("/.", "/..")) and "\x00" not in name):
         return "/" + name.rstrip("/")  # the common case: nothing to normalize
     if "\x00" in name:
         raise InputError(f"{what}: NUL byte in path {name!r}")
