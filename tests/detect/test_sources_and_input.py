@@ -255,9 +255,7 @@ def test_native_rule_file_with_threshold(tmp_path: Path) -> None:
     log = tmp_path / "audit.log"
     log.write_bytes(b"\n".join(_story_lines()[1:2] * 4) + b"\n")
     _, report, _ = detect(
-        "-s",
-        "k8s-audit",
-        "--no-builtin", "--no-sigma", "--rules", str(tmp_path / "mine.yaml"), str(log)
+        "-s", "k8s-audit", "--no-builtin", "--no-sigma", "--rules", str(tmp_path / "mine.yaml"), str(log)
     )
     f = by_rule(report, "MY-LIST-BURST")
     assert f["count"] == 4 and f["extra"]["threshold"]["key"] == synth.STORY_ACTOR

@@ -1,0 +1,290 @@
+"""Benchmark of `seawall detect` on Kubernetes audit logs (issue 5).
+
+    .venv/bin/python -m benchmarks.detect [--events N] [--baseline-events M]
+
+1. generates N realistic audit events (default 1,000,000; a few percent match rules) into
+   .cache/bench/ (cached);
+2. the parse-only floor: orjson decoding every line, in this process;
+3. seawall detect with every built-in and every loadable bundled Sigma rule for k8s-audit;
+4. memory: peak RSS of `seawall detect` on N/4 and on N events (it should stay flat);
+5. Zircolite's approach on the same Sigma rules: pySigma's sqlite backend, events flattened and
+   loaded into SQLite, then one query per rule -- and pySigma's DuckDB backend over the same
+   JSON. Both run on the first M events (default 100,000) in a separate venv under .cache/bench
+   (benchmark-only packages, not seawall dependencies).
+Figures are events/s and ratios against the floor measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CACHE = REPO / ".cache" / "bench"
+VENV = CACHE / "sigma-venv"
+SIGMA_K8S = REPO / "src" / "seawall" / "data" / "sigma" / "rules" / "application" / "kubernetes"
+
+
+def events_file(n: int) -> Path:
+    from seawall.telemetry import synth
+
+    path = CACHE / f"detect-audit-{n}.jsonl"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        t = time.perf_counter()
+        tmp = path.with_suffix(".tmp")
+        synth.write(tmp, n, seed=3, story_at=n // 2, noisy=0.03, step_ms=5)
+        tmp.replace(path)
+        print(
+            f"generated {n:,} events ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.0f}s"
+        )
+    return path
+
+
+def head_file(path: Path, n: int) -> Path:
+    out = path.with_name(f"{path.stem}-head{n}.jsonl")
+    if not out.exists():
+        with open(path, "rb") as src, open(out, "wb") as dst:
+            for i, line in enumerate(src):
+                if i >= n:
+                    break
+                dst.write(line)
+    return out
+
+
+def parse_floor(path: Path) -> tuple[int, float]:
+    import orjson
+
+    loads = orjson.loads
+    n = 0
+    t = time.perf_counter()
+    with open(path, "rb") as f:
+        carry = b""
+        while chunk := f.read(16 << 20):
+            lines = (carry + chunk).split(b"\n")
+            carry = lines.pop()
+            for line in lines:
+                if line:
+                    loads(line)
+                    n += 1
+        if carry:
+            loads(carry)
+            n += 1
+    return n, time.perf_counter() - t
+
+
+def seawall_run(path: Path) -> tuple[int, float, float, int, int, int]:
+    from seawall.detect import DetectOptions, run
+    from seawall.detect.engine import SourceProgram
+    from seawall.detect.loader import load_rules
+
+    t = time.perf_counter()
+    ruleset = load_rules([])
+    rules = len(SourceProgram("k8s-audit", ruleset.rules, []).rules)
+    load_s = time.perf_counter() - t
+    t = time.perf_counter()
+    result = run(DetectOptions(source="k8s-audit", paths=[str(path)], state_path=None), ruleset)
+    return (
+        result.stats.events,
+        time.perf_counter() - t,
+        load_s,
+        rules,
+        len(result.findings),
+        result.matched_events,
+    )
+
+
+def peak_rss(path: Path) -> float:
+    code = (
+        "import resource, runpy, sys; sys.argv = ['seawall', 'detect', '-s', 'k8s-audit', sys.argv[1], "
+        "'--no-state', '-q', '-f', 'json', '-o', '/dev/null']\n"
+        "try:\n    runpy.run_module('seawall', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    return int(proc.stdout.strip().splitlines()[-1]) / 1024
+
+
+SQL_SCRIPT = textwrap.dedent(r"""
+    import json, sqlite3, sys, time
+    import orjson, duckdb
+    from sigma.collection import SigmaCollection
+    from sigma.backends.sqlite import sqliteBackend
+    from sigma_backend_duckdb import DuckDBBackend
+
+    rules_dir, path = sys.argv[1], sys.argv[2]
+    rules = list(SigmaCollection.load_ruleset([rules_dir]))
+    out = {"rules": len(rules)}
+
+    # --- Zircolite's way: flatten every event, load into SQLite, one SQL query per rule
+    queries = []
+    for r in rules:
+        try:
+            queries += sqliteBackend().convert_rule(r)
+        except Exception:
+            pass
+    def flatten(obj, prefix="", out=None):
+        out = {} if out is None else out
+        for k, v in obj.items():
+            key = f"{prefix}{k}"
+            if isinstance(v, dict):
+                flatten(v, key + ".", out)
+            elif isinstance(v, list):
+                out[key] = orjson.dumps(v).decode()
+            else:
+                out[key] = v
+        return out
+    t = time.perf_counter()
+    rows, cols = [], {}
+    with open(path, "rb") as f:
+        for line in f:
+            row = flatten(orjson.loads(line))
+            rows.append(row)
+            for k in row:
+                cols.setdefault(k, None)
+    db = sqlite3.connect(":memory:")
+    names = list(cols)
+    db.execute("CREATE TABLE logs (row_id INTEGER PRIMARY KEY, " + ", ".join(
+        f'"{c}" TEXT COLLATE NOCASE' for c in names) + ")")
+    db.executemany("INSERT INTO logs (" + ", ".join(f'"{c}"' for c in names) + ") VALUES (" +
+                   ", ".join("?" * len(names)) + ")", ([row.get(c) for c in names] for row in rows))
+    db.commit()
+    load = time.perf_counter() - t
+    t = time.perf_counter()
+    hits = 0
+    for q in queries:
+        try:
+            hits += len(db.execute(q).fetchall())
+        except sqlite3.OperationalError:
+            pass  # a field no event has: Zircolite skips such a rule too
+    out["sqlite"] = {"events": len(rows), "load_s": load, "query_s": time.perf_counter() - t,
+                     "queries": len(queries), "hits": hits}
+    del rows, db
+
+    # --- pySigma's DuckDB backend over the same JSON (fields projected with json_extract_string)
+    dq = []
+    for r in rules:
+        try:
+            dq += DuckDBBackend().convert_rule(r)
+        except Exception:
+            pass
+    import re
+    fields = sorted({m for q in dq for m in re.findall(r'"([A-Za-z0-9_.]+)"', q)})
+    con = duckdb.connect()
+    t = time.perf_counter()
+    proj = ", ".join(f"json_extract_string(json, '$.{f}') AS \"{f}\"" for f in fields)
+    con.execute(f"CREATE TABLE logs AS SELECT {proj} FROM read_ndjson_objects('{path}')")
+    load = time.perf_counter() - t
+    t = time.perf_counter()
+    hits = 0
+    for q in dq:
+        hits += len(con.execute(q).fetchall())
+    out["duckdb"] = {"events": con.execute("SELECT count(*) FROM logs").fetchone()[0], "load_s": load,
+                     "query_s": time.perf_counter() - t, "queries": len(dq), "hits": hits}
+    print(json.dumps(out))
+""")
+
+
+def ensure_venv() -> Path | None:
+    py = VENV / "bin" / "python"
+    if py.exists():
+        return py
+    print(f"setting up the benchmark-only venv {VENV} (pysigma-backend-sqlite, pysigma-backend-duckdb)")
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        subprocess.run(
+            [
+                str(py),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "pysigma-backend-sqlite",
+                "pysigma-backend-duckdb",
+                "duckdb",
+                "orjson",
+            ],
+            check=True,
+        )
+    except (subprocess.CalledProcessError, OSError) as exc:
+        print(f"could not set up the venv: {exc}")
+        return None
+    return py
+
+
+def sql_approaches(path: Path) -> dict | None:
+    py = ensure_venv()
+    if py is None:
+        return None
+    script = CACHE / "sigma_sql_bench.py"
+    script.write_text(SQL_SCRIPT)
+    proc = subprocess.run(
+        [str(py), str(script), str(SIGMA_K8S), str(path)], capture_output=True, text=True, check=False
+    )
+    if proc.returncode:
+        print(proc.stderr[-2000:])
+        return None
+    result: dict = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(prog="benchmarks.detect")
+    ap.add_argument("--events", type=int, default=int(os.environ.get("SEAWALL_BENCH_EVENTS", 1_000_000)))
+    ap.add_argument("--baseline-events", type=int, default=100_000)
+    args = ap.parse_args()
+    n = args.events
+    path = events_file(n)
+    n_floor, s_floor = parse_floor(path)
+    floor = n_floor / s_floor
+    print(
+        f"parse-only floor (orjson, every line): {n_floor:,} events in {s_floor:.2f}s = {floor:,.0f} events/s"
+    )
+    events, secs, load_s, rules, findings, matched = seawall_run(path)
+    eps = events / secs
+    print(
+        f"seawall detect, {rules} rules (built-in + loadable Sigma for k8s-audit): {events:,} events in "
+        f"{secs:.2f}s = {eps:,.0f} events/s = {eps / floor:.2f}x the parse floor "
+        f"({matched:,} matching events -> {findings} findings; rule loading {load_s:.1f}s once)"
+    )
+    quarter = head_file(path, n // 4)
+    rss_q, rss_f = peak_rss(quarter), peak_rss(path)
+    print(
+        f"memory: peak RSS {rss_q:.0f} MiB for {n // 4:,} events, {rss_f:.0f} MiB for {n:,} events "
+        f"({rss_f / rss_q:.2f}x for 4x the input)"
+    )
+    sub = head_file(path, args.baseline_events)
+    sql = sql_approaches(sub)
+    if sql:
+        for name, label in (
+            ("sqlite", "Zircolite approach (pySigma sqlite backend, events loaded into SQLite)"),
+            ("duckdb", "pySigma DuckDB backend over the same JSON"),
+        ):
+            r = sql[name]
+            total = r["load_s"] + r["query_s"]
+            e = r["events"] / total
+            print(
+                f"{label}: {r['queries']} Sigma queries over {r['events']:,} events: "
+                f"load {r['load_s']:.2f}s + "
+                f"queries {r['query_s']:.2f}s = {e:,.0f} events/s; seawall is {eps / e:.1f}x faster "
+                f"({r['hits']} hits)"
+            )
+    goal = f"goals: >= 0.5x parse floor: {'met' if eps / floor >= 0.5 else 'NOT met'} ({eps / floor:.2f}x)"
+    if sql:
+        lite = sql["sqlite"]
+        lite_eps = lite["events"] / (lite["load_s"] + lite["query_s"])
+        met = "met" if eps / lite_eps >= 20 else "NOT met"
+        goal += f"; >= 20x the SQLite approach: {met} ({eps / lite_eps:.0f}x)"
+    print(goal)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
