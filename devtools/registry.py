@@ -11,15 +11,20 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import http.server
+import json
 import os
 import shutil
 import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +46,7 @@ class Registry:
     process: subprocess.Popen[bytes]
     log: Path
     tls: bool = True
+    token_server: TokenServer | None = None  # Bearer-token auth (realm) instead of htpasswd Basic
 
     def blob_path(self, digest: str) -> Path:
         """Where the registry stores blob `sha256:HEX` on disk."""
@@ -49,6 +55,8 @@ class Registry:
         return blobs / hexpart[:2] / hexpart / "data"
 
     def stop(self) -> None:
+        if self.token_server is not None:
+            self.token_server.stop()
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -101,9 +109,89 @@ def _wait_ready(port: int, ca_cert: Path | None, proc: subprocess.Popen[bytes], 
     raise RuntimeError(f"docker-registry did not become ready on port {port}: {log.read_text()[-2000:]}")
 
 
+TOKEN_SERVICE = "seawall-test-registry"
+TOKEN_ISSUER = "seawall-test-token-issuer"
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenServer:
+    """A Docker token server (https://distribution.github.io/distribution/spec/auth/token/):
+    checks Basic credentials, grants the scope asked for, signs an ES256 JWT with the registry
+    cert's key (x5c header) — the registry trusts it through `rootcertbundle`."""
+
+    def __init__(self, cert: Path, key: Path, username: str, password: str) -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
+        self._cert_der = x509.load_pem_x509_certificate(cert.read_bytes()).public_bytes(
+            serialization.Encoding.DER)
+        self._key = serialization.load_pem_private_key(key.read_bytes(), password=None)
+        self._expected = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+        self.requests: list[dict[str, str]] = []  # what clients asked for (no secrets)
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                url = urllib.parse.urlsplit(self.path)
+                query = dict(urllib.parse.parse_qsl(url.query))
+                authed = self.headers.get("Authorization") == server._expected
+                server.requests.append({"path": url.path, "scope": query.get("scope", ""),
+                                        "service": query.get("service", ""), "authed": str(authed)})
+                if url.path != "/token" or not authed:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                body = json.dumps({"token": server.sign(query.get("scope", ""), query.get("service", "")),
+                                   "expires_in": 300}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self._httpd.socket = ctx.wrap_socket(self._httpd.socket, server_side=True)
+        self.realm = f"https://127.0.0.1:{self._httpd.server_address[1]}/token"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    def sign(self, scope: str, service: str) -> str:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        access = []
+        for item in scope.split(" "):
+            parts = item.split(":")
+            if len(parts) >= 3:
+                access.append({"type": parts[0], "name": ":".join(parts[1:-1]),
+                               "actions": parts[-1].split(",")})
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "ES256", "x5c": [base64.b64encode(self._cert_der).decode()]}
+        claims = {"iss": TOKEN_ISSUER, "sub": "seawall", "aud": service or TOKEN_SERVICE, "exp": now + 300,
+                  "nbf": now - 10, "iat": now, "jti": os.urandom(8).hex(), "access": access}
+        signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+        assert isinstance(self._key, ec.EllipticCurvePrivateKey)
+        r, s = decode_dss_signature(self._key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+        return f"{signing_input}.{_b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
 def start_registry(username: str = "seawall", password: str = "s3cret-Passw0rd",
                    tls: bool = True, auth: bool = True, base_dir: Path | None = None,
-                   timeout: float = 30.0) -> Registry:
+                   timeout: float = 30.0, token_auth: bool = False) -> Registry:
+    """A registry; `token_auth` puts it behind a Bearer token server (as Docker Hub, GHCR, Harbor)."""
     root = Path(tempfile.mkdtemp(prefix="seawall-registry-", dir=base_dir))
     storage = root / "storage"
     storage.mkdir()
@@ -121,7 +209,12 @@ def start_registry(username: str = "seawall", password: str = "s3cret-Passw0rd",
              "http:", f"  addr: 127.0.0.1:{port}", "  secret: seawall-test-secret"]
     if tls:
         lines += ["  tls:", f"    certificate: {cert}", f"    key: {key}"]
-    if auth:
+    token_server = None
+    if token_auth:
+        token_server = TokenServer(cert, key, username, password)
+        lines += ["auth:", "  token:", f"    realm: {token_server.realm}", f"    service: {TOKEN_SERVICE}",
+                  f"    issuer: {TOKEN_ISSUER}", f"    rootcertbundle: {cert}"]
+    elif auth:
         lines += ["auth:", "  htpasswd:", "    realm: seawall-test", f"    path: {htpasswd}"]
     config = root / "config.yml"
     config.write_text("\n".join(lines) + "\n")
@@ -131,7 +224,7 @@ def start_registry(username: str = "seawall", password: str = "s3cret-Passw0rd",
         proc = subprocess.Popen([REGISTRY_BIN, "serve", str(config)], stdout=logf, stderr=subprocess.STDOUT,
                                 env=env, cwd=root)
     reg = Registry(f"127.0.0.1:{port}", port, root, storage, cert, cert_dir, username, password, proc, log,
-                   tls)
+                   tls, token_server)
     try:
         _wait_ready(port, cert if tls else None, proc, log, timeout)
     except BaseException:

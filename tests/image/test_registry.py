@@ -210,3 +210,19 @@ def test_plain_http_registry_only_with_insecure(tmp_path: Path) -> None:
             open_image(ref, SourceOptions(username=reg.username, password=reg.password))
         files, got, _ = _read(ref, SourceOptions(username=reg.username, password=reg.password, insecure=True))
         assert got == digest and files["/app/VERSION"] == b"1"
+
+
+def test_bearer_token_flow(tmp_path: Path) -> None:
+    """A registry behind a token server (as Docker Hub, GHCR, Harbor): realm/service/scope from the
+    challenge, a JWT fetched with Basic credentials, then Bearer requests."""
+    from devtools.registry import running_registry
+
+    with running_registry(token_auth=True) as reg:
+        digest = _push_oci(reg, tmp_path, "team/app:1")
+        files, got, _ = _read(f"registry:{reg.host}/team/app:1", _opts(reg))
+        assert got == digest and files["/app/VERSION"] == b"1"
+        assert reg.token_server is not None
+        asked = [r for r in reg.token_server.requests if r["scope"] == "repository:team/app:pull"]
+        assert asked and asked[-1]["service"] == "seawall-test-registry" and asked[-1]["authed"] == "True"
+        with pytest.raises(AuthError, match="wrong username or password"):
+            open_image(f"registry:{reg.host}/team/app:1", _opts(reg, password="nope"))
