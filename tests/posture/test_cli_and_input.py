@@ -205,3 +205,33 @@ items:
     # limits are not settable on ephemeral containers: no limit findings for the debugger
     assert not [f for f in report.findings if f.rule in ("SW-K8S-022", "SW-K8S-023")
                 and "debugger" in (f.evidence or "")]
+
+
+def test_secret_like_names_that_hold_no_secret_are_not_findings(tmp_path: Path) -> None:
+    (tmp_path / "pod.yaml").write_text("""apiVersion: v1
+kind: Pod
+metadata: {name: api, namespace: app}
+spec:
+  containers:
+    - name: api
+      image: api:1.0
+      env:
+        - {name: OAUTH_TOKEN_URL, value: "https://login.example.com/oauth2/token"}
+        - {name: DB_PASSWORD_FILE, value: /run/secrets/db-password}
+        - {name: SECRET_NAME, value: api-credentials}
+        - {name: API_KEY, value: "changeme"}
+        - {name: SESSION_SECRET, value: "f3e1c9a7b5d3e1f9a7c5"}
+        - {name: DATABASE_URL, value: "postgres://app:Sup3rS3cret@db:5432/app"}
+""")
+    report = audit_paths([tmp_path])
+    got = sorted((f.location.line, f.evidence) for f in report.findings if f.rule == "SW-K8S-027")
+    assert got == [(13, "container api: env SESSION_SECRET=f3e********"),
+                   (14, "container api: env DATABASE_URL=pos********")]
+
+
+def test_ecs_cluster_without_settings_is_not_judged(tmp_path: Path) -> None:
+    (tmp_path / "clusters.json").write_text(json.dumps({"clusters": [{
+        "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/prod", "clusterName": "prod",
+        "status": "ACTIVE"}], "failures": []}))
+    report = audit_paths([tmp_path])
+    assert report.findings == [] and report.warnings == []

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from seawall.core import Resource
 from seawall.posture.base import Context, load_checks
-from seawall.posture.kubernetes import PLACEHOLDER, SECRET_NAME, SECRET_VALUE, mask
+from seawall.posture.kubernetes import looks_secret, mask
 from seawall.posture.loader import Document
 
 NAME = "dockerfile"
@@ -124,8 +124,7 @@ def check(doc: Document, ctx: Context) -> None:
                 val = value.strip()
                 if not val:
                     continue
-                if (SECRET_NAME.search(key) and len(val) >= 4 and not PLACEHOLDER.match(val)
-                        and not val.startswith("$")) or SECRET_VALUE.search(val):
+                if not val.startswith("$") and looks_secret(key, val):
                     rep("SW-DF-005", ins.line, f"{ins.cmd} {key}={mask(val)}")
         elif ins.cmd == "RUN":
             body = ins.args

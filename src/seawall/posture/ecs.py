@@ -8,7 +8,7 @@ from typing import Any
 
 from seawall.core import Resource
 from seawall.posture.base import Context, load_checks
-from seawall.posture.kubernetes import PLACEHOLDER, SECRET_NAME, SECRET_VALUE, mask
+from seawall.posture.kubernetes import looks_secret, mask
 from seawall.posture.loader import Document, LDict, LList
 
 NAME = "ecs"
@@ -129,8 +129,7 @@ def check_task_definition(td: LDict, path: str, ctx: Context, tags: Any = None) 
                 ename, value = str(item.get("name", "")), item.get("value")
                 if isinstance(value, str) and value.strip():
                     val = value.strip()
-                    if (SECRET_NAME.search(ename) and len(val) >= 4 and not PLACEHOLDER.match(val)) or \
-                            SECRET_VALUE.search(val):
+                    if looks_secret(ename, val):
                         rep("SW-ECS-007", item.ln("value"), f"{who}: environment {ename}={mask(val)}")
         linux = cdef.get("linuxParameters")
         caps = linux.get("capabilities") if isinstance(linux, LDict) else None
@@ -172,6 +171,8 @@ def check_cluster(cluster: LDict, path: str, ctx: Context) -> None:
     name = str(cluster.get("clusterName", "?"))
     res = Resource(type="AWS::ECS::Cluster", name=name, arn=str(cluster.get("clusterArn") or "") or None)
     settings = cluster.get("settings")
+    if settings is None:
+        return  # describe-clusters without `--include SETTINGS`: cannot tell
     enabled = False
     line = cluster.ln("settings") if "settings" in cluster else cluster.line
     if isinstance(settings, LList):

@@ -47,6 +47,9 @@ SECRET_NAME = re.compile(
 SECRET_VALUE = re.compile(
     r"(AKIA|ASIA)[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|gh[pousr]_[A-Za-z0-9]{36}"
     r"|xox[baprs]-[A-Za-z0-9-]{10,}|://[^/\s:@]+:[^/\s@]{3,}@")
+NOT_SECRET_NAME = re.compile(
+    r"(?i)(^|_)(url|uri|host|hostname|path|file|dir|endpoint|name|id|arn|region|ttl|timeout|expiry"
+    r"|enabled|length|size|type|header|issuer|audience|scope|algorithm|provider)$")
 PLACEHOLDER = re.compile(r"^\$[({].*[)}]$|^<.*>$|^(changeme|change-me|xxx+|\*+|true|false|none|null)$",
                          re.IGNORECASE)
 APPARMOR_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
@@ -54,6 +57,17 @@ APPARMOR_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
 
 def accepts(doc: Document) -> bool:
     return is_k8s(doc)
+
+
+def looks_secret(name: str, value: str) -> bool:
+    """A literal that is probably a credential: a secret-like name (not `*_URL`, `*_FILE` ...)
+    with a real-looking value, or a value in a known credential format whatever its name."""
+    if SECRET_VALUE.search(value):
+        return True
+    if not SECRET_NAME.search(name) or NOT_SECRET_NAME.search(name):
+        return False
+    return not (len(value) < 4 or PLACEHOLDER.match(value)
+                or value.startswith(("/", "http://", "https://")))
 
 
 def mask(value: str) -> str:
@@ -264,8 +278,8 @@ class _Run:
                 value = item.get("value")
                 if isinstance(value, str) and value.strip():
                     val = value.strip()
-                    named = SECRET_NAME.search(name) and len(val) >= 4 and not PLACEHOLDER.match(val)
-                    if named or SECRET_VALUE.search(val):
+                    named = looks_secret(name, val)
+                    if named:
                         self.hit(27, obj, item.ln("value"), f"{who}: env {name}={mask(val)}")
                 vfrom = item.get("valueFrom")
                 if isinstance(vfrom, LDict) and "secretKeyRef" in vfrom:
