@@ -14,6 +14,8 @@ import json
 import shutil
 import ssl
 import tempfile
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,6 +23,7 @@ import httpx
 
 from seawall.core.errors import AuthError, InputError, IntegrityError, NetworkError
 from seawall.image.auth import Challenge, Credentials, find_credentials, parse_challenge
+from seawall.image.base import LayerInfo
 from seawall.image.manifest import ACCEPT, Descriptor
 from seawall.image.oci import BlobImage
 from seawall.image.options import SourceOptions
@@ -28,6 +31,7 @@ from seawall.image.refs import ImageRef
 from seawall.image.streams import CHUNK, parse_digest
 
 USER_AGENT = "seawall/0.1 (+https://github.com/seawall)"
+PREFETCH_WORKERS = 3
 
 
 def _tls_hint(host: str, exc: BaseException) -> NetworkError:
@@ -158,12 +162,11 @@ class RegistryClient:
     # -- requests ----------------------------------------------------------------------------
     def get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
         """GET (streamed). The caller must close the response."""
-        had_auth = False
-        for _attempt in range(3):
+        reauthed = False  # one fresh authentication per request (a Bearer token may have expired)
+        for _attempt in range(4):
             hdrs = dict(headers or {})
             if self._auth_header:
                 hdrs["Authorization"] = self._auth_header
-                had_auth = True
             try:
                 req = self._client.build_request("GET", self.url(path), headers=hdrs)
                 resp = self._client.send(req, stream=True)
@@ -181,11 +184,12 @@ class RegistryClient:
             if resp.status_code == 401:
                 challenge = resp.headers.get("www-authenticate")
                 resp.close()
-                if had_auth:
+                if reauthed:
                     if self._creds is None:
                         raise self._need_creds()
                     raise self._refused()
                 self._authenticate(challenge)
+                reauthed = True
                 continue
             if resp.status_code == 403:
                 resp.close()
@@ -200,7 +204,9 @@ class RegistrySource(BlobImage):
         super().__init__(ref.display(), options)
         self._ref = ref
         self._tmp = Path(tempfile.mkdtemp(prefix="seawall-blobs-", dir=options.temp_root()))
-        self._blobs: dict[str, Path] = {}
+        self._blobs: dict[str, Future[Path]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._cancelled = threading.Event()
         try:
             self._client = RegistryClient(ref.registry, ref.repository, options)
             top_ref = ref.digest or ref.tag or "latest"
@@ -259,6 +265,8 @@ class RegistrySource(BlobImage):
             total = 0
             with target.open("wb") as out:
                 for chunk in resp.iter_bytes(CHUNK):
+                    if self._cancelled.is_set():
+                        raise InputError(f"{what}: download cancelled")
                     total += len(chunk)
                     if size is not None and total > size:
                         raise IntegrityError(f"{what}: more bytes than the {size} declared by the manifest")
@@ -281,14 +289,38 @@ class RegistrySource(BlobImage):
             raise IntegrityError(f"{what}: size mismatch (expected {size} bytes, got {total})")
         return target
 
+    def _prefetch(self) -> None:
+        """Download the layers in the background, in the order the walk reads them (top first),
+        so that the network overlaps the reading of the layers before them."""
+        if self._pool is not None:
+            return
+        self._pool = ThreadPoolExecutor(max_workers=PREFETCH_WORKERS, thread_name_prefix="seawall-blob")
+        for layer in reversed(self.layers()):
+            if layer.digest not in self._blobs:
+                self._blobs[layer.digest] = self._pool.submit(self._download, layer.digest, layer.size)
+
+    def open_layer(self, layer: LayerInfo) -> IO[bytes]:
+        self._prefetch()
+        return super().open_layer(layer)
+
     def _open_blob(self, digest: str, size: int | None) -> IO[bytes]:
-        path = self._blobs.get(digest)
-        if path is None:
-            path = self._download(digest, size)
-            self._blobs[digest] = path
-        return path.open("rb")
+        future = self._blobs.get(digest)
+        if future is None:
+            future = Future()
+            try:
+                future.set_result(self._download(digest, size))
+            except BaseException as exc:
+                future.set_exception(exc)
+            self._blobs[digest] = future
+        return future.result().open("rb")
 
     def close(self) -> None:
+        cancelled = getattr(self, "_cancelled", None)
+        if cancelled is not None:
+            cancelled.set()
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         client: Any = getattr(self, "_client", None)
         if client is not None:
             client.close()
