@@ -115,15 +115,21 @@ def secret_throughput(ref: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--images", default="demo,big", help="which images: demo, big or both")
     args = parser.parse_args()
     from devtools.demo_image import build_demo
 
     # keep pip from uninstalling the venv's own copies while it stages the demo's old releases
     os.environ.setdefault("PIP_IGNORE_INSTALLED", "1")
     db = _db()
-    demo = build_demo()
-    big, _ = build_big()
-    images = (("demo image", demo.oci_ref, demo.oci_dir), ("big image", f"oci:{big}:{TAG}", big))
+    wanted = {w.strip() for w in args.images.split(",")}
+    images: list[tuple[str, str, Path]] = []
+    if "demo" in wanted:
+        demo = build_demo()
+        images.append(("demo image", demo.oci_ref, demo.oci_dir))
+    if "big" in wanted:
+        big, _ = build_big()
+        images.append(("big image", f"oci:{big}:{TAG}", big))
     for name, ref, oci in images:
         rows = bench_image(name, ref, oci, db, args.runs)
         floor_wall, floor_cpu = rows[0][1], rows[0][2]
