@@ -229,6 +229,7 @@ def _walk_layer(source: ImageSource, layer: LayerInfo, pos: int, state: _State,
     layer_symlinks: set[str] = set()
     through_ok: set[str] = set()  # parent dirs known not to pass through a symlink of this layer
     parent_cache: dict[str, bool] = {}
+    hardlink_target = ""
     stream = source.open_layer(layer)
     raw = getattr(stream, "raw", None)
     counted: IO[bytes]
@@ -274,6 +275,7 @@ def _walk_layer(source: ImageSource, layer: LayerInfo, pos: int, state: _State,
                     through_ok.clear()
                 elif member.islnk():
                     kind = EntryKind.HARDLINK
+                    hardlink_target = normalize(member.linkname, f"{what}: hardlink {path}")
                 else:
                     continue  # devices, fifos: ignored
                 if kind != EntryKind.SYMLINK and layer_symlinks:
@@ -289,7 +291,7 @@ def _walk_layer(source: ImageSource, layer: LayerInfo, pos: int, state: _State,
                     link_target = member.linkname
                     size = len(member.linkname)
                 elif kind == EntryKind.HARDLINK:
-                    link_target = normalize(member.linkname, f"{what}: hardlink {path}")
+                    link_target = hardlink_target
                     named = layer_files.get(link_target)
                     if named is not None:
                         layer_files[path] = named
