@@ -86,12 +86,28 @@ def test_without_inventory_the_attacker_is_its_address(day: dict[str, Path]) -> 
 
 
 def test_detect_cli_end_to_end(day: dict[str, Path]) -> None:
-    proc = run_cli("detect", "--source", "vpc-flow", str(day["story"]), "--inventory", str(day["inventory"]),
-                   "--format", "json", "--fail-on", "high")
+    proc = run_cli(
+        "detect",
+        "--source",
+        "vpc-flow",
+        str(day["story"]),
+        "--inventory",
+        str(day["inventory"]),
+        "--format",
+        "json",
+        "--fail-on",
+        "high",
+    )
     assert proc.returncode == 1, proc.stderr
     report = json.loads(proc.stdout)
     assert {(f["rule"], f["resource"]["workload"]) for f in report["findings"]} == {
-        (rule, "shop/api") for rule in STORY}
+        (rule, "shop/api") for rule in STORY
+    }
     scan = next(f for f in report["findings"] if f["rule"] == "net-port-scan")
     assert scan["kind"] == "detection" and scan["attack"] == ["T1046"]
-    assert scan["resource"] == {"type": "Deployment", "name": "api", "namespace": "shop", "workload": "shop/api"}
+    assert scan["resource"] == {
+        "type": "Deployment",
+        "name": "api",
+        "namespace": "shop",
+        "workload": "shop/api",
+    }

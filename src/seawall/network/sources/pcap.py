@@ -25,6 +25,7 @@ _PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 _IDLE = 300.0
 _FLUSH_EVERY = 100_000
 _BATCH = 100_000
+_MAX_FRAME = 1 << 20  # larger than any snaplen: a corrupt record length
 _HTTP_METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"PATCH ", b"OPTIONS ", b"CONNECT ")
 _PARSE_ERRORS = (dpkt.UnpackError, dpkt.NeedData, struct.error, ValueError, IndexError, KeyError)
 
@@ -110,39 +111,76 @@ class PcapSource:
         if self._done or self._dns:
             yield self._batch()
 
-    def _open(self, path: Path, handle: BinaryIO) -> Any:
+    def _records(self, path: Path, handle: BinaryIO) -> tuple[int, Iterator[tuple[float, bytes]]]:
+        """(link type, (timestamp, frame) iterator). Classic pcap is read here (so a cut record is
+        seen as such); pcapng through dpkt."""
         magic = handle.read(4)
         handle.seek(0)
-        try:
-            if magic in _PCAP_MAGICS:
-                return dpkt.pcap.Reader(handle)
-            if magic == _PCAPNG_MAGIC:
-                return dpkt.pcapng.Reader(handle)
-        except _PARSE_ERRORS as exc:
-            raise InputError(f"{path}: unreadable capture header ({exc or type(exc).__name__})") from exc
+        if magic in _PCAP_MAGICS:
+            head = handle.read(24)
+            if len(head) < 24:
+                raise InputError(f"{path}: unreadable capture header (file too short)")
+            endian = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+            scale = 1e-9 if magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d") else 1e-6
+            link = struct.unpack(endian + "I", head[20:24])[0] & 0xFFFF
+            return link, self._pcap_records(path, handle, endian, scale)
+        if magic == _PCAPNG_MAGIC:
+            try:
+                reader = dpkt.pcapng.Reader(handle)
+            except _PARSE_ERRORS as exc:
+                raise InputError(f"{path}: unreadable capture header ({exc or type(exc).__name__})") from exc
+            return int(reader.datalink()), self._pcapng_records(path, reader)
         raise InputError(f"{path}: not a pcap or pcapng capture")
 
-    def _read_file(self, path: Path, handle: BinaryIO) -> Iterator[FlowBatch]:
-        reader = self._open(path, handle)
-        link = reader.datalink()
+    def _truncated(self, path: Path, n: int, why: str) -> None:
+        self.stats.skip("truncated or corrupt capture tails")
+        self.warnings.append(
+            f"{path}: capture ends with a truncated or corrupt record ({why}); read {n} packets"
+        )
+
+    def _pcap_records(
+        self, path: Path, handle: BinaryIO, endian: str, scale: float
+    ) -> Iterator[tuple[float, bytes]]:
+        n = 0
+        record = struct.Struct(endian + "IIII")
+        while True:
+            head = handle.read(16)
+            if not head:
+                return
+            if len(head) < 16:
+                self._truncated(path, n, "cut record header")
+                return
+            sec, frac, caplen, _ = record.unpack(head)
+            if caplen > _MAX_FRAME:
+                self._truncated(path, n, f"record length {caplen}")
+                return
+            data = handle.read(caplen)
+            if len(data) < caplen:
+                self._truncated(path, n, f"{len(data)} of {caplen} bytes")
+                return
+            n += 1
+            yield sec + frac * scale, data
+
+    def _pcapng_records(self, path: Path, reader: Any) -> Iterator[tuple[float, bytes]]:
         n = 0
         it = iter(reader)
         while True:
             try:
                 ts, buf = next(it)
             except StopIteration:
-                break
+                return
             except _PARSE_ERRORS as exc:
-                self.stats.skip("truncated or corrupt capture tails")
-                self.warnings.append(
-                    f"{path}: capture ends with a truncated or corrupt record "
-                    f"({type(exc).__name__}); read {n} packets"
-                )
-                break
+                self._truncated(path, n, type(exc).__name__)
+                return
             n += 1
-            self._packet(float(ts), buf, link)
+            yield float(ts), buf
+
+    def _read_file(self, path: Path, handle: BinaryIO) -> Iterator[FlowBatch]:
+        link, records = self._records(path, handle)
+        for n, (ts, buf) in enumerate(records, start=1):
+            self._packet(ts, buf, link)
             if n % _FLUSH_EVERY == 0:
-                self._flush(float(ts) - _IDLE)
+                self._flush(ts - _IDLE)
                 if len(self._done) >= _BATCH or len(self._dns) >= _BATCH:
                     yield self._batch()
 
