@@ -307,3 +307,18 @@ def test_hostile_files_scan_in_bounded_time(scanner: SecretScanner, data: bytes)
 def test_matches_per_rule_are_capped(scanner: SecretScanner) -> None:
     matches = scanner.scan_bytes(b"password=Abc123!xyz\n" * 5000, "/app/x.conf")
     assert len(matches) == 100 and matches[-1].line == 100
+
+
+def test_build_arguments_and_env_in_history() -> None:
+    history = [
+        (0, "|2 NPM_TOKEN=npm_abcdef123456 MODE=prod /bin/sh -c npm ci # buildkit", None),
+        (1, '/bin/sh -c #(nop)  ENV DB_PASSWORD="Sup3r-secret"', None),
+        (2, "RUN /bin/sh -c echo MODE=prod > /etc/mode # buildkit", None),
+    ]
+    findings, _ = config_secret_findings([], history, Resource(type="container-image", name="demo"))
+    assert [(f.rule, f.extra["history_index"], f.evidence) for f in findings] == [
+        ("generic-env-secret", 0, "NPM_TOKEN=npm_****"),
+        ("generic-env-secret", 1, "DB_PASSWORD=Sup****"),
+    ]
+    dumped = str([f.to_dict() for f in findings])
+    assert "abcdef123456" not in dumped and "Sup3r-secret" not in dumped

@@ -403,7 +403,10 @@ def config_secret_findings(env: Sequence[str], history: Iterable[tuple[int, str,
             remediation=m.remediation, references=list(m.references),
             extra={"source": "config.env", "env": key} if key else {"source": "config.env"}))
     for index, created_by, layer in history:
-        for m in scanner.scan_text(created_by):
+        # `ENV K=V` and build arguments (`|2 NPM_TOKEN=... /bin/sh -c ...`) as ENV entries, so
+        # variables whose name says secret are found here too; then every rule on the line
+        assignments = [f"{k}={v.strip(chr(34) + chr(39))}" for k, v in _ASSIGNMENT.findall(created_by)]
+        for m in [*scanner.scan_env(assignments), *scanner.scan_text(created_by)]:
             if m.secret in seen:
                 continue  # the same value already reported from ENV
             seen.add(m.secret)
@@ -432,7 +435,7 @@ def redact_text(text: str, scanner: SecretScanner | None = None) -> str:
         for am in _ASSIGNMENT.finditer(out):
             key, value = am.group(1), am.group(2)
             if rule.key_regex.search(key) and not _is_placeholder(value, rule) and len(value) >= 4 \
-                    and not value.endswith(REDACTED):
+                    and REDACTED not in value:
                 out = out.replace(f"{key}={value}", f"{key}={redact(value)}")
     return out
 
