@@ -26,7 +26,7 @@ from seawall.report import FORMATS
 if TYPE_CHECKING:
     from seawall.scan.run import ScanOptions
 
-SCAN_FORMATS = ("table", "json", "jsonl", "sarif", "cyclonedx-json", "ocsf")
+SCAN_FORMATS = ("table", "json", "jsonl", "sarif", "cyclonedx-json", "cyclonedx", "ocsf")
 
 FormatOpt = Annotated[str, typer.Option(
     "--format", "-f", help="table, json, jsonl, sarif, cyclonedx-json or ocsf.")]
