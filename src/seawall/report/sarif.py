@@ -17,7 +17,7 @@ import orjson
 
 from seawall.core import Finding, FindingKind, Report, Severity
 
-SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 
 # middle of GitHub's bands: critical >= 9.0, high 7.0-8.9, medium 4.0-6.9, low 0.1-3.9
 _SEVERITY_SCORE = {
