@@ -129,8 +129,9 @@ def build_wheels(specs: tuple[str, ...] = PYPI, area: Path = AREA) -> Path:
 def pip_install_tree(wheels: Path, dest: Path) -> None:
     """Install the wheels as `pip install` on Debian does: /usr/local/{lib/.../dist-packages,bin}."""
     stage = dest / "stage"
+    # --ignore-installed: never look at (or uninstall from) the environment running this build
     _run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--no-compile",
-          "--disable-pip-version-check", "--root", str(stage), "--prefix", "/usr/local",
+          "--ignore-installed", "--disable-pip-version-check", "--root", str(stage), "--prefix", "/usr/local",
           *sorted(str(w) for w in wheels.glob("*.whl"))])
     site = next(stage.glob("usr/local/lib/python3*/site-packages"))
     site.rename(site.with_name("dist-packages"))
