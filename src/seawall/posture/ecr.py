@@ -80,7 +80,9 @@ def _principals(statement: dict[str, Any]) -> list[str]:
 
 def _actions(statement: dict[str, Any]) -> list[str]:
     action = statement.get("Action")
-    return [action] if isinstance(action, str) else [str(a) for a in action or []]
+    if isinstance(action, str):
+        return [action]
+    return [str(a) for a in action] if isinstance(action, list) else []
 
 
 def _grants(actions: list[str], wanted: tuple[str, ...]) -> list[str]:
@@ -98,12 +100,14 @@ def _scan_covered(name: str, scanning: list[LDict]) -> bool:
         conf = config.get("scanningConfiguration")
         if not isinstance(conf, dict):
             continue
-        for rule in conf.get("rules") or []:
+        rules = conf.get("rules")
+        for rule in rules if isinstance(rules, list) else []:
             if not isinstance(rule, dict):
                 continue
             if rule.get("scanFrequency") not in ("SCAN_ON_PUSH", "CONTINUOUS_SCAN"):
                 continue
-            for flt in rule.get("repositoryFilters") or []:
+            filters = rule.get("repositoryFilters")
+            for flt in filters if isinstance(filters, list) else []:
                 if isinstance(flt, dict) and fnmatch.fnmatchcase(name, str(flt.get("filter", ""))):
                     return True
     return False
@@ -168,7 +172,7 @@ def audit(docs: list[Document], ctx: Context, lifecycle_known: bool = False) -> 
         if kind in ("repositories", "repository"):
             items = data["repositories"] if kind == "repositories" else [data["repository"]]
             for item in items:
-                if not isinstance(item, LDict):
+                if not isinstance(item, LDict) or not isinstance(item.get("repositoryName"), str):
                     continue
                 arn = str(item.get("repositoryArn") or "") or None
                 registry = item.get("registryId") or (

@@ -71,6 +71,10 @@ def _tags_ignore(*tag_lists: Any) -> set[str]:
     return out
 
 
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _is_root(user: Any) -> bool:
     if user in (None, ""):
         return True
@@ -155,7 +159,7 @@ def check_service(svc: LDict, path: str, ctx: Context) -> None:
                    suppress=sup)
     fargate = svc.get("launchType") == "FARGATE" or any(
         isinstance(s, dict) and str(s.get("capacityProvider", "")).startswith("FARGATE")
-        for s in svc.get("capacityProviderStrategy") or [])
+        for s in _as_list(svc.get("capacityProviderStrategy")))
     if fargate:
         version = str(svc.get("platformVersion") or "LATEST")
         family = str(svc.get("platformFamily") or "LINUX").upper()

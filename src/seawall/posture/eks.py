@@ -67,7 +67,8 @@ def check_cluster(cluster: LDict, path: str, ctx: Context) -> None:
             for setup in setups:
                 if not isinstance(setup, LDict):
                     continue
-                types = [str(t) for t in setup.get("types") or []]
+                raw_types = setup.get("types")
+                types = [str(t) for t in raw_types] if isinstance(raw_types, list) else []
                 if setup.get("enabled") is True:
                     enabled.update(types)
                 elif any(t in AUDIT_TYPES for t in types):
@@ -77,7 +78,8 @@ def check_cluster(cluster: LDict, path: str, ctx: Context) -> None:
         rep("SW-EKS-003", line, f"log types not enabled: {', '.join(missing)}")
     enc = cluster.get("encryptionConfig")
     has_secrets = isinstance(enc, list) and any(
-        isinstance(e, dict) and "secrets" in (e.get("resources") or []) for e in enc)
+        isinstance(e, dict) and isinstance(e.get("resources"), list) and "secrets" in e["resources"]
+        for e in enc)
     if not has_secrets:
         line = cluster.ln("encryptionConfig") if "encryptionConfig" in cluster else cluster.ln("name")
         rep("SW-EKS-004", line, "no encryptionConfig for secrets")

@@ -75,6 +75,7 @@ def run(docs: list[Document], ctx: Context) -> None:
                 if _internal(obj):
                     continue
                 ranges = spec.get("loadBalancerSourceRanges")
+                ranges = ranges if isinstance(ranges, list) else []
                 open_world = not ranges or any(str(r) in ("0.0.0.0/0", "::/0") for r in ranges)
                 sev = None if open_world else Severity.LOW
                 if not open_world:
