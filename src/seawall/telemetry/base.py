@@ -168,6 +168,21 @@ def path_expr(path: tuple[Segment, ...], schema: JsonSchema) -> pl.Expr:
     return expr
 
 
+def text_series(name: str, lines: list[bytes]) -> tuple[pl.Series, int]:
+    """Lines as a String series; invalid UTF-8 is replaced (and counted), never fatal."""
+    try:
+        return pl.Series(name, lines, dtype=pl.Binary).cast(pl.String), 0
+    except Exception:  # polars refuses invalid UTF-8 even when not strict
+        out, bad = [], 0
+        for line in lines:
+            try:
+                out.append(line.decode("utf-8"))
+            except UnicodeDecodeError:
+                out.append(line.decode("utf-8", "replace"))
+                bad += 1
+        return pl.Series(name, out, dtype=pl.String), bad
+
+
 @dataclass(slots=True)
 class ReadStats:
     """What one run read: lines, events, and what was wrong with the input."""
@@ -186,8 +201,9 @@ class ReadStats:
     def bad_line(self, origin: str, lineno: int, line: bytes, reason: str) -> None:
         self.malformed += 1
         if len(self.quoted) < MAX_QUOTED:
-            text = line[:80].decode("utf-8", "replace")
-            self.quoted.append(f"{origin}:{lineno}: {reason}: {text!r}")
+            text = line[:60].decode("ascii", "backslashreplace")
+            text = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+            self.quoted.append(f"{origin}:{lineno}: {reason}: '{text}'")
 
     def summary(self) -> list[str]:
         out = list(self.warnings)

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from seawall.telemetry.base import COMMON_COLUMNS, JsonSchema, ReadPlan, ReadStats
+from seawall.telemetry.base import COMMON_COLUMNS, JsonSchema, ReadPlan, ReadStats, text_series
 from seawall.telemetry.jsonread import ts
 
 _CRI = r"^(\d{4}-\d\d-\d\dT[0-9:.]+(?:Z|[+-]\d\d:\d\d)) (stdout|stderr) ([FP]) (.*)$"
@@ -123,13 +123,8 @@ class ContainerLogsReader:
         self, lines: list[bytes], first_lineno: int, origin: str, plan: ReadPlan, stats: ReadStats
     ) -> pl.DataFrame:
         stats.lines += len(lines)
-        raw = pl.Series("line", lines, dtype=pl.Binary)
-        text = raw.cast(pl.String, strict=False)
-        if text.null_count():
-            bad = text.is_null()
-            repaired = [lines[i].decode("utf-8", "replace") for i in bad.arg_true().to_list()]
-            stats.repaired_utf8 += len(repaired)
-            text = text.scatter(bad.arg_true(), repaired)
+        text, repaired = text_series("line", lines)
+        stats.repaired_utf8 += repaired
         df = pl.DataFrame({"line": text, "_row": pl.int_range(0, len(lines), dtype=pl.Int32, eager=True)})
         df = df.with_columns(pl.col("line").str.strip_chars_end("\r"))
         df = df.filter(pl.col("line").str.len_bytes() > 0)

@@ -28,6 +28,7 @@ from seawall.telemetry.base import (
     _Node,
     parse_path,
     path_expr,
+    text_series,
 )
 
 ExprOf = Callable[[str], pl.Expr]
@@ -261,8 +262,8 @@ class JsonReader:
         exprs.append(pl.lit(pl.Series("_row", rows, dtype=pl.Int32)).alias("_row"))
         out = decoded.select(exprs)
         if plan.keyword_column:
-            raw = pl.Series("_raw", [lines[i] for i in rows], dtype=pl.Binary)
-            out = out.with_columns(raw.cast(pl.String, strict=False).fill_null(""))
+            raw, _ = text_series("_raw", [lines[i] for i in rows])
+            out = out.with_columns(raw)
         stats.events += out.height
         return out
 
