@@ -37,7 +37,9 @@ def version() -> None:
 def main() -> None:
     """Entry point: user errors are one line on stderr and exit 2, never a traceback."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except SeawallError as exc:
         print(f"seawall: error: {exc.message}", file=sys.stderr)
         sys.exit(exc.exit_code)

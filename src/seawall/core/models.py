@@ -233,12 +233,12 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         from seawall import __version__
 
+        # findings stay in the report even when empty: "no findings" is an answer
         return _compact({
             "schema": REPORT_SCHEMA,
             "tool": {"name": "seawall", "version": __version__},
             "target": self.target.to_dict(),
             "packages": [p.to_dict() for p in self.packages],
-            "findings": [f.to_dict() for f in self.findings],
             "warnings": self.warnings,
         }) | {"findings": [f.to_dict() for f in self.findings]}
 
