@@ -152,6 +152,9 @@ def sample() -> list[str]:
             },
             Type="L7",
         ),
+        # older hubble CLIs print the bare flow, without the {"flow": ...} wrapper
+        json.dumps(json.loads(flow("2026-11-02T10:00:05Z", "10.244.1.12", "10.244.2.30", API, DB,
+                                   tcp(43000, 5432, SYN=True)))["flow"]),
         json.dumps({"lost_events": {"source": "HUBBLE_RING_BUFFER", "num_events_lost": 12}}),
         "this is not json {",
     ]
@@ -161,7 +164,7 @@ def test_hubble_flows_are_attributed_with_their_identities(tmp_path: Path) -> No
     path = tmp_path / "hubble.json"
     path.write_text("\n".join(sample()) + "\n")
     a = analyze("hubble", [str(path)])
-    assert a.stats["records"] == 7
+    assert a.stats["records"] == 8
     assert a.stats["skipped"] == {
         "events without an IP flow (lost events, agent events, non-IP)": 1,
         "lines that are not JSON": 1,
@@ -169,9 +172,10 @@ def test_hubble_flows_are_attributed_with_their_identities(tmp_path: Path) -> No
     edges = {(r["c_key"], r["s_key"], r["s_port"]): r for r in a.data.edges.iter_rows(named=True)}
     # the SYN and its reply (is_reply) fold into one frontend -> api edge, plus the HTTP request
     assert edges[("Deployment:shop/frontend", "Deployment:shop/api", 8000)]["flows"] == 3
-    assert edges[("Deployment:shop/frontend", "Workload:shop/db", 5432)]["rejects"] == 1
+    assert edges[("Deployment:shop/frontend", "StatefulSet:shop/db", 5432)]["rejects"] == 1
     assert edges[("Deployment:shop/api", "Deployment:kube-system/coredns", 53)]["flows"] == 2
     assert ("Deployment:shop/api", "External:/93.184.215.14", 443) in edges
+    assert edges[("Deployment:shop/api", "StatefulSet:shop/db", 5432)]["rejects"] == 0
     assert a.data.names["93.184.215.14"] == {"payments.example.com"}
     assert set(a.data.dns["qname"].to_list()) == {"payments.example.com"}
     assert a.data.dns["src_key"].unique().to_list() == ["Deployment:shop/api"]

@@ -20,6 +20,7 @@ from seawall.network.options import NetworkOptions
 from seawall.network.sources._io import line_chunks
 
 _POD_OF_RS = re.compile(r"^(.*)-[a-z0-9]{6,10}-[a-z0-9]{5}$")
+_POD_OF_STS = re.compile(r"^(.*)-\d+$")
 _POD_OF_SET = re.compile(r"^(.*)-[a-z0-9]{5}$")
 _REJECTED = {"DROPPED", "ERROR", "DENIED"}
 _BATCH = 200_000
@@ -54,6 +55,9 @@ def endpoint_identity(
         m = _POD_OF_RS.match(pod)
         if m:
             return "Deployment", m.group(1), ns, pod
+        m = _POD_OF_STS.match(pod)
+        if m:
+            return "StatefulSet", m.group(1), ns, pod
         app = next(
             (x.split("=", 1)[1] for x in labels if x.startswith(("k8s:app=", "k8s:app.kubernetes.io/name="))),
             None,
