@@ -226,3 +226,13 @@ def test_bearer_token_flow(tmp_path: Path) -> None:
         assert asked and asked[-1]["service"] == "seawall-test-registry" and asked[-1]["authed"] == "True"
         with pytest.raises(AuthError, match="wrong username or password"):
             open_image(f"registry:{reg.host}/team/app:1", _opts(reg, password="nope"))
+
+
+def test_corrupted_manifest_in_registry_storage_is_refused(registry: Registry, tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex[:12]
+    digest = _push_oci(registry, tmp_path, f"badmanifest:{tag}")
+    data = registry.blob_path(digest)
+    data.write_bytes(data.read_bytes().replace(b'"schemaVersion": 2', b'"schemaVersion":  2'))  # same meaning
+    for ref in (f"badmanifest:{tag}", f"badmanifest@{digest}"):
+        with pytest.raises(IntegrityError, match="digest mismatch"):
+            open_image(f"registry:{registry.host}/{ref}", _opts(registry))
