@@ -90,3 +90,32 @@ def test_scan_registry_without_credentials_is_a_clear_error(
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("seawall: error: ") and proc.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("ref_suffix", ["demo:latest", "demo"])
+def test_latest_tag_check(
+    registry_with_demo: Registry, demo: DemoImage, tmp_path: Path, ref_suffix: str
+) -> None:
+    reg = registry_with_demo
+    push(reg, f"oci:{demo.oci_dir}:{demo.tag}", "demo:latest")
+    env = {
+        "SEAWALL_REGISTRY_USERNAME": reg.username,
+        "SEAWALL_REGISTRY_PASSWORD": reg.password,
+        "HOME": str(tmp_path),
+        "TMPDIR": str(tmp_path),
+    }
+    proc = run_cli(
+        "scan",
+        "image",
+        f"registry:{reg.host}/{ref_suffix}",
+        "--ca-cert",
+        str(reg.ca_cert),
+        "--scanners",
+        "config",
+        "--format",
+        "json",
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rules = {f["rule"] for f in json.loads(proc.stdout)["findings"]}
+    assert {"SW-IMG-008", "SW-IMG-001"} <= rules
