@@ -22,6 +22,7 @@ STORY = [
         ("SW-K8S-HOSTPID-POD", "k8s:Pod", "data", "etl-debug"),
         ("SW-K8S-SENSITIVE-MOUNT", "k8s:Pod", "data", "etl-debug"),
         ("SW-K8S-PRIV-POD-THEN-EXEC", "k8s:Pod", "data", "etl-debug"),
+        ("sigma:402b955c-8fe0-4a8c-b635-622b4ac5f902", "k8s:Pod", "data", "etl-debug"),
     ],
     [
         ("SW-K8S-EXEC", "k8s:Pod", "data", "etl-debug"),

@@ -4,7 +4,7 @@ CloudWatch Logs (a timestamp before the JSON, or `{"events": [{"message": ...}]}
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 import polars as pl
@@ -47,6 +47,13 @@ KINDS = {
 
 class K8sAuditReader(JsonReader):
     name = "k8s-audit"
+    # SigmaHQ's Kubernetes rules use a few names that are not raw audit fields (they assume a
+    # field mapping); these are the audit paths they stand for
+    aliases: ClassVar[dict[str, str]] = {
+        "apiGroup": "objectRef.apiGroup",
+        "hostPath": "requestObject.spec.volumes[].hostPath.path",
+        "capabilities": "requestObject.spec.containers[].securityContext.capabilities.add[]",
+    }
     list_fields = frozenset(
         {
             "sourceIPs",
