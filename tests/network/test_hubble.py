@@ -153,8 +153,13 @@ def sample() -> list[str]:
             Type="L7",
         ),
         # older hubble CLIs print the bare flow, without the {"flow": ...} wrapper
-        json.dumps(json.loads(flow("2026-11-02T10:00:05Z", "10.244.1.12", "10.244.2.30", API, DB,
-                                   tcp(43000, 5432, SYN=True)))["flow"]),
+        json.dumps(
+            json.loads(
+                flow(
+                    "2026-11-02T10:00:05Z", "10.244.1.12", "10.244.2.30", API, DB, tcp(43000, 5432, SYN=True)
+                )
+            )["flow"]
+        ),
         json.dumps({"lost_events": {"source": "HUBBLE_RING_BUFFER", "num_events_lost": 12}}),
         "this is not json {",
     ]

@@ -78,7 +78,9 @@ def test_pkt_addresses_win_over_eni_addresses(tmp_path: Path) -> None:
     header = "version srcaddr dstaddr pkt-srcaddr pkt-dstaddr srcport dstport protocol packets bytes start end action log-status"  # noqa: E501
     line = "3 10.0.0.220 10.0.1.5 203.0.113.9 10.0.1.5 51515 443 6 3 300 1700000000 1700000060 ACCEPT OK"
     a = analyze("vpc-flow", [write(tmp_path, "nat.log", [header, line])])
-    assert a.data.edges["c_key"].to_list() == ["External:/203.0.113.9"]
+    # the client is the internet address behind the NAT, not the NAT's ENI address (internet
+    # clients fold into one "internet" node in edges)
+    assert a.data.edges.select("c_key", "s_key").rows() == [("External:/internet", "IPAddress:/10.0.1.5")]
 
 
 def test_cloudwatch_exports_text_and_json(tmp_path: Path) -> None:
@@ -142,3 +144,14 @@ def test_ipv6_and_missing_files(tmp_path: Path) -> None:
     (tmp_path / "d.gz").write_bytes(b"\x1f\x8b\x08\x00garbage-not-deflate")
     with pytest.raises(InputError):
         detect("vpc-flow", [str(tmp_path / "d.gz")])
+
+
+def test_internet_addresses_are_bounded(tmp_path: Path) -> None:
+    lines = [V2_HEADER] + [
+        f"2 1 eni-1 10.0.0.5 198.{i // 250}.{i % 250}.9 {40000 + i} 443 6 3 300 1700000000 1700000060 ACCEPT OK"  # noqa: E501
+        for i in range(600)
+    ]
+    a = analyze("vpc-flow", [write(tmp_path, "many.log", lines)], NetworkOptions(max_addresses=100))
+    servers = a.data.edges["s_key"].to_list()
+    assert "External:/other" in servers and len(servers) <= 101
+    assert a.data.edges["flows"].sum() == 600

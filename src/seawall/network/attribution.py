@@ -17,6 +17,8 @@ import polars as pl
 from seawall.network.inventory import Inventory, classify
 
 CODE = pl.UInt32
+OTHER_EXTERNAL = "External:/other"  # internet addresses beyond the attributor's bound
+INTERNET = "External:/internet"  # internet clients, folded in edges (detectors judge internal clients)
 
 
 class Codes:
@@ -43,11 +45,14 @@ class Codes:
 
 
 class Attributor:
-    def __init__(self, inventory: Inventory, codes: Codes) -> None:
+    def __init__(self, inventory: Inventory, codes: Codes, max_addresses: int = 2_000_000) -> None:
         self.inventory = inventory
         self.codes = codes
-        # addr -> (addr code, key code, inst code or None, internal)
-        self._cache: dict[int, tuple[int, int, int | None, bool]] = {}  # address hash -> codes
+        self.max_addresses = max_addresses
+        self.imds_codes: set[int] = set()
+        self.other = codes.code(OTHER_EXTERNAL)
+        # address hash -> (addr code, key code, inst code or None, internal)
+        self._cache: dict[int, tuple[int, int, int | None, bool]] = {}
 
     def _lookup(self, addr: str) -> tuple[int, int, int | None, bool]:
         c = self.codes.code
@@ -55,7 +60,13 @@ class Attributor:
         if hit is not None:
             return c(addr), c(hit[0]), c(hit[1]), True
         key, internal = classify(addr)
-        return c(addr), c(key), None, internal
+        if not internal and len(self._cache) >= self.max_addresses:
+            # memory stays bounded on logs with millions of internet addresses: the rest share one code
+            return self.other, self.other, None, False
+        kid = c(key)
+        if key.startswith("InstanceMetadata:"):
+            self.imds_codes.add(kid)
+        return c(addr), kid, None, internal
 
     def _codes_for(self, addrs: pl.Series) -> pl.DataFrame:
         """aid, kid, iid, int for every row of `addrs`, without joining the wide frame: the
@@ -67,11 +78,13 @@ class Attributor:
         for h, a in firsts.iter_rows():
             v = cache.get(h)
             if v is None:
-                v = cache[h] = (
+                v = (
                     self._lookup(a)
                     if a is not None
                     else (self.codes.code(""), self.codes.code(""), None, False)
                 )
+                if v[0] != self.other:
+                    cache[h] = v
             keys.append(h)
             aids.append(v[0])
             kids.append(v[1])
@@ -154,9 +167,6 @@ class Attributor:
                     .drop("__xk", "__xi")
                 )
         return lf
-
-    def codes_of(self, prefix: str) -> list[int]:
-        return [i for i, v in enumerate(self.codes.values) if v.startswith(prefix)]
 
 
 def orient(lf: pl.LazyFrame) -> pl.LazyFrame:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from seawall.network.attribution import CODE, Attributor, Codes, orient
+from seawall.network.attribution import CODE, INTERNET, Attributor, Codes, orient
 from seawall.network.base import DNS_SCHEMA, FLOW_SCHEMA, FlowBatch, conform
 from seawall.network.inventory import Inventory
 from seawall.network.options import NetworkOptions
@@ -94,7 +94,7 @@ class Collector:
     def __init__(self, inventory: Inventory, options: NetworkOptions) -> None:
         self.options = options
         self.codes = Codes()
-        self.attributor = Attributor(inventory, self.codes)
+        self.attributor = Attributor(inventory, self.codes, options.max_addresses)
         self.edges = Partial(_edges_reduce)
         self.scans = Partial(_scan_reduce)
         self.egress = Partial(_egress_reduce)
@@ -148,10 +148,19 @@ class Collector:
         opts = self.options
         syn = pl.col("tcp_flags").is_null() | ((pl.col("tcp_flags") & 2) > 0)
         beacon_scope = pl.lit(True) if opts.beacon_internal else ~pl.col("s_int")
-        imds = pl.Series(self.attributor.codes_of("InstanceMetadata:"), dtype=CODE)
+        imds = sorted(self.attributor.imds_codes)
+        internet = self.codes.code(INTERNET)
         frames = pl.collect_all(
             [
-                lf.group_by(EDGE_KEYS).agg(
+                # inbound internet clients fold into one node: edges stay bounded on public services
+                lf.with_columns(
+                    pl.when(pl.col("c_int"))
+                    .then(pl.col("c_key"))
+                    .otherwise(pl.lit(internet, CODE))
+                    .alias("c_key")
+                )
+                .group_by(EDGE_KEYS)
+                .agg(
                     pl.col("bytes").sum(),
                     pl.col("packets").sum(),
                     pl.len().cast(pl.Int64).alias("flows"),
@@ -186,7 +195,7 @@ class Collector:
                 lf.filter(pl.col("src_int") & ~pl.col("dst_int"))
                 .group_by(["src_key", (pl.col("start") // 3600 * 3600).alias("hour")])
                 .agg(pl.col("bytes").sum(), pl.len().cast(pl.Int64).alias("flows")),
-                lf.filter(pl.col("s_key").is_in(imds.to_list()))
+                lf.filter(pl.col("s_key").is_in(imds))
                 .group_by("c_key")
                 .agg(
                     pl.len().cast(pl.Int64).alias("flows"),
