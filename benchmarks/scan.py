@@ -98,16 +98,19 @@ def secret_throughput(ref: str) -> None:
         inventory(src, opts.limits, extra_visitors=[keep])
     total = sum(len(d) for _, d in keep.kept)
     one = re.compile(rb"AKIA[A-Z2-7]{16}")
-    started = time.perf_counter()
-    for _, data in keep.kept:
-        one.findall(data)
-    floor_s = time.perf_counter() - started
     scanner = SecretScanner()
-    started = time.perf_counter()
-    for path, data in keep.kept:
-        scanner.scan_bytes(data, path)
-    scan_s = time.perf_counter() - started
-    print(f"secret scanner: {len(keep.kept)} files, {total / 1e6:.1f} MB: {scan_s:.3f}s "
+
+    def best(fn: object, runs: int = 5) -> float:
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            fn()  # type: ignore[operator]
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    floor_s = best(lambda: [one.findall(data) for _, data in keep.kept])
+    scan_s = best(lambda: [scanner.scan_bytes(data, path) for path, data in keep.kept])
+    print(f"secret scanner (best of 5): {len(keep.kept)} files, {total / 1e6:.1f} MB: {scan_s:.3f}s "
           f"({total / 1e6 / scan_s:.0f} MB/s); floor (one regex pass) {floor_s:.3f}s; "
           f"ratio {scan_s / floor_s:.2f}")
 

@@ -201,13 +201,25 @@ class SecretScanner:
             table = self._kw_ci if rule.ignore_case else self._kw_cs
             for k in rule.keywords:
                 table.setdefault(k, []).append(i)
+        # case-sensitive keywords: one regex pass finds them all (longest first); a keyword found
+        # also stands for every keyword inside it ("OPENSSH PRIVATE KEY" holds "PRIVATE KEY")
+        self._cs_rules: dict[bytes, set[int]] = {
+            k: {i for sub, idx in self._kw_cs.items() if sub in k for i in idx} for k in self._kw_cs}
+        ordered = sorted(self._kw_cs, key=len, reverse=True)
+        self._cs_union = re.compile(b"|".join(re.escape(k) for k in ordered)) if ordered else None
 
     def _candidates(self, data: bytes) -> list[int]:
-        """Rules whose keywords occur in `data`: one substring search per distinct keyword."""
+        """Rules whose keywords occur in `data` (one regex pass, then a few lowered searches)."""
         hit: set[int] = set(self._always)
-        for k, idx in self._kw_cs.items():
-            if k in data:
-                hit.update(idx)
+        if self._cs_union is not None:
+            found: set[bytes] = set()
+            for n, m in enumerate(self._cs_union.finditer(data)):
+                found.add(m.group())
+                if n >= 256:  # a keyword over and over: finish with one search per keyword
+                    found.update(k for k in self._kw_cs if k not in found and k in data)
+                    break
+            for k in found:
+                hit.update(self._cs_rules[k])
         if self._kw_ci:
             lowered = data.lower()
             for k, idx in self._kw_ci.items():
