@@ -180,7 +180,7 @@ class VpcFlowSource:
         rows = max(10_000, self.options.batch_bytes // 110)  # ~110 bytes per record
         try:
             lf = pl.scan_csv(path, has_header=False, skip_rows=skip, **args).select(wanted)
-            for raw in lf.collect_batches(chunk_size=rows):
+            for raw in lf.collect_batches(chunk_size=rows, maintain_order=False):
                 yield self._batch(raw, columns, path)
         except pl.exceptions.PolarsError as exc:
             raise InputError(f"{path}: cannot parse flow log records ({str(exc).splitlines()[0]})") from exc
