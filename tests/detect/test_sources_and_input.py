@@ -270,7 +270,10 @@ def test_ocsf_and_fail_on(tmp_path: Path) -> None:
     proc = run_cli("detect", "-s", "k8s-audit", str(log), "--no-state", "--fail-on", "critical", "-f", "json")
     assert proc.returncode == 1
     ocsf = run_cli("detect", "-s", "k8s-audit", str(log), "--no-state", "-f", "ocsf")
-    assert "Traceback" not in ocsf.stderr
+    assert ocsf.returncode == 0, ocsf.stderr
+    events = json.loads(ocsf.stdout)
+    events = events if isinstance(events, list) else [events]
+    assert events and all(e["class_uid"] == 2004 for e in events)
 
 
 def test_first_seen_state_persists_across_runs(tmp_path: Path) -> None:
