@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from seawall.cli.common import emit, exit_code, parse_severity, parse_severity_list, warn
+from seawall.cli.common import finish, parse_severity, parse_severity_list, warn
 from seawall.cli.imageopts import (
     CACertOpt,
     ImageRefArg,
@@ -63,12 +63,7 @@ def _finish(report: Report, fmt: str, output: Path | None, fail_on: str | None, 
     if not quiet:
         for message in report.warnings:
             warn(message)
-    emit(report, fmt, output)
-    code = exit_code(report, parse_severity(fail_on))
-    if code:
-        # SystemExit, not typer.Exit: under standalone_mode=False click turns typer.Exit into a
-        # return value that `seawall.cli.app.main` does not pass on
-        raise SystemExit(code)
+    finish(report, fmt, output, fail_on)
 
 
 def register(app: typer.Typer) -> None:
