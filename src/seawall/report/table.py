@@ -67,6 +67,7 @@ def _finding_row(f: Finding) -> list[str]:
         _text(f.title, 80),
         _text(f"{f.resource.type}:{subject}", 60),
         _text(where, 60),
+        _text(f.evidence, 60),
     ]
 
 
@@ -95,7 +96,7 @@ def render_findings(report: Report, console: Console) -> None:
         console.print(table)
     if others:
         table = Table(title="Findings")
-        for col in ("Severity", "Rule", "Title", "Resource", "Location"):
+        for col in ("Severity", "Rule", "Title", "Resource", "Location", "Evidence"):
             table.add_column(col)
         for f in sorted(others, key=lambda x: (-x.severity.rank, x.rule, x.location.path or "")):
             table.add_row(*_finding_row(f))
