@@ -117,8 +117,8 @@ KUBECTL = {
                 "namespace": "mon",
                 "ownerReferences": [{"kind": "DaemonSet", "name": "node-exporter"}],
             },
-            "spec": {"hostNetwork": True, "containers": [{"name": "ne"}]},
-            "status": {"podIP": "10.2.1.5"},
+            "spec": {"hostNetwork": True, "containers": [{"name": "ne", "ports": [{"containerPort": 9100}]}]},
+            "status": {"podIP": "10.2.1.5", "hostIP": "10.2.1.5"},
         },
         {
             "apiVersion": "v1",
@@ -128,6 +128,17 @@ KUBECTL = {
                 "clusterIP": "172.20.5.5",
                 "selector": {"app": "ledger"},
                 "ports": [{"port": 5432, "targetPort": 5432}],
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "payments-public", "namespace": "pay"},
+            "spec": {
+                "type": "NodePort",
+                "clusterIP": "172.20.9.9",
+                "selector": {"app": "payments"},
+                "ports": [{"port": 80, "targetPort": 9000, "nodePort": 30080}],
             },
         },
         {
@@ -156,6 +167,8 @@ def test_inventory_sources(tmp_path: Path) -> None:
     assert inv.by_ip["172.20.5.5"] == ("StatefulSet:pay/ledger", "service/ledger")
     assert inv.by_ip["10.2.1.5"][0] == "Node:/ip-10-2-1-5.ec2.internal"  # host-network pod = the node
     assert inv.exposed["StatefulSet:pay/ledger"] == {5432}
+    assert inv.by_ip_port[("10.2.1.5", 9100)] == ("DaemonSet:mon/node-exporter", "node-exporter-abcde")
+    assert inv.by_ip_port[("10.2.1.5", 30080)] == ("Deployment:pay/payments", "service/payments-public")
     (tmp_path / "empty.json").write_text("{}")
     with pytest.raises(InputError, match="no workload addresses"):
         Inventory.load([tmp_path / "empty.json"])
@@ -228,3 +241,28 @@ def test_threat_intel_plain_list_and_stix(tmp_path: Path) -> None:
     empty.write_text("# nothing\n")
     with pytest.raises(InputError, match="no IP, CIDR or domain"):
         detect("vpc-flow", [str(flows)], NetworkOptions(intel=[empty]))
+
+
+def test_node_ports_attribute_to_the_workload(tmp_path: Path) -> None:
+    (tmp_path / "k8s.json").write_text(json.dumps(KUBECTL))
+    flows = tmp_path / "f.log"
+    flows.write_text(
+        "\n".join(
+            [
+                HEADER,
+                "2 1 eni-1 10.9.9.9 10.2.1.5 40000 30080 6 10 5000 1700000000 1700000060 ACCEPT OK",
+                "2 1 eni-1 10.2.0.11 10.2.1.5 40001 9100 6 10 5000 1700000000 1700000060 ACCEPT OK",
+                "2 1 eni-1 10.2.0.11 10.2.1.5 40002 10250 6 10 5000 1700000000 1700000060 ACCEPT OK",
+            ]
+        )
+        + "\n"
+    )
+    r = detect("vpc-flow", [str(flows)], NetworkOptions(inventory=[tmp_path / "k8s.json"]))
+    assert r.analysis is not None
+    edges = {(e["c_key"], e["s_key"], e["s_port"]) for e in r.analysis.data.edges.iter_rows(named=True)}
+    assert edges == {
+        ("IPAddress:/10.9.9.9", "Deployment:pay/payments", 30080),
+        ("Deployment:pay/payments", "DaemonSet:mon/node-exporter", 9100),
+        ("Deployment:pay/payments", "Node:/ip-10-2-1-5.ec2.internal", 10250),
+    }
+    assert [(f.rule, f.resource.name) for f in r.findings] == [("net-lateral-admin-port", "payments")]

@@ -157,16 +157,29 @@ class Inventory:
             labels = {str(k): str(v) for k, v in _dict(meta.get("labels")).items()}
             key = make_key(*_pod_workload(meta, labels, ns, name))
             pods.append((ns, labels, key))
+            host_ip = str(status.get("hostIP") or "")
             for container in _list(spec.get("containers")):
                 for port in _list(_dict(container).get("ports")):
-                    self.expose(key, _dict(port).get("containerPort"))
+                    p = _dict(port)
+                    self.expose(key, p.get("containerPort"))
+                    # hostPort, or any port of a host-network pod: node IP:port -> this workload
+                    bound = p.get("hostPort") or (p.get("containerPort") if spec.get("hostNetwork") else None)
+                    if host_ip and isinstance(bound, int):
+                        self.by_ip_port[(host_ip, bound)] = (key, name)
             if spec.get("hostNetwork"):
-                continue  # shares the node's address: flows belong to the node
+                continue  # shares the node's address: other flows of that address belong to the node
             ips = [str(_dict(p).get("ip")) for p in _list(status.get("podIPs")) if _dict(p).get("ip")]
             if status.get("podIP"):
                 ips.append(str(status["podIP"]))
             for ip in ips:
                 self.by_ip[ip] = (key, name)
+        node_ips = [
+            str(_dict(a).get("address"))
+            for item in items
+            if item.get("kind") == "Node"
+            for a in _list(_dict(item.get("status")).get("addresses"))
+            if _dict(a).get("type") == "InternalIP" and _dict(a).get("address")
+        ]
         for item in items:
             meta = _dict(item.get("metadata"))
             if item.get("kind") == "Node":
@@ -191,6 +204,9 @@ class Inventory:
                     p = _dict(port)
                     self.expose(key, p.get("port"))
                     self.expose(key, p.get("targetPort"))
+                    if isinstance(p.get("nodePort"), int):  # NodePort / LoadBalancer services
+                        for node_ip in node_ips:
+                            self.by_ip_port[(node_ip, p["nodePort"])] = (key, f"service/{name}")
                 ips = [str(ip) for ip in _list(spec.get("clusterIPs")) if ip and ip != "None"]
                 if spec.get("clusterIP") and spec["clusterIP"] != "None":
                     ips.append(str(spec["clusterIP"]))
