@@ -254,6 +254,7 @@ class Engine:
         self.sequences: dict[tuple[str, str], list[Any]] = {}
         self.matched_events = 0
         self.problems: list[RuleProblem] = []
+        self._opened: list[_Agg] = []
 
     # -- per batch -----------------------------------------------------------------------
     def process(
@@ -302,6 +303,17 @@ class Engine:
                 self._first_seen(cr, df, masks, ctx)
         if match_parts:
             self._group_matches(pl.concat(match_parts), ctx)
+        self._emit_opened()
+
+    def _emit_opened(self) -> None:
+        """Stream the findings opened by this batch, in the order their first events happened."""
+        if self.on_finding is None or not self._opened:
+            return
+        opened, self._opened = self._opened, []
+        opened.sort(key=lambda a: (a.first is None, a.first or 0, a.lineno or 0, a.record or 0))
+        for agg in opened:
+            self.on_finding(self._finding(agg))
+            agg.emitted = True
 
     def _group_matches(self, m: pl.DataFrame, ctx: tuple[Any, ...]) -> None:
         rules = {cr.rule.id: cr.rule for cr in self.program.rules}
@@ -370,8 +382,7 @@ class Engine:
             )
             self.open[k] = agg
             if self.on_finding is not None:
-                self.on_finding(self._finding(agg))
-                agg.emitted = True
+                self._opened.append(agg)
             return
         agg.count += count
         if first is not None and (agg.first is None or first < agg.first):
