@@ -266,3 +266,22 @@ def test_node_ports_attribute_to_the_workload(tmp_path: Path) -> None:
         ("Deployment:pay/payments", "Node:/ip-10-2-1-5.ec2.internal", 10250),
     }
     assert [(f.rule, f.resource.name) for f in r.findings] == [("net-lateral-admin-port", "payments")]
+
+
+def test_a_scraper_is_not_a_scan_but_a_sweep_is(tmp_path: Path) -> None:
+    # prometheus scrapes port 9100 on 40 hosts, all answer; a sweep of port 22 mostly misses
+    lines = [HEADER]
+    for i in range(40):
+        lines.append(
+            f"2 1 eni-1 10.3.0.5 10.3.1.{i + 1} {41000 + i} 9100 6 10 5000 1700000000 1700000060 ACCEPT OK"
+        )
+    for i in range(40):
+        action = "ACCEPT" if i < 5 else "REJECT"
+        lines.append(
+            f"2 1 eni-1 10.3.0.6 10.3.1.{i + 1} {42000 + i} 22 6 1 60 1700000000 1700000060 {action} OK"
+        )
+    flows = tmp_path / "f.log"
+    flows.write_text("\n".join(lines) + "\n")
+    r = detect("vpc-flow", [str(flows)], NetworkOptions(admin_ports=()))
+    assert [(f.rule, f.resource.name) for f in r.findings] == [("net-port-scan", "10.3.0.6")]
+    assert "horizontal: port(s) 22 on up to 40 hosts" in (r.findings[0].evidence or "")

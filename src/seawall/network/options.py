@@ -28,6 +28,7 @@ class NetworkOptions:
     scan_ports: int = 20
     scan_hosts: int = 20
     scan_rejects: int = 30
+    scan_min_reject_share: float = 0.2  # horizontal: share of targets that never answered
     # lateral movement: accepted connections to remote-admin ports of internal hosts that are not
     # known to serve them (inventory), or to database ports when the client fans out to several
     # servers or the server is a node; edges in the baseline and allowed clients are exempt

@@ -56,9 +56,16 @@ class PortScan:
         table = (
             per_client.join(vertical, on="c_key")
             .join(horizontal, on="c_key")
+            # one port on many hosts, all answering, is how monitoring scrapes; a scan misses some
+            .with_columns(
+                (
+                    (pl.col("max_hosts") >= o.scan_hosts)
+                    & (pl.col("rejected") >= o.scan_min_reject_share * pl.col("targets"))
+                ).alias("is_horizontal")
+            )
             .filter(
                 (pl.col("max_ports") >= o.scan_ports)
-                | (pl.col("max_hosts") >= o.scan_hosts)
+                | pl.col("is_horizontal")
                 | (pl.col("rejected") >= o.scan_rejects)
             )
         )
@@ -70,7 +77,7 @@ class PortScan:
                     f"vertical: up to {r['max_ports']} ports on one host "
                     f"({', '.join(sorted(r['v_hosts'])[:5])})"
                 )
-            if r["max_hosts"] >= o.scan_hosts:
+            if r["is_horizontal"]:
                 kinds.append(
                     f"horizontal: port(s) {', '.join(map(str, sorted(r['h_ports'])[:10]))} "
                     f"on up to {r['max_hosts']} hosts"
