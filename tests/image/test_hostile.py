@@ -49,6 +49,31 @@ def _raw_member(name: str, data: bytes = b"x", typ: bytes = tarfile.REGTYPE, lin
     return buf.getvalue()
 
 
+def _pax_bomb(size: int) -> bytes:
+    """A PAX header declaring `size` bytes of zeros, gzip-compressed: tarfile would read it whole."""
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
+        ti = tarfile.TarInfo("PaxHeaders/bomb")
+        ti.type = tarfile.XHDTYPE
+        ti.size = size
+        gz.write(ti.tobuf(format=tarfile.USTAR_FORMAT))
+        chunk = b"\0" * (1 << 20)
+        for _ in range(size // len(chunk)):
+            gz.write(chunk)
+        gz.write(b"\0" * 1024)
+    return out.getvalue()
+
+
+def _pax_chain(n: int) -> bytes:
+    """`n` PAX headers in a row (tarfile recurses once per header)."""
+    record = b"11 path=ab\n"
+    ti = tarfile.TarInfo("PaxHeaders/x")
+    ti.type = tarfile.XHDTYPE
+    ti.size = len(record)
+    one = ti.tobuf(format=tarfile.USTAR_FORMAT) + record + b"\0" * (512 - len(record))
+    return gzip.compress(one * n + tar_bytes([E("ok", b"1")]), mtime=0)
+
+
 def _sentinel() -> Path:
     return Path("/tmp") / f"seawall-hostile-{uuid.uuid4().hex}"
 
@@ -97,6 +122,10 @@ def _case_layers(case: str, sentinel: Path) -> tuple[list[Layer], Limits, type[S
             LimitExceeded,
             "max_total_size",
         )
+    if case == "pax-header-bomb":
+        return [BASE, Layer([], raw=_pax_bomb(256 << 20))], Limits(), LimitExceeded, "extended header"
+    if case == "pax-header-chain":
+        return [BASE, Layer([], raw=_pax_chain(5000))], Limits(), InputError, "tar stream"
     raise AssertionError(case)
 
 
@@ -110,6 +139,8 @@ CASES = [
     "hardlink-out",
     "hardlink-absolute",
     "gzip-bomb",
+    "pax-header-bomb",
+    "pax-header-chain",
 ]
 
 

@@ -213,11 +213,46 @@ def _check_size(size: int, path: str, limits: Limits) -> None:
                             "(max_file_size)")
 
 
+MAX_TAR_HEADER = 1024 * 1024  # a PAX or GNU long-name header larger than this is hostile
+TAR_ERRORS = (tarfile.TarError, EOFError, ValueError, UnicodeError, OverflowError, RecursionError)
+
+
+class _SafeTarInfo(tarfile.TarInfo):
+    """tarfile reads a PAX / GNU long-name header whole into memory: bound its size first."""
+
+    def _proc_pax(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:
+        _check_header(self)
+        return super()._proc_pax(tarfile)  # type: ignore[misc]
+
+    def _proc_gnulong(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:
+        _check_header(self)
+        return super()._proc_gnulong(tarfile)  # type: ignore[misc]
+
+
+def _check_header(info: tarfile.TarInfo) -> None:
+    if info.size > MAX_TAR_HEADER:
+        raise LimitExceeded(f"tar extended header of {info.size} bytes (over {MAX_TAR_HEADER}): "
+                            "refusing the layer")
+
+
 def _open_tar(stream: IO[bytes], what: str) -> tarfile.TarFile:
     try:
-        return tarfile.open(fileobj=stream, mode="r|")
-    except tarfile.TarError as exc:
-        raise InputError(f"{what}: not a tar stream ({exc})") from None
+        return tarfile.open(fileobj=stream, mode="r|", tarinfo=_SafeTarInfo)
+    except TAR_ERRORS as exc:
+        raise InputError(f"{what}: not a tar stream ({type(exc).__name__}: {exc})") from None
+
+
+def _members(tf: tarfile.TarFile, what: str) -> Iterator[tarfile.TarInfo]:
+    """The members of a tar stream; malformed headers become InputError (not the visitors' errors)."""
+    it = iter(tf)
+    while True:
+        try:
+            member = next(it)
+        except StopIteration:
+            return
+        except TAR_ERRORS as exc:
+            raise InputError(f"{what}: corrupt tar stream ({type(exc).__name__}: {str(exc)[:200]})") from None
+        yield member
 
 
 def _walk_layer(source: ImageSource, layer: LayerInfo, pos: int, state: _State,
@@ -241,7 +276,7 @@ def _walk_layer(source: ImageSource, layer: LayerInfo, pos: int, state: _State,
     try:
         tf = _open_tar(counted, what)
         try:
-            for member in tf:
+            for member in _members(tf, what):
                 _check_count(state)
                 path = normalize(member.name, what)
                 if path == "/":
@@ -343,7 +378,7 @@ def _serve_layer_requests(source: ImageSource, layer: LayerInfo, requests: list[
     stream = source.open_layer(layer)
     try:
         tf = _open_tar(stream, what)
-        for member in tf:
+        for member in _members(tf, what):
             if not member.isreg():
                 continue
             path = normalize(member.name, what)
