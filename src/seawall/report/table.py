@@ -36,7 +36,7 @@ def _short_layer(layer: str | None) -> str:
 
 
 def _console(out: TextIO, color: bool) -> Console:
-    return Console(file=out, force_terminal=color, no_color=not color, width=200,
+    return Console(file=out, force_terminal=color, no_color=not color, width=200, emoji=False,
                    highlight=False, soft_wrap=False)
 
 
