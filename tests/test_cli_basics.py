@@ -33,3 +33,20 @@ def test_fail_on_threshold() -> None:
     assert exit_code(report, Severity.HIGH) == 0
     assert exit_code(report, Severity.MEDIUM) == 1
     assert exit_code(report, None) == 0
+
+
+def test_table_prints_attacker_strings_literally() -> None:
+    import io
+
+    from seawall.report import RenderOptions, render
+
+    report = Report(target=Target(kind="logs", name="x"))
+    report.findings.append(Finding(kind=FindingKind.DETECTION, rule="r", title="[red]boom[/red] :smile:",
+                                   severity=Severity.HIGH, resource=Resource("Pod", "web"),
+                                   evidence="k8s:Secret:data/*\x1b[2J"))
+    out = io.StringIO()
+    render(report, "table", out, RenderOptions())
+    text = out.getvalue()
+    assert "[red]boom[/red] :smile:" in text
+    assert "k8s:Secret:data/*" in text
+    assert "\x1b" not in text
