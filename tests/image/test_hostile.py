@@ -268,3 +268,28 @@ def test_cli_hostile_exit_2_one_line(case: str, tmp_path: Path, sbom_cli: Callab
     assert "Traceback" not in res.stderr
     assert not sentinel.exists()
     assert list((sandbox / "tmp").rglob("*")) == []
+
+
+def test_hostile_outer_archives(tmp_path: Path, isolated: Path) -> None:
+    """The archive around the image is hostile input too: header bombs, JSON nesting bombs."""
+    bomb = tmp_path / "bomb.tar.gz"
+    bomb.write_bytes(_pax_bomb(64 << 20))
+    with pytest.raises(LimitExceeded, match="extended header"):
+        open_image(f"docker-archive:{bomb}")
+    with pytest.raises(LimitExceeded, match="extended header"):
+        open_image(f"oci-archive:{bomb}")
+    nested = tmp_path / "nested.tar"
+    with tarfile.open(nested, "w") as tf:
+        data = b"[" * 200_000 + b"]" * 200_000
+        ti = tarfile.TarInfo("manifest.json")
+        ti.size = len(data)
+        tf.addfile(ti, io.BytesIO(data))
+    with pytest.raises(InputError, match="not valid JSON"):
+        open_image(str(nested))
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    (layout / "index.json").write_bytes(b'{"manifests": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    with pytest.raises(InputError, match="not valid JSON"):
+        open_image(f"oci:{layout}")
+    assert list((isolated / "tmp").rglob("*")) == []

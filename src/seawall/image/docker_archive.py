@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import tarfile
 from pathlib import Path
 from typing import IO, Any
 
@@ -16,7 +15,14 @@ from seawall.core.errors import InputError
 from seawall.image.base import ImageConfig, LayerInfo
 from seawall.image.manifest import Descriptor, layer_infos, load_json, parse_config
 from seawall.image.options import SourceOptions
-from seawall.image.streams import CHUNK, HashingReader, decompressed, read_bounded, sha256_bytes
+from seawall.image.streams import (
+    CHUNK,
+    HashingReader,
+    decompressed,
+    open_archive,
+    read_bounded,
+    sha256_bytes,
+)
 
 _HEX_NAME = re.compile(r"(?:^|/)([0-9a-f]{64})(?:\.json)?$")
 
@@ -33,16 +39,7 @@ class DockerArchiveSource:
     def __init__(self, path: Path, name: str, options: SourceOptions, tag: str | None = None) -> None:
         self._name = name
         self._limits = options.limits
-        try:
-            self._tar = tarfile.open(path, "r:*")  # noqa: SIM115 - closed in close()
-            self._members = {m.name.removeprefix("./"): m for m in self._tar.getmembers()
-                             if m.isfile() or m.issym()}
-        except FileNotFoundError:
-            raise InputError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise InputError(f"{path}: is a directory, not a docker-archive tar file") from None
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise InputError(f"{path}: not a readable docker-archive ({exc})") from None
+        self._tar, self._members = open_archive(path, self._limits.max_entries, "docker-archive")
         try:
             self._load(tag)
         except BaseException:
@@ -85,8 +82,9 @@ class DockerArchiveSource:
             import json
 
             entries: Any = json.loads(raw)
-        except ValueError as exc:
-            raise InputError(f"{self._name}: manifest.json is not valid JSON ({exc})") from None
+        except (ValueError, RecursionError) as exc:
+            raise InputError(f"{self._name}: manifest.json is not valid JSON "
+                             f"({type(exc).__name__})") from None
         if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
             raise InputError(f"{self._name}: manifest.json lists no image")
         if tag is not None:

@@ -28,7 +28,7 @@ from typing import IO
 from seawall.core.errors import InputError, LimitExceeded
 from seawall.image.base import EntryKind, FileEntry, FileVisitor, ImageSource, LayerInfo, Limits
 from seawall.image.rootfs import DirSource
-from seawall.image.streams import CHUNK, CountingReader, SizeBudget, drain
+from seawall.image.streams import CHUNK, TAR_ERRORS, CountingReader, SafeTarInfo, SizeBudget, drain
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -213,31 +213,9 @@ def _check_size(size: int, path: str, limits: Limits) -> None:
                             "(max_file_size)")
 
 
-MAX_TAR_HEADER = 1024 * 1024  # a PAX or GNU long-name header larger than this is hostile
-TAR_ERRORS = (tarfile.TarError, EOFError, ValueError, UnicodeError, OverflowError, RecursionError)
-
-
-class _SafeTarInfo(tarfile.TarInfo):
-    """tarfile reads a PAX / GNU long-name header whole into memory: bound its size first."""
-
-    def _proc_pax(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:
-        _check_header(self)
-        return super()._proc_pax(tarfile)  # type: ignore[misc]
-
-    def _proc_gnulong(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:
-        _check_header(self)
-        return super()._proc_gnulong(tarfile)  # type: ignore[misc]
-
-
-def _check_header(info: tarfile.TarInfo) -> None:
-    if info.size > MAX_TAR_HEADER:
-        raise LimitExceeded(f"tar extended header of {info.size} bytes (over {MAX_TAR_HEADER}): "
-                            "refusing the layer")
-
-
 def _open_tar(stream: IO[bytes], what: str) -> tarfile.TarFile:
     try:
-        return tarfile.open(fileobj=stream, mode="r|", tarinfo=_SafeTarInfo)
+        return tarfile.open(fileobj=stream, mode="r|", tarinfo=SafeTarInfo)
     except TAR_ERRORS as exc:
         raise InputError(f"{what}: not a tar stream ({type(exc).__name__}: {exc})") from None
 

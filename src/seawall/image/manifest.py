@@ -90,7 +90,7 @@ class Platform:
 def load_json(data: bytes, what: str) -> dict[str, Any]:
     try:
         doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InputError(f"{what} is not valid JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise InputError(f"{what} is not a JSON object")

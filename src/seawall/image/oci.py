@@ -6,7 +6,6 @@ opens layers as verified, decompressed streams. The registry source reuses it.
 
 from __future__ import annotations
 
-import tarfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -28,7 +27,7 @@ from seawall.image.manifest import (
     select_platform,
 )
 from seawall.image.options import SourceOptions
-from seawall.image.streams import HashingReader, decompressed, parse_digest, read_bounded
+from seawall.image.streams import HashingReader, decompressed, open_archive, parse_digest, read_bounded
 
 MAX_INDEX_DEPTH = 4
 
@@ -185,13 +184,7 @@ class OCIArchiveSource(_LayoutImage):
 
     def __init__(self, path: Path, name: str, options: SourceOptions, tag: str | None = None) -> None:
         super().__init__(name, options)
-        try:
-            self._tar = tarfile.open(path, "r:*")  # noqa: SIM115 - closed in close()
-            self._members = {m.name.removeprefix("./"): m for m in self._tar.getmembers() if m.isfile()}
-        except FileNotFoundError:
-            raise InputError(f"{path}: no such file") from None
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise InputError(f"{path}: not a readable oci-archive ({exc})") from None
+        self._tar, self._members = open_archive(path, self._limits.max_entries, "oci-archive")
         member = self._members.get("index.json")
         if member is None:
             self.close()

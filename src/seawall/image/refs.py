@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seawall.core.errors import InputError
-from seawall.image.streams import parse_digest
+from seawall.image.streams import TAR_ERRORS, SafeTarInfo, parse_digest
 
 TRANSPORTS = ("docker-archive", "oci-archive", "oci", "dir", "registry")
 DOCKER_HUB = "registry-1.docker.io"
@@ -91,13 +91,13 @@ def parse_registry_ref(text: str, original: str | None = None) -> ImageRef:
 
 def _detect_file(path: Path) -> str:
     try:
-        with tarfile.open(path, "r:*") as tf:
+        with tarfile.open(path, "r:*", tarinfo=SafeTarInfo) as tf:
             names = set()
             for i, member in enumerate(tf):
                 names.add(member.name.removeprefix("./"))
                 if i > 2000:
                     break
-    except (tarfile.TarError, OSError, EOFError) as exc:
+    except (*TAR_ERRORS, OSError) as exc:
         raise InputError(f"{path}: not an image archive (not a readable tar file: {exc})") from None
     if "manifest.json" in names:
         return "docker-archive"

@@ -11,7 +11,9 @@ import contextlib
 import gzip
 import hashlib
 import io
+import tarfile
 import zlib
+from pathlib import Path
 from typing import IO, Any, cast
 
 import zstandard
@@ -370,3 +372,53 @@ def read_bounded(stream: IO[bytes] | io.RawIOBase, limit: int, what: str) -> byt
         total += len(data)
         if total > limit:
             raise LimitExceeded(f"{what} is larger than the limit of {limit} bytes")
+
+
+MAX_TAR_HEADER = 1024 * 1024  # a PAX or GNU long-name header larger than this is hostile
+TAR_ERRORS = (tarfile.TarError, EOFError, ValueError, UnicodeError, OverflowError, RecursionError)
+
+
+class SafeTarInfo(tarfile.TarInfo):
+    """tarfile reads a PAX / GNU long-name header whole into memory: bound its size first."""
+
+    def _proc_pax(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:
+        _check_header(self)
+        return super()._proc_pax(tarfile)  # type: ignore[misc]
+
+    def _proc_gnulong(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:
+        _check_header(self)
+        return super()._proc_gnulong(tarfile)  # type: ignore[misc]
+
+
+def _check_header(info: tarfile.TarInfo) -> None:
+    if info.size > MAX_TAR_HEADER:
+        raise LimitExceeded(f"tar extended header of {info.size} bytes (over {MAX_TAR_HEADER}): "
+                            "refusing the layer")
+
+
+def open_archive(path: Path, max_entries: int,
+                 what: str) -> tuple[tarfile.TarFile, dict[str, tarfile.TarInfo]]:
+    """Open an image archive (docker-archive, oci-archive) for reading in place: its members by
+    name (regular files and symlinks), with bounded headers and entry count."""
+    try:
+        tf = tarfile.open(path, "r:*", tarinfo=SafeTarInfo)  # noqa: SIM115 - the caller closes it
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a {what} tar file") from None
+    except (*TAR_ERRORS, OSError) as exc:
+        raise InputError(f"{path}: not a readable {what} ({type(exc).__name__}: {exc})") from None
+    members: dict[str, tarfile.TarInfo] = {}
+    try:
+        for count, m in enumerate(tf, 1):
+            if count > max_entries:
+                raise LimitExceeded(f"{path}: more than {max_entries} entries (max_entries)")
+            if m.isfile() or m.issym():
+                members[m.name.removeprefix("./")] = m
+        tf.members = []  # type: ignore[attr-defined]  # the index above is all we keep
+    except BaseException as exc:
+        tf.close()
+        if isinstance(exc, (*TAR_ERRORS, OSError)):
+            raise InputError(f"{path}: not a readable {what} ({type(exc).__name__}: {exc})") from None
+        raise
+    return tf, members
