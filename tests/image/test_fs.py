@@ -9,7 +9,7 @@ import pytest
 
 from seawall.core.errors import InputError, LimitExceeded
 from seawall.image import EntryKind, Limits, open_image
-from seawall.image.fs import FileIndex, normalize, walk
+from seawall.image.fs import FileIndex, normalize, read_files, walk
 from tests.image.builder import E, Layer, build, write_oci
 from tests.image.visitors import Recorder
 
@@ -228,3 +228,27 @@ def test_dir_source_never_follows_symlinks_out_of_root(tmp_path: Path) -> None:
     assert all(content != b"HOST SECRET" for content, _ in rec.seen.values())
     assert "/etc/shadow-link" not in rec.seen  # the host's /etc/shadow is never read
     assert "/fifo" not in index
+
+
+def test_read_files_after_the_pass(tmp_path: Path) -> None:
+    layers = [
+        BASE,
+        Layer([E("etc/passwd", b"root:x:0:0:changed\n"), E("bin/link", type="hardlink", link="etc/passwd")]),
+    ]
+    with open_image(_image(tmp_path, layers)) as src:
+        index = walk(src, [], Limits())
+        got = read_files(
+            src, index, ["/etc/passwd", "/etc/os-release", "/bin/link", "/nope", "/etc"], Limits()
+        )
+    assert got == {
+        "/etc/passwd": b"root:x:0:0:changed\n",
+        "/etc/os-release": b'ID=debian\nVERSION_ID="12"\n',
+        "/bin/link": b"root:x:0:0:changed\n",
+    }
+    root = tmp_path / "rootfs"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "hostname").write_text("box\n")
+    (root / "hn").symlink_to("/etc/hostname")
+    with open_image(f"dir:{root}") as src:
+        index = walk(src, [], Limits())
+        assert read_files(src, index, ["/hn", "/etc/missing"], Limits()) == {"/hn": b"box\n"}

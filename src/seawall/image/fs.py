@@ -515,3 +515,44 @@ def _deliver_dir_file(source: DirSource, path: str, entry: FileEntry, visitors: 
         return
     with f, io.BufferedReader(_Bounded(f, size), CHUNK) as bounded:
         _deliver(visitors, entry, bounded)
+
+
+class _Collect:
+    def __init__(self) -> None:
+        self.found: dict[str, bytes] = {}
+
+    def wants(self, entry: FileEntry) -> bool:
+        return True
+
+    def visit(self, entry: FileEntry, content: IO[bytes]) -> None:
+        self.found[entry.path] = content.read()
+
+
+def read_files(source: ImageSource, index: FileIndex, paths: Sequence[str],
+               limits: Limits) -> dict[str, bytes]:
+    """The content of final files after the pass (for questions the visitors did not ask), with
+    symlinks resolved inside the image; only the layers holding them are re-read. Paths that do
+    not name a regular file are left out."""
+    collect = _Collect()
+    requests: dict[int, list[_Request]] = {}
+    for path in paths:
+        real = index.resolve_path(path)
+        entry = index.get(real) if real is not None else None
+        if entry is None or real is None or entry.kind not in (EntryKind.FILE, EntryKind.HARDLINK):
+            continue
+        member = entry.link_target if entry.kind == EntryKind.HARDLINK and entry.link_target else real
+        _check_size(entry.size, path, limits)
+        delivered = FileEntry(path=path, kind=EntryKind.FILE, size=entry.size, mode=entry.mode,
+                              layer=entry.layer, link_target=real if real != path else None,
+                              uid=entry.uid, gid=entry.gid)
+        if isinstance(source, DirSource):
+            _deliver_dir_file(source, real, delivered, [collect], entry.size,
+                              _State(limits=limits, index=index))
+            continue
+        layer_index = entry.layer.index if entry.layer is not None else -1
+        requests.setdefault(layer_index, []).append(_Request(member, delivered, [collect]))
+    by_index = {layer.index: layer for layer in index.layers}
+    for layer_index in sorted(requests, reverse=True):
+        if layer_index in by_index:
+            _serve_layer_requests(source, by_index[layer_index], requests[layer_index])
+    return collect.found
