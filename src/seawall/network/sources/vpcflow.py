@@ -167,17 +167,19 @@ class VpcFlowSource:
         columns = prefix + fields
         if not _is_gzip(path):
             # plain text: Polars' streaming CSV scan hands out bounded batches (no copies of ours)
+            sample = first[: 1 << 20]
+            line_bytes = max(40, len(sample) // max(1, sample.count(b"\n")))
             del chunks, first
-            yield from self._scan(path, columns, skip=1 if header else 0)
+            yield from self._scan(path, columns, skip=1 if header else 0, line_bytes=line_bytes)
             return
         for chunk in _chain(first, chunks):
             if chunk.strip():
                 yield self._parse(chunk, columns, path)
 
-    def _scan(self, path: Path, columns: list[str], skip: int) -> Iterator[FlowBatch]:
+    def _scan(self, path: Path, columns: list[str], skip: int, line_bytes: int) -> Iterator[FlowBatch]:
         args = self._csv_args(columns)
         wanted = [[*columns, _EXTRA][i] for i in args.pop("columns")]
-        rows = max(10_000, self.options.batch_bytes // 110)  # ~110 bytes per record
+        rows = max(10_000, self.options.batch_bytes // line_bytes)
         try:
             lf = pl.scan_csv(path, has_header=False, skip_rows=skip, **args).select(wanted)
             for raw in lf.collect_batches(chunk_size=rows, maintain_order=False):
