@@ -236,3 +236,76 @@ def test_corrupted_manifest_in_registry_storage_is_refused(registry: Registry, t
     for ref in (f"badmanifest:{tag}", f"badmanifest@{digest}"):
         with pytest.raises(IntegrityError, match="digest mismatch"):
             open_image(f"registry:{registry.host}/{ref}", _opts(registry))
+
+
+def _serve(handler: type, cert: Path, key: Path) -> tuple[object, int]:
+    import http.server
+    import ssl
+    import threading
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, int(httpd.server_address[1])
+
+
+def test_blob_redirect_to_another_origin_gets_no_credentials(registry: Registry, demo: str) -> None:
+    """Registries redirect blob downloads to storage (S3, a CDN): follow, but never send the
+    registry's credentials there."""
+    import http.server
+    import re
+    import ssl
+
+    import httpx
+
+    key = registry.root / "key.pem"
+    seen: list[dict[str, str]] = []
+
+    class BlobStore(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append({k.lower(): v for k, v in self.headers.items()})
+            data = registry.blob_path(self.path.rsplit("/", 1)[1]).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    store, store_port = _serve(BlobStore, registry.ca_cert, key)
+    upstream = httpx.Client(verify=ssl.create_default_context(cafile=str(registry.ca_cert)))
+
+    class Front(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            m = re.match(r"^/v2/.+/blobs/(sha256:[0-9a-f]{64})$", self.path)
+            if m and self.headers.get("Authorization"):
+                self.send_response(307)
+                self.send_header("Location", f"https://127.0.0.1:{store_port}/blob/{m.group(1)}")
+                self.end_headers()
+                return
+            fwd = {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "accept")}
+            resp = upstream.get(f"https://{registry.host}{self.path}", headers=fwd)
+            self.send_response(resp.status_code)
+            for k in ("content-type", "docker-content-digest", "www-authenticate"):
+                if k in resp.headers:
+                    self.send_header(k, resp.headers[k])
+            self.send_header("Content-Length", str(len(resp.content)))
+            self.end_headers()
+            self.wfile.write(resp.content)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    front, front_port = _serve(Front, registry.ca_cert, key)
+    try:
+        files, digest, _ = _read(f"registry:127.0.0.1:{front_port}/demo:1", _opts(registry))
+        assert digest == demo and files["/app/VERSION"] == b"1"
+        assert len(seen) >= 3  # config and both layers came from the blob store
+        assert all("authorization" not in h for h in seen)
+    finally:
+        front.shutdown()  # type: ignore[attr-defined]
+        store.shutdown()  # type: ignore[attr-defined]
+        upstream.close()
