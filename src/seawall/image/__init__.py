@@ -3,8 +3,9 @@
     from seawall.image import open_image, SourceOptions
     from seawall.image.fs import walk
 
-    with open_image("oci:build/layout:1.0", SourceOptions(platform="linux/arm64")) as src:
-        index = walk(src, visitors, src_options.limits)
+    options = SourceOptions(platform="linux/arm64")
+    with open_image("oci:build/layout:1.0", options) as src:
+        index = walk(src, visitors, options.limits)   # a FileIndex; see docs/image.md
 """
 
 from __future__ import annotations
