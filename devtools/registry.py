@@ -122,7 +122,8 @@ class TokenServer:
     checks Basic credentials, grants the scope asked for, signs an ES256 JWT with the registry
     cert's key (x5c header) — the registry trusts it through `rootcertbundle`."""
 
-    def __init__(self, cert: Path, key: Path, username: str, password: str) -> None:
+    def __init__(self, cert: Path, key: Path, username: str, password: str,
+                 anonymous_pull: bool = False) -> None:
         from cryptography import x509
         from cryptography.hazmat.primitives import serialization
 
@@ -138,9 +139,12 @@ class TokenServer:
                 url = urllib.parse.urlsplit(self.path)
                 query = dict(urllib.parse.parse_qsl(url.query))
                 authed = self.headers.get("Authorization") == server._expected
+                scope = query.get("scope", "")
+                anonymous = (anonymous_pull and "Authorization" not in self.headers
+                             and all(part.endswith(":pull") for part in scope.split(" ")))
                 server.requests.append({"path": url.path, "scope": query.get("scope", ""),
                                         "service": query.get("service", ""), "authed": str(authed)})
-                if url.path != "/token" or not authed:
+                if url.path != "/token" or not (authed or anonymous):
                     self.send_response(401)
                     self.end_headers()
                     return
@@ -190,7 +194,7 @@ class TokenServer:
 
 def start_registry(username: str = "seawall", password: str = "s3cret-Passw0rd",
                    tls: bool = True, auth: bool = True, base_dir: Path | None = None,
-                   timeout: float = 30.0, token_auth: bool = False) -> Registry:
+                   timeout: float = 30.0, token_auth: bool = False, anonymous_pull: bool = False) -> Registry:
     """A registry; `token_auth` puts it behind a Bearer token server (as Docker Hub, GHCR, Harbor)."""
     root = Path(tempfile.mkdtemp(prefix="seawall-registry-", dir=base_dir))
     storage = root / "storage"
@@ -211,7 +215,7 @@ def start_registry(username: str = "seawall", password: str = "s3cret-Passw0rd",
         lines += ["  tls:", f"    certificate: {cert}", f"    key: {key}"]
     token_server = None
     if token_auth:
-        token_server = TokenServer(cert, key, username, password)
+        token_server = TokenServer(cert, key, username, password, anonymous_pull)
         lines += ["auth:", "  token:", f"    realm: {token_server.realm}", f"    service: {TOKEN_SERVICE}",
                   f"    issuer: {TOKEN_ISSUER}", f"    rootcertbundle: {cert}"]
     elif auth:

@@ -212,13 +212,16 @@ def test_plain_http_registry_only_with_insecure(tmp_path: Path) -> None:
         assert got == digest and files["/app/VERSION"] == b"1"
 
 
-def test_bearer_token_flow(tmp_path: Path) -> None:
+def test_bearer_token_flow(tmp_path: Path, isolated: Path) -> None:
     """A registry behind a token server (as Docker Hub, GHCR, Harbor): realm/service/scope from the
     challenge, a JWT fetched with Basic credentials, then Bearer requests."""
     from devtools.registry import running_registry
 
-    with running_registry(token_auth=True) as reg:
+    with running_registry(token_auth=True, anonymous_pull=True) as reg:
         digest = _push_oci(reg, tmp_path, "team/app:1")
+        # public images (Docker Hub, GHCR): an anonymous token, no credentials anywhere
+        anonymous = _read(f"registry:{reg.host}/team/app:1", SourceOptions(ca_cert=reg.ca_cert))
+        assert anonymous[1] == digest
         files, got, _ = _read(f"registry:{reg.host}/team/app:1", _opts(reg))
         assert got == digest and files["/app/VERSION"] == b"1"
         assert reg.token_server is not None
