@@ -53,8 +53,39 @@ def _dns_responder(sock: socket.socket, stop: threading.Event) -> None:
 @pytest.mark.skipif(shutil.which("tcpdump") is None or os.geteuid() != 0, reason="needs tcpdump as root")
 def test_real_loopback_capture(tmp_path: Path) -> None:
     pcap = tmp_path / "lo.pcap"
+    stop = threading.Event()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    # servers first, on free ports (a DNS responder on 127.0.0.2:53, an HTTP server, and a TCP
+    # listener that reads one message: enough for a ClientHello to cross the wire)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.2", 53))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    tls_srv = socket.create_server(("127.0.0.1", 0))
+    http_port, tls_port = httpd.server_address[1], tls_srv.getsockname()[1]
+
+    def accept() -> None:
+        conn, _ = tls_srv.accept()
+        conn.recv(4096)
+        conn.close()
+
+    threading.Thread(target=_dns_responder, args=(udp, stop), daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(target=accept, daemon=True).start()
     dump = subprocess.Popen(
-        ["tcpdump", "-i", "lo", "-U", "-n", "-w", str(pcap), "host 127.0.0.2 or port 18081 or port 18443"],
+        [
+            "tcpdump",
+            "-i",
+            "lo",
+            "-U",
+            "-n",
+            "-w",
+            str(pcap),
+            f"host 127.0.0.2 or port {http_port} or port {tls_port}",
+        ],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
     )
@@ -62,30 +93,6 @@ def test_real_loopback_capture(tmp_path: Path) -> None:
         assert dump.stderr is not None
         line = dump.stderr.readline().decode()
         assert "listening" in line, line
-        stop = threading.Event()
-        # DNS responder on 127.0.0.2:53
-        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        udp.bind(("127.0.0.2", 53))
-        responder = threading.Thread(target=_dns_responder, args=(udp, stop), daemon=True)
-        responder.start()
-
-        # HTTP server on 127.0.0.1:18081
-        class Quiet(http.server.SimpleHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 18081), Quiet)
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        # a TCP listener that accepts and closes: enough for a ClientHello to cross the wire
-        tls_srv = socket.create_server(("127.0.0.1", 18443))
-
-        def accept() -> None:
-            conn, _ = tls_srv.accept()
-            conn.recv(4096)
-            conn.close()
-
-        threading.Thread(target=accept, daemon=True).start()
-
         q = dpkt.dns.DNS(
             id=7, qr=dpkt.dns.DNS_Q, rd=1, qd=[dpkt.dns.DNS.Q(name="db.loopback.test", type=dpkt.dns.DNS_A)]
         )
@@ -94,25 +101,28 @@ def test_real_loopback_capture(tmp_path: Path) -> None:
         client.sendto(bytes(q), ("127.0.0.2", 53))
         answer = dpkt.dns.DNS(client.recv(2048))
         assert answer.an[0].rdata == socket.inet_aton("127.0.0.1")
-        with socket.create_connection(("127.0.0.1", 18081)) as s:
-            s.sendall(b"GET / HTTP/1.1\r\nHost: shop.loopback.test:18081\r\nConnection: close\r\n\r\n")
+        client.close()
+        with socket.create_connection(("127.0.0.1", http_port)) as s:
+            host = f"shop.loopback.test:{http_port}"
+            s.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
             while s.recv(65536):
                 pass
         ctx = ssl.create_default_context()
-        with socket.create_connection(("127.0.0.1", 18443)) as raw, pytest.raises((ssl.SSLError, OSError)):
+        with socket.create_connection(("127.0.0.1", tls_port)) as raw, pytest.raises((ssl.SSLError, OSError)):
             ctx.wrap_socket(raw, server_hostname="secure.loopback.test").do_handshake()
-        time.sleep(0.5)
-        stop.set()
-        httpd.shutdown()
-        tls_srv.close()
-        udp.close()
+        time.sleep(1.5)  # let tcpdump write the last packets
     finally:
         dump.send_signal(signal.SIGINT)
         dump.wait(timeout=10)
+        stop.set()
+        httpd.shutdown()
+        httpd.server_close()
+        tls_srv.close()
+        udp.close()
     a = analyze("pcap", [str(pcap)])
     edges = {(e["c_key"], e["s_key"], e["s_port"]) for e in a.data.edges.iter_rows(named=True)}
-    assert ("IPAddress:/127.0.0.1", "IPAddress:/127.0.0.1", 18081) in edges
-    assert ("IPAddress:/127.0.0.1", "IPAddress:/127.0.0.1", 18443) in edges
+    assert ("IPAddress:/127.0.0.1", "IPAddress:/127.0.0.1", http_port) in edges
+    assert ("IPAddress:/127.0.0.1", "IPAddress:/127.0.0.1", tls_port) in edges
     assert ("IPAddress:/127.0.0.1", "IPAddress:/127.0.0.2", 53) in edges
     assert a.data.dns["qname"].to_list() == ["db.loopback.test"]
     names = a.data.names["127.0.0.1"]
