@@ -120,13 +120,18 @@ def detect(
     inventory: Annotated[
         list[Path] | None, typer.Option("--inventory", help="Flow sources: workload inventory (repeatable)")
     ] = None,
+    vpc_format: Annotated[
+        str | None,
+        typer.Option("--vpc-format", help="vpc-flow: field names of a headerless custom format"),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No warnings on stderr")] = False,
 ) -> None:
     """Detect attacks in Kubernetes audit, CloudTrail, container logs, Falco/Tetragon events and flows."""
     paths = list(paths or [])
     severities = parse_severity_list(severity)
     if source in FLOW_SOURCES:
-        _flows(source, paths, baseline, intel or [], inventory or [], fmt, output, severities, fail_on, quiet)
+        _flows(source, paths, baseline, intel or [], inventory or [], vpc_format, fmt, output, severities,
+               fail_on, quiet)
         return
     from seawall.detect import DetectOptions, compile_all, default_state_path, run
     from seawall.detect.loader import duration, load_rules
@@ -215,24 +220,19 @@ def _flows(
     baseline: Path | None,
     intel: list[Path],
     inventory: list[Path],
+    vpc_format: str | None,
     fmt: str,
     output: Path | None,
     severities: Any,
     fail_on: str | None,
     quiet: bool,
 ) -> None:
-    try:
-        import seawall.network as network  # owned by the network module; imported only when needed
-    except ImportError as exc:
-        raise InputError(
-            f"--source {source}: flow analytics (seawall.network) is not available: {exc}"
-        ) from exc
-    detect_fn = getattr(network, "detect", None)
-    options_cls = getattr(network, "NetworkOptions", None)
-    if detect_fn is None or options_cls is None:
-        raise InputError(f"--source {source}: flow analytics (seawall.network) is not available yet")
-    options = options_cls(baseline=baseline, intel=list(intel), inventory=list(inventory))
-    result = detect_fn(source, paths, options)
+    from seawall.network import NetworkOptions
+    from seawall.network import detect as detect_flows
+
+    options = NetworkOptions(baseline=baseline, intel=list(intel), inventory=list(inventory),
+                             vpc_format=vpc_format)
+    result = detect_flows(source, paths, options)
     warnings = list(getattr(result, "warnings", []) or [])
     report = Report(
         target=Target(kind="flows", name=f"{source}: " + ", ".join(paths)[:200]),
