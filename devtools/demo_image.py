@@ -114,14 +114,16 @@ def _run(cmd: list[str], **kw: object) -> None:
 
 def build_wheels(specs: tuple[str, ...] = PYPI, area: Path = AREA) -> Path:
     """`pip wheel` each pinned release once (PyYAML/MarkupSafe build from source)."""
-    key = hashlib.sha256(json.dumps([sys.version_info[:2], specs]).encode()).hexdigest()[:12]
+    key = hashlib.sha256(json.dumps([sys.version_info[:2], specs, "g0"]).encode()).hexdigest()[:12]
     out = area / f"wheels-{key}"
     if (out / ".done").is_file():
         return out
     out.mkdir(parents=True, exist_ok=True)
     print(f"demo: fetching {len(specs)} PyPI releases ...", file=sys.stderr)
     _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--disable-pip-version-check",
-          "-w", str(out), *specs], env={**os.environ, "SOURCE_DATE_EPOCH": str(EPOCH)})
+          "-w", str(out), *specs],
+         # no debug info: compiled extensions then do not embed pip's random build paths
+         env={**os.environ, "SOURCE_DATE_EPOCH": str(EPOCH), "CFLAGS": "-g0"})
     (out / ".done").touch()
     return out
 
@@ -135,6 +137,13 @@ def pip_install_tree(wheels: Path, dest: Path) -> None:
           *sorted(str(w) for w in wheels.glob("*.whl"))])
     site = next(stage.glob("usr/local/lib/python3*/site-packages"))
     site.rename(site.with_name("dist-packages"))
+    # installs from PyPI carry no direct_url.json; ours would name this machine's wheel paths
+    for direct in sorted((stage / SITE).glob("*.dist-info/direct_url.json")):
+        direct.unlink()
+        record = direct.with_name("RECORD")
+        lines = record.read_text().splitlines()
+        record.write_text("\n".join(ln for ln in lines if not ln.split(",")[0].endswith("/direct_url.json"))
+                          + "\n")
     # scripts carry this build's interpreter in their shebang: point them at the image's python
     for script in sorted((stage / "usr/local/bin").glob("*")):
         data = script.read_bytes()
@@ -186,7 +195,7 @@ def build_demo(area: Path = AREA, force: bool = False) -> DemoImage:
 
 
 def _build_demo(area: Path, force: bool) -> DemoImage:
-    rootfs = build_rootfs(include=BASE_INCLUDE, area=area.name)
+    rootfs = build_rootfs(include=BASE_INCLUDE, area=area)
     wheels = build_wheels(area=area)
     go_bin = build_go(area=area)
     here = Path(__file__)

@@ -87,14 +87,17 @@ def _mmdebstrap_version() -> str:
 
 
 def build_rootfs(suite: str = "bookworm", variant: str = "minbase", include: Sequence[str] = (),
-                 area: str = "demo", epoch: int = DEFAULT_EPOCH, quiet: bool = True) -> Path:
-    """Build (once) and return the path of a rootfs tarball made by mmdebstrap."""
+                 area: str | Path = "demo", epoch: int = DEFAULT_EPOCH, quiet: bool = True) -> Path:
+    """Build (once) and return the path of a rootfs tarball made by mmdebstrap.
+
+    `area`: a directory, or a name under `.cache/` (where the tarball is cached).
+    """
     mirrors = apt_sources(suite)
     key_src = json.dumps({"suite": suite, "variant": variant, "include": sorted(include),
                           "mirrors": mirrors, "epoch": epoch, "tool": _mmdebstrap_version()},
                          sort_keys=True)
     key = hashlib.sha256(key_src.encode()).hexdigest()[:16]
-    out_dir = CACHE / area
+    out_dir = area if isinstance(area, Path) else CACHE / area
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"rootfs-{suite}-{variant}-{key}.tar"
     if target.is_file():
