@@ -23,6 +23,7 @@ from seawall.core import Report, Target
 from seawall.core.errors import InputError
 
 SBOM_FORMATS = ("table", "json", "cyclonedx-json", "spdx-json")
+ALIASES = {"cyclonedx": "cyclonedx-json", "spdx": "spdx-json"}  # as Trivy spells them
 
 
 def _kind(ref: str) -> str:
@@ -68,6 +69,7 @@ def register(app: typer.Typer) -> None:
         quiet: QuietOpt = False,
     ) -> None:
         """List every package in an image (OS, Python, Go, ...) with its layer: an SBOM."""
+        fmt = ALIASES.get(fmt, fmt)
         if fmt not in SBOM_FORMATS:
             raise InputError(f"unknown SBOM format {fmt!r}; choose one of: {', '.join(SBOM_FORMATS)}")
         if output is not None and not output.parent.is_dir():
