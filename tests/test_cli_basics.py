@@ -50,3 +50,30 @@ def test_table_prints_attacker_strings_literally() -> None:
     assert "[red]boom[/red] :smile:" in text
     assert "k8s:Secret:data/*" in text
     assert "\x1b" not in text
+
+
+def test_output_to_a_device_writes_through_it(tmp_path) -> None:
+    import os
+    import stat
+
+    from seawall.cli.common import emit
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        emit(Report(target=Target(kind="image", name="x")), "json", fifo)
+        data = os.read(reader, 65536)
+    finally:
+        os.close(reader)
+    assert b'"schema": "seawall.report/v1"' in data
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still a FIFO, not replaced by a file
+
+
+def test_output_file_is_written_atomically(tmp_path) -> None:
+    from seawall.cli.common import emit
+
+    out = tmp_path / "r.json"
+    emit(Report(target=Target(kind="image", name="x")), "json", out)
+    assert out.read_text().startswith("{")
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]

@@ -48,6 +48,11 @@ def emit(report: Report, fmt: str, output: Path | None, view: str = "findings") 
         return
     buffer = io.StringIO()
     render(report, fmt, buffer, RenderOptions(view=view))
+    if output.exists() and not output.is_file():
+        # a device, FIFO or the like (/dev/null, /dev/stdout): write to it, never rename over it
+        with output.open("w", encoding="utf-8") as stream:
+            stream.write(buffer.getvalue())
+        return
     tmp = output.with_name(f".{output.name}.tmp")
     tmp.write_text(buffer.getvalue(), encoding="utf-8")
     tmp.replace(output)
