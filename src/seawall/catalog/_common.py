@@ -82,11 +82,16 @@ class BaseCataloger:
         Returns None (and records a warning) when the file is larger than allowed.
         """
         cap = min(cap, self.limits.max_file_size)
-        data = content.read(cap + 1)
-        if len(data) > cap:
-            self.warn(entry, f"larger than {cap} bytes, skipped")
-            return None
-        return data
+        # read in chunks: read(cap + 1) would allocate the whole cap up front
+        chunks: list[bytes] = []
+        total = 0
+        while chunk := content.read(min(1 << 20, cap + 1 - total)):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > cap:
+                self.warn(entry, f"larger than {cap} bytes, skipped")
+                return None
+        return b"".join(chunks)
 
 
 def location(entry: FileEntry, path: str | None = None) -> Location:
