@@ -31,7 +31,7 @@ class LayerInfo:
     index: int
     digest: str  # "sha256:..." of the blob as named by the manifest (or diff_id for dir:)
     diff_id: str | None = None  # digest of the uncompressed tar (config rootfs.diff_ids)
-    created_by: str | None = None  # the history line that made the layer
+    created_by: str | None = None  # the history line that made the layer, secrets redacted
     media_type: str | None = None
     size: int | None = None
 

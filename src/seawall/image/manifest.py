@@ -206,11 +206,25 @@ def layer_infos(layers: list[Descriptor], config: ImageConfig, limit: int) -> li
     if len(layers) > limit:
         raise LimitExceeded(f"image has {len(layers)} layers, more than the limit of {limit} (max_layers)")
     created = [h.created_by for h in config.history if not h.empty_layer]
+    shown = _redact_history(created)
     infos = []
     for i, d in enumerate(layers):
         infos.append(LayerInfo(
             index=i, digest=d.digest,
             diff_id=config.diff_ids[i] if i < len(config.diff_ids) else None,
-            created_by=created[i] if i < len(created) and created[i] else None,
+            created_by=shown[i] if i < len(shown) and shown[i] else None,
             media_type=d.media_type or None, size=d.size))
     return infos
+
+
+def _redact_history(lines: list[str]) -> list[str]:
+    """History lines as they may be shown: `LayerInfo.created_by` is output (SBOM layers, package
+    and finding locations, every format), so a build argument such as `|2 NPM_TOKEN=ghp_...`
+    is redacted here, once, at the source. Scanners read the raw lines from
+    `ImageConfig.history`."""
+    if not any(lines):
+        return lines
+    from seawall.scan.secrets import SecretScanner, redact_text  # lazy: rules load only when needed
+
+    scanner = SecretScanner()
+    return [redact_text(line, scanner) if line else line for line in lines]

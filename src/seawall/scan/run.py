@@ -195,7 +195,6 @@ def _scan(source: ImageSource, ref: str, kind: str, options: ScanOptions, db: _D
     findings = _dedupe(_redacted_finding(f, redactor) for f in findings)
     findings, suppressed, ignore_warnings = _filter(findings, options)
     warnings.extend(ignore_warnings)
-    packages = _redacted_packages(inv.packages, redactor)
     findings.sort(key=lambda f: (-f.severity.rank, f.kind.value, f.rule, f.location.path or ""))
     metadata: dict[str, Any] = {
         "scanners": sorted(options.scanners),
@@ -209,7 +208,7 @@ def _scan(source: ImageSource, ref: str, kind: str, options: ScanOptions, db: _D
     if db is not None and db.info:
         metadata["db"] = db.info
     target = Target(kind=kind, name=name, digest=source.digest, os=inv.os, metadata=metadata)
-    return Report(target=target, packages=packages, findings=findings, warnings=warnings)
+    return Report(target=target, packages=inv.packages, findings=findings, warnings=warnings)
 
 
 def _vulnerabilities(db: Any, packages: list[Package], os_info: Any, resource: Resource) -> list[Finding]:
@@ -267,17 +266,10 @@ class _Redactor:
         return self.cache[text]
 
 
-def _redacted_packages(packages: list[Package], redactor: _Redactor) -> list[Package]:
-    """Package locations carry the history line of their layer: redact secrets in it."""
-    for pkg in packages:
-        if any(loc.layer_created_by for loc in pkg.locations):
-            pkg.locations = [dataclasses.replace(loc, layer_created_by=redactor(loc.layer_created_by))
-                             for loc in pkg.locations]
-    return packages
-
-
 def _redacted_finding(f: Finding, redactor: _Redactor) -> Finding:
-    """Every text that may quote a build command passes through the redactor."""
+    """Every text that may quote a build command passes through the redactor. History lines are
+    already redacted at their source (`LayerInfo.created_by`, seawall.image.manifest); this is a
+    safety net for locations built from anything else."""
     loc = f.location
     if loc.layer_created_by:
         text = redactor(loc.layer_created_by)
