@@ -86,6 +86,19 @@ class FileEntry:
     gid: int = 0
 
 
+class HiddenHow(StrEnum):
+    DELETED = "deleted"  # a whiteout, an opaque directory, or a parent made a non-directory above
+    REPLACED = "replaced"  # an upper layer wrote the same path again
+
+
+@dataclass(frozen=True, slots=True)
+class Hidden:
+    """Why a file of a lower layer is not in the final filesystem (its bytes still are in the image)."""
+
+    how: HiddenHow
+    by: LayerInfo  # the upper layer that deleted or replaced it
+
+
 class FileVisitor(Protocol):
     """Reads files during the single pass. `wants` must be cheap: it runs for every entry."""
 
@@ -94,6 +107,18 @@ class FileVisitor(Protocol):
     def visit(self, entry: FileEntry, content: IO[bytes]) -> None:
         """Read `content` (a bounded stream of the file's bytes) before returning."""
         ...
+
+
+class HiddenFileVisitor(FileVisitor, Protocol):
+    """A FileVisitor that also reads the files upper layers deleted or replaced (secrets that are
+    still in the image for anyone who pulls it). Opt in with `wants_hidden = True`: the pass then
+    asks `wants(entry)` for hidden regular files too (`entry.layer` = the layer holding the bytes)
+    and calls `visit_hidden` instead of `visit`. Visitors without the attribute (the catalogers)
+    see final files only."""
+
+    wants_hidden: bool
+
+    def visit_hidden(self, entry: FileEntry, content: IO[bytes], hidden: Hidden) -> None: ...
 
 
 class ImageSource(Protocol):

@@ -23,10 +23,20 @@ import tarfile
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, cast
 
 from seawall.core.errors import InputError, LimitExceeded
-from seawall.image.base import EntryKind, FileEntry, FileVisitor, ImageSource, LayerInfo, Limits
+from seawall.image.base import (
+    EntryKind,
+    FileEntry,
+    FileVisitor,
+    Hidden,
+    HiddenFileVisitor,
+    HiddenHow,
+    ImageSource,
+    LayerInfo,
+    Limits,
+)
 from seawall.image.rootfs import DirSource
 from seawall.image.streams import CHUNK, TAR_ERRORS, CountingReader, SafeTarInfo, SizeBudget, drain
 
@@ -82,6 +92,9 @@ class FileIndex:
     layers: list[LayerInfo] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     max_symlink_depth: int = 40
+    # hardlink path -> (index of the layer holding its bytes, member name there), for hardlinks
+    # whose target is in a lower layer
+    link_sources: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -151,6 +164,19 @@ class _Request:
 
 
 @dataclass(slots=True)
+class _LowerLink:
+    """A final hardlink whose target is not in its own layer: served from the first lower layer
+    that holds the target, later in the same pass (layers are read top-down)."""
+
+    entry: FileEntry
+    pos: int  # position of the hardlink's layer (0 = top)
+
+
+# a delivery: visitor, entry, and why it is hidden (None: a final file)
+_Call = tuple[FileVisitor, FileEntry, Hidden | None]
+
+
+@dataclass(slots=True)
 class _State:
     limits: Limits
     index: FileIndex
@@ -160,34 +186,36 @@ class _State:
     count: int = 0
     symlink_requests: list[tuple[FileEntry, list[FileVisitor]]] = field(default_factory=list)
     layer_requests: dict[int, list[_Request]] = field(default_factory=dict)  # layer index -> requests
+    top_down: list[LayerInfo] = field(default_factory=list)  # layers by position (0 = top)
+    hidden_visitors: list[HiddenFileVisitor] = field(default_factory=list)
+    lower_links: dict[str, list[_LowerLink]] = field(default_factory=dict)  # target path -> links
 
 
-def _hidden(state: _State, path: str, pos: int, parent_cache: dict[str, bool]) -> bool:
-    """Is `path` (in the layer at position `pos`, 0 = top) hidden by an upper layer?"""
+def _hider(state: _State, path: str, pos: int, parent_cache: dict[str, int]) -> int:
+    """The position of the upper layer that deletes `path` (in the layer at position `pos`,
+    0 = top) from the final view, or -1 when no upper layer does."""
     w = state.whiteouts.get(path)
     if w is not None and w < pos:
-        return True
+        return w
     parent = _parent(path)
     verdict = parent_cache.get(parent)
     if verdict is None:
         # upper layers' marks do not change while this layer is read: cache per parent dir
-        verdict = parent_cache[parent] = _hidden_dir(state, parent, pos)
+        verdict = parent_cache[parent] = _hider_dir(state, parent, pos)
     return verdict
 
 
-def _hidden_dir(state: _State, parent: str, pos: int) -> bool:
-    """Is everything below `parent` hidden by an upper layer?"""
+def _hider_dir(state: _State, parent: str, pos: int) -> int:
+    """The position of the upper layer that hides everything below `parent` (-1: none); when
+    several do, the lowest of them (the first to hide it)."""
+    found = -1
     for anc in (parent, *_ancestors(parent)) if parent != "/" else ("/",):
-        w = state.whiteouts.get(anc)
-        if w is not None and w < pos:
-            return True
-        o = state.opaque.get(anc)
-        if o is not None and o < pos:
-            return True
-        p = state.entry_pos.get(anc)  # an upper layer made the ancestor a non-directory
-        if p is not None and p < pos:
-            return True
-    return False
+        for marks in (state.whiteouts, state.opaque, state.entry_pos):
+            # entry_pos: an upper layer made the ancestor a non-directory
+            p = marks.get(anc)
+            if p is not None and found < p < pos:
+                found = p
+    return found
 
 
 def _deliver(visitors: list[FileVisitor], entry: FileEntry, content: IO[bytes]) -> None:
@@ -199,6 +227,54 @@ def _deliver(visitors: list[FileVisitor], entry: FileEntry, content: IO[bytes]) 
         for v in visitors:
             spool.seek(0)
             v.visit(entry, spool)
+
+
+def _call(call: _Call, content: IO[bytes]) -> None:
+    visitor, entry, hidden = call
+    if hidden is None:
+        visitor.visit(entry, content)
+    else:
+        visitor.visit_hidden(entry, content, hidden)  # type: ignore[attr-defined]
+
+
+def _deliver_calls(calls: list[_Call], content: IO[bytes]) -> None:
+    """One member's bytes to several (visitor, entry) pairs: final, hidden and hardlink views."""
+    if len(calls) == 1:
+        _call(calls[0], content)
+        return
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+        shutil.copyfileobj(content, spool, CHUNK)
+        for call in calls:
+            spool.seek(0)
+            _call(call, spool)
+
+
+def _take_links(state: _State, path: str, pos: int) -> list[_LowerLink]:
+    """Pending hardlinks of UPPER layers whose target is `path`."""
+    links = state.lower_links.pop(path, None)
+    if not links:
+        return []
+    same = [link for link in links if link.pos >= pos]  # a target later in the link's own layer
+    if same:
+        state.lower_links[path] = same
+    return [link for link in links if link.pos < pos]
+
+
+def _serve_links(state: _State, links: list[_LowerLink], layer: LayerInfo, member: str, size: int,
+                 visitors: Sequence[FileVisitor]) -> list[_Call]:
+    """The hardlinks now know their bytes (`member` of `layer`): fix their size in the index and
+    say which visitors want them."""
+    calls: list[_Call] = []
+    index = state.index
+    for link in links:
+        old = link.entry
+        entry = FileEntry(path=old.path, kind=old.kind, size=size, mode=old.mode, layer=old.layer,
+                          link_target=old.link_target, uid=old.uid, gid=old.gid)
+        if index.entries.get(old.path) is old:
+            index.entries[old.path] = entry
+        index.link_sources[old.path] = (layer.index, member)
+        calls.extend((v, entry, None) for v in visitors if v.wants(entry))
+    return calls
 
 
 def _check_count(state: _State) -> None:
@@ -241,7 +317,7 @@ def _walk_layer(source: ImageSource, layer: LayerInfo, pos: int, state: _State,
     layer_files: dict[str, tuple[str, int]] = {}  # path in this layer -> (regular file it names, size)
     layer_symlinks: set[str] = set()
     through_ok: set[str] = set()  # parent dirs known not to pass through a symlink of this layer
-    parent_cache: dict[str, bool] = {}
+    parent_cache: dict[str, int] = {}
     hardlink_target = ""
     stream = source.open_layer(layer)
     raw = getattr(stream, "raw", None)
@@ -293,11 +369,32 @@ def _walk_layer(source: ImageSource, layer: LayerInfo, pos: int, state: _State,
                     continue  # devices, fifos: ignored
                 if kind != EntryKind.SYMLINK and layer_symlinks:
                     layer_symlinks.discard(path)  # replaced later in the same layer
-                if _hidden(state, path, pos, parent_cache):
+                calls: list[_Call] | None = None
+                if state.lower_links and kind != EntryKind.DIR and path in state.lower_links:
+                    calls = _lower_link_target(state, path, pos, kind, member, layer, layer_files,
+                                               hardlink_target, visitors)
+                hider = _hider(state, path, pos, parent_cache)
+                existing = index.get(path) if hider < 0 else None
+                if hider >= 0 or (existing is not None and existing.layer is not layer):
+                    # deleted or replaced by an upper layer: not final, though its bytes are here
+                    if kind == EntryKind.FILE and state.hidden_visitors:
+                        if hider >= 0:
+                            hidden = Hidden(HiddenHow.DELETED, state.top_down[hider])
+                        else:
+                            assert existing is not None and existing.layer is not None
+                            hidden = Hidden(HiddenHow.REPLACED, existing.layer)
+                        entry = FileEntry(path=path, kind=kind, size=member.size,
+                                          mode=stat.S_IMODE(member.mode), layer=layer, uid=member.uid,
+                                          gid=member.gid)
+                        for hv in state.hidden_visitors:
+                            if hv.wants(entry):
+                                calls = calls or []
+                                calls.append((hv, entry, hidden))
+                    if calls:
+                        f = tf.extractfile(member)
+                        if f is not None:
+                            _deliver_calls(calls, f)
                     continue
-                existing = index.get(path)
-                if existing is not None and existing.layer is not layer:
-                    continue  # an upper layer already wrote this path
                 link_target: str | None = None
                 size = member.size
                 if kind == EntryKind.SYMLINK:
@@ -318,25 +415,31 @@ def _walk_layer(source: ImageSource, layer: LayerInfo, pos: int, state: _State,
                     state.entry_pos[path] = pos
                 elif path in state.entry_pos:
                     del state.entry_pos[path]
+                if kind == EntryKind.HARDLINK and link_target is not None \
+                        and layer_files.get(link_target) is None:
+                    # the target is in a lower layer: served when the pass reaches it
+                    state.lower_links.setdefault(link_target, []).append(_LowerLink(entry, pos))
+                    continue
                 if kind == EntryKind.DIR or not visitors:
                     continue
                 wanting = [v for v in visitors if v.wants(entry)]
-                if not wanting:
-                    continue
                 if kind == EntryKind.FILE:
-                    f = tf.extractfile(member)
-                    if f is not None:
-                        _deliver(wanting, entry, f)
+                    if calls:
+                        calls.extend((v, entry, None) for v in wanting)
+                        f = tf.extractfile(member)
+                        if f is not None:
+                            _deliver_calls(calls, f)
+                    elif wanting:
+                        f = tf.extractfile(member)
+                        if f is not None:
+                            _deliver(wanting, entry, f)
+                elif not wanting:
+                    continue
                 elif kind == EntryKind.SYMLINK:
                     state.symlink_requests.append((entry, wanting))
                 else:
                     assert link_target is not None
-                    named = layer_files.get(link_target)
-                    if named is None:
-                        state.index.warnings.append(
-                            f"{path}: hardlink to {link_target}, which is not earlier in the same layer; "
-                            "ignored")
-                        continue
+                    named = layer_files[link_target]
                     state.layer_requests.setdefault(layer.index, []).append(
                         _Request(named[0], entry, wanting))
         except tarfile.TarError as exc:
@@ -346,6 +449,33 @@ def _walk_layer(source: ImageSource, layer: LayerInfo, pos: int, state: _State,
         drain(counted)  # the rest of the stream: lets the digest check at its end run
     finally:
         counted.close()
+
+
+def _lower_link_target(state: _State, path: str, pos: int, kind: EntryKind, member: tarfile.TarInfo,
+                       layer: LayerInfo, layer_files: dict[str, tuple[str, int]], hardlink_target: str,
+                       visitors: Sequence[FileVisitor]) -> list[_Call] | None:
+    """`path` is the target of hardlinks in upper layers: this entry is what they name."""
+    links = _take_links(state, path, pos)
+    if not links:
+        return None
+    if kind == EntryKind.FILE:
+        return _serve_links(state, links, layer, path, member.size, visitors) or None
+    if kind == EntryKind.HARDLINK:
+        named = layer_files.get(hardlink_target)
+        if named is None:  # a chain down to a still lower layer: keep looking there
+            for link in links:
+                link.pos = pos
+            state.lower_links.setdefault(hardlink_target, []).extend(links)
+            return None
+        # the bytes came earlier in this layer: a second read of this layer (rare)
+        for call in _serve_links(state, links, layer, named[0], named[1], visitors):
+            visitor, entry, _ = call
+            state.layer_requests.setdefault(layer.index, []).append(_Request(named[0], entry, [visitor]))
+        return None
+    for link in links:
+        state.index.warnings.append(f"{link.entry.path}: hardlink to {path}, which is not a regular file "
+                                    "in a lower layer; ignored")
+    return None
 
 
 def _serve_layer_requests(source: ImageSource, layer: LayerInfo, requests: list[_Request]) -> None:
@@ -387,15 +517,22 @@ def _plan_symlink(state: _State, link: FileEntry, visitors: list[FileVisitor]) -
     if target is None or real is None:
         index.warnings.append(f"{link.path}: symlink to {link.link_target} does not resolve inside the image")
         return
-    member = real
-    if target.kind == EntryKind.HARDLINK:
-        member = target.link_target or real
-    elif target.kind != EntryKind.FILE:
+    if target.kind not in (EntryKind.FILE, EntryKind.HARDLINK):
         return
+    layer_index, member = _bytes_of(index, real, target)
     delivered = FileEntry(path=link.path, kind=EntryKind.FILE, size=target.size, mode=target.mode,
                           layer=target.layer, link_target=real, uid=target.uid, gid=target.gid)
-    layer_index = target.layer.index if target.layer is not None else -1
     state.layer_requests.setdefault(layer_index, []).append(_Request(member, delivered, visitors))
+
+
+def _bytes_of(index: FileIndex, real: str, entry: FileEntry) -> tuple[int, str]:
+    """(layer index, member name) holding the bytes of the final file or hardlink `real`."""
+    if entry.kind == EntryKind.HARDLINK:
+        lower = index.link_sources.get(real)
+        if lower is not None:
+            return lower
+        return (entry.layer.index if entry.layer is not None else -1), entry.link_target or real
+    return (entry.layer.index if entry.layer is not None else -1), real
 
 
 def walk(source: ImageSource, visitors: Sequence[FileVisitor], limits: Limits) -> FileIndex:
@@ -407,10 +544,17 @@ def walk(source: ImageSource, visitors: Sequence[FileVisitor], limits: Limits) -
         raise LimitExceeded(f"image has {len(layers)} layers, more than the limit of {limits.max_layers} "
                             "(max_layers)")
     state = _State(limits=limits,
-                   index=FileIndex(layers=list(layers), max_symlink_depth=limits.max_symlink_depth))
+                   index=FileIndex(layers=list(layers), max_symlink_depth=limits.max_symlink_depth),
+                   top_down=list(reversed(layers)),
+                   hidden_visitors=[cast(HiddenFileVisitor, v) for v in visitors
+                                    if getattr(v, "wants_hidden", False)])
     budget = SizeBudget(limits.max_total_size)
-    for pos, layer in enumerate(reversed(layers)):
+    for pos, layer in enumerate(state.top_down):
         _walk_layer(source, layer, pos, state, visitors, budget)
+    for target, pending in state.lower_links.items():
+        for lower in pending:
+            state.index.warnings.append(f"{lower.entry.path}: hardlink to {target}, which no lower layer "
+                                        "holds; ignored")
     for link, wanting in state.symlink_requests:
         _plan_symlink(state, link, wanting)
     by_index = {layer.index: layer for layer in layers}
@@ -540,7 +684,7 @@ def read_files(source: ImageSource, index: FileIndex, paths: Sequence[str],
         entry = index.get(real) if real is not None else None
         if entry is None or real is None or entry.kind not in (EntryKind.FILE, EntryKind.HARDLINK):
             continue
-        member = entry.link_target if entry.kind == EntryKind.HARDLINK and entry.link_target else real
+        layer_index, member = _bytes_of(index, real, entry)
         _check_size(entry.size, path, limits)
         delivered = FileEntry(path=path, kind=EntryKind.FILE, size=entry.size, mode=entry.mode,
                               layer=entry.layer, link_target=real if real != path else None,
@@ -549,7 +693,6 @@ def read_files(source: ImageSource, index: FileIndex, paths: Sequence[str],
             _deliver_dir_file(source, real, delivered, [collect], entry.size,
                               _State(limits=limits, index=index))
             continue
-        layer_index = entry.layer.index if entry.layer is not None else -1
         requests.setdefault(layer_index, []).append(_Request(member, delivered, [collect]))
     by_index = {layer.index: layer for layer in index.layers}
     for layer_index in sorted(requests, reverse=True):

@@ -20,7 +20,7 @@ import yaml
 
 from seawall.core import Finding, FindingKind, Location, Resource, Severity
 from seawall.core.errors import InputError
-from seawall.image.base import EntryKind, FileEntry, LayerInfo
+from seawall.image.base import EntryKind, FileEntry, Hidden, HiddenHow, LayerInfo
 
 REDACTED = "****"
 MAX_MATCHES_PER_RULE = 100  # findings of one rule in one file
@@ -329,16 +329,25 @@ def secret_finding(match: SecretMatch, resource: Resource, location: Location,
         extra={"source": source})
 
 
+_Copy = tuple[FileEntry, SecretMatch, Hidden | None]  # one copy of a secret: file, match, why hidden
+
+
 class SecretsVisitor:
-    """A FileVisitor: scans each eligible final file of the image once.
+    """A FileVisitor: scans each eligible file of the image once — the final files, and (like
+    Trivy, which scans every layer) the files an upper layer deleted or replaced: their bytes are
+    still in the image for anyone who pulls it (`wants_hidden`, see seawall.image.base).
 
     It also reads dpkg's status file for the `Conffiles` lists: matches in a conffile whose
     MD5 is still the packaged one are the distribution's sample values, dropped at the end."""
 
+    wants_hidden = True
+
     def __init__(self, scanner: SecretScanner | None = None) -> None:
         self.scanner = scanner or SecretScanner()
         self.rules = self.scanner.rules
-        self.results: list[tuple[FileEntry, list[SecretMatch], str]] = []  # (entry, matches, md5)
+        # (entry, matches, md5, why hidden or None for a final file), in the order of the pass:
+        # for one path the final copy comes first, then the hidden copies top-down
+        self.results: list[tuple[FileEntry, list[SecretMatch], str, Hidden | None]] = []
         self.conffiles: dict[str, str] = {}
         self.files_scanned = 0
         self.bytes_scanned = 0
@@ -353,6 +362,14 @@ class SecretsVisitor:
         if entry.path == DPKG_STATUS:
             self.conffiles = parse_conffiles(content.read(MAX_STATUS_BYTES))
             return
+        self._scan(entry, content, None)
+
+    def visit_hidden(self, entry: FileEntry, content: IO[bytes], hidden: Hidden) -> None:
+        if entry.path == DPKG_STATUS:
+            return  # only the final status file says which conffiles are unmodified
+        self._scan(entry, content, hidden)
+
+    def _scan(self, entry: FileEntry, content: IO[bytes], hidden: Hidden | None) -> None:
         head = content.read(self.rules.sniff_size)
         if b"\0" in head:
             return
@@ -363,21 +380,41 @@ class SecretsVisitor:
         self.bytes_scanned += len(data)
         matches = self.scanner.scan_bytes(data, entry.path)
         if matches:
-            self.results.append((entry, matches, hashlib.md5(data, usedforsecurity=False).hexdigest()))
+            self.results.append((entry, matches, hashlib.md5(data, usedforsecurity=False).hexdigest(),
+                                 hidden))
 
     def findings(self, resource: Resource) -> list[Finding]:
-        out: list[Finding] = []
-        for entry, matches, md5 in self.results:
+        """One finding per (path, rule, secret): in the topmost layer that holds it, with the
+        other layers that hold the same secret at that path in `extra.also_in_layers`."""
+        groups: dict[tuple[str, str, str, str | None], list[_Copy]] = {}
+        for entry, matches, md5, hidden in self.results:
             if self.conffiles.get(entry.path) == md5:
                 continue  # an unmodified file of an OS package
-            layer = entry.layer
             for m in matches:
-                loc = Location(path=entry.path, line=m.line,
-                               layer=layer.digest if layer else None,
-                               layer_created_by=redact_text(layer.created_by, self.scanner)
-                               if layer and layer.created_by else None)
-                out.append(secret_finding(m, resource, loc, "file"))
+                groups.setdefault((entry.path, m.rule, m.secret, m.partner), []).append((entry, m, hidden))
+        out: list[Finding] = []
+        for copies in groups.values():
+            entry, m, hidden = copies[0]
+            also = [c[0].layer.digest for c in copies[1:] if c[0].layer is not None]
+            out.append(self._finding(entry, m, hidden, also, resource))
         return out
+
+    def _finding(self, entry: FileEntry, m: SecretMatch, hidden: Hidden | None, also: list[str],
+                 resource: Resource) -> Finding:
+        layer = entry.layer
+        loc = Location(path=entry.path, line=m.line, layer=layer.digest if layer else None,
+                       layer_created_by=redact_text(layer.created_by, self.scanner)
+                       if layer and layer.created_by else None)
+        f = secret_finding(m, resource, loc, "file")
+        if hidden is not None and layer is not None:
+            verb = "deleted" if hidden.how is HiddenHow.DELETED else "replaced"
+            f.title = f"{m.title} ({verb} in a later layer, still in the image)"
+            f.evidence = f"{m.evidence}; {verb} by layer {hidden.by.digest}, still in layer {layer.digest}"
+            f.extra.update({"hidden": hidden.how.value, "hidden_by_layer": hidden.by.digest,
+                            "still_in_layer": layer.digest})
+        if also:
+            f.extra["also_in_layers"] = also
+        return f
 
 
 DPKG_STATUS = "/var/lib/dpkg/status"
