@@ -75,9 +75,9 @@ def test_secret_in_a_deleted_file_is_found_in_the_layer_that_holds_it(
     assert [(f["rule"], f["severity"], f["location"]["path"], f["location"]["line"], f["location"]["layer"])
             for f in found] == [("aws-access-key", "critical", "/app/.env", 2, img["add"])]
     f = found[0]
-    assert "deleted in a later layer" in f["title"]
+    assert f["title"].startswith("Deleted in a later layer, still in the image: AWS access key")
     assert f["evidence"].startswith("AKIA**** + q8Tz****")
-    assert f"deleted by layer {img['rm']}, still in layer {img['add']}" in f["evidence"]
+    assert f["evidence"].endswith(f"; still in layer {img['add']}, deleted by layer {img['rm']}")
     assert f["extra"]["hidden"] == "deleted" and f["extra"]["hidden_by_layer"] == img["rm"]
     assert f["location"]["layer_created_by"] == "COPY . /app # buildkit"
 
@@ -107,7 +107,7 @@ def test_package_kept_when_not_deleted(tmp_path: Path) -> None:
     assert [p["name"] for p in doc["packages"]] == ["idna"]
     found = _secrets(_scan(img["ref"]))
     assert [(f["rule"], f["location"]["layer"]) for f in found] == [("aws-access-key", img["add"])]
-    assert "hidden" not in found[0].get("extra", {}) and "deleted" not in found[0]["title"]
+    assert "hidden" not in found[0].get("extra", {}) and "later layer" not in found[0]["title"]
 
 
 def test_overwritten_copy_is_one_finding_naming_both_layers(tmp_path: Path) -> None:
@@ -126,4 +126,4 @@ def test_a_different_secret_in_an_overwritten_copy_is_reported(tmp_path: Path) -
     found = sorted(_secrets(_scan(img["ref"])), key=lambda f: f["location"]["layer"] == img["add"])
     assert [(f["location"]["layer"], f.get("extra", {}).get("hidden")) for f in found] == [
         (img["rm"], None), (img["add"], "replaced")]
-    assert "replaced in a later layer" in found[1]["title"]
+    assert found[1]["title"].startswith("Replaced in a later layer, still in the image: ")

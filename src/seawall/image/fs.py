@@ -3,9 +3,12 @@
 Layers are read once, TOP layer first, as tar streams. The first time a path is seen it is
 final; whiteouts (`.wh.NAME`) and opaque directories (`.wh..wh..opq`) hide entries of LOWER
 layers only. Every final regular file is offered to the visitors that want it, with a bounded
-stream of its bytes. Requests that cannot be served in the pass (a symlinked path such as
-/etc/os-release -> ../usr/lib/os-release, a hardlink whose target came earlier in the same
-layer) are served afterwards by re-reading only the layers that hold the targets.
+stream of its bytes. A hardlink whose target is in a lower layer is served later in the same
+pass, when the first lower layer holding the target is read. Requests that cannot be served in
+the pass (a symlinked path such as /etc/os-release -> ../usr/lib/os-release, a hardlink whose
+target came earlier in the same layer) are served afterwards by re-reading only the layers
+that hold the targets. Visitors that opt in (`wants_hidden`, `visit_hidden`) also get the
+regular files upper layers deleted or replaced, from the same streams.
 
 Hostile input is data: names are normalized and an entry escaping the root (`..`, absolute
 paths) rejects the image (InputError); symlinks and hardlinks are resolved inside the image

@@ -408,8 +408,8 @@ class SecretsVisitor:
         f = secret_finding(m, resource, loc, "file")
         if hidden is not None and layer is not None:
             verb = "deleted" if hidden.how is HiddenHow.DELETED else "replaced"
-            f.title = f"{m.title} ({verb} in a later layer, still in the image)"
-            f.evidence = f"{m.evidence}; {verb} by layer {hidden.by.digest}, still in layer {layer.digest}"
+            f.title = f"{verb.capitalize()} in a later layer, still in the image: {m.title}"
+            f.evidence = f"{m.evidence}; still in layer {layer.digest}, {verb} by layer {hidden.by.digest}"
             f.extra.update({"hidden": hidden.how.value, "hidden_by_layer": hidden.by.digest,
                             "still_in_layer": layer.digest})
         if also:
