@@ -136,3 +136,11 @@ def test_hardlink_to_nothing_is_a_warning(tmp_path: Path) -> None:
     index, _ = _walk(_image(tmp_path, layers), [rec])
     assert not rec.seen
     assert any("/etc/b: hardlink to /etc/missing" in w for w in index.warnings)
+
+
+def test_many_dangling_hardlinks_are_counted_not_listed(tmp_path: Path) -> None:
+    links = [E(f"etc/l{i:02d}", type="hardlink", link=f"etc/missing{i}") for i in range(25)]
+    layers = [Layer([E("etc/", type="dir"), E("etc/a", b"a")]), Layer(links)]
+    index, _ = _walk(_image(tmp_path, layers), [])
+    assert len(index.warnings) == 21 and index.warnings[-1].startswith("5 more hardlinks")
+    assert index["/etc/l00"].size == 0  # no bytes to give it

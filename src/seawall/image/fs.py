@@ -46,6 +46,7 @@ from seawall.image.streams import CHUNK, TAR_ERRORS, CountingReader, SafeTarInfo
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 SPOOL_IN_MEMORY = 8 * 1024 * 1024  # several visitors want one file: spool it (memory, then disk)
+MAX_LINK_WARNINGS = 20  # dangling hardlinks named one by one; the rest counted
 
 
 def normalize(name: str, what: str = "entry") -> str:
@@ -554,10 +555,13 @@ def walk(source: ImageSource, visitors: Sequence[FileVisitor], limits: Limits) -
     budget = SizeBudget(limits.max_total_size)
     for pos, layer in enumerate(state.top_down):
         _walk_layer(source, layer, pos, state, visitors, budget)
-    for target, pending in state.lower_links.items():
-        for lower in pending:
-            state.index.warnings.append(f"{lower.entry.path}: hardlink to {target}, which no lower layer "
-                                        "holds; ignored")
+    dangling = [(lower.entry.path, target) for target, pending in state.lower_links.items()
+                for lower in pending]
+    for path, target in dangling[:MAX_LINK_WARNINGS]:
+        state.index.warnings.append(f"{path}: hardlink to {target}, which no lower layer holds; ignored")
+    if len(dangling) > MAX_LINK_WARNINGS:
+        state.index.warnings.append(f"{len(dangling) - MAX_LINK_WARNINGS} more hardlinks to files no lower "
+                                    "layer holds; ignored")
     for link, wanting in state.symlink_requests:
         _plan_symlink(state, link, wanting)
     by_index = {layer.index: layer for layer in layers}
