@@ -35,6 +35,7 @@ class DetectOptions:
     follow_idle: float | None = None
     limits: LineLimits = field(default_factory=LineLimits)
     on_finding: Callable[[Finding], None] | None = None
+    prefilter: bool = True  # skip lines no rule can match (exact; off only to cross-check)
 
 
 @dataclass(slots=True)
@@ -69,7 +70,7 @@ def run(options: DetectOptions, ruleset: RuleSet | None = None) -> DetectResult:
     if ruleset is None:
         ruleset = load_rules(options.rule_paths, builtin=options.builtin, bundled_sigma=options.sigma)
     problems: list[RuleProblem] = []
-    program = SourceProgram(options.source, ruleset.rules, problems)
+    program = SourceProgram(options.source, ruleset.rules, problems, prefilter=options.prefilter)
     inputs = expand_inputs(options.paths or ["-"])
     state = StateStore(options.state_path) if options.state_path is not None else None
     engine = Engine(program, window=options.window, state=state, on_finding=options.on_finding)

@@ -19,9 +19,10 @@ import polars as pl
 from seawall.core import Finding, FindingKind, Location, Resource
 from seawall.detect.compiler import Compiler, FieldUse, Unsupported, lower_name
 from seawall.detect.model import Rule, RuleProblem
+from seawall.detect.prefilter import Estimator, LiteralFinder, candidate_rows, needle_patterns
 from seawall.detect.state import StateStore
 from seawall.telemetry import COMMON_COLUMNS, get_reader
-from seawall.telemetry.base import ReadPlan, ReadStats
+from seawall.telemetry.base import JsonSchema, ReadPlan, ReadStats
 
 WORKLOAD_COLUMNS = (
     "workload_type",
@@ -35,6 +36,24 @@ WORKLOAD_COLUMNS = (
 EVIDENCE_BYTES = 2048
 SAMPLES = 3
 _SEP = "\x1f"
+# prefilter tiers: a rule whose literals are estimated in more than this share of lines is
+# "broad" (evaluated on a narrow decode of every line); tiers are not used when the selective
+# rules' literals together would keep more than TIER_MAX of the lines
+BROAD_SHARE = 0.25
+TIER_MAX = 0.5
+SAMPLE_LINES = 2000
+
+
+@dataclass(slots=True)
+class Tiers:
+    """Two-step evaluation of a batch (see SourceProgram.plan_tiers)."""
+
+    plan: ReadPlan  # narrow decode of every line: time + the broad rules' columns
+    lower: list[pl.Expr]
+    broad: pl.Expr | None  # any broad rule matches
+    needles: list[str]  # one of these is in the line of every event a selective rule matches
+    patterns: tuple[list[str], list[str]]  # the needles, ready to search (needle_patterns)
+    broad_rules: list[str]
 
 
 @dataclass(slots=True)
@@ -102,7 +121,9 @@ def resource_of(w: dict[str, Any]) -> Resource:
 class SourceProgram:
     """All rules for one source, compiled once into Polars expressions."""
 
-    def __init__(self, source: str, rules: list[Rule], problems: list[RuleProblem]) -> None:
+    def __init__(
+        self, source: str, rules: list[Rule], problems: list[RuleProblem], prefilter: bool = True
+    ) -> None:
         self.source = source
         self.reader = get_reader(source)
         reader_is_list = getattr(self.reader, "is_list", None)
@@ -132,6 +153,77 @@ class SourceProgram:
         for cr in self.rules:
             base = cr.first_col = len(self.mask_exprs)
             self.mask_exprs.extend([e.alias(f"m{base + i}") for i, e in enumerate(cr.exprs)])
+        self.keyword = keyword
+        self.use_tiers = prefilter and bool(getattr(self.reader, "prefilter", False))
+        self.tiers: Tiers | None = None
+        self.sampled = 0  # lines in the sample the tiers were planned on
+
+    def _keys_of(self, name: str) -> tuple[str, ...] | None:
+        """JSON key names of a raw field, or None for computed columns."""
+        reader: Any = self.reader
+        if (
+            name in COMMON_COLUMNS
+            or name == "_raw"
+            or name in getattr(reader, "derived", {})
+            or name in getattr(reader, "list_derived", ())
+        ):
+            return None
+        try:
+            return tuple(seg.name for seg in reader.resolve(name))
+        except (AttributeError, KeyError, ValueError):
+            return None
+
+    def plan_tiers(self, sample: list[bytes]) -> None:
+        """Split the rules into selective ones (a literal prefilter finds every line they can
+        match) and broad ones (evaluated on a narrow decode of every line: only the top-level
+        keys they and the time column read). Rows that a broad rule matches or that pass the
+        prefilter are decoded fully and tested against every rule -- so the findings are
+        exactly those of testing every rule on every fully decoded line."""
+        self.sampled = max(len(sample), 1)
+        self.tiers = None
+        if not self.use_tiers or not self.rules or "time" not in self.plan.columns:
+            return
+        est = Estimator(sample)
+        finder = LiteralFinder(self._keys_of, self.keyword, est)
+        broad: list[CompiledRule] = []
+        needles: set[str] = set()
+        for cr in self.rules:
+            lits = finder.rule(cr.rule.conditions)
+            if lits is None or est.share(lits) > BROAD_SHARE:
+                broad.append(cr)
+            else:
+                needles |= lits
+        if not needles or est.share(needles) > TIER_MAX:
+            return
+        names = {"time"}
+        lower: set[str] = set()
+        keyword = False
+        for cr in broad:
+            names |= cr.use.fields
+            lower |= cr.use.lower
+            keyword = keyword or cr.use.keywords
+        keyword = keyword or "_raw" in names
+        names.discard("_raw")
+        if not names <= set(self.plan.columns):
+            return
+        columns = {n: self.plan.columns[n] for n in names}
+        roots: set[str] = set()
+        for expr in columns.values():
+            roots.update(expr.meta.root_names())
+        schema = JsonSchema()
+        full = self.plan.schema.root.children
+        schema.root.children = {k: v for k, v in full.items() if k in roots}
+        plan = ReadPlan(schema=schema, columns=columns, keyword_column="_raw" if keyword else None)
+        lower_exprs = [e for n, e in zip(self.lower, self.lower_exprs, strict=True) if n in lower]
+        exprs = [e for cr in broad for e in cr.exprs]
+        self.tiers = Tiers(
+            plan=plan,
+            lower=lower_exprs,
+            broad=pl.any_horizontal(exprs).alias("_broad") if exprs else None,
+            needles=sorted(needles),
+            patterns=needle_patterns(needles),
+            broad_rules=[cr.rule.id for cr in broad],
+        )
 
     def _schema_is_list(self, plan: ReadPlan, fallback: Callable[[str], bool]) -> Callable[[str], bool]:
         resolve = getattr(self.reader, "resolve", None)
@@ -261,12 +353,18 @@ class Engine:
         self, lines: list[bytes], first_lineno: int, origin: str, stats: ReadStats, document: bool = False
     ) -> None:
         prog = self.program
-        df = prog.reader.frame(lines, first_lineno, origin, prog.plan, stats)
+        if prog.sampled < min(len(lines), SAMPLE_LINES):
+            # (re)plan on the largest sample seen so far, up to SAMPLE_LINES lines
+            step = max(1, len(lines) // SAMPLE_LINES)
+            prog.plan_tiers(lines[::step][:SAMPLE_LINES])
+        if prog.tiers is not None:
+            df = self._tiered_frame(prog.tiers, lines, first_lineno, origin, stats)
+        else:
+            df = prog.reader.frame(lines, first_lineno, origin, prog.plan, stats)
+            if df.height:
+                stats.no_timestamp += df["time"].null_count()
         if df.height == 0 or not prog.mask_exprs:
             return
-        missing_time = df["time"].null_count()
-        if missing_time:
-            stats.no_timestamp += missing_time
         if prog.lower_exprs:
             df = df.with_columns(prog.lower_exprs)
         try:
@@ -304,6 +402,36 @@ class Engine:
         if match_parts:
             self._group_matches(pl.concat(match_parts), ctx)
         self._emit_opened()
+
+    def _tiered_frame(
+        self, tiers: Tiers, lines: list[bytes], first_lineno: int, origin: str, stats: ReadStats
+    ) -> pl.DataFrame:
+        """Narrow decode of every line (counts, bad lines, timestamps, broad rules), then the
+        full decode of only the lines a broad rule matched or the prefilter kept."""
+        prog = self.program
+        narrow = prog.reader.frame(lines, first_lineno, origin, tiers.plan, stats)
+        if narrow.height == 0:
+            return narrow
+        stats.no_timestamp += narrow["time"].null_count()
+        rows = narrow.get_column("_row")
+        keep = candidate_rows(lines, rows, tiers.patterns)
+        if tiers.broad is not None:
+            try:
+                if tiers.lower:
+                    narrow = narrow.with_columns(tiers.lower)
+                hit = narrow.select(tiers.broad).to_series()
+                keep = pl.concat([keep, rows.filter(hit.fill_null(False))]).unique().sort()
+            except Exception:  # a broad rule fails on this data: decode every line fully
+                keep = rows
+        if keep.len() == 0:
+            return pl.DataFrame()
+        subset = keep.cast(pl.Int32)
+        df = prog.reader.frame(
+            [lines[i] for i in subset.to_list()], first_lineno, origin, prog.plan, ReadStats()
+        )
+        if df.height == 0:
+            return df
+        return df.with_columns(subset.gather(df.get_column("_row")).alias("_row"))
 
     def _emit_opened(self) -> None:
         """Stream the findings opened by this batch, in the order their first events happened."""

@@ -143,6 +143,9 @@ class JsonReader:
     list_derived: frozenset[str] = frozenset()
     base_fields: tuple[str, ...] = ()
     keyword_column = "_raw"
+    # True when every rule field is a raw JSON path or a derived/common column (so the engine
+    # may skip lines that hold none of the rules' literals; see seawall.detect.prefilter)
+    prefilter = False
 
     def resolve(self, field_name: str) -> tuple[Segment, ...]:
         name = self.aliases.get(field_name, field_name)

@@ -47,6 +47,7 @@ KINDS = {
 
 class K8sAuditReader(JsonReader):
     name = "k8s-audit"
+    prefilter = True  # raw JSON paths only: the engine may prefilter lines by literals
     # SigmaHQ's Kubernetes rules use a few names that are not raw audit fields (they assume a
     # field mapping); these are the audit paths they stand for
     aliases: ClassVar[dict[str, str]] = {
