@@ -173,7 +173,6 @@ def test_several_visitors_get_the_same_bytes(tmp_path: Path) -> None:
     ("limits", "match"),
     [
         (Limits(max_entries=5), "max_entries"),
-        (Limits(max_file_size=10), "max_file_size"),
         (Limits(max_total_size=2048), "max_total_size"),
         (Limits(max_layers=1), "max_layers"),
     ],
@@ -182,6 +181,16 @@ def test_limits(tmp_path: Path, limits: Limits, match: str) -> None:
     layers = [BASE, Layer([E("big", b"x" * 4096)])]
     with pytest.raises(LimitExceeded, match=match):
         _walk(_image(tmp_path, layers), limits=limits)
+
+
+def test_a_file_over_max_file_size_is_indexed_but_not_read(tmp_path: Path) -> None:
+    rec = Recorder({"/big", "/etc/passwd"})
+    layers = [BASE, Layer([E("big", b"x" * 4096)])]
+    index = _walk(_image(tmp_path, layers), [rec], limits=Limits(max_file_size=1024))
+    assert index["/big"].size == 4096
+    assert rec.content("/etc/passwd") == b"root:x:0:0:root:/root:/bin/sh\n"
+    assert "/big" not in rec.seen
+    assert any("/big" in w and "max_file_size" in w for w in index.warnings)
 
 
 @pytest.mark.parametrize(

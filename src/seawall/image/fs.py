@@ -287,10 +287,14 @@ def _check_count(state: _State) -> None:
         raise LimitExceeded(f"image has more than {state.limits.max_entries} entries (max_entries)")
 
 
-def _check_size(size: int, path: str, limits: Limits) -> None:
-    if size > limits.max_file_size:
-        raise LimitExceeded(f"{path}: file of {size} bytes is over the limit of {limits.max_file_size} "
-                            "(max_file_size)")
+def _too_big(size: int, path: str, limits: Limits, index: FileIndex) -> bool:
+    """A file over max_file_size stays in the index but is read by no visitor (a warning says so):
+    one large model or binary must not stop the scan, nor be read whole."""
+    if size <= limits.max_file_size:
+        return False
+    index.warnings.append(f"{path}: file of {size} bytes is over the limit of {limits.max_file_size} "
+                          "(max_file_size); not read")
+    return True
 
 
 def _open_tar(stream: IO[bytes], what: str) -> tarfile.TarFile:
@@ -358,7 +362,6 @@ def _walk_layer(source: ImageSource, layer: LayerInfo, pos: int, state: _State,
                     continue
                 if member.isreg():
                     kind = EntryKind.FILE
-                    _check_size(member.size, path, limits)
                     layer_files[path] = (path, member.size)
                 elif member.isdir():
                     kind = EntryKind.DIR
@@ -391,7 +394,7 @@ def _walk_layer(source: ImageSource, layer: LayerInfo, pos: int, state: _State,
                                           mode=stat.S_IMODE(member.mode), layer=layer, uid=member.uid,
                                           gid=member.gid)
                         for hv in state.hidden_visitors:
-                            if hv.wants(entry):
+                            if hv.wants(entry) and not _too_big(member.size, path, limits, state.index):
                                 calls = calls or []
                                 calls.append((hv, entry, hidden))
                     if calls:
@@ -427,6 +430,8 @@ def _walk_layer(source: ImageSource, layer: LayerInfo, pos: int, state: _State,
                 if kind == EntryKind.DIR or not visitors:
                     continue
                 wanting = [v for v in visitors if v.wants(entry)]
+                if wanting and _too_big(size, path, limits, state.index):
+                    wanting = []
                 if kind == EntryKind.FILE:
                     if calls:
                         calls.extend((v, entry, None) for v in wanting)
@@ -622,7 +627,6 @@ def _walk_dir(source: DirSource, visitors: Sequence[FileVisitor], limits: Limits
                     stack.append(path[1:])
                 elif stat.S_ISREG(mode):
                     kind = EntryKind.FILE
-                    _check_size(st.st_size, path, limits)
                 elif stat.S_ISLNK(mode):
                     kind = EntryKind.SYMLINK
                     try:
@@ -638,6 +642,8 @@ def _walk_dir(source: DirSource, visitors: Sequence[FileVisitor], limits: Limits
                     continue
                 wanting = [v for v in visitors if v.wants(entry)]
                 if not wanting:
+                    continue
+                if kind == EntryKind.FILE and _too_big(st.st_size, path, limits, state.index):
                     continue
                 if kind == EntryKind.SYMLINK:
                     state.symlink_requests.append((entry, wanting))
@@ -692,7 +698,8 @@ def read_files(source: ImageSource, index: FileIndex, paths: Sequence[str],
         if entry is None or real is None or entry.kind not in (EntryKind.FILE, EntryKind.HARDLINK):
             continue
         layer_index, member = _bytes_of(index, real, entry)
-        _check_size(entry.size, path, limits)
+        if _too_big(entry.size, path, limits, index):
+            continue
         delivered = FileEntry(path=path, kind=EntryKind.FILE, size=entry.size, mode=entry.mode,
                               layer=entry.layer, link_target=real if real != path else None,
                               uid=entry.uid, gid=entry.gid)
