@@ -202,6 +202,8 @@ class SourceProgram:
             names |= cr.use.fields
             lower |= cr.use.lower
             keyword = keyword or cr.use.keywords
+            if cr.rule.first_seen is not None:
+                names.update(cr.rule.first_seen.key + cr.rule.first_seen.scope)
         keyword = keyword or "_raw" in names
         names.discard("_raw")
         if not names <= set(self.plan.columns):
@@ -215,7 +217,15 @@ class SourceProgram:
         schema.root.children = {k: v for k, v in full.items() if k in roots}
         plan = ReadPlan(schema=schema, columns=columns, keyword_column="_raw" if keyword else None)
         lower_exprs = [e for n, e in zip(self.lower, self.lower_exprs, strict=True) if n in lower]
-        exprs = [e for cr in broad for e in cr.exprs]
+        exprs = []
+        for cr in broad:
+            spec = cr.rule.first_seen
+            if spec is None or len(cr.exprs) != 1:
+                exprs.extend(cr.exprs)
+                continue
+            # a first-seen rule only looks at the first event of each (scope, key) in a batch
+            key = pl.struct(_key_expr(spec.key).alias("k"), _key_expr(spec.scope).alias("s"))
+            exprs.append(cr.exprs[0] & key.is_first_distinct().over(cr.exprs[0]))
         self.tiers = Tiers(
             plan=plan,
             lower=lower_exprs,

@@ -27,8 +27,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 @dataclass(frozen=True, slots=True)
 class LineLimits:
     max_line: int = 4 << 20  # an audit event with a 1 MiB ConfigMap still fits
-    batch_bytes: int = 16 << 20
-    batch_lines: int = 100_000
+    batch_bytes: int = 32 << 20
+    batch_lines: int = 50_000
     max_document: int = 512 << 20  # a whole-file JSON document (CloudTrail Records)
     read_size: int = 1 << 20
 
