@@ -261,3 +261,62 @@ def test_read_files_after_the_pass(tmp_path: Path) -> None:
     with open_image(f"dir:{root}") as src:
         index = walk(src, [], Limits())
         assert read_files(src, index, ["/hn", "/etc/missing"], Limits()) == {"/hn": b"box\n"}
+
+
+
+def test_dir_walk_skips_mounted_kernel_filesystems(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A live host root: /proc, /sys, /dev are mount points and not walked; a plain directory of
+    that name (an unpacked image) is walked."""
+    import os
+
+    root = tmp_path / "root"
+    for d in ("etc", "proc", "sys"):
+        (root / d).mkdir(parents=True)
+    (root / "etc" / "hosts").write_text("127.0.0.1 localhost\n")
+    (root / "proc" / "1").write_text("x")
+    (root / "sys" / "k").write_text("x")
+    real_ismount = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda p: str(p) == str(root / "proc") or real_ismount(p))
+    with open_image(f"dir:{root}") as src:
+        index = walk(src, [], Limits())
+    assert "/etc/hosts" in index
+    assert "/proc/1" not in index  # mounted: skipped
+    assert "/sys/k" in index  # not a mount point: an ordinary directory
+
+
+def test_dir_walk_error_while_listing_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/proc/1/map_files and the like fail while being listed: a warning, the walk goes on."""
+    import os
+
+    root = tmp_path / "root"
+    (root / "bad").mkdir(parents=True)
+    (root / "bad" / "a").write_text("a")
+    (root / "good").mkdir()
+    (root / "good" / "b").write_text("b")
+    real_scandir = os.scandir
+
+    class Failing:
+        def __init__(self, inner: object) -> None:
+            self.inner = inner
+
+        def __enter__(self) -> Failing:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.inner.close()  # type: ignore[attr-defined]
+
+        def __iter__(self) -> Failing:
+            return self
+
+        def __next__(self) -> object:
+            raise PermissionError(13, "Permission denied")
+
+    def scandir(path: str) -> object:
+        it = real_scandir(path)
+        return Failing(it) if str(path).endswith("/bad") else it
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with open_image(f"dir:{root}") as src:
+        index = walk(src, [], Limits())
+    assert "/good/b" in index and "/bad/a" not in index
+    assert any(w.startswith("/bad: cannot list") for w in index.warnings)

@@ -599,6 +599,25 @@ class _Bounded(io.RawIOBase):
         return n
 
 
+# a live host's kernel filesystems: mounted at the root, they are not part of the root filesystem
+# (as in Trivy's rootfs scan); a plain directory of that name (an unpacked image) is walked
+PSEUDO_FS_DIRS = frozenset({"proc", "sys", "dev"})
+
+
+def _scandir_entries(it: Iterator[os.DirEntry[str]], rel: str,
+                     index: FileIndex) -> Iterator[os.DirEntry[str]]:
+    """The entries of one directory; an error while listing ends that directory with a warning."""
+    while True:
+        try:
+            de = next(it)
+        except StopIteration:
+            return
+        except OSError as exc:
+            index.warnings.append(f"/{rel}: cannot list ({exc.strerror})")
+            return
+        yield de
+
+
 def _walk_dir(source: DirSource, visitors: Sequence[FileVisitor], limits: Limits) -> FileIndex:
     state = _State(limits=limits, index=FileIndex(max_symlink_depth=limits.max_symlink_depth))
     index = state.index.entries
@@ -613,7 +632,7 @@ def _walk_dir(source: DirSource, visitors: Sequence[FileVisitor], limits: Limits
             state.index.warnings.append(f"/{rel}: cannot list ({exc.strerror})")
             continue
         with it:
-            for de in it:
+            for de in _scandir_entries(it, rel, state.index):
                 _check_count(state)
                 path = f"/{rel}/{de.name}" if rel else f"/{de.name}"
                 try:
@@ -624,7 +643,8 @@ def _walk_dir(source: DirSource, visitors: Sequence[FileVisitor], limits: Limits
                 link_target = None
                 if stat.S_ISDIR(mode):
                     kind = EntryKind.DIR
-                    stack.append(path[1:])
+                    if not (not rel and de.name in PSEUDO_FS_DIRS and os.path.ismount(de.path)):
+                        stack.append(path[1:])
                 elif stat.S_ISREG(mode):
                     kind = EntryKind.FILE
                 elif stat.S_ISLNK(mode):

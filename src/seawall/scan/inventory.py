@@ -95,7 +95,7 @@ def inventory(source: ImageSource, limits: Limits, extra_visitors: Sequence[File
     os_info = os_visitor.os()
     ctx = CatalogContext(os=os_info, limits=limits)
     packages: list[Package] = []
-    warnings: list[str] = []
+    warnings: list[str] = list(files.warnings)  # the walk's own: unread big files, dangling links ...
     for cataloger in catalogers:
         packages.extend(cataloger.packages(ctx))
         warnings.extend(getattr(cataloger, "warnings", None) or [])
