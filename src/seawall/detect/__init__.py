@@ -8,7 +8,7 @@ and workload."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from seawall.detect.loader import load_rules
 from seawall.detect.model import Rule, RuleProblem, RuleSet
 from seawall.detect.state import StateStore
 from seawall.telemetry import READERS, ReadStats, get_reader
-from seawall.telemetry.lines import LineLimits, expand_inputs, iter_chunks
+from seawall.telemetry.lines import LineChunk, LineLimits, expand_inputs, iter_chunks, read_ahead
 
 
 @dataclass(slots=True)
@@ -75,22 +75,30 @@ def run(options: DetectOptions, ruleset: RuleSet | None = None) -> DetectResult:
     state = StateStore(options.state_path) if options.state_path is not None else None
     engine = Engine(program, window=options.window, state=state, on_finding=options.on_finding)
     stats = ReadStats()
+    read_stats = ReadStats()  # the reading thread's own counters, merged at the end
     reader = program.reader
-    try:
+
+    def chunks() -> Iterator[tuple[str, LineChunk]]:
         for origin in inputs:
             follow = options.follow and len(inputs) == 1
             for chunk in iter_chunks(
                 origin,
                 options.limits,
-                stats,
+                read_stats,
                 reader.split_document,
                 follow=follow,
                 idle_timeout=options.follow_idle,
             ):
-                engine.process(chunk.lines, chunk.first_lineno, origin, stats, chunk.document)
+                yield origin, chunk
+
+    try:
+        # reading and splitting lines (Python) overlaps with the engine's Polars work
+        for origin, chunk in read_ahead(chunks()):
+            engine.process(chunk.lines, chunk.first_lineno, origin, stats, chunk.document)
     finally:
         if engine.state is not None:
             engine.state.close()
+        stats.merge(read_stats)
     problems.extend(engine.problems)
     warnings = stats.summary()
     for p in problems:

@@ -198,6 +198,15 @@ class ReadStats:
     quoted: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
+    def merge(self, other: ReadStats) -> None:
+        """Add the counters of another reader of the same run (e.g. the reading thread)."""
+        for name in ("lines", "events", "malformed", "overlong", "repaired_utf8", "no_timestamp"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.inputs += other.inputs
+        self.unreadable_inputs += other.unreadable_inputs
+        self.quoted = (self.quoted + other.quoted)[:MAX_QUOTED]
+        self.warnings = other.warnings + self.warnings
+
     def bad_line(self, origin: str, lineno: int, line: bytes, reason: str) -> None:
         self.malformed += 1
         if len(self.quoted) < MAX_QUOTED:

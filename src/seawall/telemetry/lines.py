@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import gzip
 import os
+import queue
 import sys
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from seawall.core.errors import InputError
 from seawall.telemetry.base import ReadStats
@@ -211,3 +213,59 @@ def _chunks(
         data = _read(stream, limits.read_size)
     if carry and not skipping:
         yield LineChunk(origin, lineno, [carry])  # last line without a newline
+
+
+T = TypeVar("T")
+_DONE = object()
+
+
+def read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Run `items` in a thread, at most `depth` items ahead of the consumer (bounded memory):
+    reading and splitting lines overlaps with the consumer's work, which releases the GIL
+    while Polars runs. Exceptions of the producer are raised in the consumer; a consumer that
+    stops early stops the producer."""
+    q: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer
+            put(_Failure(exc))
+        finally:
+            close = getattr(items, "close", None)
+            if callable(close):
+                close()  # a generator's cleanup (closing its input) runs in its own thread
+
+    thread = threading.Thread(target=produce, name="seawall-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+class _Failure:
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
