@@ -219,7 +219,7 @@ T = TypeVar("T")
 _DONE = object()
 
 
-def read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+def read_ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
     """Run `items` in a thread, at most `depth` items ahead of the consumer (bounded memory):
     reading and splitting lines overlaps with the consumer's work, which releases the GIL
     while Polars runs. Exceptions of the producer are raised in the consumer; a consumer that
