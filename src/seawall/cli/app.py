@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from collections.abc import Sequence
 
 import typer
 
 from seawall import __version__
-from seawall.cli import audit, db, detect, netmap, sbom, scan
 from seawall.core.errors import SeawallError
+
+# verb -> module with `register(app)`; only the verb being run is imported (start-up time matters
+# for every command), all of them for `--help` and for anything that is not a known verb
+VERBS: dict[str, str] = {
+    "scan": "seawall.cli.scan",
+    "sbom": "seawall.cli.sbom",
+    "db": "seawall.cli.db",
+    "audit": "seawall.cli.audit",
+    "detect": "seawall.cli.detect",
+    "netmap": "seawall.cli.netmap",
+}
 
 app = typer.Typer(
     name="seawall",
@@ -19,8 +31,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for verb in (scan, sbom, db, audit, detect, netmap):
-    verb.register(app)
+_registered: set[str] = set()
+
+
+def register_verbs(argv: Sequence[str]) -> None:
+    """Register the verb named first on the command line, or every verb when there is none."""
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    wanted = [first] if first in VERBS else list(VERBS)
+    for name in wanted:
+        if name not in _registered:
+            importlib.import_module(VERBS[name]).register(app)
+            _registered.add(name)
 
 
 @app.callback()
@@ -37,6 +58,7 @@ def version() -> None:
 def main() -> None:
     """Entry point: user errors are one line on stderr and exit 2, never a traceback."""
     try:
+        register_verbs(sys.argv[1:])
         code = app(standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
