@@ -87,12 +87,14 @@ def _usable_cpus() -> int:
 
 
 def _load_forked(files: list[tuple[Path, str]], max_bytes: int) -> Loaded:
-    """Read the second half of `files` in a forked child while this process reads the first.
+    """Read the last 45% of `files` in a forked child while this process reads the rest.
 
     The child sends its results back pickled through a pipe (our own data, our own process image).
     Results are exactly those of a serial read, in file order; if the child fails in any way, its
     half is read again here (so an unexpected error surfaces exactly as it would serially)."""
-    split = len(files) // 2
+    # the child also pickles its half (~25% of parsing it), the parent only unpickles (~12%):
+    # the parent takes 55% of the files so that both finish together
+    split = len(files) * 11 // 20
     rfd, wfd = os.pipe()
     try:
         pid = os.fork()

@@ -28,6 +28,7 @@ class K8sObject:
     doc: Document
     data: LDict
     _suppress: set[str] | None = field(default=None, repr=False, compare=False)
+    _resource: Resource | None = field(default=None, repr=False, compare=False)
 
     @property
     def kind(self) -> str:
@@ -61,8 +62,12 @@ class K8sObject:
         return self.data.line or self.doc.line
 
     def resource(self) -> Resource:
-        return Resource(type=self.kind, name=self.name, namespace=self.namespace,
-                        workload=f"{self.kind}/{self.name}" if self.kind in WORKLOAD_KINDS else None)
+        """The object as a finding names it (built once: an object often has a dozen findings)."""
+        if self._resource is None:
+            kind, name = self.kind, self.name
+            self._resource = Resource(type=kind, name=name, namespace=self.namespace,
+                                      workload=f"{kind}/{name}" if kind in WORKLOAD_KINDS else None)
+        return self._resource
 
     def suppressions(self) -> set[str]:
         if self._suppress is None:

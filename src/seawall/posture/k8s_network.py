@@ -37,6 +37,29 @@ def _internal(svc: K8sObject) -> bool:
     return any(str(ann.get(k)) in v for k, v in INTERNAL_LB.items() if k in ann)
 
 
+Workload = tuple[K8sObject, dict[str, object]]
+# (namespace, label key) -> str(label value or None) -> workloads, in input order
+_LabelIndex = dict[tuple[str | None, str], dict[str, list[Workload]]]
+
+
+def _reached(selector: object, namespace: str | None, by_namespace: dict[str | None, list[Workload]],
+             index: _LabelIndex) -> list[K8sObject]:
+    """Workloads of the namespace whose pod labels a Service selector matches, in input order.
+
+    Only those whose label for the selector's first key already agrees are tested in full (a
+    Service does not scan every workload of its namespace: 150 Services x 1,000 workloads)."""
+    if not isinstance(selector, dict) or not selector:
+        return []
+    key, value = next(iter(selector.items()))
+    key = str(key)
+    values = index.get((namespace, key))
+    if values is None:
+        values = index[(namespace, key)] = {}
+        for entry in by_namespace.get(namespace, []):
+            values.setdefault(str(entry[1].get(key)), []).append(entry)
+    return [w for w, labels in values.get(str(value), []) if labels_match(selector, labels)]
+
+
 def run(docs: list[Document], ctx: Context) -> None:
     checks = load_checks(NAME)
     objs = list(objects(docs))
@@ -52,6 +75,7 @@ def run(docs: list[Document], ctx: Context) -> None:
                 workloads.append(entry)
                 by_namespace.setdefault(obj.namespace, []).append(entry)
 
+    by_label: _LabelIndex = {}
     for obj in objs:
         spec = obj.data.get("spec")
         if not isinstance(spec, LDict):
@@ -62,8 +86,7 @@ def run(docs: list[Document], ctx: Context) -> None:
             if stype not in ("LoadBalancer", "NodePort"):
                 continue
             selector = spec.get("selector")
-            reached = [w for w, labels in by_namespace.get(obj.namespace, [])
-                       if labels_match(selector, labels)]
+            reached = _reached(selector, obj.namespace, by_namespace, by_label)
             names = [f"{w.kind}/{w.name}" for w in reached]
             ports = spec.get("ports")
             port_list = [str(p.get("port")) for p in ports if isinstance(p, dict)] \
