@@ -12,9 +12,11 @@ alias-heavy ("billion laughs") and recursive documents before anything is expand
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -418,9 +420,38 @@ def iter_files(paths: list[Path]) -> Iterator[tuple[Path, str]]:
             continue
         if not root.is_dir():
             raise InputError(f"{root}: no such file or directory")
-        for sub in sorted(root.rglob("*")):
-            if sub.is_symlink() or not sub.is_file():
+        for path in _walk(root):
+            yield Path(path), str(Path(path))
+
+
+def _walk(root: Path) -> list[str]:
+    """Regular files under `root`, in `sorted(root.rglob("*"))` order (by path components).
+
+    Entries whose name starts with a dot (.git, .terraform, editor swap files) are skipped with
+    everything under them; symlinks are neither followed nor read; unreadable directories are
+    passed over (as rglob does). One scandir per directory: no stat per file."""
+    found: list[tuple[tuple[str, ...], str]] = []
+    stack: list[tuple[str | Path, tuple[str, ...]]] = [(root, ())]
+    while stack:
+        directory, rel = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                entries = list(it)
+        except PermissionError:
+            continue
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
                 continue
-            if any(part.startswith(".") and part not in (".", "..") for part in sub.relative_to(root).parts):
-                continue  # .git, .terraform, editor swap files
-            yield sub, str(sub)
+            parts = (*rel, name)
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, parts))
+                    continue
+                if entry.is_symlink() or not entry.is_file():
+                    continue
+            except OSError:
+                continue
+            found.append((parts, entry.path))
+    found.sort(key=itemgetter(0))
+    return [path for _, path in found]
