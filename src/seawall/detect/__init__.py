@@ -8,6 +8,7 @@ and workload."""
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,7 @@ def run(options: DetectOptions, ruleset: RuleSet | None = None) -> DetectResult:
     stats = ReadStats()
     read_stats = ReadStats()  # the reading thread's own counters, merged at the end
     reader = program.reader
+    stop = threading.Event()  # set when the engine stops (also ends --follow waits)
 
     def chunks() -> Iterator[tuple[str, LineChunk]]:
         for origin in inputs:
@@ -88,12 +90,13 @@ def run(options: DetectOptions, ruleset: RuleSet | None = None) -> DetectResult:
                 reader.split_document,
                 follow=follow,
                 idle_timeout=options.follow_idle,
+                stop=stop.is_set,
             ):
                 yield origin, chunk
 
     try:
         # reading and splitting lines (Python) overlaps with the engine's Polars work
-        for origin, chunk in read_ahead(chunks()):
+        for origin, chunk in read_ahead(chunks(), stop=stop):
             engine.process(chunk.lines, chunk.first_lineno, origin, stats, chunk.document)
     finally:
         if engine.state is not None:

@@ -219,13 +219,14 @@ T = TypeVar("T")
 _DONE = object()
 
 
-def read_ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+def read_ahead(items: Iterator[T], depth: int = 1, stop: threading.Event | None = None) -> Iterator[T]:
     """Run `items` in a thread, at most `depth` items ahead of the consumer (bounded memory):
     reading and splitting lines overlaps with the consumer's work, which releases the GIL
     while Polars runs. Exceptions of the producer are raised in the consumer; a consumer that
-    stops early stops the producer."""
+    stops early (an error, Ctrl-C) sets `stop`, which `items` should also watch when it can
+    wait for long (`iter_chunks(..., stop=stop.is_set)` while following a file)."""
     q: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+    stop = stop or threading.Event()
 
     def put(item: object) -> bool:
         while not stop.is_set():
@@ -253,7 +254,10 @@ def read_ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
     thread.start()
     try:
         while True:
-            item = q.get()
+            try:
+                item = q.get(timeout=0.2)  # a plain get() would not let Ctrl-C through
+            except queue.Empty:
+                continue
             if item is _DONE:
                 return
             if isinstance(item, _Failure):
