@@ -39,6 +39,7 @@ _STRUCTURAL = frozenset('"\\{}[],')
 _NUMERIC = frozenset("0123456789.+-eE")
 
 NEEDLE_COST = 0.002
+SAMPLE_BYTES = 64 << 10
 PATTERN_NEEDLES = 24  # needles per regular expression (the SIMD literal search stays in use)
 
 Literals = frozenset[str]
@@ -77,7 +78,8 @@ class Estimator:
     """Fraction of sample lines (lower-cased) holding a literal; literal sets cost their sum."""
 
     def __init__(self, sample: list[bytes]) -> None:
-        self.sample = [line.lower() for line in sample]
+        # (estimates only: long lines are cut, so a sample stays small whatever the input)
+        self.sample = [line[:SAMPLE_BYTES].lower() for line in sample]
         self.cache: dict[str, float] = {}
 
     def freq(self, lit: str) -> float:
