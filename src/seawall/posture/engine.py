@@ -23,7 +23,7 @@ class AuditOptions:
     policy: Policy = field(default_factory=Policy)
     only: set[str] | None = None  # restrict to these check ids
     max_file_bytes: int = MAX_FILE_BYTES
-    workers: int | None = None  # processes reading files; None = 2 when there are many files and cores
+    workers: int | None = None  # processes reading files; None = 2 for many files and an idle core
 
 
 # Below this many files a second process costs more (fork, pickling the documents back) than it saves.
@@ -86,6 +86,19 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def _idle_cpus() -> int:
+    """Usable CPUs that nothing is running on right now, from the kernel's instantaneous count of
+    runnable tasks (which includes this process). On a busy machine a second process only
+    time-shares a core with someone else's work and makes the read slower, not faster."""
+    cpus = _usable_cpus()
+    try:
+        with open("/proc/loadavg", "rb") as fh:
+            running = int(fh.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return cpus - 1
+    return cpus - running
+
+
 def _load_forked(files: list[tuple[Path, str]], max_bytes: int) -> Loaded:
     """Read the last 45% of `files` in a forked child while this process reads the rest.
 
@@ -135,7 +148,7 @@ def load_files(files: list[tuple[Path, str]], max_bytes: int = MAX_FILE_BYTES,
                workers: int | None = None) -> Loaded:
     """Every file's documents (or the warning why not), in the order given."""
     if workers is None:
-        workers = 2 if len(files) >= PARALLEL_MIN_FILES and _usable_cpus() > 1 else 1
+        workers = 2 if len(files) >= PARALLEL_MIN_FILES and _idle_cpus() >= 1 else 1
     if workers > 1 and len(files) > 1 and hasattr(os, "fork"):
         return _load_forked(files, max_bytes)
     return _load_range(files, max_bytes)
