@@ -191,6 +191,8 @@ class _Frame:
 
 
 _NO_KEY = object()
+# plain scalar text -> its value (an int, float, bool, None or the text): immutable, so shared
+_RESOLVED: dict[str, Any] = {}
 
 
 def _events_to_documents(loader: Any) -> list[tuple[Any, int]]:
@@ -214,8 +216,17 @@ def _events_to_documents(loader: Any) -> list[tuple[Any, int]]:
         cls = type(ev)
         if cls is ScalarEvent:
             value: Any = ev.value
-            if ev.tag is not None or (ev.implicit[0] and (not value or value[0] in _IMPLICIT_FIRST)):
+            if ev.tag is not None:
                 value = _event_scalar(ev)
+            elif ev.implicit[0] and (not value or value[0] in _IMPLICIT_FIRST):
+                # a plain scalar that may be a number, bool or null: the same few ("8080", "1",
+                # "true") recur across files, and resolving one runs the YAML 1.1 regexes
+                resolved = _RESOLVED.get(value, _NO_KEY)
+                if resolved is _NO_KEY:
+                    resolved = _event_scalar(ev)
+                    if len(value) <= 32 and len(_RESOLVED) < 4096:
+                        _RESOLVED[value] = resolved
+                value = resolved
             size = 1
             line = ev.start_mark.line + 1
             if ev.anchor:
