@@ -1,10 +1,10 @@
 """Read configuration files into plain Python values that remember their source lines.
 
-YAML and JSON go through libyaml's C composer (`yaml.compose_all` with `CSafeLoader`): it gives
-every node a start mark, is about an order of magnitude faster than ruamel's round-trip loader,
-and builds no Python objects from tags (safe: nothing is ever constructed from `!!python/...`).
-The node graph is then converted into `LDict` / `LList` (dict / list subclasses that carry the
-line of every key and item), so checks read ordinary dicts and ask `d.ln("key")` for a line.
+YAML and JSON go through libyaml's C parser (`CSafeLoader`): its events carry start marks, it is
+about an order of magnitude faster than ruamel's round-trip loader, and nothing is ever constructed
+from tags (safe: no `!!python/...`). One pass over the events builds `LDict` / `LList` (dict / list
+subclasses that carry the line of every key and item), so checks read ordinary dicts and ask
+`d.ln("key")` for a line.
 
 Hostile input is bounded: a size limit per file, and an expansion budget that refuses
 alias-heavy ("billion laughs") and recursive documents before anything is expanded.
