@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 from seawall.posture import engine
-from seawall.posture.engine import PARALLEL_MIN_FILES, AuditOptions, audit_paths, load_files
+from seawall.posture.engine import PARALLEL_MIN_FILES, AuditOptions, _load_forked, audit_paths, load_files
 from seawall.posture.loader import iter_files
 from tests.conftest import REPO
 
@@ -32,7 +33,15 @@ def _view(report: object) -> object:
     return data["findings"], data["warnings"], data["target"]
 
 
-def test_two_processes_give_the_serial_report(tmp_path: Path) -> None:
+def test_two_processes_give_the_serial_report(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    forks: list[int] = []
+    real = engine._load_forked
+
+    def counting(files: list[tuple[Path, str]], max_bytes: int) -> engine.Loaded:
+        forks.append(len(files))
+        return real(files, max_bytes)
+
+    monkeypatch.setattr(engine, "_load_forked", counting)
     corpus = _corpus(tmp_path)
     files = list(iter_files([corpus]))
     assert len(files) >= PARALLEL_MIN_FILES
@@ -47,13 +56,15 @@ def test_two_processes_give_the_serial_report(tmp_path: Path) -> None:
     assert any("unknown.yaml: skipped (kind Gizmo" in w for w in warnings)
     assert _view(forked) == _view(serial)
     assert _view(auto) == _view(serial)
+    if threading.active_count() == 1:  # else (a server thread left by another test) it reads serially
+        assert forks and forks[0] == len(files)
 
 
 def test_loaded_documents_keep_their_lines_across_the_process_boundary(tmp_path: Path) -> None:
     corpus = _corpus(tmp_path)
     files = list(iter_files([corpus]))
     serial = load_files(files, workers=1)
-    forked = load_files(files, workers=2)
+    forked = _load_forked(files, 1 << 20)  # directly: load_files forks only a single-threaded process
     assert len(forked) == len(serial) == len(files)
     for (docs_a, warn_a), (docs_b, warn_b) in zip(serial, forked, strict=True):
         assert warn_a == warn_b
@@ -76,5 +87,5 @@ def test_a_failing_child_is_made_up_for_in_the_parent(tmp_path: Path, monkeypatc
         raise RuntimeError("child fails")
 
     monkeypatch.setattr(engine.pickle, "dumps", broken_dumps)
-    got = load_files(files, workers=2)
+    got = _load_forked(files, 1 << 20)
     assert [(len(d), w) for d, w in got] == [(len(d), w) for d, w in expected]

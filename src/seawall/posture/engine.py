@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import pickle
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -149,7 +150,8 @@ def load_files(files: list[tuple[Path, str]], max_bytes: int = MAX_FILE_BYTES,
     """Every file's documents (or the warning why not), in the order given."""
     if workers is None:
         workers = 2 if len(files) >= PARALLEL_MIN_FILES and _idle_cpus() >= 1 else 1
-    if workers > 1 and len(files) > 1 and hasattr(os, "fork"):
+    # fork only a single-threaded process: another thread could hold a lock the child would need
+    if workers > 1 and len(files) > 1 and hasattr(os, "fork") and threading.active_count() == 1:
         return _load_forked(files, max_bytes)
     return _load_range(files, max_bytes)
 
