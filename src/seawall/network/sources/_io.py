@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from seawall.core.errors import InputError
+from seawall.network.base import FlowBatch, SourceStats
+from seawall.network.options import NetworkOptions
 
 READ_SIZE = 4 << 20
 
@@ -75,3 +77,28 @@ def read_bounded(path: Path, limit: int) -> bytes:
         if len(out) > limit:
             raise InputError(f"{path}: larger than {limit} bytes; refusing to load it whole")
     return bytes(out)
+
+
+class LineFlowSource:
+    """What the line-oriented readers share: options, counters, warnings, names seen, and the
+    walk over the given files (each must exist); a subclass reads one file in `_read_file`."""
+
+    name = ""
+    file_kind = "file"  # for the error: "no such <file_kind>: PATH"
+
+    def __init__(self, options: NetworkOptions) -> None:
+        self.options = options
+        self.stats = SourceStats()
+        self.warnings: list[str] = []
+        self.names: dict[str, set[str]] = {}
+
+    def read(self, paths: list[str]) -> Iterator[FlowBatch]:
+        for raw in paths:
+            path = Path(raw)
+            if not path.is_file():
+                raise InputError(f"no such {self.file_kind}: {raw}")
+            self.stats.files += 1
+            yield from self._read_file(path)
+
+    def _read_file(self, path: Path) -> Iterator[FlowBatch]:
+        raise NotImplementedError

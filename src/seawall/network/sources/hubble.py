@@ -15,9 +15,8 @@ import orjson
 import polars as pl
 
 from seawall.core.errors import InputError
-from seawall.network.base import DNS_SCHEMA, FLOW_SCHEMA, FlowBatch, SourceStats
-from seawall.network.options import NetworkOptions
-from seawall.network.sources._io import line_chunks
+from seawall.network.base import DNS_SCHEMA, FLOW_SCHEMA, FlowBatch
+from seawall.network.sources._io import LineFlowSource, line_chunks
 
 _POD_OF_RS = re.compile(r"^(.*)-[a-z0-9]{6,10}-[a-z0-9]{5}$")
 _POD_OF_STS = re.compile(r"^(.*)-\d+$")
@@ -73,22 +72,9 @@ def endpoint_identity(
     return None, None, None, None
 
 
-class HubbleSource:
+class HubbleSource(LineFlowSource):
     name = "hubble"
-
-    def __init__(self, options: NetworkOptions) -> None:
-        self.options = options
-        self.stats = SourceStats()
-        self.warnings: list[str] = []
-        self.names: dict[str, set[str]] = {}
-
-    def read(self, paths: list[str]) -> Iterator[FlowBatch]:
-        for raw in paths:
-            path = Path(raw)
-            if not path.is_file():
-                raise InputError(f"no such Hubble flow file: {raw}")
-            self.stats.files += 1
-            yield from self._read_file(path)
+    file_kind = "Hubble flow file"
 
     def _read_file(self, path: Path) -> Iterator[FlowBatch]:
         rows: dict[str, list[Any]] = {c: [] for c in _FLOW_COLS}

@@ -15,9 +15,8 @@ import orjson
 import polars as pl
 
 from seawall.core.errors import InputError
-from seawall.network.base import FlowBatch, SourceStats
-from seawall.network.options import NetworkOptions
-from seawall.network.sources._io import line_chunks, read_bounded
+from seawall.network.base import FlowBatch
+from seawall.network.sources._io import LineFlowSource, line_chunks, read_bounded
 
 DEFAULT_V2 = [
     "version",
@@ -117,23 +116,9 @@ def _is_header(tokens: list[str]) -> bool:
     return bool(tokens) and all(t in FIELD_VERSIONS for t in tokens)
 
 
-class VpcFlowSource:
+class VpcFlowSource(LineFlowSource):
     name = "vpc-flow"
-
-    def __init__(self, options: NetworkOptions) -> None:
-        self.options = options
-        self.stats = SourceStats()
-        self.warnings: list[str] = []
-        self.names: dict[str, set[str]] = {}
-
-    # -- reading ---------------------------------------------------------------------------
-    def read(self, paths: list[str]) -> Iterator[FlowBatch]:
-        for raw in paths:
-            path = Path(raw)
-            if not path.is_file():
-                raise InputError(f"no such flow log file: {raw}")
-            self.stats.files += 1
-            yield from self._read_file(path)
+    file_kind = "flow log file"
 
     def _read_file(self, path: Path) -> Iterator[FlowBatch]:
         chunks = line_chunks(path, self.options.batch_bytes)
