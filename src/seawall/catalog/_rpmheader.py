@@ -27,8 +27,8 @@ class HeaderError(ValueError):
     pass
 
 
-def parse_header(blob: bytes | memoryview, wanted: frozenset[int] = WANTED) -> dict[int, str | int]:
-    """The wanted tags of one header: strings (first string of arrays/i18n) and int32s."""
+def _layout(blob: bytes | memoryview) -> tuple[int, int, int]:
+    """(index entry count, data start, data end) of a header blob, checked against its size."""
     if len(blob) < 8:
         raise HeaderError("header shorter than 8 bytes")
     il, dl = struct.unpack_from(">ii", blob, 0)
@@ -38,6 +38,12 @@ def parse_header(blob: bytes | memoryview, wanted: frozenset[int] = WANTED) -> d
     data_end = data_start + dl
     if data_end > len(blob) or data_end > MAX_HEADER:
         raise HeaderError("header data runs past the blob")
+    return il, data_start, data_end
+
+
+def parse_header(blob: bytes | memoryview, wanted: frozenset[int] = WANTED) -> dict[int, str | int]:
+    """The wanted tags of one header: strings (first string of arrays/i18n) and int32s."""
+    il, data_start, data_end = _layout(blob)
     out: dict[int, str | int] = {}
     for i in range(il):
         tag, typ, offset, count = _ENTRY.unpack_from(blob, 8 + 16 * i)
@@ -59,15 +65,7 @@ def parse_header(blob: bytes | memoryview, wanted: frozenset[int] = WANTED) -> d
 
 def _locate(blob: bytes | memoryview, tags: frozenset[int]) -> tuple[dict[int, tuple[int, int, int]], int]:
     """tag -> (type, start, count) for the wanted tags (later entries win), and the data end."""
-    if len(blob) < 8:
-        raise HeaderError("header shorter than 8 bytes")
-    il, dl = struct.unpack_from(">ii", blob, 0)
-    if il < 1 or dl < 0 or il > 0x10000:
-        raise HeaderError(f"implausible header sizes il={il} dl={dl}")
-    data_start = 8 + 16 * il
-    data_end = data_start + dl
-    if data_end > len(blob) or data_end > MAX_HEADER:
-        raise HeaderError("header data runs past the blob")
+    il, data_start, data_end = _layout(blob)
     found: dict[int, tuple[int, int, int]] = {}
     for i in range(il):
         tag, typ, offset, count = _ENTRY.unpack_from(blob, 8 + 16 * i)
