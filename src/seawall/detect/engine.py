@@ -22,17 +22,8 @@ from seawall.detect.model import Rule, RuleProblem
 from seawall.detect.prefilter import Estimator, LiteralFinder, candidate_rows, needle_patterns
 from seawall.detect.state import StateStore
 from seawall.telemetry import COMMON_COLUMNS, get_reader
-from seawall.telemetry.base import JsonSchema, ReadPlan, ReadStats
+from seawall.telemetry.base import WORKLOAD_COLUMNS, JsonSchema, ReadPlan, ReadStats
 
-WORKLOAD_COLUMNS = (
-    "workload_type",
-    "namespace",
-    "workload_kind",
-    "workload_name",
-    "cluster",
-    "container_id",
-    "container_name",
-)
 EVIDENCE_BYTES = 2048
 SAMPLES = 3
 _SEP = "\x1f"

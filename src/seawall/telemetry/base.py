@@ -17,12 +17,8 @@ from typing import Protocol
 
 import polars as pl
 
-COMMON_COLUMNS: tuple[str, ...] = (
-    "time",
-    "source",
-    "actor",
-    "src_ip",
-    "dst_ip",
+# the columns that name the workload an event concerns (a finding's resource is built from them)
+WORKLOAD_COLUMNS: tuple[str, ...] = (
     "workload_type",
     "namespace",
     "workload_kind",
@@ -31,6 +27,7 @@ COMMON_COLUMNS: tuple[str, ...] = (
     "container_id",
     "container_name",
 )
+COMMON_COLUMNS: tuple[str, ...] = ("time", "source", "actor", "src_ip", "dst_ip", *WORKLOAD_COLUMNS)
 
 MAX_QUOTED = 5  # malformed lines quoted in warnings, per input
 
