@@ -95,9 +95,4 @@ def register(app: typer.Typer) -> None:
             for message in report.warnings:
                 warn(message)
         filter_severity(report, parse_severity_list(severity))
-        try:
-            finish(report, fmt, output, fail_on)
-        except typer.Exit as exc:
-            # app.main runs click with standalone_mode=False, which turns Exit into a return
-            # value that is then dropped; exit here so `--fail-on` reaches the shell.
-            sys.exit(exc.exit_code)
+        finish(report, fmt, output, fail_on)

@@ -67,13 +67,18 @@ def exit_code(report: Report, fail_on: Severity | None) -> int:
     return EXIT_OK
 
 
-def finish(report: Report, fmt: str, output: Path | None, fail_on: str | None,
-           view: str = "findings") -> None:
-    threshold = parse_severity(fail_on)
-    emit(report, fmt, output, view)
-    code = exit_code(report, threshold)
+def exit_on_findings(report: Report, fail_on: str | None) -> None:
+    """Exit 1 when a finding is at or above --fail-on (main() passes the code to the shell)."""
+    code = exit_code(report, parse_severity(fail_on))
     if code:
         raise typer.Exit(code)
+
+
+def finish(report: Report, fmt: str, output: Path | None, fail_on: str | None,
+           view: str = "findings") -> None:
+    parse_severity(fail_on)  # a bad --fail-on is a usage error before anything is written
+    emit(report, fmt, output, view)
+    exit_on_findings(report, fail_on)
 
 
 def warn(message: str) -> None:

@@ -11,9 +11,9 @@ import typer
 from seawall.cli.common import (
     FORMAT_HELP,
     emit,
-    exit_code,
+    exit_on_findings,
     filter_severity,
-    parse_severity,
+    finish,
     parse_severity_list,
     warn,
 )
@@ -203,15 +203,7 @@ def detect(
             warn(w)
     if not streaming:
         emit(report, fmt, output)
-    _exit(report, fail_on)
-
-
-def _exit(report: Report, fail_on: str | None) -> None:
-    # sys.exit, not typer.Exit: with standalone_mode=False click turns Exit into a return value
-    code = exit_code(report, parse_severity(fail_on))
-    if code:
-        sys.stdout.flush()
-        sys.exit(code)
+    exit_on_findings(report, fail_on)
 
 
 def _flows(
@@ -243,8 +235,7 @@ def _flows(
     if not quiet:
         for w in warnings[:20]:
             warn(w)
-    emit(report, fmt, output)
-    _exit(report, fail_on)
+    finish(report, fmt, output, fail_on)
 
 
 def register(app: typer.Typer) -> None:
