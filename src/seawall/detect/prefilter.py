@@ -79,15 +79,16 @@ class Estimator:
 
     def __init__(self, sample: list[bytes]) -> None:
         # (estimates only: long lines are cut, so a sample stays small whatever the input)
-        self.sample = [line[:SAMPLE_BYTES].lower() for line in sample]
+        text, _ = text_series("sample", [line[:SAMPLE_BYTES] for line in sample])
+        self.sample = text.str.to_lowercase()
+        self.size = len(sample)
         self.cache: dict[str, float] = {}
 
     def freq(self, lit: str) -> float:
         f = self.cache.get(lit)
         if f is None:
-            needle = lit.encode()
-            hits = sum(1 for line in self.sample if needle in line)
-            f = self.cache[lit] = hits / len(self.sample) if self.sample else 0.0
+            hits = int(self.sample.str.contains(lit, literal=True).sum()) if self.size else 0
+            f = self.cache[lit] = hits / self.size if self.size else 0.0
         return f
 
     def share(self, lits: Iterable[str]) -> float:

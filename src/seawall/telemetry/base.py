@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import polars as pl
 
@@ -98,28 +98,6 @@ class JsonSchema:
 
     def polars_schema(self) -> dict[str, pl.DataType]:
         return {k: v.dtype() for k, v in self.root.children.items()}
-
-    def heavy_keys(self) -> list[str]:
-        """Top-level keys with a deep subtree (lists of objects, many leaves): decoding them is
-        costly, and they are usually rare (e.g. `requestObject`), so they are read separately
-        from the lines that contain them."""
-
-        def weight(node: _Node) -> tuple[int, bool]:
-            if not node.children:
-                return 1, False
-            total, listy = 0, node.is_list
-            for child in node.children.values():
-                w, lst = weight(child)
-                total += w
-                listy = listy or lst
-            return total, listy
-
-        out = []
-        for key, node in self.root.children.items():
-            leaves, listy = weight(node)
-            if node.children and (listy or leaves > 6):
-                out.append(key)
-        return out
 
     def effective(self, path: tuple[Segment, ...]) -> tuple[Segment, ...]:
         """The path with the list flags the schema ended up with (a field written without `[]`
@@ -245,6 +223,7 @@ class ReadPlan:
     schema: JsonSchema
     columns: dict[str, pl.Expr]  # output column name -> expression over the decoded frame
     keyword_column: str | None = None
+    decoder: Any = None  # the reader's compiled decoder for this schema (built on first use)
 
 
 class Reader(Protocol):

@@ -1,23 +1,22 @@
-"""JSON-lines sources: bulk decoding into Polars with only the fields the rules read.
+"""JSON-lines sources: decoding into Polars with only the fields the rules read.
 
-The fast path hands a whole batch to ``polars.read_ndjson`` with a schema restricted to the
-fields that the compiled rules and the common columns need (everything else in the event is
-skipped by the parser; scalars arrive as strings, objects read as strings arrive as JSON text).
-If the batch does not decode (a malformed line, invalid UTF-8, a value of an unexpected shape,
-nesting too deep), the batch is decoded line by line with orjson: bad lines are counted and
-quoted, invalid UTF-8 is repaired with replacement characters (so that it cannot hide an
-attack), and every good event is projected to the schema's shape before the bulk decoder
-reads it again.
+Each line is decoded by the projector (seawall.telemetry.projector) straight into the fields
+that the compiled rules and the common columns need; everything else in the event is skipped.
+The lines it cannot decode (not JSON, invalid UTF-8, nesting too deep) are decoded one by one
+with orjson: bad lines are counted and quoted, invalid UTF-8 is repaired with replacement
+characters (so that it cannot hide an attack), and every good event is cut down to the
+schema's shape before the projector reads it again.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 import orjson
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from seawall.telemetry.base import (
     COMMON_COLUMNS,
@@ -30,22 +29,11 @@ from seawall.telemetry.base import (
     path_expr,
     text_series,
 )
+from seawall.telemetry.projector import Projector
 
 ExprOf = Callable[[str], pl.Expr]
 
 _OPEN_BRACE = 0x7B
-
-
-def _leaf(value: Any) -> Any:
-    if value is None or isinstance(value, str):
-        return value
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return orjson.dumps(value).decode()
 
 
 def _project(value: Any, node: _Node) -> Any:
@@ -61,40 +49,25 @@ def _project_one(value: Any, node: _Node) -> Any:
         if not isinstance(value, dict):
             return None
         return {k: _project(value.get(k), child) for k, child in node.children.items()}
-    return _leaf(value)
+    return value
 
 
-def decode_json_lines(payload_lines: list[bytes], schema: JsonSchema) -> pl.DataFrame:
-    """Bulk-decode (fast path); raises on any line that does not fit.
-
-    Light top-level keys are decoded for every line in one pass; each heavy key (see
-    JsonSchema.heavy_keys) only from the lines where its name occurs, then joined back."""
-    full = schema.polars_schema()
-    heavy = schema.heavy_keys()
-    light = {k: v for k, v in full.items() if k not in heavy}
-    if not heavy or not light:
-        return pl.read_ndjson(io.BytesIO(b"\n".join(payload_lines)), schema=full)
-    df = pl.read_ndjson(io.BytesIO(b"\n".join(payload_lines)), schema=light)
-    df = df.with_row_index("__i")
-    for key in heavy:
-        needle = b'"' + key.encode() + b'"'
-        idx = [i for i, line in enumerate(payload_lines) if needle in line]
-        if not idx:
-            df = df.with_columns(pl.lit(None, full[key]).alias(key))
-            continue
-        sub = pl.read_ndjson(io.BytesIO(b"\n".join([payload_lines[i] for i in idx])), schema={key: full[key]})
-        sub = sub.with_columns(pl.Series("__i", idx, dtype=pl.UInt32))
-        df = df.join(sub, on="__i", how="left", maintain_order="left")
-    return df.drop("__i").select(list(full))
+def projector_of(plan: ReadPlan) -> Projector:
+    if plan.decoder is None:
+        plan.decoder = Projector(plan.schema)
+    decoder: Projector = plan.decoder
+    return decoder
 
 
 def decode_slow(
-    lines: list[bytes], rows: list[int], schema: JsonSchema, origin: str, first_lineno: int, stats: ReadStats
+    lines: list[bytes], rows: list[int], plan: ReadPlan, origin: str, first_lineno: int, stats: ReadStats
 ) -> tuple[pl.DataFrame, list[int]]:
-    """Line by line: count bad lines, repair UTF-8, project to the schema, then bulk-decode."""
+    """The lines the projector could not decode, one by one with orjson: bad lines are counted
+    and quoted, invalid UTF-8 is repaired with replacement characters (so that it cannot hide
+    an attack), and every good event is cut down to the schema and decoded again."""
     good_rows: list[int] = []
     projected: list[bytes] = []
-    root = schema.root
+    root = plan.schema.root
     for i in rows:
         line = lines[i]
         try:
@@ -121,11 +94,15 @@ def decode_slow(
         if not isinstance(obj, dict):
             stats.bad_line(origin, first_lineno + i, line, "not a JSON object")
             continue
+        projection = {k: _project(obj.get(k), child) for k, child in root.children.items()}
         good_rows.append(i)
-        projected.append(orjson.dumps({k: _project(obj.get(k), child) for k, child in root.children.items()}))
+        projected.append(orjson.dumps(projection))
     if not projected:
-        return pl.DataFrame(schema=schema.polars_schema()), []
-    return decode_json_lines(projected, schema), good_rows
+        return pl.DataFrame(schema=plan.schema.polars_schema()), []
+    decoded, failed = projector_of(plan).decode(projected)
+    if failed:  # (cannot happen: orjson wrote these lines from shallow projections)
+        raise RuntimeError("projected events did not decode")
+    return decoded, good_rows
 
 
 class JsonReader:
@@ -255,15 +232,24 @@ class JsonReader:
         stats.lines += len(lines)
         if not rows:
             return pl.DataFrame()
-        try:
-            decoded = decode_json_lines([lines[i] for i in rows], plan.schema)
-        except Exception:  # polars raises ComputeError/SchemaError/...: fall back line by line
-            decoded, rows = decode_slow(lines, rows, plan.schema, origin, first_lineno, stats)
+        decoded, failed = projector_of(plan).decode([lines[i] for i in rows])
+        reordered = False
+        if failed:  # not valid JSON (or too deep for the projector): line by line
+            bad = set(failed)
+            slow, slow_rows = decode_slow(lines, [rows[k] for k in failed], plan, origin, first_lineno, stats)
+            rows = [r for k, r in enumerate(rows) if k not in bad]
+            if slow_rows:
+                decoded = pl.concat([decoded, slow], how="vertical_relaxed")
+                rows = rows + slow_rows
+                reordered = True
             if not rows:
                 return pl.DataFrame()
         exprs = [e.alias(n) for n, e in plan.columns.items()]
         exprs.append(pl.lit(pl.Series("_row", rows, dtype=pl.Int32)).alias("_row"))
         out = decoded.select(exprs)
+        if reordered:  # back into line order
+            out = out.sort("_row")
+            rows = sorted(rows)
         if plan.keyword_column:
             raw, _ = text_series("_raw", [lines[i] for i in rows])
             out = out.with_columns(raw)
@@ -271,10 +257,36 @@ class JsonReader:
         return out
 
 
-def ts(expr: pl.Expr) -> pl.Expr:
-    """RFC 3339 text (Z or offset, any fraction) -> UTC datetime; unreadable -> null."""
+_UTC_US = pl.Datetime("us", "UTC")
+
+
+def _rfc3339(expr: pl.Expr) -> pl.Expr:
     zulu = expr.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", strict=False, time_zone="UTC", time_unit="us")
     offset = expr.str.to_datetime(
         "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us"
     ).dt.convert_time_zone("UTC")
     return pl.coalesce(zulu, offset)
+
+
+# the texts that Arrow's ISO 8601 parser and the two strptime formats read the same way
+_PLAIN_RFC3339 = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)$"
+
+
+def _parse_times(texts: pl.Series) -> pl.Series:
+    # Arrow's ISO 8601 parser is an order of magnitude faster than strptime, but all or
+    # nothing, and more lenient: a batch with any other text (nanoseconds, garbage, a date
+    # alone) goes through strptime
+    texts = texts.cast(pl.String)
+    if not texts.str.contains(_PLAIN_RFC3339).all():
+        return pl.select(_rfc3339(pl.lit(texts))).to_series().alias(texts.name)
+    try:
+        parsed = pc.cast(texts.to_arrow().cast(pa.large_string()), pa.timestamp("us", tz="UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pl.select(_rfc3339(pl.lit(texts))).to_series().alias(texts.name)
+    out = pl.Series(texts.name, parsed)
+    return out if out.dtype == _UTC_US else out.cast(_UTC_US)
+
+
+def ts(expr: pl.Expr) -> pl.Expr:
+    """RFC 3339 text (Z or offset, any fraction) -> UTC datetime; unreadable -> null."""
+    return expr.map_batches(_parse_times, return_dtype=_UTC_US)
