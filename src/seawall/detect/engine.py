@@ -47,12 +47,30 @@ class Tiers:
     broad_rules: list[str]
 
 
+def mask_name(rule_id: str, step: int) -> str:
+    return f"{rule_id}#{step}"
+
+
+@dataclass(slots=True)
+class Evaluation:
+    """One batch after the stateless part of detection: the decoded events (all of them, or
+    only those some rule matched when compact) and one boolean column per rule expression."""
+
+    df: pl.DataFrame
+    masks: pl.DataFrame
+    hits: dict[str, int]  # mask column -> number of matching events
+
+
 @dataclass(slots=True)
 class CompiledRule:
     rule: Rule
     exprs: list[pl.Expr]
     use: FieldUse
-    first_col: int = 0  # index of exprs[0] in the batch's mask frame
+
+    def mask(self, step: int = 0) -> str:
+        """The batch's mask column of one of the rule's expressions (named by the rule, so
+        that a batch evaluated elsewhere still lines up with the rules here)."""
+        return mask_name(self.rule.id, step)
 
 
 @dataclass(slots=True)
@@ -140,10 +158,7 @@ class SourceProgram:
             col = pl.col(name)
             expr = col.list.eval(pl.element().str.to_lowercase()) if is_list(name) else col.str.to_lowercase()
             self.lower_exprs.append(expr.alias(lower_name(name)))
-        self.mask_exprs: list[pl.Expr] = []
-        for cr in self.rules:
-            base = cr.first_col = len(self.mask_exprs)
-            self.mask_exprs.extend([e.alias(f"m{base + i}") for i, e in enumerate(cr.exprs)])
+        self.mask_exprs: list[pl.Expr] = self._mask_exprs()
         self.keyword = keyword
         self.use_tiers = prefilter and bool(getattr(self.reader, "prefilter", False))
         self.tiers: Tiers | None = None
@@ -303,10 +318,96 @@ class SourceProgram:
                     )
                 )
         self.rules = keep
-        self.mask_exprs = []
+        self.mask_exprs = self._mask_exprs()
+
+    def _mask_exprs(self) -> list[pl.Expr]:
+        return [e.alias(cr.mask(i)) for cr in self.rules for i, e in enumerate(cr.exprs)]
+
+    # -- the stateless part of a batch --------------------------------------------------------
+    def evaluate(
+        self,
+        lines: list[bytes],
+        first_lineno: int,
+        origin: str,
+        stats: ReadStats,
+        problems: list[RuleProblem],
+        compact: bool = False,
+    ) -> Evaluation | None:
+        """Decode a batch and test every rule on it. `compact` keeps only the events some rule
+        matched (what a worker process sends back)."""
+        if self.sampled < min(len(lines), SAMPLE_LINES):
+            # (re)plan on the largest sample seen so far, up to SAMPLE_LINES lines
+            step = max(1, len(lines) // SAMPLE_LINES)
+            self.plan_tiers(lines[::step][:SAMPLE_LINES])
+        if self.tiers is not None:
+            df = self._tiered_frame(self.tiers, lines, first_lineno, origin, stats)
+        else:
+            df = self.reader.frame(lines, first_lineno, origin, self.plan, stats)
+            if df.height:
+                stats.no_timestamp += df["time"].null_count()
+        if df.height == 0 or not self.mask_exprs:
+            return None
+        if self.lower_exprs:
+            df = df.with_columns(self.lower_exprs)
+        try:
+            masks = df.select(self.mask_exprs)
+        except Exception:
+            self.drop_broken(df, problems)
+            if not self.mask_exprs:
+                return None
+            masks = df.select(self.mask_exprs)
+        hits = dict(zip(masks.columns, masks.sum().row(0), strict=True))
+        if compact:
+            if not any(hits.values()):
+                return None
+            masks = self._first_seen_firsts(df, masks, hits)
+            hit = masks.select(pl.any_horizontal(pl.all())).to_series()
+            df, masks = df.filter(hit), masks.filter(hit)
+        return Evaluation(df, masks, hits)
+
+    def _first_seen_firsts(self, df: pl.DataFrame, masks: pl.DataFrame, hits: dict[str, int]) -> pl.DataFrame:
+        """A first-seen rule only ever looks at the first event of each (scope, key) in a
+        batch (see Engine._first_seen): keep just those, so a compact batch stays small."""
+        exprs = []
         for cr in self.rules:
-            base = cr.first_col = len(self.mask_exprs)
-            self.mask_exprs.extend([e.alias(f"m{base + i}") for i, e in enumerate(cr.exprs)])
+            spec = cr.rule.first_seen
+            if spec is None or not hits.get(cr.mask()):
+                continue
+            m = pl.col(cr.mask())
+            key = pl.struct(_key_expr(spec.key).alias("k"), _key_expr(spec.scope).alias("s"))
+            exprs.append((m & key.is_first_distinct().over(m)).alias(cr.mask()))
+        if not exprs:
+            return masks
+        both = pl.concat([df.select(pl.exclude(masks.columns)), masks], how="horizontal")
+        return masks.with_columns(both.select(exprs))
+
+    def _tiered_frame(
+        self, tiers: Tiers, lines: list[bytes], first_lineno: int, origin: str, stats: ReadStats
+    ) -> pl.DataFrame:
+        """Narrow decode of every line (counts, bad lines, timestamps, broad rules), then the
+        full decode of only the lines a broad rule matched or the prefilter kept."""
+        narrow = self.reader.frame(lines, first_lineno, origin, tiers.plan, stats)
+        if narrow.height == 0:
+            return narrow
+        stats.no_timestamp += narrow["time"].null_count()
+        rows = narrow.get_column("_row")
+        keep = candidate_rows(lines, rows, tiers.patterns)
+        if tiers.broad is not None:
+            try:
+                if tiers.lower:
+                    narrow = narrow.with_columns(tiers.lower)
+                hit = narrow.select(tiers.broad).to_series()
+                keep = pl.concat([keep, rows.filter(hit.fill_null(False))]).unique().sort()
+            except Exception:  # a broad rule fails on this data: decode every line fully
+                keep = rows
+        if keep.len() == 0:
+            return pl.DataFrame()
+        subset = keep.cast(pl.Int32)
+        kept = [lines[i] for i in subset.to_list()]
+        df = self.reader.frame(kept, first_lineno, origin, self.plan, ReadStats())
+        if df.height == 0:
+            return df
+        return df.with_columns(subset.gather(df.get_column("_row")).alias("_row"))
 
 
 def _state_fields(rule: Rule) -> list[str]:
@@ -353,38 +454,22 @@ class Engine:
     def process(
         self, lines: list[bytes], first_lineno: int, origin: str, stats: ReadStats, document: bool = False
     ) -> None:
-        prog = self.program
-        if prog.sampled < min(len(lines), SAMPLE_LINES):
-            # (re)plan on the largest sample seen so far, up to SAMPLE_LINES lines
-            step = max(1, len(lines) // SAMPLE_LINES)
-            prog.plan_tiers(lines[::step][:SAMPLE_LINES])
-        if prog.tiers is not None:
-            df = self._tiered_frame(prog.tiers, lines, first_lineno, origin, stats)
-        else:
-            df = prog.reader.frame(lines, first_lineno, origin, prog.plan, stats)
-            if df.height:
-                stats.no_timestamp += df["time"].null_count()
-        if df.height == 0 or not prog.mask_exprs:
-            return
-        if prog.lower_exprs:
-            df = df.with_columns(prog.lower_exprs)
-        try:
-            masks = df.select(prog.mask_exprs)
-        except Exception:
-            prog.drop_broken(df, self.problems)
-            if not prog.mask_exprs:
-                return
-            masks = df.select(prog.mask_exprs)
-        sums = masks.sum().row(0)
-        ctx = (lines, first_lineno, origin, document)
+        evaluation = self.program.evaluate(lines, first_lineno, origin, stats, self.problems)
+        if evaluation is not None:
+            self.apply(evaluation, (lines, first_lineno, origin, document))
+
+    def apply(self, evaluation: Evaluation, ctx: tuple[Any, ...]) -> None:
+        """The stateful part of a batch, in input order: findings, windows, thresholds,
+        sequences, first-seen. `ctx` is (lines, first line number, origin, document); `lines`
+        only has to hold the lines of the events in the evaluation."""
+        df, masks, hits = evaluation.df, evaluation.masks, evaluation.hits
         match_parts: list[pl.DataFrame] = []
-        for cr in prog.rules:
-            hits = sums[cr.first_col : cr.first_col + len(cr.exprs)]
-            if not any(hits):
+        for cr in self.program.rules:
+            if not any(hits.get(cr.mask(i)) for i in range(len(cr.exprs))):
                 continue
             rule = cr.rule
             if rule.kind == "match":
-                rows = masks.get_column(f"m{cr.first_col}").arg_true()
+                rows = masks.get_column(cr.mask()).arg_true()
                 part = df[rows].select(
                     pl.lit(rule.id).alias("_rule"),
                     "time",
@@ -403,36 +488,6 @@ class Engine:
         if match_parts:
             self._group_matches(pl.concat(match_parts), ctx)
         self._emit_opened()
-
-    def _tiered_frame(
-        self, tiers: Tiers, lines: list[bytes], first_lineno: int, origin: str, stats: ReadStats
-    ) -> pl.DataFrame:
-        """Narrow decode of every line (counts, bad lines, timestamps, broad rules), then the
-        full decode of only the lines a broad rule matched or the prefilter kept."""
-        prog = self.program
-        narrow = prog.reader.frame(lines, first_lineno, origin, tiers.plan, stats)
-        if narrow.height == 0:
-            return narrow
-        stats.no_timestamp += narrow["time"].null_count()
-        rows = narrow.get_column("_row")
-        keep = candidate_rows(lines, rows, tiers.patterns)
-        if tiers.broad is not None:
-            try:
-                if tiers.lower:
-                    narrow = narrow.with_columns(tiers.lower)
-                hit = narrow.select(tiers.broad).to_series()
-                keep = pl.concat([keep, rows.filter(hit.fill_null(False))]).unique().sort()
-            except Exception:  # a broad rule fails on this data: decode every line fully
-                keep = rows
-        if keep.len() == 0:
-            return pl.DataFrame()
-        subset = keep.cast(pl.Int32)
-        df = prog.reader.frame(
-            [lines[i] for i in subset.to_list()], first_lineno, origin, prog.plan, ReadStats()
-        )
-        if df.height == 0:
-            return df
-        return df.with_columns(subset.gather(df.get_column("_row")).alias("_row"))
 
     def _emit_opened(self) -> None:
         """Stream the findings opened by this batch, in the order their first events happened."""
@@ -530,7 +585,7 @@ class Engine:
         spec = cr.rule.threshold
         assert spec is not None
         half = max(spec.window / 2, 0.001)
-        rows = masks.get_column(f"m{cr.first_col}").arg_true()
+        rows = masks.get_column(cr.mask()).arg_true()
         sub = (
             df[rows]
             .filter(pl.col("time").is_not_null())
@@ -594,7 +649,7 @@ class Engine:
         steps = len(cr.exprs)
         parts = []
         for i in range(steps):
-            rows = masks.get_column(f"m{cr.first_col + i}").arg_true()
+            rows = masks.get_column(cr.mask(i)).arg_true()
             if rows.len():
                 parts.append(
                     df[rows].select(
@@ -646,7 +701,7 @@ class Engine:
     ) -> None:
         spec = cr.rule.first_seen
         assert spec is not None
-        rows = masks.get_column(f"m{cr.first_col}").arg_true()
+        rows = masks.get_column(cr.mask()).arg_true()
         sub = df[rows].select(
             _key_expr(spec.key).alias("_key"),
             _key_expr(spec.scope).alias("_scope"),
