@@ -18,6 +18,7 @@ from seawall.core.errors import InputError
 from seawall.detect.engine import Engine, SourceProgram
 from seawall.detect.loader import load_rules
 from seawall.detect.model import Rule, RuleProblem, RuleSet
+from seawall.detect.parallel import Workers, default_workers, splittable
 from seawall.detect.state import StateStore
 from seawall.telemetry import READERS, ReadStats, get_reader
 from seawall.telemetry.lines import LineChunk, LineLimits, expand_inputs, iter_chunks, read_ahead
@@ -37,6 +38,7 @@ class DetectOptions:
     limits: LineLimits = field(default_factory=LineLimits)
     on_finding: Callable[[Finding], None] | None = None
     prefilter: bool = True  # skip lines no rule can match (exact; off only to cross-check)
+    workers: int | None = None  # processes for large plain files; None: one per CPU; 0 or 1: none
 
 
 @dataclass(slots=True)
@@ -76,29 +78,38 @@ def run(options: DetectOptions, ruleset: RuleSet | None = None) -> DetectResult:
     state = StateStore(options.state_path) if options.state_path is not None else None
     engine = Engine(program, window=options.window, state=state, on_finding=options.on_finding)
     stats = ReadStats()
-    read_stats = ReadStats()  # the reading thread's own counters, merged at the end
+    read_stats = ReadStats()  # the reading threads' own counters, merged at the end
     reader = program.reader
-    stop = threading.Event()  # set when the engine stops (also ends --follow waits)
+    workers = default_workers() if options.workers is None else options.workers
+    follow = options.follow and len(inputs) == 1
+    pool: Workers | None = None
 
-    def chunks() -> Iterator[tuple[str, LineChunk]]:
-        for origin in inputs:
-            follow = options.follow and len(inputs) == 1
-            for chunk in iter_chunks(
-                origin,
-                options.limits,
-                read_stats,
-                reader.split_document,
-                follow=follow,
-                idle_timeout=options.follow_idle,
-                stop=stop.is_set,
-            ):
-                yield origin, chunk
+    def chunks(origin: str, stop: threading.Event) -> Iterator[LineChunk]:
+        return iter_chunks(
+            origin,
+            options.limits,
+            read_stats,
+            reader.split_document,
+            follow=follow,
+            idle_timeout=options.follow_idle,
+            stop=stop.is_set,
+        )
 
     try:
-        # reading and splitting lines (Python) overlaps with the engine's Polars work
-        for origin, chunk in read_ahead(chunks(), stop=stop):
-            engine.process(chunk.lines, chunk.first_lineno, origin, stats, chunk.document)
+        for origin in inputs:
+            if workers > 1 and not follow and origin != "-" and splittable(origin):
+                if pool is None:
+                    pool = Workers(engine, ruleset, workers, options.limits, options.prefilter, origin)
+                pool.feed(origin, stats)
+                continue
+            # reading and splitting lines (Python) overlaps with the engine's Polars work;
+            # `stop` is set when the engine stops (it also ends --follow waits)
+            stop = threading.Event()
+            for chunk in read_ahead(chunks(origin, stop), stop=stop):
+                engine.process(chunk.lines, chunk.first_lineno, origin, stats, chunk.document)
     finally:
+        if pool is not None:
+            pool.close()
         if engine.state is not None:
             engine.state.close()
         stats.merge(read_stats)

@@ -170,8 +170,12 @@ class ReadStats:
     no_timestamp: int = 0
     inputs: int = 0
     unreadable_inputs: int = 0
-    quoted: list[str] = field(default_factory=list)
+    bad: list[tuple[str, int, str]] = field(default_factory=list)  # (origin, line, what) of the first few
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def quoted(self) -> list[str]:
+        return [f"{origin}:{lineno}: {what}" for origin, lineno, what in self.bad]
 
     def merge(self, other: ReadStats) -> None:
         """Add the counters of another reader of the same run (e.g. the reading thread)."""
@@ -179,15 +183,19 @@ class ReadStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.inputs += other.inputs
         self.unreadable_inputs += other.unreadable_inputs
-        self.quoted = (self.quoted + other.quoted)[:MAX_QUOTED]
+        self.bad = (self.bad + other.bad)[:MAX_QUOTED]
         self.warnings = other.warnings + self.warnings
+
+    def shift_lines(self, by: int) -> None:
+        """Line numbers counted from a later start (a part of a file read on its own)."""
+        self.bad = [(origin, lineno + by, what) for origin, lineno, what in self.bad]
 
     def bad_line(self, origin: str, lineno: int, line: bytes, reason: str) -> None:
         self.malformed += 1
-        if len(self.quoted) < MAX_QUOTED:
+        if len(self.bad) < MAX_QUOTED:
             text = line[:60].decode("ascii", "backslashreplace")
             text = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
-            self.quoted.append(f"{origin}:{lineno}: {reason}: '{text}'")
+            self.bad.append((origin, lineno, f"{reason}: '{text}'"))
 
     def summary(self) -> list[str]:
         out = list(self.warnings)

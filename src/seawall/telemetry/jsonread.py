@@ -11,6 +11,7 @@ schema's shape before the projector reads it again.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from itertools import repeat
 from typing import Any, ClassVar
 
 import orjson
@@ -216,8 +217,9 @@ class JsonReader:
     def frame(
         self, lines: list[bytes], first_lineno: int, origin: str, plan: ReadPlan, stats: ReadStats
     ) -> pl.DataFrame:
-        rows = [i for i, line in enumerate(lines) if line[:1] == b"{"]
-        if len(rows) != len(lines):
+        objects = list(map(bytes.startswith, lines, repeat(b"{")))
+        rows = list(range(len(lines)))
+        if not all(objects):
             rows = []
             for i, line in enumerate(lines):
                 if line[:1] == b"{":
@@ -232,7 +234,8 @@ class JsonReader:
         stats.lines += len(lines)
         if not rows:
             return pl.DataFrame()
-        decoded, failed = projector_of(plan).decode([lines[i] for i in rows])
+        objs = lines if len(rows) == len(lines) else [lines[i] for i in rows]
+        decoded, failed = projector_of(plan).decode(objs)
         reordered = False
         if failed:  # not valid JSON (or too deep for the projector): line by line
             bad = set(failed)

@@ -103,7 +103,7 @@ def iter_chunks(
         return
     stats.inputs += 1
     try:
-        yield from _chunks(stream, origin, limits, stats, split_document, follow, idle_timeout, stop)
+        yield from stream_chunks(stream, origin, limits, stats, split_document, follow, idle_timeout, stop)
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
         stats.warnings.append(
             f"{origin}: input damaged ({type(exc).__name__}: {exc}); kept what was read before the damage"
@@ -113,7 +113,22 @@ def iter_chunks(
             stream.close()
 
 
-def _chunks(
+def is_document_head(first: bytes) -> bool:
+    """Does an input starting with these bytes hold one whole-file JSON document (CloudTrail
+    Records, an EventList, pretty-printed JSON) rather than JSON lines?"""
+    head = first.lstrip()[:4096]
+    first_line = head.split(b"\n", 1)[0].strip()
+    return head[:1] in (b"{", b"[") and (
+        first_line in (b"{", b"[")
+        or b'"Records"' in head[:64]
+        or b'"EventList"' in head[:512]
+        or b'"events"' in head[:64]
+        or b'"Events"' in head[:64]
+        or head[:1] == b"["
+    )
+
+
+def stream_chunks(
     stream: BinaryIO,
     origin: str,
     limits: LineLimits,
@@ -122,19 +137,10 @@ def _chunks(
     follow: bool,
     idle_timeout: float | None,
     stop: Callable[[], bool] | None,
+    documents: bool = True,
 ) -> Iterator[LineChunk]:
     first = _read(stream, limits.read_size)
-    # a whole-file document? (CloudTrail Records, EventList, pretty-printed JSON)
-    head = first.lstrip()[:4096]
-    first_line = head.split(b"\n", 1)[0].strip()
-    if head[:1] in (b"{", b"[") and (
-        first_line in (b"{", b"[")
-        or b'"Records"' in head[:64]
-        or b'"EventList"' in head[:512]
-        or b'"events"' in head[:64]
-        or b'"Events"' in head[:64]
-        or head[:1] == b"["
-    ):
+    if documents and is_document_head(first):
         doc = bytearray(first)
         while True:
             more = stream.read(limits.read_size)

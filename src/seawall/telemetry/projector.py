@@ -157,7 +157,7 @@ class Projector:
         struct = self._structs[id(node)]
         objs = values
         mask = None
-        if not all(v.__class__ is struct for v in values):
+        if set(map(type, values)) != {struct}:
             objs = [v if v.__class__ is struct else None for v in values]
             mask = pa.array([o is None for o in objs], pa.bool_())
         children = []
