@@ -22,7 +22,7 @@ from seawall.detect.model import Rule, RuleProblem
 from seawall.detect.prefilter import Estimator, LiteralFinder, candidate_rows, needle_patterns
 from seawall.detect.state import StateStore
 from seawall.telemetry import COMMON_COLUMNS, get_reader
-from seawall.telemetry.base import WORKLOAD_COLUMNS, JsonSchema, ReadPlan, ReadStats
+from seawall.telemetry.base import MAX_QUOTED, WORKLOAD_COLUMNS, JsonSchema, ReadPlan, ReadStats
 
 EVIDENCE_BYTES = 2048
 SAMPLES = 3
@@ -404,7 +404,17 @@ class SourceProgram:
             return pl.DataFrame()
         subset = keep.cast(pl.Int32)
         kept = [lines[i] for i in subset.to_list()]
-        df = self.reader.frame(kept, first_lineno, origin, self.plan, ReadStats())
+        # (these lines were counted by the narrow pass; what only the full decode sees -- invalid
+        # UTF-8 or bad JSON inside a value the narrow pass skipped -- is added here)
+        full_stats = ReadStats()
+        df = self.reader.frame(kept, first_lineno, origin, self.plan, full_stats)
+        stats.repaired_utf8 += full_stats.repaired_utf8
+        stats.malformed += full_stats.malformed
+        stats.events -= full_stats.malformed
+        if full_stats.bad:
+            rows_of = subset.to_list()
+            shifted = [(o, n - first_lineno, w) for o, n, w in full_stats.bad]
+            stats.bad = (stats.bad + [(o, first_lineno + rows_of[k], w) for o, k, w in shifted])[:MAX_QUOTED]
         if df.height == 0:
             return df
         return df.with_columns(subset.gather(df.get_column("_row")).alias("_row"))
