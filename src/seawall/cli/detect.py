@@ -124,6 +124,13 @@ def detect(
         str | None,
         typer.Option("--vpc-format", help="vpc-flow: field names of a headerless custom format"),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            help="Processes for large plain log files (default: one per CPU; 1: all in this process)",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No warnings on stderr")] = False,
 ) -> None:
     """Detect attacks in Kubernetes audit, CloudTrail, container logs, Falco/Tetragon events and flows."""
@@ -158,6 +165,8 @@ def detect(
             "--source is required (k8s-audit, cloudtrail, container-logs, falco, tetragon, "
             "vpc-flow, hubble, pcap)"
         )
+    if workers is not None and workers < 1:
+        raise InputError("--workers: give 1 or more")
     try:
         window_s = duration(window)
     except ValueError as exc:
@@ -181,6 +190,7 @@ def detect(
         follow=follow,
         follow_idle=follow_idle,
         on_finding=on_finding,
+        workers=workers,
     )
     result = run(options, ruleset)
     report = Report(

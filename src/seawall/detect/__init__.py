@@ -18,7 +18,7 @@ from seawall.core.errors import InputError
 from seawall.detect.engine import Engine, SourceProgram
 from seawall.detect.loader import load_rules
 from seawall.detect.model import Rule, RuleProblem, RuleSet
-from seawall.detect.parallel import Workers, default_workers, splittable
+from seawall.detect.parallel import PARALLEL_MIN_BYTES, PART_BYTES, Workers, default_workers, splittable
 from seawall.detect.state import StateStore
 from seawall.telemetry import READERS, ReadStats, get_reader
 from seawall.telemetry.lines import LineChunk, LineLimits, expand_inputs, iter_chunks, read_ahead
@@ -39,6 +39,8 @@ class DetectOptions:
     on_finding: Callable[[Finding], None] | None = None
     prefilter: bool = True  # skip lines no rule can match (exact; off only to cross-check)
     workers: int | None = None  # processes for large plain files; None: one per CPU; 0 or 1: none
+    parallel_min_bytes: int = PARALLEL_MIN_BYTES  # smaller files run in this process
+    part_bytes: int = PART_BYTES  # what one worker task reads
 
 
 @dataclass(slots=True)
@@ -97,10 +99,11 @@ def run(options: DetectOptions, ruleset: RuleSet | None = None) -> DetectResult:
 
     try:
         for origin in inputs:
-            if workers > 1 and not follow and origin != "-" and splittable(origin):
+            parallel = workers > 1 and not follow and origin != "-"
+            if parallel and splittable(origin, options.parallel_min_bytes):
                 if pool is None:
                     pool = Workers(engine, ruleset, workers, options.limits, options.prefilter, origin)
-                pool.feed(origin, stats)
+                pool.feed(origin, stats, options.part_bytes)
                 continue
             # reading and splitting lines (Python) overlaps with the engine's Polars work;
             # `stop` is set when the engine stops (it also ends --follow waits)

@@ -73,11 +73,11 @@ def default_workers() -> int:
     return 0 if cpus < 2 else min(cpus, MAX_WORKERS)
 
 
-def splittable(path: str) -> bool:
+def splittable(path: str, min_bytes: int = PARALLEL_MIN_BYTES) -> bool:
     """A regular, uncompressed file of JSON lines, large enough to be worth the workers."""
     try:
         info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode) or info.st_size < PARALLEL_MIN_BYTES:
+        if not stat.S_ISREG(info.st_mode) or info.st_size < max(min_bytes, 1):
             return False
         with open(path, "rb") as f:
             head = f.read(64 << 10)
@@ -229,9 +229,9 @@ class Workers:
             self.close()
             raise
 
-    def _results(self, path: str) -> Iterator[PartResult]:
+    def _results(self, path: str, part_bytes: int) -> Iterator[PartResult]:
         n = len(self.procs)
-        todo = parts(path)
+        todo = parts(path, part_bytes)
         sent = 0
         for part in todo:  # fill the queues
             self.inboxes[sent % n].send(part)
@@ -254,12 +254,12 @@ class Workers:
                 sent += 1
             yield result
 
-    def feed(self, path: str, stats: ReadStats) -> None:
+    def feed(self, path: str, stats: ReadStats, part_bytes: int = PART_BYTES) -> None:
         """Every part of one `splittable` file, through the workers, into the engine in order."""
         engine = self.engine
         stats.inputs += 1
         base = 1  # line number of the part's first line
-        for result in self._results(path):
+        for result in self._results(path, part_bytes):
             result.stats.shift_lines(base - 1)
             stats.merge(result.stats)
             for problem in result.problems:
