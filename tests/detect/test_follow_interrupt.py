@@ -41,3 +41,4 @@ def test_ctrl_c_ends_follow_promptly(tmp_path: Path) -> None:
     assert proc.returncode == 130
     assert elapsed < 3, elapsed
     assert "Traceback" not in err.decode()
+    assert err.decode().strip().splitlines()[-1] == "seawall: interrupted"

@@ -55,11 +55,16 @@ def version() -> None:
     typer.echo(f"seawall {__version__}")
 
 
+INTERRUPTED = 130  # the shell's code for SIGINT
+
+
 def main() -> None:
     """Entry point: user errors are one line on stderr and exit 2, never a traceback."""
     try:
         register_verbs(sys.argv[1:])
         code = app(standalone_mode=False)
+        if code == INTERRUPTED:  # typer turns Ctrl-C into this exit code
+            print("seawall: interrupted", file=sys.stderr)
         if isinstance(code, int) and code:
             sys.exit(code)
     except SeawallError as exc:
@@ -69,7 +74,7 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print("seawall: interrupted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except BrokenPipeError:
         sys.exit(0)
     except SystemExit:
@@ -78,8 +83,9 @@ def main() -> None:
         if os.environ.get("SEAWALL_DEBUG"):
             raise
         # typer vendors its own click: recognise its exceptions by shape, not by class
-        if type(exc).__name__ == "Abort":
-            sys.exit(130)
+        if type(exc).__name__ == "Abort":  # click turns Ctrl-C into Abort
+            print("seawall: interrupted", file=sys.stderr)
+            sys.exit(INTERRUPTED)
         format_message = getattr(exc, "format_message", None)
         if callable(format_message):
             print(f"seawall: error: {format_message()}", file=sys.stderr)

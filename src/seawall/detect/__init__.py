@@ -110,6 +110,11 @@ def run(options: DetectOptions, ruleset: RuleSet | None = None) -> DetectResult:
             stop = threading.Event()
             for chunk in read_ahead(chunks(origin, stop), stop=stop):
                 engine.process(chunk.lines, chunk.first_lineno, origin, stats, chunk.document)
+    except BaseException:  # an error or Ctrl-C: the workers' parts are not wanted any more
+        if pool is not None:
+            pool.close(finished=False)
+            pool = None
+        raise
     finally:
         if pool is not None:
             pool.close()

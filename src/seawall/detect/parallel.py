@@ -270,7 +270,11 @@ class Workers:
                 engine.apply(batch.evaluation, (batch.lines, base + batch.first_lineno - 1, path, False))
             base += result.lines
 
-    def close(self) -> None:
+    def close(self, finished: bool = True) -> None:
+        """Stop the workers: they finish what they do when `finished`, else at once."""
+        if not finished:
+            for proc in self.procs:
+                proc.terminate()
         for inbox in self.inboxes:
             with contextlib.suppress(OSError):
                 inbox.send(None)
