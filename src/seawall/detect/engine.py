@@ -159,6 +159,10 @@ class SourceProgram:
             expr = col.list.eval(pl.element().str.to_lowercase()) if is_list(name) else col.str.to_lowercase()
             self.lower_exprs.append(expr.alias(lower_name(name)))
         self.mask_exprs: list[pl.Expr] = self._mask_exprs()
+        # what the stateful part (Engine.apply) reads of a batch besides the masks
+        self.state_columns = {"_row", *COMMON_COLUMNS}
+        for cr in self.rules:
+            self.state_columns.update(_state_fields(cr.rule))
         self.keyword = keyword
         self.use_tiers = prefilter and bool(getattr(self.reader, "prefilter", False))
         self.tiers: Tiers | None = None
@@ -362,7 +366,8 @@ class SourceProgram:
                 return None
             masks = self._first_seen_firsts(df, masks, hits)
             hit = masks.select(pl.any_horizontal(pl.all())).to_series()
-            df, masks = df.filter(hit), masks.filter(hit)
+            kept = [c for c in df.columns if c in self.state_columns]
+            df, masks = df.select(kept).filter(hit), masks.filter(hit)
         return Evaluation(df, masks, hits)
 
     def _first_seen_firsts(self, df: pl.DataFrame, masks: pl.DataFrame, hits: dict[str, int]) -> pl.DataFrame:
