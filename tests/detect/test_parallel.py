@@ -13,6 +13,7 @@ from seawall.detect import DetectOptions, run
 from seawall.detect.loader import load_rules
 from seawall.detect.parallel import Workers, parts, splittable
 from seawall.telemetry import synth
+from seawall.telemetry.lines import LineLimits
 from tests.conftest import run_cli
 
 SMALL_PARTS = 256 << 10  # many parts, so that both workers take turns many times
@@ -36,7 +37,9 @@ def _log(tmp_path: Path) -> Path:
     return log
 
 
-def _run(log: Path, workers: int, state: Path | None = None) -> tuple[list[dict], dict]:
+def _run(
+    log: Path, workers: int, state: Path | None = None, limits: LineLimits | None = None
+) -> tuple[list[dict], dict]:
     ruleset = load_rules([], builtin=True)
     options = DetectOptions(
         source="k8s-audit",
@@ -45,6 +48,7 @@ def _run(log: Path, workers: int, state: Path | None = None) -> tuple[list[dict]
         workers=workers,
         parallel_min_bytes=0,
         part_bytes=SMALL_PARTS,
+        limits=limits or LineLimits(),
     )
     result = run(options, ruleset)
     stats = result.stats
@@ -53,6 +57,7 @@ def _run(log: Path, workers: int, state: Path | None = None) -> tuple[list[dict]
         "events": stats.events,
         "malformed": stats.malformed,
         "repaired": stats.repaired_utf8,
+        "overlong": stats.overlong,
         "no_timestamp": stats.no_timestamp,
         "quoted": stats.quoted,
         "warnings": result.warnings,
@@ -75,6 +80,22 @@ def test_workers_give_the_same_findings_and_counters(tmp_path: Path) -> None:
     assert {"SW-K8S-EXEC", "SW-K8S-PRIVILEGED-POD", "SW-K8S-PRIV-POD-THEN-EXEC"} <= rules
     story_exec = [f for f in one if f["rule"] == "SW-K8S-EXEC" and synth.STORY_ACTOR in f["evidence"]]
     assert len(story_exec) == 1 and story_exec[0]["location"]["line"] > 12_000
+
+
+def test_long_lines_are_skipped_alike_and_memory_stays_bounded(tmp_path: Path) -> None:
+    log = _log(tmp_path)
+    lines = log.read_bytes().split(b"\n")
+    lines[2_000] = b'{"x": "' + b"A" * (100 << 10) + b'"}'  # over the line limit, in an ordinary part
+    lines[10_000] = b'{"x": "' + b"B" * (2 << 20) + b'"}'  # makes a part far over its size: streamed
+    log.write_bytes(b"\n".join(lines))
+    limits = LineLimits(max_line=64 << 10)
+    assert max(p.length for p in parts(str(log), SMALL_PARTS)) > SMALL_PARTS + limits.max_line
+    one, one_counters = _run(log, workers=1, limits=limits)
+    two, two_counters = _run(log, workers=2, limits=limits)
+    assert two == one and two_counters == one_counters
+    assert one_counters["overlong"] == 2
+    story_exec = [f for f in two if f["rule"] == "SW-K8S-EXEC" and synth.STORY_ACTOR in f["evidence"]]
+    assert story_exec and story_exec[0]["location"]["line"] > 12_000  # numbering kept past both
 
 
 def test_workers_keep_first_seen_state_like_one_process(tmp_path: Path) -> None:

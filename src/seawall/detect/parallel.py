@@ -26,12 +26,13 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from typing import BinaryIO, cast
 
 from seawall.core.errors import SeawallError
 from seawall.detect.engine import SAMPLE_LINES, Engine, Evaluation, SourceProgram
 from seawall.detect.model import RuleProblem, RuleSet
 from seawall.telemetry.base import ReadStats
-from seawall.telemetry.lines import GZIP_MAGIC, LineLimits, is_document_head, stream_chunks
+from seawall.telemetry.lines import GZIP_MAGIC, LineChunk, LineLimits, is_document_head, stream_chunks
 
 PARALLEL_MIN_BYTES = 64 << 20
 PART_BYTES = 32 << 20
@@ -44,6 +45,7 @@ class Part:
     path: str
     offset: int
     length: int
+    budget: int = PART_BYTES  # the size parts were cut to (a longer one holds a long line)
 
 
 @dataclass(slots=True)
@@ -94,7 +96,7 @@ def parts(path: str, part_bytes: int = PART_BYTES) -> Iterator[Part]:
         while offset < size:
             end = offset + part_bytes
             if end >= size:
-                yield Part(path, offset, size - offset)
+                yield Part(path, offset, size - offset, part_bytes)
                 return
             f.seek(end)
             while True:  # to the end of the line (a long line makes a longer part)
@@ -107,7 +109,7 @@ def parts(path: str, part_bytes: int = PART_BYTES) -> Iterator[Part]:
                     end += newline + 1
                     break
                 end += len(block)
-            yield Part(path, offset, end - offset)
+            yield Part(path, offset, end - offset, part_bytes)
             offset = end
 
 
@@ -136,31 +138,65 @@ def _no_document(data: bytes) -> list[bytes] | None:
     return None
 
 
+def _part_chunks(part: Part, stats: ReadStats) -> Iterator[LineChunk]:
+    """The part's lines in batches. A part of ordinary size is read and split at once; one
+    that holds an enormous line is streamed, so that memory stays bounded by the line limit."""
+    with open(part.path, "rb") as f:
+        f.seek(part.offset)
+        if part.length > part.budget + _limits.max_line:
+            bounded = cast(BinaryIO, _Bounded(f, part.length))
+            yield from stream_chunks(
+                bounded, part.path, _limits, stats, _no_document, False, None, None, documents=False
+            )
+            return
+        lines = f.read(part.length).split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()  # (the part ends at a line end)
+    if lines and max(map(len, lines)) > _limits.max_line:
+        for i, line in enumerate(lines):
+            if len(line) > _limits.max_line:
+                stats.overlong += 1
+                lines[i] = b""  # (keeps the line numbers)
+    step = _limits.batch_lines
+    for start in range(0, len(lines), step):
+        yield LineChunk(part.path, start + 1, lines[start : start + step])
+
+
+class _Bounded(io.RawIOBase):
+    """At most `left` bytes of a file, from where it stands."""
+
+    def __init__(self, raw: BinaryIO, left: int) -> None:
+        self.raw, self.left = raw, left
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        size = self.left if size < 0 else min(size, self.left)
+        data = self.raw.read(size)
+        self.left -= len(data)
+        return data
+
+
 def _work(part: Part) -> PartResult:
     program = _program
     assert program is not None, "worker not started"
     stats = ReadStats()
     result = PartResult(0, stats)
     try:
-        with open(part.path, "rb") as f:
-            f.seek(part.offset)
-            data = f.read(part.length)
+        for chunk in _part_chunks(part, stats):
+            result.lines = chunk.first_lineno + len(chunk.lines) - 1
+            evaluation = program.evaluate(
+                chunk.lines, chunk.first_lineno, part.path, stats, result.problems, compact=True
+            )
+            if evaluation is None:
+                continue
+            rows = evaluation.df.get_column("_row").to_list()
+            lines = {r: chunk.lines[r] for r in rows}
+            result.batches.append(PartBatch(chunk.first_lineno, evaluation, lines))
     except OSError as exc:
         where = f"bytes {part.offset}-{part.offset + part.length}"
         stats.warnings.append(f"{part.path}: cannot read {where}: {exc}")
-        return result
-    chunks = stream_chunks(
-        io.BytesIO(data), part.path, _limits, stats, _no_document, False, None, None, documents=False
-    )
-    for chunk in chunks:
-        result.lines = chunk.first_lineno + len(chunk.lines) - 1
-        evaluation = program.evaluate(
-            chunk.lines, chunk.first_lineno, part.path, stats, result.problems, compact=True
-        )
-        if evaluation is None:
-            continue
-        rows = evaluation.df.get_column("_row").to_list()
-        result.batches.append(PartBatch(chunk.first_lineno, evaluation, {r: chunk.lines[r] for r in rows}))
     return result
 
 
