@@ -15,13 +15,14 @@ one thread each, and ignore Ctrl-C: this process stops them.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
+import queue
 import signal
 import stat
 import subprocess
 import sys
+import threading
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from seawall.detect.model import RuleProblem, RuleSet
 from seawall.telemetry.base import ReadStats
 from seawall.telemetry.lines import GZIP_MAGIC, LineChunk, LineLimits, is_document_head, stream_chunks
 
-PARALLEL_MIN_BYTES = 64 << 20
+PARALLEL_MIN_BYTES = 256 << 20  # below this, starting the workers costs about what they save
 PART_BYTES = 32 << 20
 SAMPLE_BYTES = 4 << 20  # read from the start of the first file to plan the prefilter
 MAX_WORKERS = 8
@@ -138,26 +139,26 @@ def _no_document(data: bytes) -> list[bytes] | None:
     return None
 
 
-def _part_chunks(part: Part, stats: ReadStats) -> Iterator[LineChunk]:
+def part_chunks(part: Part, limits: LineLimits, stats: ReadStats) -> Iterator[LineChunk]:
     """The part's lines in batches. A part of ordinary size is read and split at once; one
     that holds an enormous line is streamed, so that memory stays bounded by the line limit."""
     with open(part.path, "rb") as f:
         f.seek(part.offset)
-        if part.length > part.budget + _limits.max_line:
+        if part.length > part.budget + limits.max_line:
             bounded = cast(BinaryIO, _Bounded(f, part.length))
             yield from stream_chunks(
-                bounded, part.path, _limits, stats, _no_document, False, None, None, documents=False
+                bounded, part.path, limits, stats, _no_document, False, None, None, documents=False
             )
             return
         lines = f.read(part.length).split(b"\n")
     if lines[-1] == b"":
         lines.pop()  # (the part ends at a line end)
-    if lines and max(map(len, lines)) > _limits.max_line:
+    if lines and max(map(len, lines)) > limits.max_line:
         for i, line in enumerate(lines):
-            if len(line) > _limits.max_line:
+            if len(line) > limits.max_line:
                 stats.overlong += 1
                 lines[i] = b""  # (keeps the line numbers)
-    step = _limits.batch_lines
+    step = limits.batch_lines
     for start in range(0, len(lines), step):
         yield LineChunk(part.path, start + 1, lines[start : start + step])
 
@@ -184,7 +185,7 @@ def _work(part: Part) -> PartResult:
     stats = ReadStats()
     result = PartResult(0, stats)
     try:
-        for chunk in _part_chunks(part, stats):
+        for chunk in part_chunks(part, _limits, stats):
             result.lines = chunk.first_lineno + len(chunk.lines) - 1
             evaluation = program.evaluate(
                 chunk.lines, chunk.first_lineno, part.path, stats, result.problems, compact=True
@@ -229,7 +230,9 @@ class Workers:
     Workers are plain `python -m seawall.detect.worker` processes talking over pipes (not
     multiprocessing's spawn, which re-imports the caller's main module in every worker). Part
     i goes to worker i mod n, and each worker answers in order, so results come back in file
-    order; each worker has DEPTH parts queued so that it never waits."""
+    order; each worker has DEPTH parts queued so that it never waits. Messages go out through
+    a sending thread (a worker takes its first message only once it has started), and this
+    process reads the first part itself while the workers start."""
 
     DEPTH = 2
 
@@ -237,10 +240,14 @@ class Workers:
         self, engine: Engine, ruleset: RuleSet, workers: int, limits: LineLimits, prefilter: bool, first: str
     ) -> None:
         self.engine = engine
+        self.limits = limits
         self.known = {(p.rule_id, p.reason) for p in engine.problems}
         self.procs: list[subprocess.Popen[bytes]] = []
         self.inboxes: list[Connection] = []  # theirs: we send
         self.outboxes: list[Connection] = []  # theirs: we receive
+        self.outgoing: queue.SimpleQueue[tuple[int, object] | None] = queue.SimpleQueue()
+        self.sender = threading.Thread(target=self._send_all, name="seawall-detect-sender", daemon=True)
+        self.starting = True  # the workers have not answered yet
         sample = sample_lines(first) if engine.program.use_tiers else []
         env = dict(os.environ, POLARS_MAX_THREADS="1")  # one core per worker
         try:
@@ -258,22 +265,40 @@ class Workers:
                 self.procs.append(proc)
                 self.inboxes.append(Connection(our_write, readable=False))
                 self.outboxes.append(Connection(our_read, writable=False))
-            start = (ruleset, engine.program.source, prefilter, sample, limits)
-            for inbox in self.inboxes:
-                inbox.send(start)
         except BaseException:
-            self.close()
+            self.close(finished=False)
             raise
+        self.sender.start()
+        start = (ruleset, engine.program.source, prefilter, sample, limits)
+        for i in range(workers):
+            self.outgoing.put((i, start))
 
-    def _results(self, path: str, part_bytes: int) -> Iterator[PartResult]:
+    def _send_all(self) -> None:
+        while (item := self.outgoing.get()) is not None:
+            worker, message = item
+            try:
+                self.inboxes[worker].send(message)
+            except OSError:
+                # a worker is gone: stop them all (each answers EOF to this process's reading,
+                # which reports it) rather than leave one waiting for a part that never comes
+                for inbox in self.inboxes:
+                    inbox.close()
+                return
+
+    def _results(self, path: str, part_bytes: int) -> Iterator[Part | PartResult]:
+        """The parts of `path` in order: a Part that this process reads itself, or a worker's
+        PartResult."""
         n = len(self.procs)
         todo = parts(path, part_bytes)
+        local = next(todo, None) if self.starting else None
         sent = 0
         for part in todo:  # fill the queues
-            self.inboxes[sent % n].send(part)
+            self.outgoing.put((sent % n, part))
             sent += 1
             if sent == n * self.DEPTH:
                 break
+        if local is not None:
+            yield local
         received = 0
         while received < sent:
             worker = received % n
@@ -283,10 +308,11 @@ class Workers:
                 raise SeawallError(f"a detect worker process stopped while reading {path}") from None
             if isinstance(result, WorkerError):
                 raise SeawallError(f"a detect worker process failed on {path}: {result.message}")
+            self.starting = False
             received += 1
             more = next(todo, None)
             if more is not None:
-                self.inboxes[sent % n].send(more)
+                self.outgoing.put((sent % n, more))
                 sent += 1
             yield result
 
@@ -295,7 +321,15 @@ class Workers:
         engine = self.engine
         stats.inputs += 1
         base = 1  # line number of the part's first line
-        for result in self._results(path, part_bytes):
+        for item in self._results(path, part_bytes):
+            if isinstance(item, Part):  # read here, while the workers start
+                lines = 0
+                for chunk in part_chunks(item, self.limits, stats):
+                    engine.process(chunk.lines, base + chunk.first_lineno - 1, path, stats)
+                    lines = chunk.first_lineno + len(chunk.lines) - 1
+                base += lines
+                continue
+            result = item
             result.stats.shift_lines(base - 1)
             stats.merge(result.stats)
             for problem in result.problems:
@@ -311,9 +345,12 @@ class Workers:
         if not finished:
             for proc in self.procs:
                 proc.terminate()
+        if self.sender.is_alive():
+            for i in range(len(self.inboxes)):
+                self.outgoing.put((i, None))  # (a worker stops on None)
+            self.outgoing.put(None)
+            self.sender.join(timeout=5)
         for inbox in self.inboxes:
-            with contextlib.suppress(OSError):
-                inbox.send(None)
             inbox.close()
         for outbox in self.outboxes:
             outbox.close()
