@@ -127,11 +127,12 @@ def seawall_run(
     )
 
 
-def peak_rss(path: Path) -> tuple[float, float]:
+def peak_rss(path: Path, workers: int | None = None) -> tuple[float, float]:
     """Peak RSS (MiB) of `seawall detect` itself and of its largest worker process."""
+    more = f", '--workers', '{workers}'" if workers else ""
     code = (
         "import resource, runpy, sys; sys.argv = ['seawall', 'detect', '-s', 'k8s-audit', sys.argv[1], "
-        "'--no-state', '-q', '-f', 'json', '-o', '/dev/null']\n"
+        f"'--no-state', '-q', '-f', 'json', '-o', '/dev/null'{more}]\n"
         "try:\n    runpy.run_module('seawall', run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
@@ -326,12 +327,17 @@ def main() -> int:
         f"({events / one_cpu:,.0f}) events per CPU-second = {floor_cpu / seawall_cpu:.2f}x "
         f"({floor_cpu / one_cpu:.2f}x); load average {os.getloadavg()[0]:.1f} on {cpus} cores"
     )
-    quarter = head_file(path, n // 4)
-    (rss_q, kid_q), (rss_f, kid_f) = peak_rss(quarter), peak_rss(path)
+    quarter, half = head_file(path, n // 4), head_file(path, n // 2)
+    (one_q, _), (one_f, _) = peak_rss(quarter, workers=1), peak_rss(path, workers=1)
     print(
-        f"memory: peak RSS {rss_q:.0f} MiB (largest worker {kid_q:.0f} MiB) for {n // 4:,} events, "
-        f"{rss_f:.0f} MiB (largest worker {kid_f:.0f} MiB) for {n:,} events "
-        f"({rss_f / rss_q:.2f}x and {kid_f / max(kid_q, 1):.2f}x for 4x the input)"
+        f"memory, one process: peak RSS {one_q:.0f} MiB for {n // 4:,} events, {one_f:.0f} MiB for "
+        f"{n:,} events ({one_f / one_q:.2f}x for 4x the input)"
+    )
+    (main_h, kid_h), (main_f, kid_f) = peak_rss(half), peak_rss(path)
+    print(
+        f"memory, with workers ({half.stat().st_size >> 20} MiB and {path.stat().st_size >> 20} MiB files): "
+        f"main process {main_h:.0f} -> {main_f:.0f} MiB, largest worker {kid_h:.0f} -> {kid_f:.0f} MiB "
+        f"for {n // 2:,} -> {n:,} events"
     )
     sub = head_file(path, args.baseline_events)
     sql = sql_approaches(sub)
