@@ -163,3 +163,40 @@ def test_cli_workers_option(tmp_path: Path) -> None:
     proc = run_cli("detect", "-s", "k8s-audit", str(log), "--no-state", "-f", "json", "--workers", "2")
     assert proc.returncode == 0, proc.stderr
     assert "SW-K8S-EXEC" in {f["rule"] for f in json.loads(proc.stdout)["findings"]}
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "devtools" / "samples" / "logs"
+
+
+@pytest.mark.parametrize(
+    ("source", "sample"),
+    [
+        ("falco", "falco/falco_events.json"),
+        ("tetragon", "tetragon/tetragon.log"),
+        (
+            "container-logs",
+            "container-logs/var/log/pods/shop_frontend-6f7d9c8b4-x2kqz_0f6b1c1e-3a7d-4f59-9d0e-6b9c2f4e8a11/nginx/0.log",
+        ),
+        (
+            "container-logs",
+            "container-logs/var/lib/docker/containers/9c4d3b2a1f0e9d8c7b6a59483726150f0e1d2c3b4a5968778695a4b3c2d1e0f9/"
+            "9c4d3b2a1f0e9d8c7b6a59483726150f0e1d2c3b4a5968778695a4b3c2d1e0f9-json.log",
+        ),
+    ],
+)
+def test_other_sources_alike_with_workers(source: str, sample: str, tmp_path: Path) -> None:
+    # the sample many times over (the file keeps its path: container logs name the pod by it)
+    text = (SAMPLES / sample).read_bytes().rstrip(b"\n") + b"\n"
+    log = tmp_path / sample
+    log.parent.mkdir(parents=True)
+    log.write_bytes(text * max(1, (2 << 20) // len(text)))
+    reports = []
+    for workers in (1, 2):
+        options = DetectOptions(
+            source=source, paths=[str(log)], state_path=None, workers=workers, parallel_min_bytes=0,
+            part_bytes=64 << 10,
+        )
+        result = run(options, load_rules([], builtin=True))
+        reports.append(([f.to_dict() for f in result.findings], result.stats.events, result.warnings))
+    assert reports[1] == reports[0]
+    assert reports[0][0] and reports[0][1] > 1000

@@ -525,7 +525,8 @@ class Engine:
             pl.len().alias("n"),
             pl.col("time").min().alias("first"),
             pl.col("time").max().alias("last"),
-            pl.col("_row").head(SAMPLES).alias("rows"),
+            # samples and location: the first lines in the input (whatever the batches)
+            pl.col("_row").sort().head(SAMPLES).alias("rows"),
             pl.col("_dkey").first(),
             *[pl.col(c).first() for c in WORKLOAD_COLUMNS],
         )
