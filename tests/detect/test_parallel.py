@@ -200,3 +200,14 @@ def test_other_sources_alike_with_workers(source: str, sample: str, tmp_path: Pa
         reports.append(([f.to_dict() for f in result.findings], result.stats.events, result.warnings))
     assert reports[1] == reports[0]
     assert reports[0][0] and reports[0][1] > 1000
+
+
+def test_no_interpreter_for_workers_reads_in_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = _log(tmp_path)
+    one, _ = _run(log, workers=1)
+    monkeypatch.setattr("sys.executable", str(tmp_path / "no-such-python"))
+    two, counters = _run(log, workers=2)
+    assert two == one
+    assert any("worker processes not started" in w for w in counters["warnings"])

@@ -102,9 +102,14 @@ def run(options: DetectOptions, ruleset: RuleSet | None = None) -> DetectResult:
             parallel = workers > 1 and not follow and origin != "-"
             if parallel and splittable(origin, options.parallel_min_bytes):
                 if pool is None:
-                    pool = Workers(engine, ruleset, workers, options.limits, options.prefilter, origin)
-                pool.feed(origin, stats, options.part_bytes)
-                continue
+                    try:
+                        pool = Workers(engine, ruleset, workers, options.limits, options.prefilter, origin)
+                    except OSError as exc:  # no interpreter to start (an embedded Python...)
+                        stats.warnings.append(f"worker processes not started ({exc}); reading in one process")
+                        workers = 1
+                if pool is not None:
+                    pool.feed(origin, stats, options.part_bytes)
+                    continue
             # reading and splitting lines (Python) overlaps with the engine's Polars work;
             # `stop` is set when the engine stops (it also ends --follow waits)
             stop = threading.Event()
