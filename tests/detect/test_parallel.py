@@ -211,3 +211,26 @@ def test_no_interpreter_for_workers_reads_in_one_process(
     two, counters = _run(log, workers=2)
     assert two == one
     assert any("worker processes not started" in w for w in counters["warnings"])
+
+
+def test_a_worker_that_fails_answers_with_one_error_not_a_traceback() -> None:
+    import os
+    import signal
+    from multiprocessing.connection import Connection
+
+    from seawall.detect.parallel import WorkerError, serve
+
+    their_read, our_write = os.pipe()
+    our_read, their_write = os.pipe()
+    inbox, outbox = Connection(our_write, readable=False), Connection(our_read, writable=False)
+    inbox.send((None, "no-such-source", True, [], LineLimits()))  # a start it cannot use
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        serve(their_read, their_write)  # (here, in this process: returns after answering)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    answer = outbox.recv()
+    inbox.close()
+    outbox.close()
+    assert isinstance(answer, WorkerError) and answer.message
+    assert "Traceback" in answer.trace  # kept for SEAWALL_DEBUG, not printed

@@ -15,6 +15,7 @@ one thread each, and ignore Ctrl-C: this process stops them.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import queue
@@ -202,19 +203,21 @@ def _work(part: Part) -> PartResult:
 
 
 def serve(read_fd: int, write_fd: int) -> None:
-    """A worker process: start from the first message, then one PartResult per Part."""
+    """A worker process: start from the first message, then one PartResult per Part. Any
+    failure is one WorkerError to the main process (which reports it and stops), never a
+    traceback on the user's terminal."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the main process
     inbox = Connection(read_fd, writable=False)
     outbox = Connection(write_fd, readable=False)
     try:
         _start(*inbox.recv())
         while (part := inbox.recv()) is not None:
-            try:
-                outbox.send(_work(part))
-            except Exception as exc:  # a bug: reported by the main process, which stops
-                outbox.send(WorkerError(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
-    except (EOFError, BrokenPipeError):
+            outbox.send(_work(part))
+    except (EOFError, OSError):
         pass  # the main process went away
+    except Exception as exc:  # a bug, or a broken installation
+        with contextlib.suppress(OSError):
+            outbox.send(WorkerError(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +310,8 @@ class Workers:
             except EOFError:
                 raise SeawallError(f"a detect worker process stopped while reading {path}") from None
             if isinstance(result, WorkerError):
+                if os.environ.get("SEAWALL_DEBUG"):
+                    print(result.trace, file=sys.stderr)
                 raise SeawallError(f"a detect worker process failed on {path}: {result.message}")
             self.starting = False
             received += 1
