@@ -159,6 +159,18 @@ def test_truncated_gzip_keeps_what_was_read(tmp_path: Path) -> None:
     assert "SW-K8S-ANONYMOUS-ALLOWED" in rules_of(report)
 
 
+def test_truncated_big_gzip_keeps_every_line_before_the_damage(tmp_path: Path) -> None:
+    # many reads' worth of lines (not yet a whole batch) before the damage: none of them is lost
+    lines = list(synth.generate(20_000, story_at=5_000, step_ms=1))
+    blob = gzip.compress(b"\n".join(lines) + b"\n")
+    (tmp_path / "cut.gz").write_bytes(blob[: int(len(blob) * 0.9)])
+    code, report, err = detect("--source", "k8s-audit", str(tmp_path / "cut.gz"))
+    assert code == 0 and "input damaged" in err
+    events = report["target"]["metadata"]["events"]
+    assert 0.85 * len(lines) < events < len(lines)
+    assert "SW-K8S-ANONYMOUS-ALLOWED" in rules_of(report)
+
+
 def test_garbage_alone_is_exit_2_with_one_line(tmp_path: Path) -> None:
     (tmp_path / "garbage.bin").write_bytes(os.urandom(200_000).replace(b"\n", b"x") + b"\n" + os.urandom(999))
     code, _, err = detect("--source", "k8s-audit", str(tmp_path / "garbage.bin"))

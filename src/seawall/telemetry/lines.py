@@ -24,6 +24,7 @@ from seawall.core.errors import InputError
 from seawall.telemetry.base import ReadStats
 
 GZIP_MAGIC = b"\x1f\x8b"
+DAMAGE = (EOFError, gzip.BadGzipFile, zlib.error, OSError)  # what reading a damaged input raises
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +105,7 @@ def iter_chunks(
     stats.inputs += 1
     try:
         yield from stream_chunks(stream, origin, limits, stats, split_document, follow, idle_timeout, stop)
-    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+    except DAMAGE as exc:
         stats.warnings.append(
             f"{origin}: input damaged ({type(exc).__name__}: {exc}); kept what was read before the damage"
         )
@@ -139,7 +140,39 @@ def stream_chunks(
     stop: Callable[[], bool] | None,
     documents: bool = True,
 ) -> Iterator[LineChunk]:
-    first = _read(stream, limits.read_size)
+    damage: list[BaseException] = []
+
+    def read() -> bytes:
+        # damage ends the input like its end: the lines read before it are still yielded
+        # (the error is raised after them)
+        if damage:
+            return b""
+        try:
+            return _read(stream, limits.read_size)
+        except DAMAGE as exc:
+            damage.append(exc)
+            return b""
+
+    yield from _stream_chunks(
+        stream, read, origin, limits, stats, split_document, follow, idle_timeout, stop, documents
+    )
+    if damage:
+        raise damage[0]
+
+
+def _stream_chunks(
+    stream: BinaryIO,
+    read: Callable[[], bytes],
+    origin: str,
+    limits: LineLimits,
+    stats: ReadStats,
+    split_document: Callable[[bytes], list[bytes] | None],
+    follow: bool,
+    idle_timeout: float | None,
+    stop: Callable[[], bool] | None,
+    documents: bool,
+) -> Iterator[LineChunk]:
+    first = read()
     if documents and is_document_head(first):
         doc = bytearray(first)
         while True:
@@ -182,13 +215,13 @@ def stream_chunks(
             if idle_timeout is not None and now - idle_since >= idle_timeout:
                 break
             time.sleep(0.2)
-            data = _read(stream, limits.read_size)
+            data = read()
             continue
         idle_since = None
         parts = data.split(b"\n")
         if skipping:
             if len(parts) == 1:
-                data = _read(stream, limits.read_size)
+                data = read()
                 continue
             parts[0] = b""  # placeholder keeps line numbers contiguous
             skipping = False
@@ -216,7 +249,7 @@ def stream_chunks(
             yield LineChunk(origin, pending_start, pending)
             pending, pending_bytes = [], 0
             pending_start = lineno
-        data = _read(stream, limits.read_size)
+        data = read()
     if carry and not skipping:
         yield LineChunk(origin, lineno, [carry])  # last line without a newline
 
