@@ -9,8 +9,11 @@ handed to the reader to split into one line per event.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import queue
+import select
+import stat
 import sys
 import threading
 import time
@@ -24,6 +27,7 @@ from seawall.core.errors import InputError
 from seawall.telemetry.base import ReadStats
 
 GZIP_MAGIC = b"\x1f\x8b"
+FLUSH_SECONDS = 0.25  # lines from a pipe wait at most this long for more to batch with
 DAMAGE = (EOFError, gzip.BadGzipFile, zlib.error, OSError)  # what reading a damaged input raises
 
 
@@ -160,6 +164,28 @@ def stream_chunks(
         raise damage[0]
 
 
+def _caught_up(stream: BinaryIO) -> Callable[[float], bool]:
+    """For a pipe, socket or terminal (also under gzip): has it given nothing more by the
+    deadline (a monotonic time)? Waits until then at most; a fast producer's next bytes come
+    long before. Always False for regular files and in-memory inputs, read to their end."""
+    try:
+        fd = stream.fileno()
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return lambda deadline: False
+    if regular:
+        return lambda deadline: False
+
+    def caught_up(deadline: float) -> bool:
+        try:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        except (OSError, ValueError):
+            return True
+        return not ready
+
+    return caught_up
+
+
 def _stream_chunks(
     stream: BinaryIO,
     read: Callable[[], bytes],
@@ -200,6 +226,8 @@ def _stream_chunks(
     pending: list[bytes] = []
     pending_start = 1
     pending_bytes = 0
+    caught_up = _caught_up(stream)
+    pending_since = 0.0
     data = first
     idle_since: float | None = None
     while True:
@@ -241,11 +269,17 @@ def _stream_chunks(
             for i in long_ones:
                 stats.overlong += 1
                 parts[i] = b""
+            if not pending:
+                pending_since = time.monotonic()
             pending.extend(parts)
             pending_bytes += len(data)
             lineno += len(parts)
+        # a short read: a followed file, or a pipe with nothing more for a moment, has the
+        # lines handed on; otherwise (gzip, a pipe from a fast producer, which give a little at
+        # a time) batching goes on -- one batch per read would cost far more than the lines
         short = len(data) < limits.read_size
-        if pending and (short or pending_bytes >= limits.batch_bytes or len(pending) >= limits.batch_lines):
+        flush = short and (follow or caught_up(pending_since + FLUSH_SECONDS))
+        if pending and (flush or pending_bytes >= limits.batch_bytes or len(pending) >= limits.batch_lines):
             yield LineChunk(origin, pending_start, pending)
             pending, pending_bytes = [], 0
             pending_start = lineno
