@@ -60,3 +60,15 @@ def test_a_slow_pipe_is_not_held_back(tmp_path: Path) -> None:
         assert first.lines == lines
         assert waited < 1.5  # at once, not at the producer's end
         assert list(chunks) == []
+
+
+def test_a_damaged_input_is_not_followed_forever(tmp_path: Path) -> None:
+    blob = gzip.compress(b"\n".join(synth.generate(3000, story_at=10)) + b"\n")
+    path = tmp_path / "cut.gz"
+    path.write_bytes(blob[: len(blob) // 2])
+    stats = ReadStats()
+    start = time.monotonic()
+    chunks = iter_chunks(str(path), LineLimits(), stats, _no_document, follow=True, idle_timeout=None)
+    assert 1000 < sum(len(c.lines) for c in chunks) < 3000
+    assert time.monotonic() - start < 5
+    assert "input damaged" in stats.warnings[0]

@@ -157,8 +157,11 @@ def stream_chunks(
             damage.append(exc)
             return b""
 
+    def stopped() -> bool:  # (a damaged input is not followed any further)
+        return bool(damage) or (stop is not None and stop())
+
     yield from _stream_chunks(
-        stream, read, origin, limits, stats, split_document, follow, idle_timeout, stop, documents
+        stream, read, origin, limits, stats, split_document, follow, idle_timeout, stopped, documents
     )
     if damage:
         raise damage[0]
