@@ -80,6 +80,16 @@ def _to_regex(value: T.SigmaString) -> str:
     return "(?s)^" + "".join(out) + "$"
 
 
+def _any_of(tests: list[Callable[[pl.Expr], pl.Expr]]) -> Callable[[pl.Expr], pl.Expr]:
+    if len(tests) == 1:
+        return tests[0]
+
+    def any_test(e: pl.Expr) -> pl.Expr:
+        return pl.any_horizontal([t(e) for t in tests])
+
+    return any_test
+
+
 def check_regex(pattern: str) -> None:
     try:
         pl.select(pl.lit("probe").str.contains(pattern))
@@ -125,7 +135,9 @@ class Compiler:
 
     def _or(self, args: list[Any], use: FieldUse) -> pl.Expr:
         # plain equalities on one field collapse into one is_in
+        # and the other string tests of one list-valued field run in one pass over its elements
         plain: dict[str, list[str]] = {}
+        per_element: dict[tuple[str, bool], list[Callable[[pl.Expr], pl.Expr]]] = {}
         rest: list[pl.Expr] = []
         for a in args:
             if (
@@ -136,10 +148,20 @@ class Compiler:
                 and _plain(a.value) is not None
             ):
                 plain.setdefault(a.field, []).append((_plain(a.value) or "").lower())
+            elif (
+                isinstance(a, C.ConditionFieldEqualsValueExpression)
+                and a.field
+                and isinstance(a.value, T.SigmaString)
+                and self.is_list(a.field)
+            ):
+                fn, lower = self._string_test(a.value)
+                per_element.setdefault((a.field, lower), []).append(fn)
             else:
                 rest.append(self._node(a, use))
         for name, values in plain.items():
             rest.append(self._is_in(name, values, use))
+        for (name, lower), fns in per_element.items():
+            rest.append(self._apply(name, _any_of(fns), use, lower))
         return pl.any_horizontal(rest) if len(rest) > 1 else rest[0]
 
     # -- leaves -----------------------------------------------------------------------
@@ -160,27 +182,31 @@ class Compiler:
         return self._apply(name, lambda e: e.is_in(values), use, needs_lower)
 
     def _string(self, name: str, value: T.SigmaString, use: FieldUse) -> pl.Expr:
+        fn, lower = self._string_test(value)
+        return self._apply(name, fn, use, lower)
+
+    def _string_test(self, value: T.SigmaString) -> tuple[Callable[[pl.Expr], pl.Expr], bool]:
+        """The test of one value (or list element) against a Sigma string, and whether it reads
+        the lower-cased column."""
         cased = isinstance(value, T.SigmaCasedString)
         plain = _plain(value)
         if plain is not None:
             v = plain if cased else plain.lower()
-            return self._apply(name, lambda e: e == v, use, not cased)
+            return (lambda e: e == v), not cased
         shape = _wildcard_shape(value)
         if shape is not None:
             kind, text = shape
             t = text if cased else text.lower()
             if kind == "contains":
-                fn: Callable[[pl.Expr], pl.Expr] = lambda e: e.str.contains(t, literal=True)  # noqa: E731
-            elif kind == "startswith":
-                fn = lambda e: e.str.starts_with(t)  # noqa: E731
-            else:
-                fn = lambda e: e.str.ends_with(t)  # noqa: E731
-            return self._apply(name, fn, use, not cased)
+                return (lambda e: e.str.contains(t, literal=True)), not cased
+            if kind == "startswith":
+                return (lambda e: e.str.starts_with(t)), not cased
+            return (lambda e: e.str.ends_with(t)), not cased
         pattern = _to_regex(value)
         if not cased:
             pattern = "(?i)" + pattern
         check_regex(pattern)
-        return self._apply(name, lambda e: e.str.contains(pattern), use, False)
+        return (lambda e: e.str.contains(pattern)), False
 
     def _field(self, name: str | None, value: Any, use: FieldUse) -> pl.Expr:
         if name is None:
