@@ -72,7 +72,6 @@ class Projector:
         self._getters: dict[int, list[tuple[str, _Node, attrgetter[Any]]]] = {}
         root = self._struct_type(schema.root, "Event")
         self._decode: Callable[[bytes], Any] = msgspec.json.Decoder(root).decode
-        self._root_type = root
 
     # -- types ------------------------------------------------------------------------------
     def _struct_type(self, node: _Node, name: str) -> type:
