@@ -40,7 +40,8 @@ class Partial:
         return self.reduce(pl.concat(self.parts, how="vertical_relaxed"))
 
 
-def _edges_reduce(df: pl.DataFrame) -> pl.DataFrame:
+def reduce_edges(df: pl.DataFrame) -> pl.DataFrame:
+    """Edges of the same (client, server, port, protocol) as one: counts summed, times spanned."""
     return df.group_by(EDGE_KEYS).agg(
         pl.col("bytes").sum(),
         pl.col("packets").sum(),
@@ -95,7 +96,7 @@ class Collector:
         self.options = options
         self.codes = Codes()
         self.attributor = Attributor(inventory, self.codes, options.max_addresses)
-        self.edges = Partial(_edges_reduce)
+        self.edges = Partial(reduce_edges)
         self.scans = Partial(_scan_reduce)
         self.egress = Partial(_egress_reduce)
         self.imds = Partial(_imds_reduce)

@@ -14,6 +14,7 @@ import orjson
 import polars as pl
 
 from seawall.network.detectors.base import iso, label, proto_name
+from seawall.network.engine import reduce_edges
 from seawall.network.inventory import split_key
 
 SCHEMA = "seawall.netmap/v1"
@@ -43,21 +44,8 @@ def build(analysis: Any, max_external: int = 40) -> dict[str, Any]:
             .alias(col)
         )
 
-    merged = (
-        edges.with_columns(fold("c_key"), fold("s_key"))
-        .group_by(["c_key", "s_key", "s_port", "protocol"])
-        .agg(
-            pl.col("bytes").sum(),
-            pl.col("packets").sum(),
-            pl.col("flows").sum(),
-            pl.col("rejects").sum(),
-            pl.col("cross_replica").sum(),
-            pl.col("first").min(),
-            pl.col("last").max(),
-            pl.col("c_int").first(),
-            pl.col("s_int").first(),
-        )
-        .sort(["c_key", "s_key", "s_port"], nulls_last=True)
+    merged = reduce_edges(edges.with_columns(fold("c_key"), fold("s_key"))).sort(
+        ["c_key", "s_key", "s_port"], nulls_last=True
     )
     nodes: dict[str, dict[str, Any]] = {}
 
