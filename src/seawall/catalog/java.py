@@ -78,6 +78,19 @@ def is_archive_name(name: str) -> bool:
     return dot >= 0 and name[dot:].lower() in ARCHIVE_SUFFIXES
 
 
+def _copy_capped(src: IO[bytes], dst: IO[bytes], cap: int) -> int:
+    """Copy at most cap + 1 bytes (so that more than `cap` shows) and rewind `dst`; returns the
+    bytes copied, over `cap` when the source is larger (then `dst` is incomplete)."""
+    copied = 0
+    while chunk := src.read(min(1024 * 1024, cap + 1 - copied)):
+        copied += len(chunk)
+        if copied > cap:
+            break
+        dst.write(chunk)
+    dst.seek(0)
+    return copied
+
+
 class _Budget:
     def __init__(self, total: int) -> None:
         self.left = total
@@ -103,17 +116,9 @@ class JavaArchiveCataloger(BaseCataloger):
     def _visit(self, entry: FileEntry, content: IO[bytes]) -> None:
         cap = self.limits.max_file_size
         with tempfile.SpooledTemporaryFile(max_size=IN_MEMORY) as spool:
-            copied = 0
-            while True:
-                chunk = content.read(min(1024 * 1024, cap + 1 - copied))
-                if not chunk:
-                    break
-                copied += len(chunk)
-                if copied > cap:
-                    self.warn(entry, f"archive larger than {cap} bytes, skipped")
-                    return
-                spool.write(chunk)
-            spool.seek(0)
+            if _copy_capped(content, spool, cap) > cap:
+                self.warn(entry, f"archive larger than {cap} bytes, skipped")
+                return
             self._archive(spool, entry, entry.path, 0, _Budget(4 * cap))
 
     def _archive(self, fh: IO[bytes], entry: FileEntry, display: str, depth: int, budget: _Budget) -> None:
@@ -185,19 +190,11 @@ class JavaArchiveCataloger(BaseCataloger):
         cap = min(self.limits.max_file_size, max(budget.left, 0))
         try:
             with zf.open(info) as member, tempfile.SpooledTemporaryFile(max_size=IN_MEMORY) as spool:
-                copied = 0
-                while True:
-                    chunk = member.read(min(1024 * 1024, cap + 1 - copied))
-                    if not chunk:
-                        break
-                    copied += len(chunk)
-                    if copied > cap:
-                        self.warn(inner, "nested archive over the size budget, skipped")
-                        budget.take(copied)
-                        return
-                    spool.write(chunk)
+                copied = _copy_capped(member, spool, cap)
                 budget.take(copied)
-                spool.seek(0)
+                if copied > cap:
+                    self.warn(inner, "nested archive over the size budget, skipped")
+                    return
                 self._archive(spool, entry, inner, depth + 1, budget)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as exc:
             self.warn(inner, f"unreadable nested archive: {exc}")
