@@ -133,6 +133,28 @@ def is_document_head(first: bytes) -> bool:
     )
 
 
+def _caught_up(stream: BinaryIO) -> Callable[[float], bool]:
+    """For a pipe, socket or terminal (also under gzip): has it given nothing more by the
+    deadline (a monotonic time)? Waits until then at most; a fast producer's next bytes come
+    long before. Always False for regular files and in-memory inputs, read to their end."""
+    try:
+        fd = stream.fileno()
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return lambda deadline: False
+    if regular:
+        return lambda deadline: False
+
+    def caught_up(deadline: float) -> bool:
+        try:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        except (OSError, ValueError):
+            return True
+        return not ready
+
+    return caught_up
+
+
 def stream_chunks(
     stream: BinaryIO,
     origin: str,
@@ -160,47 +182,6 @@ def stream_chunks(
     def stopped() -> bool:  # (a damaged input is not followed any further)
         return bool(damage) or (stop is not None and stop())
 
-    yield from _stream_chunks(
-        stream, read, origin, limits, stats, split_document, follow, idle_timeout, stopped, documents
-    )
-    if damage:
-        raise damage[0]
-
-
-def _caught_up(stream: BinaryIO) -> Callable[[float], bool]:
-    """For a pipe, socket or terminal (also under gzip): has it given nothing more by the
-    deadline (a monotonic time)? Waits until then at most; a fast producer's next bytes come
-    long before. Always False for regular files and in-memory inputs, read to their end."""
-    try:
-        fd = stream.fileno()
-        regular = stat.S_ISREG(os.fstat(fd).st_mode)
-    except (OSError, ValueError, io.UnsupportedOperation):
-        return lambda deadline: False
-    if regular:
-        return lambda deadline: False
-
-    def caught_up(deadline: float) -> bool:
-        try:
-            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-        except (OSError, ValueError):
-            return True
-        return not ready
-
-    return caught_up
-
-
-def _stream_chunks(
-    stream: BinaryIO,
-    read: Callable[[], bytes],
-    origin: str,
-    limits: LineLimits,
-    stats: ReadStats,
-    split_document: Callable[[bytes], list[bytes] | None],
-    follow: bool,
-    idle_timeout: float | None,
-    stop: Callable[[], bool] | None,
-    documents: bool,
-) -> Iterator[LineChunk]:
     first = read()
     if documents and is_document_head(first):
         doc = bytearray(first)
@@ -239,7 +220,7 @@ def _stream_chunks(
                 yield LineChunk(origin, pending_start, pending)
                 pending, pending_bytes = [], 0
                 pending_start = lineno
-            if not follow or (stop is not None and stop()):
+            if not follow or stopped():
                 break
             now = time.monotonic()
             idle_since = idle_since or now
@@ -289,6 +270,8 @@ def _stream_chunks(
         data = read()
     if carry and not skipping:
         yield LineChunk(origin, lineno, [carry])  # last line without a newline
+    if damage:
+        raise damage[0]
 
 
 T = TypeVar("T")
