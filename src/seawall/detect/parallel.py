@@ -31,6 +31,7 @@ from multiprocessing.connection import Connection
 from typing import BinaryIO, cast
 
 from seawall.core.errors import SeawallError
+from seawall.core.system import usable_cpus
 from seawall.detect.engine import SAMPLE_LINES, Engine, Evaluation, SourceProgram
 from seawall.detect.model import RuleProblem, RuleSet
 from seawall.telemetry.base import ReadStats
@@ -65,15 +66,8 @@ class PartResult:
     problems: list[RuleProblem] = field(default_factory=list)
 
 
-def available_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def default_workers() -> int:
-    cpus = available_cpus()
+    cpus = usable_cpus()
     return 0 if cpus < 2 else min(cpus, MAX_WORKERS)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from seawall.core import Report, Target
 from seawall.core.errors import InputError, SeawallError
+from seawall.core.system import usable_cpus
 from seawall.posture.base import Check, Context, Policy, TargetModule, load_checks
 from seawall.posture.loader import MAX_FILE_BYTES, Document, iter_files, load_file
 from seawall.posture.registry import MODULES, known_kinds
@@ -80,18 +81,11 @@ def _load_range(files: list[tuple[Path, str]], max_bytes: int) -> Loaded:
     return out
 
 
-def _usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 def _idle_cpus() -> int:
     """Usable CPUs that nothing is running on right now, from the kernel's instantaneous count of
     runnable tasks (which includes this process). On a busy machine a second process only
     time-shares a core with someone else's work and makes the read slower, not faster."""
-    cpus = _usable_cpus()
+    cpus = usable_cpus()
     try:
         with open("/proc/loadavg", "rb") as fh:
             running = int(fh.read().split()[3].split(b"/")[0])
