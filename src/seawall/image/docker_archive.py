@@ -121,12 +121,9 @@ class DockerArchiveSource:
         descs = []
         for n, diff_id in zip(self._layer_names, diff_ids, strict=True):
             member = self._members.get(n.removeprefix("./"))
-            descs.append(Descriptor("application/vnd.oci.image.layer.v1.tar", diff_id,
-                                    member.size if member is not None else 0))
+            # (no media type: a docker-archive layer is a plain tar, stored as it is)
+            descs.append(Descriptor("", diff_id, member.size if member is not None else 0))
         self._layers = layer_infos(descs, self._config, self._limits.max_layers)
-        self._layers = [LayerInfo(index=li.index, digest=li.digest, diff_id=li.diff_id,
-                                  created_by=li.created_by, media_type=None, size=li.size)
-                        for li in self._layers]
 
     @property
     def name(self) -> str:
