@@ -122,7 +122,7 @@ def test_output_file_and_errors(demo: DemoImage, tmp_path: Path) -> None:
 
     for args, needle in (
         (("sbom", str(tmp_path / "missing.tar")), "no such file"),
-        (("sbom", demo.oci_ref, "--format", "sarif"), "unknown SBOM format"),
+        (("sbom", demo.oci_ref, "--format", "sarif"), "unknown format 'sarif' for sbom"),
         (("sbom", f"oci:{demo.oci_dir}:nope"), "nope"),
         (("sbom", demo.oci_ref, "--platform", "amd64"), "--platform"),
         (("sbom", demo.oci_ref, "--output", str(tmp_path / "no" / "dir" / "x.json")), "does not exist"),

@@ -11,6 +11,7 @@ import typer
 
 from seawall import __version__
 from seawall.core.errors import SeawallError
+from seawall.core.text import printable
 
 # verb -> module with `register(app)`; only the verb being run is imported (start-up time matters
 # for every command), all of them for `--help` and for anything that is not a known verb
@@ -68,7 +69,7 @@ def main() -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except SeawallError as exc:
-        print(f"seawall: error: {exc.message}", file=sys.stderr)
+        print(f"seawall: error: {printable(exc.message)}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -88,9 +89,9 @@ def main() -> None:
             sys.exit(INTERRUPTED)
         format_message = getattr(exc, "format_message", None)
         if callable(format_message):
-            print(f"seawall: error: {format_message()}", file=sys.stderr)
+            print(f"seawall: error: {printable(str(format_message()))}", file=sys.stderr)
             sys.exit(int(getattr(exc, "exit_code", 2)) or 2)
-        print(f"seawall: error: internal error: {type(exc).__name__}: {exc}"[:500],
+        print(printable(f"seawall: error: internal error: {type(exc).__name__}: {exc}"[:500]),
               file=sys.stderr)
         sys.exit(2)
 

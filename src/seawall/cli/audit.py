@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from seawall.cli.common import FORMAT_HELP, filter_severity, finish, parse_severity_list, warn
-from seawall.core.errors import InputError
+from seawall.cli.common import check_output, filter_severity, finish, parse_severity_list, warn
+from seawall.core import ReportKind
+from seawall.report import check_format, format_help
 
 HELP = """Audit configuration: Kubernetes manifests, ECS task definitions and services, EKS and ECR JSON,
 Dockerfiles, kube-apiserver/kubelet flags, daemon.json (files and directories, type detected by
@@ -37,7 +38,7 @@ def register(app: typer.Typer) -> None:
     def audit(
         targets: Annotated[list[str] | None, typer.Argument(
             help="Files/directories to audit, or `aws` / `host`", show_default=False)] = None,
-        fmt: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "table",
+        fmt: Annotated[str, typer.Option("--format", "-f", help=format_help(ReportKind.FINDINGS))] = "table",
         output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here")] = None,
         severity: Annotated[str | None, typer.Option(help="Only these severities: HIGH,CRITICAL")] = None,
         fail_on: Annotated[str | None, typer.Option(
@@ -63,36 +64,23 @@ def register(app: typer.Typer) -> None:
         if list_checks:
             _list_checks()
             return
-        from seawall.posture.base import Context, Policy
-        from seawall.posture.engine import AuditOptions, audit_paths
+        from seawall import analyzers
+        from seawall.posture.aws import AwsOptions
+        from seawall.posture.base import Policy
 
+        fmt = check_format(fmt, ReportKind.FINDINGS, "audit")
+        check_output(output)
         pol = Policy.load(policy) if policy else Policy()
         if allowed_registry:
             pol.allowed_registries.extend(r.rstrip("/") for r in allowed_registry)
-        options = AuditOptions(policy=pol, only=set(check) if check else None)
-        args = targets or []
-        if not args:
-            raise InputError("nothing to audit: give files or directories, `aws` or `host` "
-                             "(see seawall audit --help)")
-        if args[0] == "aws":
-            if len(args) > 1:
-                raise InputError("`seawall audit aws` takes no paths; use --region / --profile")
-            from seawall.posture.aws import AwsOptions, audit_aws
-
-            report = audit_aws(AwsOptions(profile=profile, regions=list(region or []),
-                                          all_regions=all_regions, endpoint_url=endpoint_url), options)
-        elif args[0] == "host":
-            if len(args) > 1:
-                raise InputError("`seawall audit host` takes no paths; use --root DIR")
-            from seawall.posture.dockerhost import audit_host
-            from seawall.posture.engine import sort_findings
-
-            report = audit_host(root, Context(policy=pol, only=options.only))
-            sort_findings(report)
-        else:
-            report = audit_paths([Path(a) for a in args], options)
+        analyzer = analyzers.get("audit")
+        options = analyzer.options(
+            policy=pol, only=set(check) if check else None, root=root,
+            aws=AwsOptions(profile=profile, regions=list(region or []), all_regions=all_regions,
+                           endpoint_url=endpoint_url))
+        report = analyzer.run(targets or [], options)
         if not quiet:
-            for message in report.warnings:
+            for message in report.all_warnings():
                 warn(message)
         filter_severity(report, parse_severity_list(severity))
         finish(report, fmt, output, fail_on)

@@ -11,6 +11,7 @@ import typer
 
 from seawall.core import Report, Severity
 from seawall.core.errors import InputError
+from seawall.core.text import printable
 from seawall.report import RenderOptions, render
 
 EXIT_OK = 0
@@ -39,6 +40,21 @@ def filter_severity(report: Report, severities: set[Severity] | None) -> None:
         report.findings = [f for f in report.findings if f.severity in severities]
 
 
+def check_output(output: Path | None) -> None:
+    """`--output` names a file that can be written: before any work is done, one line if not."""
+    if output is None:
+        return
+    if output.is_dir():
+        raise InputError(f"--output {output}: is a directory; name a file")
+    parent = output.parent
+    if not parent.is_dir():
+        raise InputError(f"--output {output}: directory {parent} does not exist")
+    if output.exists() and not output.is_file():
+        return  # a device or FIFO (/dev/null, /dev/stdout): written in place
+    if not os.access(parent, os.W_OK | os.X_OK) or (output.exists() and not os.access(output, os.W_OK)):
+        raise InputError(f"--output {output}: not writable")
+
+
 def emit(report: Report, fmt: str, output: Path | None, view: str = "findings") -> None:
     """Render to --output (atomically) or stdout."""
     if output is None:
@@ -53,9 +69,18 @@ def emit(report: Report, fmt: str, output: Path | None, view: str = "findings") 
         with output.open("w", encoding="utf-8") as stream:
             stream.write(buffer.getvalue())
         return
+    write_atomically(output, buffer.getvalue())
+
+
+def write_atomically(output: Path, text: str) -> None:
+    """Write `text` to `output` through a temporary file in the same directory, then rename."""
     tmp = output.with_name(f".{output.name}.tmp")
-    tmp.write_text(buffer.getvalue(), encoding="utf-8")
-    tmp.replace(output)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(output)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"--output {output}: {exc.strerror or exc}") from None
 
 
 def exit_code(report: Report, fail_on: Severity | None) -> int:
@@ -82,7 +107,5 @@ def finish(report: Report, fmt: str, output: Path | None, fail_on: str | None,
 
 
 def warn(message: str) -> None:
-    print(f"seawall: warning: {message}", file=sys.stderr)
+    print(f"seawall: warning: {printable(message)}", file=sys.stderr)
 
-
-FORMAT_HELP = "Output format: table, json, sarif, cyclonedx-json, spdx-json, ocsf, jsonl"

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from seawall.cli.common import (
-    FORMAT_HELP,
+    check_output,
     emit,
     exit_on_findings,
     filter_severity,
@@ -17,8 +17,10 @@ from seawall.cli.common import (
     parse_severity_list,
     warn,
 )
-from seawall.core import Report, Target
+from seawall.core import ReportKind
 from seawall.core.errors import InputError
+from seawall.core.text import printable
+from seawall.report import check_format, format_help
 
 FLOW_SOURCES = ("vpc-flow", "hubble", "pcap")
 
@@ -47,27 +49,17 @@ def _rules_table(ruleset: Any, source: str | None) -> None:
     Console(file=sys.stdout, width=200, highlight=False).print(table)
 
 
-def _rules_report(ruleset: Any, programs: dict[str, Any], problems: list[Any]) -> None:
-    from collections import Counter
-
-    by_origin = Counter(r.origin for r in ruleset.rules)
-    runnable = {src: len(p.rules) for src, p in programs.items()}
-    compiled_ids = {cr.rule.id for p in programs.values() for cr in p.rules}
-    disabled = [r for r in ruleset.rules if not r.enabled]
-    print(f"rule files read: {ruleset.files}")
-    print("rules loaded: " + ", ".join(f"{n} {o}" for o, n in sorted(by_origin.items())))
-    print("rules running per source: " + ", ".join(f"{s}={n}" for s, n in runnable.items()))
-    print(f"rules that run on at least one source: {len(compiled_ids)}; disabled by default: {len(disabled)}")
-    not_loaded = ruleset.problems + problems
-    print(f"rules not loaded or not runnable: {len(not_loaded)}")
-    reasons = Counter(
-        f"{p.category}: {p.reason.split(':')[0] if p.category == 'no-source' else p.reason}"
-        for p in not_loaded
-    )
-    for reason, n in reasons.most_common():
-        print(f"  {n:4d}  {reason[:160]}")
-    for p in not_loaded:
-        print(f"  - {p.path}: {p.rule_id or ''} {p.title or ''}: [{p.category}] {p.reason}"[:300])
+def _rules_report(summary: Any) -> None:
+    print(f"rule files read: {summary.files}")
+    print("rules loaded: " + ", ".join(f"{n} {o}" for o, n in summary.loaded.items()))
+    print("rules running per source: " + ", ".join(f"{s}={n}" for s, n in summary.running.items()))
+    print(f"rules that run on at least one source: {summary.runnable}; "
+          f"disabled by default: {summary.disabled}")
+    print(f"rules not loaded or not runnable: {len(summary.problems)}")
+    for reason, n in summary.reasons():
+        print(f"  {n:4d}  {printable(reason[:160])}")
+    for p in summary.problems:
+        print(printable(f"  - {p.path}: {p.rule_id or ''} {p.title or ''}: [{p.category}] {p.reason}"[:300]))
 
 
 def detect(
@@ -94,7 +86,7 @@ def detect(
     rules_report: Annotated[
         bool, typer.Option("--rules-report", help="How many rules load, and why the rest do not")
     ] = False,
-    fmt: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "table",
+    fmt: Annotated[str, typer.Option("--format", "-f", help=format_help(ReportKind.FINDINGS))] = "table",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here")] = None,
     severity: Annotated[
         str | None, typer.Option("--severity", help="Only these severities, e.g. HIGH,CRITICAL")
@@ -134,31 +126,35 @@ def detect(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No warnings on stderr")] = False,
 ) -> None:
     """Detect attacks in Kubernetes audit, CloudTrail, container logs, Falco/Tetragon events and flows."""
+    from seawall import analyzers
+
     paths = list(paths or [])
     severities = parse_severity_list(severity)
-    if source in FLOW_SOURCES:
-        _flows(source, paths, baseline, intel or [], inventory or [], vpc_format, fmt, output, severities,
-               fail_on, quiet)
+    fmt = check_format(fmt, ReportKind.FINDINGS, "detect")
+    check_output(output)
+    if source in FLOW_SOURCES and not (list_rules or rules_report):
+        network = analyzers.get("network")
+        options = network.options(source=source, baseline=baseline, intel=list(intel or []),
+                                  inventory=list(inventory or []), vpc_format=vpc_format)
+        report = network.run(paths, options)
+        filter_severity(report, severities)
+        if not quiet:
+            for w in report.all_warnings()[:20]:
+                warn(w)
+        finish(report, fmt, output, fail_on)
         return
-    from seawall.detect import DetectOptions, compile_all, default_state_path, run
-    from seawall.detect.loader import duration, load_rules
+    from seawall.detect import DetectOptions, default_state_path
+    from seawall.detect.analyzer import load_ruleset, rules_summary
+    from seawall.detect.loader import duration
 
-    ruleset = load_rules(list(rules or []), builtin=not no_builtin, bundled_sigma=not no_sigma)
-    for rid in enable or []:
-        matched = [r for r in ruleset.rules if r.id == rid]
-        if not matched:
-            raise InputError(f"--enable {rid}: no such rule")
-        for r in matched:
-            r.enabled = True
+    options = DetectOptions(source=source or "", paths=paths or ["-"], rule_paths=list(rules or []),
+                            builtin=not no_builtin, sigma=not no_sigma, enable=list(enable or []))
+    options.ruleset = load_ruleset(options)
     if list_rules or rules_report:
         if list_rules:
-            _rules_table(ruleset, source)
+            _rules_table(options.ruleset, source)
         if rules_report:
-            loading = list(ruleset.problems)
-            programs = compile_all(ruleset, [source] if source else None)
-            compiling = ruleset.problems[len(loading) :]
-            ruleset.problems = loading
-            _rules_report(ruleset, programs, compiling)
+            _rules_report(rules_summary(options.ruleset, source))
         return
     if source is None:
         raise InputError(
@@ -168,11 +164,10 @@ def detect(
     if workers is not None and workers < 1:
         raise InputError("--workers: give 1 or more")
     try:
-        window_s = duration(window)
+        options.window = duration(window)
     except ValueError as exc:
         raise InputError(f"--window: {exc}") from exc
     streaming = fmt == "jsonl" and output is None
-    on_finding = None
     if streaming:
         from seawall.report.jsonl_format import render_finding
 
@@ -181,71 +176,17 @@ def detect(
                 return
             render_finding(finding, sys.stdout)
 
-    options = DetectOptions(
-        source=source,
-        paths=paths or ["-"],
-        rule_paths=list(rules or []),
-        window=window_s,
-        state_path=None if no_state else (state or default_state_path()),
-        follow=follow,
-        follow_idle=follow_idle,
-        on_finding=on_finding,
-        workers=workers,
-    )
-    result = run(options, ruleset)
-    report = Report(
-        target=Target(
-            kind="logs",
-            name=f"{source}: " + ", ".join(paths or ["-"])[:200],
-            metadata={
-                "source": source,
-                "events": result.stats.events,
-                "lines": result.stats.lines,
-                "rules": result.rules,
-            },
-        ),
-        findings=result.findings,
-        warnings=result.warnings,
-    )
+        options.on_finding = on_finding
+    options.state_path = None if no_state else (state or default_state_path())
+    options.follow, options.follow_idle, options.workers = follow, follow_idle, workers
+    report = analyzers.get("detect").run(paths or ["-"], options)
     filter_severity(report, severities)
     if not quiet:
-        for w in result.warnings[:20]:
+        for w in report.all_warnings()[:20]:
             warn(w)
     if not streaming:
         emit(report, fmt, output)
     exit_on_findings(report, fail_on)
-
-
-def _flows(
-    source: str,
-    paths: list[str],
-    baseline: Path | None,
-    intel: list[Path],
-    inventory: list[Path],
-    vpc_format: str | None,
-    fmt: str,
-    output: Path | None,
-    severities: Any,
-    fail_on: str | None,
-    quiet: bool,
-) -> None:
-    from seawall.network import NetworkOptions
-    from seawall.network import detect as detect_flows
-
-    options = NetworkOptions(baseline=baseline, intel=list(intel), inventory=list(inventory),
-                             vpc_format=vpc_format)
-    result = detect_flows(source, paths, options)
-    warnings = list(getattr(result, "warnings", []) or [])
-    report = Report(
-        target=Target(kind="flows", name=f"{source}: " + ", ".join(paths)[:200]),
-        findings=list(result.findings),
-        warnings=warnings,
-    )
-    filter_severity(report, severities)
-    if not quiet:
-        for w in warnings[:20]:
-            warn(w)
-    finish(report, fmt, output, fail_on)
 
 
 def register(app: typer.Typer) -> None:

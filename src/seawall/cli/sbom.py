@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from seawall.cli.common import emit
+from seawall.cli.common import check_output, emit, warn
 from seawall.cli.imageopts import (
     CACertOpt,
     ImageRefArg,
@@ -19,46 +19,15 @@ from seawall.cli.imageopts import (
     layer_progress,
     source_options,
 )
-from seawall.core import Report, Target
-from seawall.core.errors import InputError
-
-SBOM_FORMATS = ("table", "json", "cyclonedx-json", "spdx-json")
-ALIASES = {"cyclonedx": "cyclonedx-json", "spdx": "spdx-json"}  # as Trivy spells them
-
-
-def _kind(ref: str) -> str:
-    from seawall.image import parse_ref
-
-    return "rootfs" if parse_ref(ref).transport == "dir" else "image"
-
-
-def build_sbom(ref: str, platform: str = "linux/amd64", username: str | None = None,
-               password: str | None = None, insecure: bool = False, ca_cert: Path | None = None,
-               quiet: bool = True) -> Report:
-    """Open `ref`, catalog it in one pass, and return the SBOM as a Report (no findings)."""
-    from seawall.image import open_image
-    from seawall.scan.inventory import inventory
-
-    options = source_options(platform, username, password, insecure, ca_cert)
-    kind = _kind(ref)
-    with open_image(ref, options) as source:
-        layers = source.layers()
-        with layer_progress(layers, quiet) as progress:
-            inv = inventory(source, options.limits, extra_visitors=[progress])
-        metadata: dict[str, Any] = {}
-        if kind == "image":
-            metadata["layers"] = [{"digest": layer.digest, "created_by": layer.created_by}
-                                  if layer.created_by else {"digest": layer.digest} for layer in layers]
-        target = Target(kind=kind, name=source.name, digest=source.digest, os=inv.os, metadata=metadata)
-    return Report(target=target, packages=inv.packages, warnings=inv.warnings)
+from seawall.core import ReportKind
+from seawall.report import check_format, format_help
 
 
 def register(app: typer.Typer) -> None:
     @app.command("sbom")
     def sbom(
         ref: ImageRefArg,
-        fmt: Annotated[str, typer.Option("--format", "-f",
-                                         help="table, json, cyclonedx-json or spdx-json")] = "table",
+        fmt: Annotated[str, typer.Option("--format", "-f", help=format_help(ReportKind.SBOM))] = "table",
         output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.",
                                                     show_default=False)] = None,
         platform: PlatformOpt = "linux/amd64",
@@ -69,10 +38,16 @@ def register(app: typer.Typer) -> None:
         quiet: QuietOpt = False,
     ) -> None:
         """List every package in an image (OS, Python, Go, ...) with its layer: an SBOM."""
-        fmt = ALIASES.get(fmt, fmt)
-        if fmt not in SBOM_FORMATS:
-            raise InputError(f"unknown SBOM format {fmt!r}; choose one of: {', '.join(SBOM_FORMATS)}")
-        if output is not None and not output.parent.is_dir():
-            raise InputError(f"--output {output}: directory {output.parent} does not exist")
-        report = build_sbom(ref, platform, username, password, insecure_registry, ca_cert, quiet)
+        from seawall import analyzers
+
+        fmt = check_format(fmt, ReportKind.SBOM, "sbom")
+        check_output(output)
+        analyzer = analyzers.get("sbom")
+        options = analyzer.options(source=source_options(platform, username, password,
+                                                         insecure_registry, ca_cert),
+                                   progress=lambda layers: layer_progress(layers, quiet))
+        report = analyzer.run(ref, options)
+        if not quiet:
+            for message in report.all_warnings():
+                warn(message)
         emit(report, fmt, output, view="sbom")

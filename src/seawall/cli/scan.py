@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from seawall.cli.common import finish, parse_severity, parse_severity_list, warn
+from seawall.cli.common import check_output, finish, parse_severity, parse_severity_list, warn
 from seawall.cli.imageopts import (
     CACertOpt,
     ImageRefArg,
@@ -19,17 +19,14 @@ from seawall.cli.imageopts import (
     layer_progress,
     source_options,
 )
-from seawall.core import Report
+from seawall.core import Report, ReportKind
 from seawall.core.errors import InputError
-from seawall.report import FORMATS
+from seawall.report import check_format, format_help
 
 if TYPE_CHECKING:
     from seawall.scan.run import ScanOptions
 
-SCAN_FORMATS = ("table", "json", "jsonl", "sarif", "cyclonedx-json", "cyclonedx", "ocsf")
-
-FormatOpt = Annotated[str, typer.Option(
-    "--format", "-f", help="table, json, jsonl, sarif, cyclonedx-json or ocsf.")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help=format_help(ReportKind.FINDINGS))]
 OutputOpt = Annotated[Path | None, typer.Option(
     "--output", "-o", help="Write the report to this file (atomically).", show_default=False)]
 SeverityOpt = Annotated[str | None, typer.Option(
@@ -51,17 +48,16 @@ DBOpt = Annotated[Path | None, typer.Option(
     show_default=False)]
 
 
-def _check_common(fmt: str, output: Path | None, fail_on: str | None) -> None:
-    if fmt not in SCAN_FORMATS or fmt not in FORMATS:
-        raise InputError(f"unknown format {fmt!r} for scan; choose one of: {', '.join(SCAN_FORMATS)}")
-    if output is not None and not output.parent.is_dir():
-        raise InputError(f"--output {output}: directory {output.parent} does not exist")
+def _check_common(fmt: str, output: Path | None, fail_on: str | None) -> str:
+    fmt = check_format(fmt, ReportKind.FINDINGS, "scan")
+    check_output(output)
     parse_severity(fail_on)
+    return fmt
 
 
 def _finish(report: Report, fmt: str, output: Path | None, fail_on: str | None, quiet: bool) -> None:
     if not quiet:
-        for message in report.warnings:
+        for message in report.all_warnings():
             warn(message)
     finish(report, fmt, output, fail_on)
 
@@ -92,13 +88,13 @@ def register(app: typer.Typer) -> None:
         quiet: QuietOpt = False,
     ) -> None:
         """Scan an image: known vulnerabilities of its packages, secrets, image configuration."""
-        from seawall.scan.run import scan_image
+        from seawall import analyzers
 
-        _check_common(fmt, output, fail_on)
+        fmt = _check_common(fmt, output, fail_on)
         options = _options(scanners, severity, ignore_unfixed, ignore_file, offline, db)
         options.source = source_options(platform, username, password, insecure_registry, ca_cert)
         options.progress = lambda layers: layer_progress(layers, quiet)
-        report = scan_image(ref, options)
+        report = analyzers.get("scan").run(ref, options)
         _finish(report, fmt, output, fail_on, quiet)
 
     @scan_app.command("rootfs")
@@ -117,11 +113,11 @@ def register(app: typer.Typer) -> None:
         quiet: QuietOpt = False,
     ) -> None:
         """Scan an unpacked root filesystem (a directory) like an image without a config."""
-        from seawall.scan.run import scan_rootfs
+        from seawall import analyzers
 
-        _check_common(fmt, output, fail_on)
+        fmt = _check_common(fmt, output, fail_on)
         options = _options(scanners, severity, ignore_unfixed, ignore_file, offline, db)
-        report = scan_rootfs(directory, options)
+        report = analyzers.get("scan").run(f"rootfs:{directory}", options)
         _finish(report, fmt, output, fail_on, quiet)
 
 

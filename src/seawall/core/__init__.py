@@ -8,8 +8,10 @@ from seawall.core.models import (
     OSInfo,
     Package,
     Report,
+    ReportKind,
     Resource,
     Severity,
+    Skip,
     Target,
     VulnerabilityInfo,
 )
@@ -23,9 +25,11 @@ __all__ = [
     "OSInfo",
     "Package",
     "Report",
+    "ReportKind",
     "Resource",
     "SeawallError",
     "Severity",
+    "Skip",
     "Target",
     "VulnerabilityInfo",
 ]

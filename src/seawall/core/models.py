@@ -53,6 +53,13 @@ _SEVERITY_RANK = {
 }
 
 
+class ReportKind(StrEnum):
+    """What a report holds, so that formats can say which they render."""
+
+    FINDINGS = "findings"  # scan, audit, detect, network, runtime
+    SBOM = "sbom"  # packages only
+
+
 class FindingKind(StrEnum):
     VULNERABILITY = "vulnerability"
     MISCONFIGURATION = "misconfiguration"
@@ -223,24 +230,63 @@ class Target:
                          "metadata": self.metadata})
 
 
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """Something an analyzer could not look at, and why: a value, never silence.
+
+    `subject` says what was skipped ("rpm packages of rocky 9", "file a/b.yaml"), `reason` why
+    ("no advisory feed for this distribution"), `count` how many of them. Skips end as report
+    warnings with their counts in every output format (see `Report.all_warnings`)."""
+
+    subject: str
+    reason: str
+    count: int = 1
+    category: str = "skipped"  # skipped | unreadable | unsupported | damaged
+
+    def message(self) -> str:
+        what = f"{self.count} {self.subject}" if self.count != 1 else self.subject
+        return f"{what} not analyzed: {self.reason}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"subject": self.subject, "reason": self.reason, "count": self.count,
+                "category": self.category}
+
+
+def merge_skips(skips: list[Skip]) -> list[Skip]:
+    """One skip per (subject, reason, category), counts added, in first-seen order."""
+    merged: dict[tuple[str, str, str], int] = {}
+    for s in skips:
+        key = (s.subject, s.reason, s.category)
+        merged[key] = merged.get(key, 0) + s.count
+    return [Skip(subject=k[0], reason=k[1], count=n, category=k[2]) for k, n in merged.items()]
+
+
 @dataclass(slots=True)
 class Report:
     target: Target
     packages: list[Package] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    skips: list[Skip] = field(default_factory=list)
+    kind: ReportKind = ReportKind.FINDINGS
+
+    def all_warnings(self) -> list[str]:
+        """Warnings, then one line per (merged) skip with its count: what every format shows."""
+        return [*self.warnings, *(s.message() for s in merge_skips(self.skips))]
 
     def to_dict(self) -> dict[str, Any]:
         from seawall import __version__
 
         # findings stay in the report even when empty: "no findings" is an answer
-        return _compact({
+        body = _compact({
             "schema": REPORT_SCHEMA,
             "tool": {"name": "seawall", "version": __version__},
             "target": self.target.to_dict(),
             "packages": [p.to_dict() for p in self.packages],
-            "warnings": self.warnings,
-        }) | {"findings": [f.to_dict() for f in self.findings]}
+            "warnings": self.all_warnings(),
+            "skipped": [s.to_dict() for s in merge_skips(self.skips)],
+        })
+        return body | {"findings": [f.to_dict() for f in self.findings]}
 
     def max_severity(self) -> Severity | None:
         if not self.findings:

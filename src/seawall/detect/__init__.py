@@ -41,6 +41,8 @@ class DetectOptions:
     workers: int | None = None  # processes for large plain files; None: one per CPU; 0 or 1: none
     parallel_min_bytes: int = PARALLEL_MIN_BYTES  # smaller files run in this process
     part_bytes: int = PART_BYTES  # what one worker task reads
+    enable: list[str] = field(default_factory=list)  # rules that are off by default, turned on
+    ruleset: RuleSet | None = None  # rules already loaded (else loaded from the fields above)
 
 
 @dataclass(slots=True)

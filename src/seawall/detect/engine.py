@@ -464,6 +464,7 @@ class Engine:
         self.matched_events = 0
         self.problems: list[RuleProblem] = []
         self._opened: list[_Agg] = []
+        self.changed: dict[int, _Agg] = {}  # aggregates opened or grown since take_changed()
 
     # -- per batch -----------------------------------------------------------------------
     def process(
@@ -581,9 +582,11 @@ class Engine:
                 extra=dict(extra or {}),
             )
             self.open[k] = agg
+            self.changed[id(agg)] = agg
             if self.on_finding is not None:
                 self._opened.append(agg)
             return
+        self.changed[id(agg)] = agg
         agg.count += count
         if first is not None and (agg.first is None or first < agg.first):
             agg.first = first
@@ -777,6 +780,15 @@ class Engine:
             last_seen=_iso(agg.last),
             extra=extra,
         )
+
+    def take_changed(self) -> list[Finding]:
+        """The findings opened or grown since the last call (streaming: what to store now)."""
+        changed, self.changed = list(self.changed.values()), {}
+        return [self._finding(a) for a in changed]
+
+    def drain_closed(self) -> None:
+        """Forget windows that are closed (a stream has handed them on): bounded memory."""
+        self.closed = []
 
     def findings(self) -> list[Finding]:
         aggs = self.closed + list(self.open.values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scope (name TEXT PRIMARY KEY, started TEXT NOT NULL);
@@ -51,6 +52,30 @@ class StateStore:
         keys.add(key)
         self.db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?, ?)", (scope, key, _ts(when)))
         return False
+
+    def export(self) -> dict[str, list[object]]:
+        """Every scope with its start and keys (committed or not): for a state snapshot."""
+        out: dict[str, list[object]] = {}
+        for name, started in self.db.execute("SELECT name, started FROM scope"):
+            out[name] = [started, []]
+        for scope, key in self.db.execute("SELECT scope, key FROM seen"):
+            out.setdefault(scope, [None, []])
+            keys = out[scope][1]
+            assert isinstance(keys, list)
+            keys.append(key)
+        return out
+
+    def restore(self, scopes: dict[str, list[Any]]) -> None:
+        """Merge a snapshot's scopes and keys into this store (keys already here stay)."""
+        for name, (started, keys) in scopes.items():
+            if started is not None:
+                self.db.execute("INSERT OR IGNORE INTO scope VALUES (?, ?)", (name, started))
+            self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, NULL)", [(name, k) for k in keys])
+        self.starts.clear()
+        self.keys.clear()
+
+    def commit(self) -> None:
+        self.db.commit()
 
     def close(self) -> None:
         self.db.commit()

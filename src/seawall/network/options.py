@@ -15,6 +15,7 @@ DEFAULT_IMDS_ALLOW = ("Node:*", "*:kube-system/*", "DaemonSet:*/aws-node", "*:*/
 class NetworkOptions:
     """Inputs and thresholds of `seawall detect --source vpc-flow|hubble|pcap` and `netmap`."""
 
+    source: str = "vpc-flow"  # vpc-flow | hubble | pcap
     baseline: Path | None = None  # saved by `seawall netmap --save-baseline`
     intel: list[Path] = field(default_factory=list)  # IP/CIDR lists, STIX 2.1 bundles
     inventory: list[Path] = field(default_factory=list)  # kubectl / ecs describe-tasks / docker inspect

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from seawall.core import Report, Target
 from seawall.core.errors import InputError, SeawallError
@@ -19,6 +20,9 @@ from seawall.posture.base import Check, Context, Policy, TargetModule, load_chec
 from seawall.posture.loader import MAX_FILE_BYTES, Document, iter_files, load_file
 from seawall.posture.registry import MODULES, known_kinds
 
+if TYPE_CHECKING:
+    from seawall.posture.aws import AwsOptions
+
 
 @dataclass(slots=True)
 class AuditOptions:
@@ -26,6 +30,8 @@ class AuditOptions:
     only: set[str] | None = None  # restrict to these check ids
     max_file_bytes: int = MAX_FILE_BYTES
     workers: int | None = None  # processes reading files; None = 2 for many files and an idle core
+    aws: AwsOptions | None = None  # target `aws`: profile, regions, endpoint
+    root: Path = Path("/")  # target `host`: the root filesystem to read
 
 
 # Below this many files a second process costs more (fork, pickling the documents back) than it saves.

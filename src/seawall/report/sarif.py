@@ -144,11 +144,12 @@ def to_sarif(report: Report) -> dict[str, Any]:
         "columnKind": "utf16CodeUnits",
         "properties": {"target": report.target.to_dict()},
     }
-    if report.warnings:
+    warnings = report.all_warnings()
+    if warnings:
         run["invocations"] = [{
             "executionSuccessful": True,
             "toolExecutionNotifications": [{"level": "warning", "message": {"text": w}}
-                                           for w in report.warnings],
+                                           for w in warnings],
         }]
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 

@@ -52,6 +52,7 @@ def render_sbom(report: Report, console: Console) -> None:
         osinfo = report.target.os
         console.print(f"OS: {_text(osinfo.id)} {_text(osinfo.version or '')}")
     console.print(table)
+    _warnings_footer(report, console)
 
 
 def _finding_row(f: Finding) -> list[str]:
@@ -106,7 +107,11 @@ def render_findings(report: Report, console: Console) -> None:
         counts[f.severity.value] += 1
     summary = ", ".join(f"{sev.value}: {counts[sev.value]}" for sev in Severity if counts[sev.value])
     console.print(f"{len(report.findings)} findings" + (f" ({summary})" if summary else ""))
-    for warning in report.warnings:
+    _warnings_footer(report, console)
+
+
+def _warnings_footer(report: Report, console: Console) -> None:
+    for warning in report.all_warnings():
         console.print(f"[yellow]warning:[/] {_text(warning, 300)}")
 
 

@@ -1,0 +1,37 @@
+"""The network analyzer, as `seawall.analyzers` enters it: `network`.
+
+    NETWORK.run(["flows.log.gz"], NetworkOptions(source="vpc-flow", inventory=[...])) -> Report
+
+Flows are attributed to workloads (inventory), aggregated, and every detector runs over the
+aggregates (seawall.network.detect).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from seawall.core import Report, ReportKind, Target
+from seawall.network import detect
+from seawall.network.options import NetworkOptions
+
+
+class NetworkAnalyzer:
+    name = "network"
+    report_kind = ReportKind.FINDINGS
+
+    def options(self, **values: Any) -> NetworkOptions:
+        return NetworkOptions(**values)
+
+    def run(self, target: str | Sequence[str], options: NetworkOptions) -> Report:
+        paths = [target] if isinstance(target, str) else list(target)
+        result = detect(options.source, paths, options)
+        return Report(
+            target=Target(kind="flows", name=f"{options.source}: " + ", ".join(paths)[:200],
+                          metadata={k: v for k, v in result.stats.items() if k != "seconds"}),
+            findings=list(result.findings),
+            warnings=list(result.warnings),
+        )
+
+
+NETWORK = NetworkAnalyzer()
