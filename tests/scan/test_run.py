@@ -7,7 +7,7 @@ import pytest
 from seawall.core import Finding, FindingKind, Location, Resource, Severity, VulnerabilityInfo
 from seawall.core.errors import InputError
 from seawall.scan.run import ScanOptions, _filter, _redacted_finding, _Redactor, parse_scanners
-from seawall.scan.secrets import SecretScanner
+from seawall.secrets import SecretScanner
 
 RES = Resource(type="container-image", name="demo")
 

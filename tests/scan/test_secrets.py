@@ -10,14 +10,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from seawall.core import Resource, Severity
 from seawall.image.base import EntryKind, FileEntry, LayerInfo
-from seawall.scan.secrets import (
-    SecretScanner,
-    SecretsVisitor,
-    config_secret_findings,
-    default_rules,
-    redact,
-    redact_text,
-)
+from seawall.scan.secrets import SecretsVisitor, config_secret_findings
+from seawall.secrets import SecretScanner, default_rules, redact, redact_text
 
 AKID = "AKIAIOSFODNN7EXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

@@ -6,6 +6,7 @@ from typing import IO
 
 from packageurl import PackageURL
 
+from seawall.bounded import read_capped_or_none
 from seawall.core import Location, OSInfo, Package, SeawallError
 from seawall.image.base import FileEntry, Limits
 
@@ -82,16 +83,10 @@ class BaseCataloger:
         Returns None (and records a warning) when the file is larger than allowed.
         """
         cap = min(cap, self.limits.max_file_size)
-        # read in chunks: read(cap + 1) would allocate the whole cap up front
-        chunks: list[bytes] = []
-        total = 0
-        while chunk := content.read(min(1 << 20, cap + 1 - total)):
-            chunks.append(chunk)
-            total += len(chunk)
-            if total > cap:
-                self.warn(entry, f"larger than {cap} bytes, skipped")
-                return None
-        return b"".join(chunks)
+        data = read_capped_or_none(content, cap)
+        if data is None:
+            self.warn(entry, f"larger than {cap} bytes, skipped")
+        return data
 
 
 def location(entry: FileEntry, path: str | None = None) -> Location:

@@ -16,7 +16,6 @@ one thread each, and ignore Ctrl-C: this process stops them.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import queue
 import signal
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import BinaryIO, cast
 
+from seawall.bounded import CappedReader
 from seawall.core.errors import SeawallError
 from seawall.core.system import usable_cpus
 from seawall.detect.engine import SAMPLE_LINES, Engine, Evaluation, SourceProgram
@@ -140,7 +140,7 @@ def part_chunks(part: Part, limits: LineLimits, stats: ReadStats) -> Iterator[Li
     with open(part.path, "rb") as f:
         f.seek(part.offset)
         if part.length > part.budget + limits.max_line:
-            bounded = cast(BinaryIO, _Bounded(f, part.length))
+            bounded = cast(BinaryIO, CappedReader(f, part.length))
             yield from stream_chunks(
                 bounded, part.path, limits, stats, _no_document, False, None, None, documents=False
             )
@@ -156,22 +156,6 @@ def part_chunks(part: Part, limits: LineLimits, stats: ReadStats) -> Iterator[Li
     step = limits.batch_lines
     for start in range(0, len(lines), step):
         yield LineChunk(part.path, start + 1, lines[start : start + step])
-
-
-class _Bounded(io.RawIOBase):
-    """At most `left` bytes of a file, from where it stands."""
-
-    def __init__(self, raw: BinaryIO, left: int) -> None:
-        self.raw, self.left = raw, left
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        size = self.left if size < 0 else min(size, self.left)
-        data = self.raw.read(size)
-        self.left -= len(data)
-        return data
 
 
 def _work(part: Part) -> PartResult:

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import IO, Any
 
+from seawall.bounded import read_capped as read_bounded
 from seawall.core.errors import InputError
 from seawall.image.base import ImageConfig, LayerInfo
 from seawall.image.manifest import Descriptor, layer_infos, load_json, parse_config
@@ -20,7 +21,6 @@ from seawall.image.streams import (
     HashingReader,
     decompressed,
     open_archive,
-    read_bounded,
     sha256_bytes,
 )
 

@@ -28,6 +28,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, cast
 
+from seawall.bounded import CappedReader
 from seawall.core.errors import InputError, LimitExceeded
 from seawall.image.base import (
     EntryKind,
@@ -577,28 +578,6 @@ def walk(source: ImageSource, visitors: Sequence[FileVisitor], limits: Limits) -
 
 # -- dir: ---------------------------------------------------------------------------------
 
-class _Bounded(io.RawIOBase):
-    """At most `size` bytes of `inner` (a file may grow while it is read)."""
-
-    def __init__(self, inner: IO[bytes], size: int) -> None:
-        super().__init__()
-        self._inner = inner
-        self._left = size
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        if self._left <= 0:
-            return 0
-        view = memoryview(buffer).cast("B")
-        data = self._inner.read(min(len(view), self._left))
-        n = len(data)
-        view[:n] = data
-        self._left -= n
-        return n
-
-
 # a live host's kernel filesystems: mounted at the root, they are not part of the root filesystem
 # (as in Trivy's rootfs scan); a plain directory of that name (an unpacked image) is walked
 PSEUDO_FS_DIRS = frozenset({"proc", "sys", "dev"})
@@ -690,7 +669,7 @@ def _deliver_dir_file(source: DirSource, path: str, entry: FileEntry, visitors: 
     except (OSError, InputError) as exc:
         state.index.warnings.append(f"{path}: cannot read ({exc})")
         return
-    with f, io.BufferedReader(_Bounded(f, size), CHUNK) as bounded:
+    with f, io.BufferedReader(CappedReader(f, size), CHUNK) as bounded:
         _deliver(visitors, entry, bounded)
 
 

@@ -224,7 +224,7 @@ def _redact_history(lines: list[str]) -> list[str]:
     `ImageConfig.history`."""
     if not any(lines):
         return lines
-    from seawall.scan.secrets import SecretScanner, redact_text  # lazy: rules load only when needed
+    from seawall.secrets import SecretScanner, redact_text  # lazy: rules load only when needed
 
     scanner = SecretScanner()
     return [redact_text(line, scanner) if line else line for line in lines]

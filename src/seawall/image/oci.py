@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from seawall.bounded import read_capped as read_bounded
 from seawall.core.errors import InputError
 from seawall.image.base import ImageConfig, LayerInfo, Limits
 from seawall.image.manifest import (
@@ -27,7 +28,7 @@ from seawall.image.manifest import (
     select_platform,
 )
 from seawall.image.options import SourceOptions
-from seawall.image.streams import HashingReader, decompressed, open_archive, parse_digest, read_bounded
+from seawall.image.streams import HashingReader, decompressed, open_archive, parse_digest
 
 MAX_INDEX_DEPTH = 4
 

@@ -357,23 +357,6 @@ def drain(stream: IO[bytes] | io.RawIOBase) -> None:
         pass
 
 
-def read_bounded(stream: IO[bytes] | io.RawIOBase, limit: int, what: str) -> bytes:
-    """Read a whole small stream (manifest, config) refusing more than `limit` bytes.
-
-    Reads to the end of the stream, so a HashingReader underneath verifies its digest.
-    """
-    parts: list[bytes] = []
-    total = 0
-    while True:
-        data = stream.read(min(CHUNK, limit + 1 - total))
-        if not data:
-            return b"".join(parts)
-        parts.append(data)
-        total += len(data)
-        if total > limit:
-            raise LimitExceeded(f"{what} is larger than the limit of {limit} bytes")
-
-
 MAX_TAR_HEADER = 1024 * 1024  # a PAX or GNU long-name header larger than this is hostile
 TAR_ERRORS = (tarfile.TarError, EOFError, ValueError, UnicodeError, OverflowError, RecursionError)
 

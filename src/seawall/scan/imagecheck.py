@@ -19,7 +19,7 @@ from seawall.core import Finding, FindingKind, Location, Package, Resource, Seve
 from seawall.core.errors import SeawallError
 from seawall.image.base import EntryKind, FileEntry, ImageConfig, LayerInfo
 from seawall.image.refs import parse_ref
-from seawall.scan.secrets import SecretScanner, redact_text
+from seawall.secrets import SecretScanner, redact_text
 
 INTERESTING_PATHS = frozenset({"/usr/sbin/sshd", "/usr/sbin/dropbear", "/usr/bin/dropbear"})
 SSH_PACKAGES = frozenset({"openssh-server", "openssh-server-pam", "openssh-sshd", "dropbear",

@@ -12,6 +12,7 @@ from typing import IO, Any
 
 import orjson
 
+from seawall.bounded import read_capped as read_bounded
 from seawall.core.errors import InputError, LimitExceeded
 from seawall.vulndb.base import FeedLimits
 
@@ -37,13 +38,6 @@ def check_file(path: Path, limits: FeedLimits) -> None:
     size = path.stat().st_size
     if size > limits.max_file_bytes:
         raise LimitExceeded(f"{path}: {size} bytes is over the {limits.max_file_bytes}-byte feed limit")
-
-
-def read_bounded(stream: IO[bytes], limit: int, what: str) -> bytes:
-    data = stream.read(limit + 1)
-    if len(data) > limit:
-        raise LimitExceeded(f"{what}: over the {limit}-byte limit for one document")
-    return data
 
 
 def open_text_stream(path: Path, limits: FeedLimits) -> IO[bytes]:

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from seawall.bounded import read_capped as read_bounded
 from seawall.core.errors import InputError
 from seawall.vulndb.base import Advisory, Affected, FeedLimits, Range
-from seawall.vulndb.importers.common import iter_dir_json, iter_zip_json, parse_json, read_bounded
+from seawall.vulndb.importers.common import iter_dir_json, iter_zip_json, parse_json
 from seawall.vulndb.names import canonical_ecosystem, normalize_name
 
 _EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
