@@ -40,8 +40,9 @@ def test_metadata_is_complete_and_every_check_registered() -> None:
     meta = check_metadata()
     assert set(meta) == set(CHECKS)
     for m in meta.values():
-        assert m.title and m.rationale and m.remediation and m.references
-        assert any(r.startswith(("cis-docker:", "dockle:")) for r in m.references), m.id
+        spec = m.spec
+        assert spec.title and spec.description and spec.remediation and spec.references
+        assert any(r.startswith(("cis-docker:", "dockle:")) for r in spec.references), spec.id
 
 
 def test_clean_image_passes_every_check() -> None:

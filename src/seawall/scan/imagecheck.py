@@ -15,7 +15,8 @@ from typing import IO, Any
 
 import yaml
 
-from seawall.core import Finding, FindingKind, Location, Package, Resource, Severity
+from seawall.checks import CheckSpec, specs_from_list
+from seawall.core import Finding, Location, Package, Resource, Severity
 from seawall.core.errors import SeawallError
 from seawall.image.base import EntryKind, FileEntry, ImageConfig, LayerInfo
 from seawall.image.refs import parse_ref
@@ -29,27 +30,20 @@ ROOT_NAMES = frozenset({"", "root", "0"})
 
 @dataclass(frozen=True, slots=True)
 class CheckMeta:
-    id: str
-    title: str
-    severity: Severity
-    rationale: str
-    remediation: str
-    references: tuple[str, ...]
+    """An image check: its spec (seawall.checks) and the severity of its `added` variant."""
+
+    spec: CheckSpec
     severity_added: Severity | None = None
 
 
 @lru_cache(maxsize=1)
 def check_metadata() -> dict[str, CheckMeta]:
+    origin = "seawall/scan/image_checks.yaml"
     text = resources.files("seawall.scan").joinpath("image_checks.yaml").read_text("utf-8")
     out: dict[str, CheckMeta] = {}
-    for raw in yaml.safe_load(text)["checks"]:
-        added = raw.get("severity_added")
-        out[raw["id"]] = CheckMeta(
-            id=raw["id"], title=raw["title"], severity=Severity.parse(raw["severity"]),
-            rationale=" ".join(str(raw.get("rationale", "")).split()),
-            remediation=" ".join(str(raw.get("remediation", "")).split()),
-            references=tuple(raw.get("references", [])),
-            severity_added=Severity.parse(added) if added else None)
+    for spec in specs_from_list(yaml.safe_load(text)["checks"], origin):
+        added = spec.extra.get("severity_added")
+        out[spec.id] = CheckMeta(spec, Severity.parse(str(added)) if added else None)
     return out
 
 
@@ -257,12 +251,12 @@ def run_checks(facts: ImageFacts, resource: Resource, scanner: SecretScanner | N
     for check_id, fn in CHECKS.items():
         if only is not None and check_id not in only:
             continue
-        meta = metadata[check_id]
+        spec = metadata[check_id].spec
         for hit in fn(facts, scanner):
             findings.append(Finding(
-                kind=FindingKind.MISCONFIGURATION, rule=check_id, title=meta.title,
-                severity=hit.severity or meta.severity, resource=resource, location=hit.location,
-                evidence=hit.evidence, remediation=meta.remediation,
-                references=list(meta.references),
-                extra={"rationale": meta.rationale, **hit.extra}))
+                kind=spec.kind, rule=check_id, title=spec.title,
+                severity=hit.severity or spec.severity, resource=resource, location=hit.location,
+                evidence=hit.evidence, remediation=spec.remediation,
+                references=list(spec.references), attack=list(spec.attack),
+                extra={"rationale": spec.description, **hit.extra}))
     return findings
