@@ -9,7 +9,7 @@ import pytest
 
 from seawall.core import Finding, FindingKind, Location, Package, Resource, Severity, VulnerabilityInfo
 from seawall.core.errors import InputError
-from seawall.scan.ignore import apply_ignores, load_ignore_file
+from seawall.suppress import apply_ignores, load_ignore_file
 
 TODAY = dt.date(2026, 6, 1)
 RES = Resource(type="container-image", name="demo")

@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from seawall.cli.common import check_output, filter_severity, finish, parse_severity_list, warn
+from seawall.cli.common import (
+    IgnoreFileOpt,
+    check_output,
+    filter_severity,
+    finish,
+    load_suppressions,
+    parse_severity_list,
+    suppress,
+    warn,
+)
 from seawall.core import ReportKind
 from seawall.report import check_format, format_help
 
@@ -59,6 +68,7 @@ def register(app: typer.Typer) -> None:
             "--endpoint-url", envvar="SEAWALL_AWS_ENDPOINT_URL",
             help="audit aws: AWS endpoint (e.g. a local moto server)")] = None,
         root: Annotated[Path, typer.Option(help="audit host: root filesystem to read")] = Path("/"),
+        ignore_file: IgnoreFileOpt = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No warnings on stderr")] = False,
     ) -> None:
         if list_checks:
@@ -70,6 +80,7 @@ def register(app: typer.Typer) -> None:
 
         fmt = check_format(fmt, ReportKind.FINDINGS, "audit")
         check_output(output)
+        suppressions = load_suppressions(ignore_file)
         pol = Policy.load(policy) if policy else Policy()
         if allowed_registry:
             pol.allowed_registries.extend(r.rstrip("/") for r in allowed_registry)
@@ -79,6 +90,7 @@ def register(app: typer.Typer) -> None:
             aws=AwsOptions(profile=profile, regions=list(region or []), all_regions=all_regions,
                            endpoint_url=endpoint_url))
         report = analyzer.run(targets or [], options)
+        suppress(report, suppressions)
         if not quiet:
             for message in report.all_warnings():
                 warn(message)

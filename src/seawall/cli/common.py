@@ -6,6 +6,7 @@ import io
 import os
 import sys
 from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -38,6 +39,20 @@ def parse_severity_list(value: str | None) -> set[Severity] | None:
 def filter_severity(report: Report, severities: set[Severity] | None) -> None:
     if severities:
         report.findings = [f for f in report.findings if f.severity in severities]
+
+
+def load_suppressions(ignore_file: Path | None) -> list[Any]:
+    """`--ignore-file` (default ./.seawallignore): the one suppression format of every verb."""
+    from seawall.suppress import default_ignore_file, load_ignore_file
+
+    path = ignore_file or default_ignore_file()
+    return load_ignore_file(path) if path is not None else []
+
+
+def suppress(report: Report, entries: list[Any]) -> None:
+    from seawall.suppress import apply_to_report
+
+    apply_to_report(report, entries)
 
 
 def check_output(output: Path | None) -> None:
@@ -104,6 +119,12 @@ def finish(report: Report, fmt: str, output: Path | None, fail_on: str | None,
     parse_severity(fail_on)  # a bad --fail-on is a usage error before anything is written
     emit(report, fmt, output, view)
     exit_on_findings(report, fail_on)
+
+
+IgnoreFileOpt = Annotated[Path | None, typer.Option(
+    "--ignore-file", help="Accepted findings: ids (rule, CVE, finding id) with optional expiry, "
+    "resource, path, package and reason (default: ./.seawallignore when present).",
+    show_default=False)]
 
 
 def warn(message: str) -> None:

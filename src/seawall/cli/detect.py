@@ -9,12 +9,15 @@ from typing import Annotated, Any
 import typer
 
 from seawall.cli.common import (
+    IgnoreFileOpt,
     check_output,
     emit,
     exit_on_findings,
     filter_severity,
     finish,
+    load_suppressions,
     parse_severity_list,
+    suppress,
     warn,
 )
 from seawall.core import ReportKind
@@ -123,6 +126,7 @@ def detect(
             help="Processes for large plain log files (default: one per CPU; 1: all in this process)",
         ),
     ] = None,
+    ignore_file: IgnoreFileOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No warnings on stderr")] = False,
 ) -> None:
     """Detect attacks in Kubernetes audit, CloudTrail, container logs, Falco/Tetragon events and flows."""
@@ -132,11 +136,13 @@ def detect(
     severities = parse_severity_list(severity)
     fmt = check_format(fmt, ReportKind.FINDINGS, "detect")
     check_output(output)
+    suppressions = load_suppressions(ignore_file)
     if source in FLOW_SOURCES and not (list_rules or rules_report):
         network = analyzers.get("network")
         options = network.options(source=source, baseline=baseline, intel=list(intel or []),
                                   inventory=list(inventory or []), vpc_format=vpc_format)
         report = network.run(paths, options)
+        suppress(report, suppressions)
         filter_severity(report, severities)
         if not quiet:
             for w in report.all_warnings()[:20]:
@@ -169,10 +175,16 @@ def detect(
         raise InputError(f"--window: {exc}") from exc
     streaming = fmt == "jsonl" and output is None
     if streaming:
+        from datetime import date
+
         from seawall.report.jsonl_format import render_finding
+
+        active = [e for e in suppressions if not e.expired(date.today())]
 
         def on_finding(finding: Any) -> None:
             if severities and finding.severity not in severities:
+                return
+            if any(entry.matches(finding) for entry in active):
                 return
             render_finding(finding, sys.stdout)
 
@@ -180,6 +192,7 @@ def detect(
     options.state_path = None if no_state else (state or default_state_path())
     options.follow, options.follow_idle, options.workers = follow, follow_idle, workers
     report = analyzers.get("detect").run(paths or ["-"], options)
+    suppress(report, suppressions)
     filter_severity(report, severities)
     if not quiet:
         for w in report.all_warnings()[:20]:

@@ -28,7 +28,6 @@ from seawall.core import Finding, FindingKind, Location, Package, Report, Resour
 from seawall.core.errors import InputError
 from seawall.image import SourceOptions, open_image
 from seawall.image.base import FileVisitor, ImageSource, LayerInfo, Limits
-from seawall.scan.ignore import DEFAULT_IGNORE_FILE, apply_ignores, load_ignore_file
 from seawall.scan.imagecheck import (
     ImageFacts,
     SpecialFilesVisitor,
@@ -37,6 +36,7 @@ from seawall.scan.imagecheck import (
     run_checks,
 )
 from seawall.scan.secrets import SecretScanner, SecretsVisitor, config_secret_findings, redact_text
+from seawall.suppress import DEFAULT_IGNORE_FILE, apply_ignores, load_ignore_file
 
 SCANNERS = ("vuln", "secret", "config")
 _SCANNER_ALIASES = {"vuln": "vuln", "vulns": "vuln", "vulnerability": "vuln", "vulnerabilities": "vuln",
