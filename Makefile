@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: setup system-deps demo test lint typecheck unit bench clean
+.PHONY: setup system-deps demo test test-fast lint typecheck unit unit-fast bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ unit: setup
 	$(VENV)/bin/pytest -q
 
 test: system-deps setup lint typecheck unit
+
+# the quick lane: no image builds, no toolchains, no servers (about two minutes)
+unit-fast: setup
+	$(VENV)/bin/pytest -q -m "not slow and not toolchain and not network"
+
+test-fast: setup lint typecheck unit-fast
 
 bench: system-deps setup
 	$(PY) -m benchmarks

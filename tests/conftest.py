@@ -38,3 +38,20 @@ def run_cli(*args: str, env: dict[str, str] | None = None, input: bytes | None =
 @pytest.fixture()
 def cli():
     return run_cli
+
+
+# Tests that build images from Debian/PyPI packages or a Go toolchain, or that start a registry
+# or other server processes, are marked so that `make test-fast` can leave them out: by their
+# fixtures here (one place), or explicitly with @pytest.mark.slow / toolchain / network.
+TOOLCHAIN_FIXTURES = {"demo", "demo_oci_sbom", "demo_rootfs", "demo_scan", "demo_db", "cat_cache",
+                      "dep_parser_testdata"}
+NETWORK_FIXTURES = {"registry"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & TOOLCHAIN_FIXTURES:
+            item.add_marker(pytest.mark.toolchain)
+        if names & NETWORK_FIXTURES:
+            item.add_marker(pytest.mark.network)
