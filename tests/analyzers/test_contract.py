@@ -82,3 +82,13 @@ def test_damaged_snapshot_is_an_input_error() -> None:
     detect = analyzers.get_streaming("detect")
     with pytest.raises(InputError, match="snapshot"):
         detect.open_stream(DetectOptions(source="k8s-audit", paths=[]), state=b"\x93garbage")
+
+
+def test_finding_round_trips_through_its_report_form() -> None:
+    from seawall.core import Finding
+
+    detect = analyzers.get("detect")
+    report = detect.run([str(AUDIT_LOG)], DetectOptions(source="k8s-audit", paths=[], workers=1))
+    for f in report.findings:
+        back = Finding.from_dict(f.to_dict())
+        assert back.id == f.id and back.to_dict() == f.to_dict()

@@ -85,6 +85,11 @@ class Location:
         return _compact({"path": self.path, "line": self.line, "end_line": self.end_line,
                          "layer": self.layer, "layer_created_by": self.layer_created_by})
 
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Location:
+        return cls(path=raw.get("path"), line=raw.get("line"), layer=raw.get("layer"),
+                   end_line=raw.get("end_line"), layer_created_by=raw.get("layer_created_by"))
+
 
 @dataclass(frozen=True, slots=True)
 class Resource:
@@ -97,6 +102,11 @@ class Resource:
     def to_dict(self) -> dict[str, Any]:
         return _compact({"type": self.type, "name": self.name, "namespace": self.namespace,
                          "workload": self.workload, "arn": self.arn})
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Resource:
+        return cls(type=raw.get("type", ""), name=raw.get("name", ""), namespace=raw.get("namespace"),
+                   workload=raw.get("workload"), arn=raw.get("arn"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +168,14 @@ class VulnerabilityInfo:
     source: str | None = None
     published: str | None = None
 
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> VulnerabilityInfo:
+        cvss = raw.get("cvss") or {}
+        return cls(id=raw.get("id", ""), aliases=list(raw.get("aliases", [])),
+                   cvss_vector=cvss.get("vector"), cvss_score=cvss.get("score"),
+                   fixed_versions=list(raw.get("fixed_versions", [])), source=raw.get("source"),
+                   published=raw.get("published"))
+
     def to_dict(self) -> dict[str, Any]:
         cvss = _compact({"vector": self.cvss_vector, "score": self.cvss_score}) or None
         return _compact({"id": self.id, "aliases": self.aliases, "cvss": cvss,
@@ -214,6 +232,24 @@ class Finding:
             "last_seen": self.last_seen,
             "extra": self.extra,
         })
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Finding:
+        """A finding from its report form (`to_dict`): the store, Spark and imports read them back.
+        `Finding.from_dict(f.to_dict()).id == f.id` (the id is derived, never read)."""
+        pkg, vuln = raw.get("package"), raw.get("vulnerability")
+        return cls(
+            kind=FindingKind(raw["kind"]), rule=raw["rule"], title=raw.get("title", ""),
+            severity=Severity.parse(raw.get("severity", "unknown")),
+            resource=Resource.from_dict(raw.get("resource") or {}),
+            location=Location.from_dict(raw.get("location") or {}),
+            evidence=raw.get("evidence"), remediation=raw.get("remediation"),
+            references=list(raw.get("references", [])), attack=list(raw.get("attack", [])),
+            vulnerability=VulnerabilityInfo.from_dict(vuln) if vuln else None,
+            package=Package(name=pkg["name"], version=pkg["version"], ecosystem=pkg["ecosystem"],
+                            purl=pkg.get("purl", "")) if pkg else None,
+            count=raw.get("count"), first_seen=raw.get("first_seen"), last_seen=raw.get("last_seen"),
+            extra=dict(raw.get("extra", {})))
 
 
 @dataclass(slots=True)
