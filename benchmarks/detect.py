@@ -37,7 +37,7 @@ SIGMA_K8S = REPO / "src" / "seawall" / "data" / "sigma" / "rules" / "application
 
 
 def events_file(n: int) -> Path:
-    from seawall.telemetry import synth
+    from devtools.detectgen import audit as synth
 
     path = CACHE / f"detect-audit-{n}.jsonl"
     if not path.exists():

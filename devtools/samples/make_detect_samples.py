@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from seawall.telemetry import synth
+from devtools.detectgen import audit as synth
 
 OUT = Path(__file__).resolve().parent / "logs"
 ACCOUNT = "111122223333"

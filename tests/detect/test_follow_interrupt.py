@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from seawall.telemetry import synth
+from devtools.detectgen import audit as synth
 
 
 def test_ctrl_c_ends_follow_promptly(tmp_path: Path) -> None:

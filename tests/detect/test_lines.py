@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from seawall.telemetry import synth
+from devtools.detectgen import audit as synth
 from seawall.telemetry.base import ReadStats
 from seawall.telemetry.lines import LineLimits, iter_chunks, stream_chunks
 

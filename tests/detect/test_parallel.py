@@ -9,10 +9,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from devtools.detectgen import audit as synth
 from seawall.detect import DetectOptions, run
 from seawall.detect.loader import load_rules
 from seawall.detect.parallel import Workers, parts, splittable
-from seawall.telemetry import synth
 from seawall.telemetry.lines import LineLimits
 from tests.conftest import run_cli
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import orjson
 
+from devtools.detectgen import audit as synth
 from seawall.detect import DetectOptions, run
 from seawall.detect.engine import SourceProgram
 from seawall.detect.loader import load_rules
-from seawall.telemetry import synth
 
 
 def _escaped(value: Any, rng: random.Random, p: float = 0.3) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from seawall.telemetry import synth
+from devtools.detectgen import audit as synth
 from tests.conftest import run_cli
 
 # (rule, resource type, namespace, name) per step of the story, in order

@@ -15,10 +15,11 @@ from pathlib import Path
 
 from seawall.core import Finding
 from seawall.core.errors import InputError
-from seawall.detect.engine import Engine, SourceProgram
+from seawall.detect.engine import Engine
 from seawall.detect.loader import load_rules
 from seawall.detect.model import Rule, RuleProblem, RuleSet
 from seawall.detect.parallel import PARALLEL_MIN_BYTES, PART_BYTES, Workers, default_workers, splittable
+from seawall.detect.program import SourceProgram
 from seawall.detect.state import StateStore
 from seawall.telemetry import READERS, ReadStats, get_reader
 from seawall.telemetry.lines import LineChunk, LineLimits, expand_inputs, iter_chunks, read_ahead

@@ -32,8 +32,9 @@ from typing import BinaryIO, cast
 from seawall.bounded import CappedReader
 from seawall.core.errors import SeawallError
 from seawall.core.system import usable_cpus
-from seawall.detect.engine import SAMPLE_LINES, Engine, Evaluation, SourceProgram
+from seawall.detect.engine import Engine
 from seawall.detect.model import RuleProblem, RuleSet
+from seawall.detect.program import SAMPLE_LINES, Evaluation, SourceProgram
 from seawall.telemetry.base import ReadStats
 from seawall.telemetry.lines import GZIP_MAGIC, LineChunk, LineLimits, is_document_head, stream_chunks
 

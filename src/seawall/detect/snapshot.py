@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 if TYPE_CHECKING:
-    from seawall.detect.engine import Engine, _Agg
+    from seawall.detect.engine import Engine
+    from seawall.detect.findings import Agg as _Agg
     from seawall.detect.model import Rule
 
 VERSION = 1
@@ -47,7 +48,7 @@ def _agg_out(agg: _Agg) -> dict[str, Any]:
 
 
 def _agg_in(raw: dict[str, Any], rules: dict[str, Rule]) -> _Agg | None:
-    from seawall.detect.engine import _Agg
+    from seawall.detect.findings import Agg as _Agg
 
     rule = rules.get(raw["rule"])
     if rule is None:
