@@ -101,7 +101,6 @@ class DetectStream:
         if batch.origin not in self.origins and len(self.origins) < 100:
             self.origins.append(batch.origin)
         lines = list(batch.lines)
-        self.stats.lines += len(lines)
         self.engine.process(lines, batch.first_lineno, batch.origin, self.stats, batch.document)
         changed = self.engine.take_changed()
         self.engine.drain_closed()
