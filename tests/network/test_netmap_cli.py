@@ -92,7 +92,7 @@ def test_html_renders_offline_in_headless_chromium(tmp_path: Path) -> None:
     import shutil
     import subprocess
 
-    from seawall.network import synth
+    from tests.network import synth
 
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:

@@ -90,7 +90,7 @@ def test_truncated_capture_is_counted(tmp_path: Path) -> None:
         "non-IP frames (ARP, LLDP, ...)": 1,
         "truncated or corrupt capture tails": 1,
     }
-    assert any("truncated" in w for w in a.warnings)
+    assert any("truncated" in w for w in a.all_warnings())
     ng = capture().write_pcapng(tmp_path / "c.pcapng").read_bytes()
     (tmp_path / "cut.pcapng").write_bytes(ng[: len(ng) - 30])
     b = analyze("pcap", [str(tmp_path / "cut.pcapng")])

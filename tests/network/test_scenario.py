@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from seawall.network import NetworkOptions, detect, synth
+from seawall.network import NetworkOptions, detect
 from tests.conftest import run_cli
+from tests.network import synth
 
 STORY = {"net-port-scan", "net-lateral-admin-port", "net-beaconing", "net-exfiltration"}
 

@@ -132,7 +132,7 @@ def test_bad_lines_are_counted_not_fatal(tmp_path: Path) -> None:
     assert a.stats["skipped"]["records with the wrong field count"] == 3
     assert a.stats["skipped"]["repeated header lines"] == 1
     assert a.stats["flows"] == 2  # the good record, and the junk one with its readable fields
-    assert any("wrong field count" in w for w in a.warnings)
+    assert any("wrong field count" in w for w in a.all_warnings())
 
 
 def test_ipv6_and_missing_files(tmp_path: Path) -> None:

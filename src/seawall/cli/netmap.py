@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
         else:
             text = servicemap.to_html(doc, doc.get("findings"))
         if not quiet:
-            for message in analysis.warnings:
+            for message in analysis.all_warnings():
                 warn(message)
         if output is None:
             sys.stdout.write(text)

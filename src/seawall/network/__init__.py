@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seawall.core.models import Finding
+from seawall.core.models import Finding, Skip
+from seawall.network.base import skips_of
 from seawall.network.baseline import Baseline
 from seawall.network.engine import Collected, Collector
 from seawall.network.intel import Intel
@@ -31,6 +32,10 @@ class Analysis:
     inventory: Inventory
     stats: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    skips: list[Skip] = field(default_factory=list)
+
+    def all_warnings(self) -> list[str]:
+        return [*self.warnings, *(s.message() for s in self.skips)]
 
 
 @dataclass
@@ -39,6 +44,10 @@ class NetworkResult:
     warnings: list[str]
     stats: dict[str, Any]
     analysis: Analysis | None = None
+    skips: list[Skip] = field(default_factory=list)
+
+    def all_warnings(self) -> list[str]:
+        return [*self.warnings, *(s.message() for s in self.skips)]
 
 
 def analyze(source: str, paths: list[str], options: NetworkOptions | None = None) -> Analysis:
@@ -59,16 +68,14 @@ def analyze(source: str, paths: list[str], options: NetworkOptions | None = None
         "inventory_addresses": len(inventory.by_ip) + len(inventory.by_ip_port),
         "seconds": round(time.perf_counter() - started, 3),
     }
-    warnings = list(reader.warnings)
-    for reason, count in sorted(reader.stats.skipped.items()):
-        warnings.append(f"{source}: skipped {count} {reason}")
     return Analysis(
         source=source,
         paths=[str(p) for p in paths],
         data=data,
         inventory=inventory,
         stats=stats,
-        warnings=warnings,
+        warnings=list(reader.warnings),
+        skips=skips_of(source, reader.stats),
     )
 
 
@@ -106,7 +113,8 @@ def detect(source: str, paths: list[str], options: NetworkOptions | None = None)
     analysis = analyze(source, paths, options)
     findings = run_detectors(analysis, options, baseline, intel)
     stats = {**analysis.stats, "findings": len(findings), "seconds": round(time.perf_counter() - started, 3)}
-    return NetworkResult(findings=findings, warnings=analysis.warnings, stats=stats, analysis=analysis)
+    return NetworkResult(findings=findings, warnings=analysis.warnings, stats=stats, analysis=analysis,
+                         skips=analysis.skips)
 
 
 def save_baseline(analysis: Analysis, path: Path) -> Baseline:

@@ -31,6 +31,7 @@ class NetworkAnalyzer:
                           metadata={k: v for k, v in result.stats.items() if k != "seconds"}),
             findings=list(result.findings),
             warnings=list(result.warnings),
+            skips=list(result.skips),
         )
 
 

@@ -14,6 +14,8 @@ from typing import Protocol
 
 import polars as pl
 
+from seawall.core import Skip
+
 # identity columns a source may fill when the record itself names the workload (ECS, Hubble)
 IDENTITY_FIELDS = ("type", "name", "ns", "inst")
 
@@ -84,6 +86,38 @@ class SourceStats:
             "flows": self.flows,
             "skipped": dict(sorted(self.skipped.items())),
         }
+
+
+# what a reader counted as skipped -> (why, Skip category); unknown ones are "skipped"
+SKIP_REASONS: dict[str, tuple[str, str]] = {
+    "repeated header lines": ("a header line repeated inside the log", "skipped"),
+    "records with the wrong field count": ("damaged, cut, or of another log format", "damaged"),
+    "records with invalid UTF-8 (damaged)": ("bytes that are not UTF-8", "damaged"),
+    "NODATA records": ("log-status NODATA: no traffic in the capture window", "skipped"),
+    "SKIPDATA records": ("log-status SKIPDATA: records AWS could not capture", "skipped"),
+    "records without addresses (unparseable values)": ("no parseable source/destination address",
+                                                        "damaged"),
+    "invalid JSON line": ("not JSON", "damaged"),
+    "JSON event without a message": ("no `message` to read a flow record from", "unsupported"),
+    "lines that are not JSON": ("not JSON", "damaged"),
+    "events without an IP flow (lost events, agent events, non-IP)": ("not an IP flow", "unsupported"),
+    "flows without time or addresses": ("no time or no addresses", "damaged"),
+    "truncated or corrupt capture tails": ("the capture is cut or corrupt there", "damaged"),
+    "undecodable frames": ("frames that do not decode", "damaged"),
+    "non-IP frames (ARP, LLDP, ...)": ("not IP traffic", "unsupported"),
+    "truncated TCP/UDP headers": ("the TCP/UDP header is cut (snap length)", "damaged"),
+    "undecodable DNS messages": ("DNS payloads that do not decode", "damaged"),
+}
+
+
+def skips_of(source: str, stats: SourceStats) -> list[Skip]:
+    """The reader's skip counters as report values (never silence): `N <what> not analyzed: why`."""
+    out = []
+    for what, count in sorted(stats.skipped.items()):
+        if count:
+            why, category = SKIP_REASONS.get(what, ("skipped by the reader", "skipped"))
+            out.append(Skip(subject=f"{source} {what}", reason=why, count=count, category=category))
+    return out
 
 
 class FlowSource(Protocol):

@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 import polars as pl
 
-from seawall.network.detectors.base import iso, label, proto_name
+from seawall.core.text import printable
+from seawall.network.detectors.base import iso, label, proto_name, redact
 from seawall.network.engine import reduce_edges
 from seawall.network.inventory import split_key
 
@@ -62,7 +63,7 @@ def build(analysis: Any, max_external: int = 40) -> dict[str, Any]:
             "internal": bool(internal),
         }
         if kind == "External" and name != "internet":
-            names = sorted(data.names.get(name, ()))
+            names = sorted({redact(n) for n in data.names.get(name, ())})  # names from the wire
             if names:
                 entry["names"] = names[:10]
                 entry["label"] = f"{names[0]} ({name})"
@@ -98,7 +99,7 @@ def build(analysis: Any, max_external: int = 40) -> dict[str, Any]:
         "stats": {**analysis.stats, "external_addresses_folded": folded},
         "nodes": sorted(nodes.values(), key=lambda n: n["id"]),
         "edges": out_edges,
-        "warnings": analysis.warnings,
+        "warnings": analysis.all_warnings(),
     }
 
 
@@ -107,7 +108,9 @@ def to_json(doc: dict[str, Any]) -> str:
 
 
 def _dot_str(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    """A DOT string: control characters (terminal escapes) shown as `?`, quotes and backslashes
+    escaped, so that names from hostile input stay labels."""
+    return '"' + printable(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def to_dot(doc: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ from seawall.network.engine import Collected
 from seawall.network.intel import Intel
 from seawall.network.inventory import Inventory, split_key
 from seawall.network.options import NetworkOptions
+from seawall.secrets import SecretScanner, redact_text
 
 
 @dataclass
@@ -82,19 +83,41 @@ def finding(
     return Finding(
         kind=FindingKind.DETECTION,
         rule=rule_id,
-        title=str(meta["title"]),
+        title=redact(str(meta["title"])),
         severity=severity or Severity.parse(str(meta["severity"])),
         resource=resource_of(key),
         location=Location(path=ctx.location),
-        evidence=evidence,
+        evidence=redact(evidence),
         remediation=str(meta.get("remediation") or "") or None,
         references=[str(r) for r in meta.get("references", [])],
         attack=[str(a) for a in meta.get("attack", [])],
         count=count,
         first_seen=iso(first),
         last_seen=iso(last),
-        extra=extra or {},
+        extra=redact_values(extra or {}),
     )
+
+
+@cache
+def _scanner() -> SecretScanner:
+    return SecretScanner()
+
+
+def redact(text: str) -> str:
+    """`text` through the one secret detector: names seen on the wire (DNS queries, HTTP hosts,
+    SNI) can carry tokens and keys, and evidence is printed and exported."""
+    return redact_text(text, _scanner())
+
+
+def redact_values(value: Any) -> Any:
+    """Every string inside `value` (dicts, lists) redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redact_values(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_values(v) for v in value]
+    return value
 
 
 def as_int(value: Any) -> int | None:

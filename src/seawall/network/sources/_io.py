@@ -1,56 +1,83 @@
-"""Bounded, streaming reading of plain or gzip'd text inputs, cut on line boundaries."""
+"""Streaming reading of plain or gzip'd text inputs, cut on line boundaries, and the walk over
+the input files that every line reader shares.
+
+Damage is not fatal: a gzip stream that is cut short or corrupt ends its file like its end (the
+lines before the damage are analyzed) and leaves one warning; a file that cannot be read at all
+is a warning too, and only when no file gave a record is the run an input error (exit 2).
+Whole-document inputs (inventories, intel, CloudWatch JSON exports) go through the project's
+one bounded-I/O module (`seawall.bounded`), capped at `max_bytes` after decompression.
+"""
 
 from __future__ import annotations
 
+import gzip
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO, cast
 
+from seawall.bounded import read_capped
 from seawall.core.errors import InputError
 from seawall.network.base import FlowBatch, SourceStats
 from seawall.network.options import NetworkOptions
 
 READ_SIZE = 4 << 20
+GZIP_MAGIC = b"\x1f\x8b"
 
 
-def _raw_chunks(path: Path, size: int = READ_SIZE) -> Iterator[bytes]:
+def raw_chunks(path: Path, on_damage: Callable[[str], None], size: int = READ_SIZE) -> Iterator[bytes]:
+    """The bytes of a plain or gzip'd (multi-member) file in blocks of at most `size`. A corrupt or
+    truncated gzip stream stops the file where the damage starts and calls `on_damage` once."""
     try:
         handle = path.open("rb")
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
     with handle:
-        gz = handle.read(2) == b"\x1f\x8b"
+        gz = handle.read(2) == GZIP_MAGIC
         handle.seek(0)
         if not gz:
             while block := handle.read(size):
                 yield block
             return
         decomp = zlib.decompressobj(wbits=47)
+        produced = 0
+        member_started = False
         while block := handle.read(READ_SIZE):
             data = block
-            while True:
+            while data:
+                member_started = True
                 try:
-                    out = decomp.decompress(data, READ_SIZE)
+                    out = decomp.decompress(data, size)
                 except zlib.error as exc:
-                    raise InputError(f"{path}: corrupt gzip data ({exc})") from exc
+                    on_damage(f"corrupt gzip data after {produced:,} decompressed bytes ({exc}); "
+                              "the records before it are analyzed")
+                    return
                 if out:
+                    produced += len(out)
                     yield out
                 if decomp.eof:
                     data = decomp.unused_data
                     decomp = zlib.decompressobj(wbits=47)  # a further gzip member
+                    member_started = False
                     if not data.strip(b"\x00"):
                         break
                     continue
                 data = decomp.unconsumed_tail
-                if not data and len(out) < READ_SIZE:
-                    break
+        if member_started and not decomp.eof:
+            tail = decomp.flush()
+            if tail:
+                produced += len(tail)
+                yield tail
+            on_damage(f"truncated gzip stream (cut after {produced:,} decompressed bytes); "
+                      "the records before the cut are analyzed" if produced
+                      else "truncated gzip stream: nothing could be decompressed")
 
 
-def line_chunks(path: Path, size: int) -> Iterator[bytes]:
+def line_chunks(path: Path, size: int, on_damage: Callable[[str], None]) -> Iterator[bytes]:
     """Chunks of about `size` bytes that end on a newline (the last one may not)."""
     parts: list[bytes] = []
     total = 0
-    for block in _raw_chunks(path, size):
+    for block in raw_chunks(path, on_damage, size):
         parts.append(block)
         total += len(block)
         if total < size:
@@ -70,18 +97,27 @@ def line_chunks(path: Path, size: int) -> Iterator[bytes]:
 
 
 def read_bounded(path: Path, limit: int) -> bytes:
-    """The whole (decompressed) input, refusing more than `limit` bytes."""
-    out = bytearray()
-    for block in _raw_chunks(path):
-        out += block
-        if len(out) > limit:
-            raise InputError(f"{path}: larger than {limit} bytes; refusing to load it whole")
-    return bytes(out)
+    """The whole (decompressed) input, refusing more than `limit` bytes (seawall.bounded)."""
+    try:
+        with path.open("rb") as handle:
+            if handle.read(2) != GZIP_MAGIC:
+                handle.seek(0)
+                return read_capped(handle, limit, str(path))
+            handle.seek(0)
+            with gzip.GzipFile(fileobj=handle) as gz:
+                return read_capped(cast(IO[bytes], gz), limit, f"{path} (decompressed)")
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise InputError(f"{path}: damaged gzip data ({exc or type(exc).__name__})") from exc
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
 class LineFlowSource:
     """What the line-oriented readers share: options, counters, warnings, names seen, and the
-    walk over the given files (each must exist); a subclass reads one file in `_read_file`."""
+    walk over the given files (each must exist); a subclass reads one file in `_read_file`.
+
+    A file that cannot be read (damaged, not this format) is a warning and the walk goes on;
+    when no file gave a single record and some could not be read, the run is an InputError."""
 
     name = ""
     file_kind = "file"  # for the error: "no such <file_kind>: PATH"
@@ -91,14 +127,32 @@ class LineFlowSource:
         self.stats = SourceStats()
         self.warnings: list[str] = []
         self.names: dict[str, set[str]] = {}
+        self.unreadable: list[str] = []
 
     def read(self, paths: list[str]) -> Iterator[FlowBatch]:
         for raw in paths:
-            path = Path(raw)
-            if not path.is_file():
+            if not Path(raw).is_file():
                 raise InputError(f"no such {self.file_kind}: {raw}")
+        for raw in paths:
+            path = Path(raw)
             self.stats.files += 1
-            yield from self._read_file(path)
+            before = self.stats.records
+            try:
+                yield from self._read_file(path)
+            except InputError as exc:
+                self.unreadable.append(str(exc))
+                self.warnings.append(f"{exc} (file skipped)" if self.stats.records == before else str(exc))
+        if self.unreadable and not self.stats.records:
+            raise InputError(f"no flow record could be read: {'; '.join(self.unreadable)[:600]}")
+
+    def damage(self, path: Path) -> Callable[[str], None]:
+        """The callback that turns damage found while reading `path` into a warning."""
+
+        def report(reason: str) -> None:
+            self.warnings.append(f"{path}: {reason}")
+            self.unreadable.append(f"{path}: {reason}")
+
+        return report
 
     def _read_file(self, path: Path) -> Iterator[FlowBatch]:
         raise NotImplementedError

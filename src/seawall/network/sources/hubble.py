@@ -7,7 +7,7 @@ Hubble flows carry no byte counts: bytes are 0, each flow event is one packet.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import polars as pl
 
 from seawall.core.errors import InputError
 from seawall.network.base import DNS_SCHEMA, FLOW_SCHEMA, FlowBatch
+from seawall.network.options import NetworkOptions
 from seawall.network.sources._io import LineFlowSource, line_chunks
 
 _POD_OF_RS = re.compile(r"^(.*)-[a-z0-9]{6,10}-[a-z0-9]{5}$")
@@ -76,35 +77,47 @@ class HubbleSource(LineFlowSource):
     name = "hubble"
     file_kind = "Hubble flow file"
 
-    def _read_file(self, path: Path) -> Iterator[FlowBatch]:
-        rows: dict[str, list[Any]] = {c: [] for c in _FLOW_COLS}
-        dns: dict[str, list[Any]] = {
+    def __init__(self, options: NetworkOptions) -> None:
+        super().__init__(options)
+        self._rows: dict[str, list[Any]] = {c: [] for c in _FLOW_COLS}
+        self._dns: dict[str, list[Any]] = {
             c: []
             for c in ("time", "src_addr", "qname", "src_id_type", "src_id_name", "src_id_ns", "src_id_inst")
         }
-        seen_json = False
-        for chunk in line_chunks(path, self.options.batch_bytes):
-            for line in chunk.splitlines():
-                if not line.strip():
-                    continue
-                try:
-                    doc = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    self.stats.skip("lines that are not JSON")
-                    continue
-                seen_json = True
-                flow = doc.get("flow", doc) if isinstance(doc, dict) else None
-                if not isinstance(flow, dict) or not isinstance(flow.get("IP"), dict):
-                    self.stats.skip("events without an IP flow (lost events, agent events, non-IP)")
-                    continue
-                self.stats.records += 1
-                self._add(flow, doc, rows, dns)
-            if len(rows["time"]) >= _BATCH:
-                yield self._batch(rows, dns)
-        if not seen_json and self.stats.records == 0 and path.stat().st_size:
+        self._json_lines = 0
+
+    def _read_file(self, path: Path) -> Iterator[FlowBatch]:
+        json_before = self._json_lines
+        for chunk in line_chunks(path, self.options.batch_bytes, self.damage(path)):
+            self.add_lines(chunk.splitlines())
+            if len(self._rows["time"]) >= _BATCH:
+                yield self.take()
+        if self._json_lines == json_before and path.stat().st_size and not self.unreadable:
             raise InputError(f"{path}: not Hubble JSON (expected `hubble observe -o json` output)")
-        if rows["time"] or dns["time"]:
-            yield self._batch(rows, dns)
+        if self._rows["time"] or self._dns["time"]:
+            yield self.take()
+
+    def add_lines(self, lines: Iterable[bytes]) -> None:
+        """Decode `hubble observe -o json` lines into the pending rows (see `take`)."""
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                doc = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                self.stats.skip("lines that are not JSON")
+                continue
+            self._json_lines += 1
+            flow = doc.get("flow", doc) if isinstance(doc, dict) else None
+            if not isinstance(flow, dict) or not isinstance(flow.get("IP"), dict):
+                self.stats.skip("events without an IP flow (lost events, agent events, non-IP)")
+                continue
+            self.stats.records += 1
+            self._add(flow, doc, self._rows, self._dns)
+
+    def take(self) -> FlowBatch:
+        """The pending rows as one batch."""
+        return self._batch(self._rows, self._dns)
 
     def _add(
         self, flow: dict[str, Any], doc: dict[str, Any], rows: dict[str, list[Any]], dns: dict[str, list[Any]]

@@ -101,15 +101,26 @@ class PcapSource:
 
     def read(self, paths: list[str]) -> Iterator[FlowBatch]:
         for raw in paths:
-            path = Path(raw)
-            if not path.is_file():
+            if not Path(raw).is_file():
                 raise InputError(f"no such capture file: {raw}")
+        unreadable: list[str] = []
+        for raw in paths:
+            path = Path(raw)
             self.stats.files += 1
-            with path.open("rb") as handle:
-                yield from self._read_file(path, handle)
+            try:
+                with path.open("rb") as handle:
+                    yield from self._read_file(path, handle)
+            except InputError as exc:  # this file only: the others are still read
+                unreadable.append(str(exc))
+                self.warnings.append(f"{exc} (file skipped)")
+            except OSError as exc:
+                unreadable.append(f"cannot read {path}: {exc.strerror or exc}")
+                self.warnings.append(f"cannot read {path}: {exc.strerror or exc} (file skipped)")
         self._flush(None)
         if self._done or self._dns:
             yield self._batch()
+        if unreadable and not self.stats.records:
+            raise InputError(f"no packet could be read: {'; '.join(unreadable)[:600]}")
 
     def _records(self, path: Path, handle: BinaryIO) -> tuple[int, Iterator[tuple[float, bytes]]]:
         """(link type, (timestamp, frame) iterator). Classic pcap is read here (so a cut record is

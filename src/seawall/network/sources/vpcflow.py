@@ -121,10 +121,12 @@ class VpcFlowSource(LineFlowSource):
     file_kind = "flow log file"
 
     def _read_file(self, path: Path) -> Iterator[FlowBatch]:
-        chunks = line_chunks(path, self.options.batch_bytes)
+        chunks = line_chunks(path, self.options.batch_bytes, self.damage(path))
         first = next(chunks, b"")
         stripped = first.lstrip()
         if not stripped:
+            if path.stat().st_size and _is_gzip(path):
+                return  # a damaged gzip: the damage warning says it
             self.warnings.append(f"{path}: empty flow log")
             return
         if stripped[:1] in (b"{", b"["):
@@ -235,6 +237,7 @@ class VpcFlowSource(LineFlowSource):
             "missing_columns": "insert",
             "extra_columns": "ignore",
             "raise_if_empty": False,
+            "encoding": "utf8-lossy",  # a damaged byte costs its record (counted), not the file
         }
 
     def _parse(self, chunk: bytes, columns: list[str], path: Path) -> FlowBatch:
@@ -261,6 +264,7 @@ class VpcFlowSource(LineFlowSource):
             "records with the wrong field count",
             "NODATA records",
             "SKIPDATA records",
+            "records with invalid UTF-8 (damaged)",
             "records without addresses (unparseable values)",
         ):
             self.stats.skip(reason, int(row[reason] or 0))
@@ -274,9 +278,16 @@ class VpcFlowSource(LineFlowSource):
             raise InputError(f"{path}: the flow log format has no source/destination address fields")
         last = columns[-1]
         probe = self._probe(columns)
-        raw = raw.select([c for c in [*columns, _EXTRA] if c in USED or c in (probe, last, _EXTRA)])
+        kept = [c for c in [*columns, _EXTRA] if c in USED or c in (probe, last, _EXTRA)]
+        raw = raw.select(kept)
         hdr = (pl.col(probe) == probe).fill_null(False) if probe else pl.lit(False)
         bad = ~hdr & (pl.col(last).is_null() | pl.col(_EXTRA).is_not_null())
+        # every field of a flow record is ASCII: anything else is a byte the lossy decoder replaced
+        texts = [c for c in kept if (c == last or c not in INT_FIELDS) and c not in (_CW_TS, _EXTRA)]
+        damaged = ~hdr & ~bad & pl.any_horizontal(
+            [pl.col(c).str.len_bytes() != pl.col(c).str.len_chars() for c in texts] or [pl.lit(False)]
+        ).fill_null(False)
+        bad = bad | damaged
         status = pl.col("log-status") if "log-status" in present else pl.lit(None, pl.String)
         nodata = ~hdr & ~bad & (status == "NODATA").fill_null(False)
         skipdata = ~hdr & ~bad & (status == "SKIPDATA").fill_null(False)
@@ -287,7 +298,8 @@ class VpcFlowSource(LineFlowSource):
         counters = raw.select(
             pl.len().alias("records"),
             hdr.sum().alias("repeated header lines"),
-            bad.sum().alias("records with the wrong field count"),
+            (bad & ~damaged).sum().alias("records with the wrong field count"),
+            damaged.sum().alias("records with invalid UTF-8 (damaged)"),
             nodata.sum().alias("NODATA records"),
             skipdata.sum().alias("SKIPDATA records"),
             noaddr.sum().alias("records without addresses (unparseable values)"),
