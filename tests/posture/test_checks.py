@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,38 @@ import yaml
 from seawall.posture import AuditOptions, Policy, all_checks, audit_paths
 
 HERE = Path(__file__).parent
+
+
+def _pod(component: str, flags: list[str]) -> str:
+    lines = ["apiVersion: v1", "kind: Pod", f"metadata: {{name: {component}, namespace: kube-system}}",
+             "spec:", "  containers:", f"    - name: {component}", "      command:",
+             f"        - {component}"]
+    lines += [f'        - "{flag}"' for flag in flags]
+    return "\n".join(lines) + "\n"
+
+
+def _flag_cases() -> list[dict]:
+    """cases_controlplane.yaml: each case is a hardened static pod with some flags set or dropped."""
+    data = yaml.safe_load((HERE / "cases_controlplane.yaml").read_text())
+    out = []
+    for case in data["cases"]:
+        base = list(data["baselines"][case["component"]])
+        name = lambda flag: flag.split("=", 1)[0]  # noqa: E731
+        changed = {name(f): f for f in case.get("fail", [])}
+        dropped = set(case.get("drop", []))
+        failing = [changed.pop(name(f), f) for f in base if name(f) not in dropped] + list(changed.values())
+        passing = base + list(case.get("pass", []))
+        if case.get("fail"):
+            line = 9 + failing.index(next(f for f in failing if name(f) == name(case["fail"][0])))
+        else:
+            line = 6  # the container's first line
+        out.append({"check": case["check"], "file": f"{case['component']}.yaml", "line": line,
+                    "fail": _pod(case["component"], failing), "pass": _pod(case["component"], passing)})
+    return out
+
+
 CASES = [case for name in ("cases_k8s.yaml", "cases_aws.yaml", "cases_docker.yaml")
-         for case in yaml.safe_load((HERE / name).read_text())]
+         for case in yaml.safe_load((HERE / name).read_text())] + _flag_cases()
 # file-mode / auditd checks need a root filesystem: covered in test_host.py
 HOST_ONLY = {"SW-DH-010", "SW-DH-011", "SW-DH-012"}
 
@@ -73,3 +104,14 @@ def test_check_metadata_is_complete_and_references_are_well_formed() -> None:
     assert "aws-securityhub:ECS.4" in by_id["SW-ECS-001"].references
     assert "aws-securityhub:EKS.1" in by_id["SW-EKS-001"].references
     assert "aws-securityhub:ECR.1" in by_id["SW-ECR-001"].references
+
+
+def test_kubescape_references_name_controls_that_exist() -> None:
+    """Every `kubescape:C-xxxx` names a control of Kubescape's control library (the regolibrary
+    snapshot's control list, committed under tests/conformance/kubescape with its license)."""
+    data = json.loads((HERE.parent / "conformance" / "kubescape" / "cases.json").read_text())
+    controls = set(data["controls"])
+    assert len(controls) > 250
+    unknown = sorted({(c.id, ref) for c in all_checks() for ref in c.references
+                      if ref.startswith("kubescape:") and ref.removeprefix("kubescape:") not in controls})
+    assert unknown == []

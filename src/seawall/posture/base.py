@@ -37,6 +37,13 @@ class Check:
     remediation: str = ""
     references: tuple[str, ...] = ()
     attack: tuple[str, ...] = ()
+    # the module's own data for this check (e.g. the flag conditions of a control plane check):
+    # every key of the check's YAML entry that is not one of the fields above
+    params: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+CHECK_FIELDS = frozenset({"id", "title", "severity", "kind", "rationale", "remediation", "references",
+                          "attack"})
 
 
 class TargetModule(Protocol):
@@ -60,7 +67,8 @@ def load_checks(name: str) -> dict[str, Check]:
             rationale=" ".join(str(item.get("rationale", "")).split()),
             remediation=" ".join(str(item.get("remediation", "")).split()),
             references=tuple(item.get("references", []) or []),
-            attack=tuple(item.get("attack", []) or []))
+            attack=tuple(item.get("attack", []) or []),
+            params={k: v for k, v in item.items() if k not in CHECK_FIELDS})
         if check.id in checks:
             raise ValueError(f"duplicate check id {check.id} in {name}.yaml")
         checks[check.id] = check

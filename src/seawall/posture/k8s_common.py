@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from seawall.core import Resource
 from seawall.posture.base import ignored_ids
@@ -78,6 +78,27 @@ class K8sObject:
 
     def extra(self) -> dict[str, Any]:
         return {"helm_template": self.doc.source} if self.doc.source else {}
+
+
+def _directory(path: str) -> str:
+    return path.rsplit("/", 1)[0] if "/" in path else ""
+
+
+T = TypeVar("T", bound="K8sObject")
+
+
+def nearest(candidates: list[T], origin: K8sObject) -> list[T]:
+    """The candidates a cross-object join should use from `origin`'s point of view: those in the same
+    file if any, else those in the same directory, else all of them. Repositories hold overlays and
+    several clusters' manifests: a binding next to its Role means that Role, not a namesake elsewhere."""
+    if len(candidates) <= 1:
+        return list(candidates)
+    same_file = [c for c in candidates if c.path == origin.path]
+    if same_file:
+        return same_file
+    directory = _directory(origin.path)
+    same_dir = [c for c in candidates if _directory(c.path) == directory]
+    return same_dir or list(candidates)
 
 
 def objects(docs: list[Document]) -> Iterator[K8sObject]:

@@ -1,33 +1,40 @@
-"""Control plane configuration: kube-apiserver / kubelet flags and KubeletConfiguration files.
+"""Control plane configuration: kube-apiserver, kube-controller-manager, kube-scheduler, etcd and kubelet
+flags, and KubeletConfiguration files.
 
 Flags are read from static pod manifests (the container command/args), from systemd units and
-drop-ins, and from plain command lines (`ps` output, flag files). Defaults count: kube-apiserver
-and kubelet both default to anonymous auth on, and kubelet flags default to AlwaysAllow.
+drop-ins, and from plain command lines (`ps` output, flag files). What each check tests is data
+(`flags:` in checks/kubernetes_controlplane.yaml: the component and the conditions that fail it);
+this module reads the flags and evaluates those conditions. Defaults count: kube-apiserver and the
+kubelet default to anonymous auth on, kubelet flags to AlwaysAllow, profiling to on.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from seawall.core import Resource
-from seawall.posture.base import Context, load_checks
+from seawall.posture.base import Check, Context, load_checks
 from seawall.posture.k8s_common import K8sObject, containers, is_k8s, objects, pod_template
 from seawall.posture.loader import Document, LDict, LList
 
 NAME = "kubernetes_controlplane"
-_FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)(?:[= ]([^\s\"'\\]+))?")
+COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "kubelet")
+_FLAG = re.compile(r"(?<![\w-])--([a-zA-Z][a-zA-Z0-9-]*)(?:[= ]([^\s\"'\\]+))?")
+_STARTS = {c: re.compile(rf"(^|[/\s=\"']){c}\s+(--|\$)") for c in COMPONENTS}
+ETCD_CA_CHECK = "SW-K8S-156"
 
 
 def accepts(doc: Document) -> bool:
     if doc.fmt == "text":
-        return doc.text is not None and ("kube-apiserver" in doc.text or "kubelet" in doc.text)
+        return doc.text is not None and any(c in doc.text for c in COMPONENTS)
     return is_k8s(doc)
 
 
 @dataclass(slots=True)
 class Flags:
-    component: str  # kube-apiserver | kubelet
+    component: str
     values: dict[str, tuple[str, int]]  # flag -> (value, line)
     line: int  # where the component's command starts
     path: str
@@ -50,6 +57,15 @@ def _from_args(args: list[tuple[str, int]]) -> dict[str, tuple[str, int]]:
     return out
 
 
+def _component(tokens: list[str]) -> str | None:
+    """The component a command line runs: the program name among its first words."""
+    for token in tokens[:3]:
+        base = token.rsplit("/", 1)[-1]
+        if base in COMPONENTS:
+            return base
+    return None
+
+
 def _pod_flags(obj: K8sObject) -> list[Flags]:
     found = pod_template(obj.data)
     if not found:
@@ -63,36 +79,76 @@ def _pod_flags(obj: K8sObject) -> list[Flags]:
                 for i, item in enumerate(seq):
                     for part in str(item).split():
                         args.append((part, seq.ln(i)))
-        names = " ".join(a for a, _ in args[:3])
-        for component in ("kube-apiserver", "kubelet"):
-            if re.search(rf"(^|/|\s){component}(\s|$)", names):
-                out.append(Flags(component, _from_args(args), cont.line, obj.path, obj.resource(),
-                                 obj.suppressions()))
+        component = _component([a for a, _ in args])
+        if component is not None:
+            out.append(Flags(component, _from_args(args), cont.line, obj.path, obj.resource(),
+                             obj.suppressions()))
     return out
 
 
 def _text_flags(doc: Document) -> list[Flags]:
     assert doc.text is not None
     out = []
-    for component in ("kube-apiserver", "kubelet"):
+    lines = doc.text.splitlines()
+    for component, start_re in _STARTS.items():
         start = None
-        values: dict[str, tuple[str, int]] = {}
-        lines = doc.text.splitlines()
         for n, line in enumerate(lines, 1):
-            if re.search(rf"(^|[/\s=\"']){component}\s+(--|\$)", line) and not line.lstrip().startswith("#"):
+            if start_re.search(line) and not line.lstrip().startswith("#"):
                 start = n
                 break
         if start is None:
             continue
+        values: dict[str, tuple[str, int]] = {}
         for n, line in enumerate(lines, 1):
             if line.lstrip().startswith("#"):
                 continue
             for m in _FLAG.finditer(line):
                 values[m.group(1)] = (m.group(2) or "true", n)
-        if start is not None and (values or component == "kube-apiserver"):
+        if values or component == "kube-apiserver":
             out.append(Flags(component, values, start, doc.path,
                              Resource(type="HostConfig", name=component), set()))
     return out
+
+
+def _number(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def failure(cond: dict[str, Any], values: dict[str, tuple[str, int]]) -> str | None:
+    """Evidence when `cond` (one `fail_if` entry) holds for these flags, else None."""
+    flag = str(cond["flag"])
+    present = flag in values
+    value = values[flag][0] if present else ""
+    shown = f"--{flag}={value}"
+    note = f" ({cond['note']})" if cond.get("note") else ""
+    if cond.get("missing"):
+        unless = cond.get("unless")
+        if not present and not (unless and unless in values):
+            return f"--{flag} not set{note}"
+        return None
+    if cond.get("present"):
+        return shown if present else None
+    if "is" in cond:
+        return shown if present and value.lower() in {str(v).lower() for v in cond["is"]} else None
+    if "is_not" in cond:
+        return shown if present and value.lower() not in {str(v).lower() for v in cond["is_not"]} else None
+    items = [x.strip() for x in value.split(",")] if present else []
+    if "has" in cond:
+        bad = [str(v) for v in cond["has"] if str(v) in items]
+        return f"{shown} (includes {', '.join(bad)})" if bad else None
+    if "lacks" in cond:
+        missing = [str(v) for v in cond["lacks"] if str(v) not in items]
+        if not missing:
+            return None
+        return f"{shown} (no {', '.join(missing)})" if present else \
+            f"--{flag} not set (no {', '.join(missing)})"
+    if "below" in cond:
+        number = _number(value) if present else None
+        return f"{shown} (below {cond['below']})" if number is not None and number < cond["below"] else None
+    raise ValueError(f"unknown flag condition {cond}")
 
 
 def run(docs: list[Document], ctx: Context) -> None:
@@ -106,36 +162,35 @@ def run(docs: list[Document], ctx: Context) -> None:
             flagsets.extend(_pod_flags(obj))
         elif obj.kind == "KubeletConfiguration":
             _kubelet_config(obj, ctx)
-
+    by_component: dict[str, list[Check]] = {}
+    for check in checks.values():
+        spec = check.params.get("flags")
+        if isinstance(spec, dict):
+            by_component.setdefault(str(spec["component"]), []).append(check)
     for fs in flagsets:
-        def rep(cid: str, flag: str | None, ev: str, fs: Flags = fs) -> None:
-            line = fs.values[flag][1] if flag and flag in fs.values else fs.line
-            ctx.report(checks[cid], fs.resource, fs.path, line, ev, suppress=fs.suppress)
-        v = {k: val for k, (val, _) in fs.values.items()}
-        if fs.component == "kube-apiserver":
-            if v.get("anonymous-auth", "true").lower() != "false":
-                rep("SW-K8S-060", "anonymous-auth",
-                    f"--anonymous-auth={v['anonymous-auth']}" if "anonymous-auth" in v
-                    else "--anonymous-auth not set (defaults to true)")
-            if v.get("insecure-port", "0") != "0":
-                rep("SW-K8S-061", "insecure-port", f"--insecure-port={v['insecure-port']}")
-            if "AlwaysAllow" in v.get("authorization-mode", "").split(","):
-                rep("SW-K8S-062", "authorization-mode", f"--authorization-mode={v['authorization-mode']}")
-            if not v.get("audit-log-path"):
-                rep("SW-K8S-063", None, "--audit-log-path not set")
-        else:
-            uses_config = "config" in v
-            if v.get("anonymous-auth", "" if uses_config else "true").lower() == "true":
-                rep("SW-K8S-064", "anonymous-auth",
-                    f"--anonymous-auth={v['anonymous-auth']}" if "anonymous-auth" in v
-                    else "--anonymous-auth not set and no --config (defaults to true)")
-            mode = v.get("authorization-mode", "" if uses_config else "AlwaysAllow")
-            if "AlwaysAllow" in mode.split(","):
-                rep("SW-K8S-065", "authorization-mode",
-                    f"--authorization-mode={mode}" if "authorization-mode" in v
-                    else "--authorization-mode not set and no --config (defaults to AlwaysAllow)")
-            if v.get("read-only-port", "0") not in ("0", ""):
-                rep("SW-K8S-066", "read-only-port", f"--read-only-port={v['read-only-port']}")
+        for check in by_component.get(fs.component, []):
+            for cond in check.params["flags"]["fail_if"]:
+                evidence = failure(cond, fs.values)
+                if evidence is not None:
+                    flag = str(cond["flag"])
+                    line = fs.values[flag][1] if flag in fs.values else fs.line
+                    ctx.report(check, fs.resource, fs.path, line, evidence, suppress=fs.suppress)
+                    break
+    _etcd_ca(flagsets, checks[ETCD_CA_CHECK], ctx)
+
+
+def _etcd_ca(flagsets: list[Flags], check: Check, ctx: Context) -> None:
+    """etcd trusting the CA that signs the API server's clients (CIS 2.7), within one input."""
+    client_cas = {fs.values["client-ca-file"][0] for fs in flagsets
+                  if fs.component == "kube-apiserver" and "client-ca-file" in fs.values}
+    for fs in flagsets:
+        if fs.component != "etcd" or "trusted-ca-file" not in fs.values:
+            continue
+        value, line = fs.values["trusted-ca-file"]
+        if value in client_cas:
+            ctx.report(check, fs.resource, fs.path, line,
+                       f"--trusted-ca-file={value} is also the API server's --client-ca-file",
+                       suppress=fs.suppress)
 
 
 def _kubelet_config(obj: K8sObject, ctx: Context) -> None:

@@ -1,27 +1,83 @@
-"""Kubernetes RBAC: dangerous rules in Roles/ClusterRoles, and who is bound to them (joined across files)."""
+"""Kubernetes RBAC: dangerous rules in Roles/ClusterRoles, and who is bound to them.
+
+Every Role and ClusterRole definition is evaluated, even when another file defines one of the same
+name (kustomize overlays, several clusters' manifests): nothing hides anything. A binding's roleRef
+resolves to the role of that name in the same file, else in the same directory, else anywhere in the
+input (`k8s_common.nearest`). Role-level checks are data (`grants:` in checks/kubernetes_rbac.yaml);
+this module matches rules the way the API server's RBAC authorizer does.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from seawall.posture.base import Context, load_checks
-from seawall.posture.k8s_common import K8sObject, is_k8s, objects
+from seawall.core import Severity
+from seawall.posture.base import Check, Context, load_checks
+from seawall.posture.k8s_common import K8sObject, is_k8s, nearest, objects
 from seawall.posture.loader import Document, LDict, LList
 
 NAME = "kubernetes_rbac"
 ROLE_KINDS = ("Role", "ClusterRole")
 BINDING_KINDS = ("RoleBinding", "ClusterRoleBinding")
 ANONYMOUS = {"system:anonymous", "system:unauthenticated"}
-POD_CREATORS = {"pods", "deployments", "daemonsets", "statefulsets", "replicasets", "jobs", "cronjobs",
-                "replicationcontrollers"}
 # built-in ClusterRoles whose rights are known without their YAML
+BUILTIN_ADMIN = {"cluster-admin"}
 BUILTIN_POWERFUL = {"cluster-admin", "admin", "edit"}
+NAMESPACE_ADMIN = {"cluster-admin", "admin"}
+RBAC_DEFAULTS_LABEL = "kubernetes.io/bootstrapping"
 
 
 def accepts(doc: Document) -> bool:
     return is_k8s(doc)
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    """One resource as RBAC names it: group, resource, optional subresource."""
+
+    group: str
+    resource: str
+    sub: str | None
+
+    @classmethod
+    def parse(cls, text: str) -> Permission:
+        """`pods`, `pods/exec`, `deployments.apps`, `certificatesigningrequests/approval.certificates.k8s.io`
+        (resource[/subresource][.group]; no group is the core group)."""
+        name, _, group = text.partition(".")
+        resource, _, sub = name.partition("/")
+        return cls(group, resource, sub or None)
+
+
+def _strings(values: object) -> list[str]:
+    return [str(v) for v in values] if isinstance(values, list) else []
+
+
+def rule_allows(rule: LDict, verbs: Iterable[str], perm: Permission) -> bool:
+    """Whether one PolicyRule grants one of `verbs` on `perm` (the RBAC authorizer's matching)."""
+    rule_verbs = _strings(rule.get("verbs"))
+    if "*" not in rule_verbs and not set(rule_verbs) & set(verbs):
+        return False
+    groups = _strings(rule.get("apiGroups"))
+    if "*" not in groups and perm.group not in groups:
+        return False
+    combined = f"{perm.resource}/{perm.sub}" if perm.sub else perm.resource
+    for res in _strings(rule.get("resources")):
+        if res in ("*", combined):
+            return True
+        if perm.sub is not None and res in (f"{perm.resource}/*", f"*/{perm.sub}"):
+            return True
+        if perm.sub == "*" and res.startswith(perm.resource + "/"):
+            return True
+    return False
+
+
+def all_powerful(rule: LDict) -> bool:
+    """Every verb on every resource of every (or the core) API group: cluster-admin's rule."""
+    groups = _strings(rule.get("apiGroups"))
+    return ("*" in _strings(rule.get("verbs")) and "*" in _strings(rule.get("resources"))
+            and bool({"*", ""} & set(groups)))
 
 
 @dataclass(slots=True)
@@ -30,117 +86,148 @@ class Binding:
     role_kind: str
     role_name: str
     subjects: list[tuple[str, str, str | None, int]]  # (kind, name, namespace, line)
+    roles: list[K8sObject]  # the definitions its roleRef resolves to (nearest first), may be empty
 
     def describe(self) -> str:
         return f"{self.obj.kind} {self.obj.namespace + '/' if self.obj.namespace else ''}{self.obj.name}"
 
 
-def _bindings(objs: list[K8sObject]) -> list[Binding]:
+class Rbac:
+    """Roles and bindings of one input, joined."""
+
+    def __init__(self, objs: list[K8sObject]) -> None:
+        self.roles = [o for o in objs if o.kind in ROLE_KINDS]
+        by_key: dict[tuple[str, str | None, str], list[K8sObject]] = {}
+        for role in self.roles:
+            by_key.setdefault(self.role_key(role.kind, role.namespace, role.name), []).append(role)
+        self.bindings: list[Binding] = []
+        for obj in objs:
+            if obj.kind not in BINDING_KINDS:
+                continue
+            ref = obj.data.get("roleRef")
+            if not isinstance(ref, LDict):
+                continue
+            kind, name = str(ref.get("kind", "")), str(ref.get("name", ""))
+            candidates = by_key.get(self.role_key(kind, obj.namespace, name), [])
+            self.bindings.append(Binding(obj, kind, name, _subjects(obj), nearest(candidates, obj)))
+        self.bound_by: dict[int, list[Binding]] = {}
+        for b in self.bindings:
+            for role in b.roles:
+                self.bound_by.setdefault(id(role), []).append(b)
+
+    @staticmethod
+    def role_key(kind: str, namespace: str | None, name: str) -> tuple[str, str | None, str]:
+        return kind, namespace if kind == "Role" else None, name
+
+    def who(self, role: K8sObject) -> str:
+        subs = [f"{k} {ns + '/' if ns else ''}{n}" for b in self.bound_by.get(id(role), [])
+                for k, n, ns, _ in b.subjects]
+        return f"; bound to {', '.join(subs[:5])}{' ...' if len(subs) > 5 else ''}" if subs else ""
+
+
+def _subjects(obj: K8sObject) -> list[tuple[str, str, str | None, int]]:
     out = []
-    for obj in objs:
-        if obj.kind not in BINDING_KINDS:
-            continue
-        ref = obj.data.get("roleRef")
-        if not isinstance(ref, LDict):
-            continue
-        subjects = []
-        subs = obj.data.get("subjects")
-        if isinstance(subs, LList):
-            for i, sub in enumerate(subs):
-                if isinstance(sub, LDict):
-                    ns = sub.get("namespace") or (
-                        obj.namespace if sub.get("kind") == "ServiceAccount" else None)
-                    subjects.append((str(sub.get("kind", "")), str(sub.get("name", "")), ns,
-                                     sub.ln("name") if "name" in sub else subs.ln(i)))
-        out.append(Binding(obj, str(ref.get("kind", "")), str(ref.get("name", "")), subjects))
+    subs = obj.data.get("subjects")
+    if isinstance(subs, LList):
+        for i, sub in enumerate(subs):
+            if isinstance(sub, LDict):
+                ns = sub.get("namespace") or (obj.namespace if sub.get("kind") == "ServiceAccount" else None)
+                out.append((str(sub.get("kind", "")), str(sub.get("name", "")), ns,
+                            sub.ln("name") if "name" in sub else subs.ln(i)))
     return out
 
 
-def _lower(values: object) -> list[str]:
-    return [str(v) for v in values] if isinstance(values, list) else []
+def _rule_matches(rule: LDict, spec: dict[str, Any], role: K8sObject) -> bool:
+    names = rule.get("resourceNames")
+    if names:
+        if spec.get("unless_names"):
+            return False
+        if spec.get("names_include") and spec["names_include"] not in _strings(names):
+            return False
+    if role.kind == "Role" and spec.get("role_namespaces") and role.namespace not in spec["role_namespaces"]:
+        return False
+    verbs = [str(v) for v in spec["verbs"]]
+    return any(rule_allows(rule, verbs, Permission.parse(str(r))) for r in spec["resources"])
+
+
+def granting_rules(role: K8sObject, check: Check) -> list[LDict]:
+    rules = role.data.get("rules")
+    if not isinstance(rules, LList):
+        return []
+    return [r for r in rules if isinstance(r, LDict)
+            and any(_rule_matches(r, spec, role) for spec in check.params["grants"])]
+
+
+def _describe(rule: LDict) -> str:
+    return (f"apiGroups={_strings(rule.get('apiGroups'))}, resources={_strings(rule.get('resources'))}, "
+            f"verbs={_strings(rule.get('verbs'))}")
 
 
 def run(docs: list[Document], ctx: Context) -> None:
     checks = load_checks(NAME)
-    objs = [o for o in objects(docs) if o.kind in ROLE_KINDS + BINDING_KINDS]
-    bindings = _bindings(objs)
-    bound: dict[tuple[str, str | None, str], list[Binding]] = defaultdict(list)
-    for b in bindings:
-        ns = None if b.role_kind == "ClusterRole" else b.obj.namespace
-        bound[(b.role_kind, ns, b.role_name)].append(b)
-    roles: dict[tuple[str, str | None, str], K8sObject] = {}
-    for obj in objs:
-        if obj.kind in ROLE_KINDS:
-            roles[(obj.kind, obj.namespace if obj.kind == "Role" else None, obj.name)] = obj
-
-    def who(key: tuple[str, str | None, str]) -> str:
-        subs = [f"{k} {ns + '/' if ns else ''}{n}" for b in bound.get(key, []) for k, n, ns, _ in b.subjects]
-        return f"; bound to {', '.join(subs[:5])}{' ...' if len(subs) > 5 else ''}" if subs else ""
-
-    for key, role in roles.items():
+    rbac = Rbac([o for o in objects(docs) if o.kind in ROLE_KINDS + BINDING_KINDS])
+    role_checks = [c for c in checks.values() if "grants" in c.params and "subject" not in c.params]
+    for role in rbac.roles:
         rules = role.data.get("rules")
         if not isinstance(rules, LList):
             continue
-        sup = role.suppressions()
-        extra = role.extra()
-        subj = who(key)
+        subj = rbac.who(role)
         for rule in rules:
             if not isinstance(rule, LDict):
                 continue
-            verbs = _lower(rule.get("verbs"))
-            resources = _lower(rule.get("resources"))
-            groups = _lower(rule.get("apiGroups"))
-            names = rule.get("resourceNames")
-            vline = rule.ln("verbs")
-            rline = rule.ln("resources")
-            def rep(cid: str, line: int, ev: str, role: K8sObject = role, subj: str = subj,
-                    sup: set[str] = sup, extra: dict[str, Any] = extra) -> None:
-                ctx.report(checks[cid], role.resource(), role.path, line, ev + subj, suppress=sup,
-                           extra=extra)
+            verbs, resources = _strings(rule.get("verbs")), _strings(rule.get("resources"))
+            groups = _strings(rule.get("apiGroups"))
             if "*" in verbs or "*" in resources or "*" in groups:
                 field = "verbs" if "*" in verbs else "resources" if "*" in resources else "apiGroups"
-                rep("SW-K8S-041", rule.ln(field), f"rule {field}: ['*'] "
-                    f"(apiGroups={groups}, resources={resources}, verbs={verbs})")
-            any_verb = "*" in verbs
-            core = not groups or "" in groups or "*" in groups
-            if core and ("secrets" in resources or "*" in resources) and not names and (
-                    any_verb or {"get", "list", "watch"} & set(verbs)):
-                rep("SW-K8S-042", rline, f"secrets: {sorted(set(verbs) & {'get', 'list', 'watch', '*'})}")
-            if core and ({"pods/exec", "pods/attach"} & set(resources) or "*" in resources) and (
-                    any_verb or {"create", "get"} & set(verbs)):
-                rep("SW-K8S-043", rline, f"resources {resources} verbs {verbs}")
-            creatable = POD_CREATORS & set(resources) or "*" in resources
-            if creatable and (any_verb or "create" in verbs):
-                rep("SW-K8S-044", vline, f"create on {sorted(POD_CREATORS & set(resources)) or ['*']}")
-            dangerous = {"escalate", "bind", "impersonate"} & set(verbs)
-            # "*" verbs include escalate/bind on RBAC roles and impersonate on core identities
-            rbac_group = not groups or bool({"*", "rbac.authorization.k8s.io"} & set(groups))
-            wild_rbac = rbac_group and bool({"roles", "clusterroles", "*"} & set(resources))
-            wild_identity = core and bool({"users", "groups", "serviceaccounts", "*"} & set(resources))
-            if dangerous or (any_verb and (wild_rbac or wild_identity)):
-                rep("SW-K8S-045", vline, f"verbs {sorted(dangerous) or verbs} on {resources}")
+                ctx.report(checks["SW-K8S-041"], role.resource(), role.path, rule.ln(field),
+                           f"rule {field}: ['*'] ({_describe(rule)}){subj}", suppress=role.suppressions(),
+                           extra=role.extra())
+            for check in role_checks:
+                if any(_rule_matches(rule, spec, role) for spec in check.params["grants"]):
+                    line = rule.ln("verbs" if check.id in ("SW-K8S-044", "SW-K8S-045") else "resources")
+                    ctx.report(check, role.resource(), role.path, line, _describe(rule) + subj,
+                               suppress=role.suppressions(), extra=role.extra())
+    for b in rbac.bindings:
+        _binding(b, checks, ctx)
 
-    for b in bindings:
-        sup = b.obj.suppressions()
-        res = b.obj.resource()
-        ref = b.obj.data.get("roleRef")
-        ref_line = ref.ln("name") if isinstance(ref, LDict) else b.obj.line
-        if b.role_name == "cluster-admin" and b.role_kind == "ClusterRole":
-            subs = [f"{k} {n}" for k, n, _, _ in b.subjects if n != "system:masters"]
-            if subs:
-                ctx.report(checks["SW-K8S-040"], res, b.obj.path, ref_line,
-                           f"roleRef cluster-admin -> {', '.join(subs)}", suppress=sup, extra=b.obj.extra())
-        role_key = (b.role_kind, None if b.role_kind == "ClusterRole" else b.obj.namespace, b.role_name)
-        bound_role = roles.get(role_key)
-        has_rights = b.role_name in BUILTIN_POWERFUL or (
-            bound_role is not None and isinstance(bound_role.data.get("rules"), list)
-            and bool(bound_role.data["rules"]))
-        for kind, name, _ns, line in b.subjects:
-            if name in ANONYMOUS:
-                ctx.report(checks["SW-K8S-046"], res, b.obj.path, line,
-                           f"{kind} {name} bound to {b.role_kind} {b.role_name}", suppress=sup,
-                           extra=b.obj.extra())
-            if kind == "ServiceAccount" and name == "default" and has_rights:
-                ctx.report(checks["SW-K8S-047"], res, b.obj.path, line,
-                           f"ServiceAccount default bound to {b.role_kind} {b.role_name}", suppress=sup,
-                           extra=b.obj.extra())
+
+def _binding(b: Binding, checks: dict[str, Check], ctx: Context) -> None:
+    sup = b.obj.suppressions()
+    res = b.obj.resource()
+    extra = b.obj.extra()
+    ref = b.obj.data.get("roleRef")
+    ref_line = ref.ln("name") if isinstance(ref, LDict) else b.obj.line
+    role_rules = [r for role in b.roles for r in (role.data.get("rules") or []) if isinstance(r, LDict)]
+    admin = (b.role_name in BUILTIN_ADMIN and b.role_kind == "ClusterRole" and not b.roles) or any(
+        all_powerful(r) for r in role_rules)
+    subs = [f"{k} {n}" for k, n, _, _ in b.subjects if n != "system:masters"]
+    if subs and b.obj.kind == "ClusterRoleBinding" and admin:
+        ctx.report(checks["SW-K8S-040"], res, b.obj.path, ref_line,
+                   f"roleRef {b.role_kind} {b.role_name} (every verb on every resource) -> {', '.join(subs)}",
+                   suppress=sup, extra=extra)
+    elif subs and b.obj.kind == "RoleBinding" and (admin or (
+            b.role_name in NAMESPACE_ADMIN and b.role_kind == "ClusterRole" and not b.roles)):
+        ctx.report(checks["SW-K8S-048"], res, b.obj.path, ref_line,
+                   f"roleRef {b.role_kind} {b.role_name} in namespace {b.obj.namespace or '?'} -> "
+                   f"{', '.join(subs)}", suppress=sup, extra=extra)
+    # a role that is not in the input may hold anything; one that is, with no rules, grants nothing
+    has_rights = b.role_name in BUILTIN_POWERFUL or not b.roles or bool(role_rules)
+    defaults = b.obj.meta.get("labels")
+    rbac_default = isinstance(defaults, dict) and defaults.get(RBAC_DEFAULTS_LABEL) == "rbac-defaults"
+    authenticated = checks["SW-K8S-070"]
+    for kind, name, _ns, line in b.subjects:
+        if name in ANONYMOUS:
+            ctx.report(checks["SW-K8S-046"], res, b.obj.path, line,
+                       f"{kind} {name} bound to {b.role_kind} {b.role_name}", suppress=sup, extra=extra)
+        if kind == "ServiceAccount" and name == "default" and has_rights and not rbac_default:
+            ctx.report(checks["SW-K8S-047"], res, b.obj.path, line,
+                       f"ServiceAccount default bound to {b.role_kind} {b.role_name}", suppress=sup,
+                       extra=extra)
+        if kind == "Group" and name == authenticated.params["subject"]:
+            granted = [r for role in b.roles for r in granting_rules(role, authenticated)]
+            if granted or (b.role_name in BUILTIN_POWERFUL and not b.roles):
+                ctx.report(authenticated, res, b.obj.path, line,
+                           f"Group {name} bound to {b.role_kind} {b.role_name}"
+                           + (f" ({_describe(granted[0])})" if granted else ""),
+                           suppress=sup, extra=extra,
+                           severity=Severity.CRITICAL if admin else None)

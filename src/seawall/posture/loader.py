@@ -408,7 +408,8 @@ def classify_file(path: Path, text: str) -> str:
     return "skip"
 
 
-_COMMAND_LINE = re.compile(r"(kube-apiserver|kubelet|dockerd)\S*\s+(--|-H\b|\$)")
+_COMMAND_LINE = re.compile(
+    r"(kube-apiserver|kube-controller-manager|kube-scheduler|etcd|kubelet|dockerd)\S*\s+(--|-H\b|\$)")
 
 
 def load_file(path: Path, display: str | None = None, max_bytes: int = MAX_FILE_BYTES) -> list[Document]:
