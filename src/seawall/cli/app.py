@@ -22,6 +22,7 @@ VERBS: dict[str, str] = {
     "audit": "seawall.cli.audit",
     "detect": "seawall.cli.detect",
     "netmap": "seawall.cli.netmap",
+    "respond": "seawall.cli.respond",
 }
 
 app = typer.Typer(
