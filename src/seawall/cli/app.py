@@ -23,6 +23,9 @@ VERBS: dict[str, str] = {
     "detect": "seawall.cli.detect",
     "netmap": "seawall.cli.netmap",
     "respond": "seawall.cli.respond",
+    "serve": "seawall.cli.serve",
+    "tokens": "seawall.cli.tokens",
+    "events": "seawall.cli.events",
 }
 
 app = typer.Typer(

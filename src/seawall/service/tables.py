@@ -1,0 +1,146 @@
+"""The store's tables (SQLAlchemy Core). The schema itself is made by the Alembic migrations
+(service/migrations/versions); a test checks that they and these definitions agree.
+
+Times are fixed-width ISO 8601 UTC strings (timeutil): they sort as text on SQLite and PostgreSQL.
+Lists that filters search (ATT&CK techniques, sources) are stored as `|a|b|` strings.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+TIME = String(32)
+
+findings = Table(
+    "findings",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("rule", String(255), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("severity_rank", Integer, nullable=False),
+    Column("workload", String(512), nullable=False),
+    Column("namespace", String(255)),
+    Column("source", String(64), nullable=False),
+    Column("incident_id", Integer),
+    Column("count", BigInteger, nullable=False),
+    Column("first_seen", TIME, nullable=False),
+    Column("last_seen", TIME, nullable=False),
+    Column("attack", Text, nullable=False),
+    Column("suppressed", Boolean, nullable=False),
+    Column("doc", Text, nullable=False),
+    Column("created_at", TIME, nullable=False),
+    Column("updated_at", TIME, nullable=False),
+    Index("ix_findings_last_seen", "last_seen", "id"),
+    Index("ix_findings_workload", "workload", "last_seen"),
+    Index("ix_findings_incident", "incident_id"),
+    Index("ix_findings_severity", "severity_rank", "last_seen"),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workload", String(512), nullable=False),
+    Column("namespace", String(255)),
+    Column("title", Text, nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("severity_rank", Integer, nullable=False),
+    Column("first_seen", TIME, nullable=False),
+    Column("last_seen", TIME, nullable=False),
+    Column("findings", Integer, nullable=False),
+    Column("events", BigInteger, nullable=False),
+    Column("techniques", Text, nullable=False),
+    Column("tactics", Text, nullable=False),
+    Column("sources", Text, nullable=False),
+    Column("state_by", String(255)),
+    Column("state_at", TIME),
+    Column("state_note", Text),
+    Column("created_at", TIME, nullable=False),
+    Column("updated_at", TIME, nullable=False),
+    Index("ix_incidents_last_seen", "last_seen", "id"),
+    Index("ix_incidents_workload", "workload", "last_seen"),
+    Index("ix_incidents_state", "state", "last_seen"),
+)
+
+workloads = Table(
+    "workloads",
+    metadata,
+    Column("key", String(512), primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("namespace", String(255)),
+    Column("name", String(512), nullable=False),
+    Column("images", Text, nullable=False),  # JSON list of {"ref", "digest"}
+    Column("first_seen", TIME, nullable=False),
+    Column("last_seen", TIME, nullable=False),
+)
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("type", String(32), nullable=False),
+    Column("checkpoint", Text, nullable=False),  # JSON: offsets, keys, tokens, spool position
+    Column("snapshot", LargeBinary),  # the streaming analyzer's state at that checkpoint
+    Column("events_in", BigInteger, nullable=False),
+    Column("findings_out", BigInteger, nullable=False),
+    Column("malformed", BigInteger, nullable=False),
+    Column("dropped", BigInteger, nullable=False),
+    Column("errors", BigInteger, nullable=False),
+    Column("last_event_at", TIME),
+    Column("last_error", Text),
+    Column("updated_at", TIME, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("revoked_at", TIME),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", TIME, nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(512), nullable=False),
+    Column("detail", Text, nullable=False),
+    Index("ix_audit_log_at", "at"),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule", String(255), nullable=False),
+    Column("workload", String(512), nullable=False),  # '*' for every workload
+    Column("reason", Text, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("created_at", TIME, nullable=False),
+    Column("expires_at", TIME),
+    Column("incident_id", Integer),
+)
