@@ -11,12 +11,28 @@ from seawall.service import queries
 from seawall.service.store import Counters, Store
 
 
-def _finding(rule: str, count: int, first: str, last: str, pod: str = "frontend-6f7d9c8b4-x2kqz",
-             attack: list[str] | None = None, severity: Severity = Severity.HIGH) -> Finding:
-    return Finding(kind=FindingKind.DETECTION, rule=rule, title=f"title of {rule}", severity=severity,
-                   resource=Resource(type="k8s:Pod", name=pod, namespace="shop", workload=f"Pod/{pod}"),
-                   location=Location(path="receiver:audit", line=7), count=count, first_seen=first,
-                   last_seen=last, attack=attack or ["T1609"], extra={"source": "k8s-audit"})
+def _finding(
+    rule: str,
+    count: int,
+    first: str,
+    last: str,
+    pod: str = "frontend-6f7d9c8b4-x2kqz",
+    attack: list[str] | None = None,
+    severity: Severity = Severity.HIGH,
+) -> Finding:
+    return Finding(
+        kind=FindingKind.DETECTION,
+        rule=rule,
+        title=f"title of {rule}",
+        severity=severity,
+        resource=Resource(type="k8s:Pod", name=pod, namespace="shop", workload=f"Pod/{pod}"),
+        location=Location(path="receiver:audit", line=7),
+        count=count,
+        first_seen=first,
+        last_seen=last,
+        attack=attack or ["T1609"],
+        extra={"source": "k8s-audit"},
+    )
 
 
 @pytest.fixture()
@@ -51,8 +67,14 @@ def test_audit_trail_is_append_only(store: Store) -> None:
 
 def test_counts_are_set_not_added_and_replays_change_nothing(store: Store) -> None:
     f1 = _finding("SW-K8S-EXEC", 3, "2026-03-02T09:00:00Z", "2026-03-02T09:01:00Z")
-    f2 = _finding("SW-RT-MINER", 1, "2026-03-02T09:05:00Z", "2026-03-02T09:05:00Z", attack=["T1496"],
-                  severity=Severity.CRITICAL)
+    f2 = _finding(
+        "SW-RT-MINER",
+        1,
+        "2026-03-02T09:05:00Z",
+        "2026-03-02T09:05:00Z",
+        attack=["T1496"],
+        severity=Severity.CRITICAL,
+    )
     assert store.commit("audit", [f1, f2], {"n": 1}, b"snap", Counters(events_in=10)) == 2
     grown = _finding("SW-K8S-EXEC", 5, "2026-03-02T09:00:00Z", "2026-03-02T09:03:00Z")
     assert store.commit("audit", [grown], {"n": 2}, b"snap2", Counters(events_in=5)) == 0
@@ -71,7 +93,9 @@ def test_counts_are_set_not_added_and_replays_change_nothing(store: Store) -> No
     state = store.load_source("audit", "k8s-audit-webhook")
     assert state.checkpoint == {"n": 2} and state.snapshot == b"snap2" and state.events_in == 15
     # a finding far later in time opens a second incident for the same workload
-    late = _finding("SW-K8S-EXEC", 1, "2026-03-02T12:00:00Z", "2026-03-02T12:00:00Z", pod="frontend-6f7d9c8b4-aaaaa")
+    late = _finding(
+        "SW-K8S-EXEC", 1, "2026-03-02T12:00:00Z", "2026-03-02T12:00:00Z", pod="frontend-6f7d9c8b4-aaaaa"
+    )
     store.commit("audit", [late], {"n": 3}, None, Counters())
     with store.read() as conn:
         assert len(queries.list_incidents(conn, queries.Filters(), None, 10)["items"]) == 2
