@@ -19,7 +19,7 @@ from tests.conformance import kubescape_score as ks
 # have usable cases, and precision and recall over all of their cases at least these
 MIN_CONTROLS = 80
 MIN_PRECISION = 0.95
-MIN_RECALL = 0.85
+MIN_RECALL = 0.95
 
 
 def test_conformance_per_control(capsys: pytest.CaptureFixture[str]) -> None:

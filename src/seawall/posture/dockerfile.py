@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from seawall.core import Resource
 from seawall.posture.base import Context, load_checks
-from seawall.posture.kubernetes import looks_secret, mask
+from seawall.posture.credentials import secret_in
 from seawall.posture.loader import Document
+from seawall.secrets import redact
 
 NAME = "dockerfile"
 _IGNORE = re.compile(r"#\s*seawall\.io/ignore:\s*([\w,\s-]+)")
@@ -124,8 +125,9 @@ def check(doc: Document, ctx: Context) -> None:
                 val = value.strip()
                 if not val:
                     continue
-                if not val.startswith("$") and looks_secret(key, val):
-                    rep("SW-DF-005", ins.line, f"{ins.cmd} {key}={mask(val)}")
+                found = secret_in(key, val)
+                if found is not None:
+                    rep("SW-DF-005", ins.line, f"{ins.cmd} {key}={redact(found.secret)}")
         elif ins.cmd == "RUN":
             body = ins.args
             if _PIPE_SHELL.search(body):

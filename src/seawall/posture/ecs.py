@@ -8,8 +8,9 @@ from typing import Any
 
 from seawall.core import Resource
 from seawall.posture.base import Context, load_checks
-from seawall.posture.kubernetes import looks_secret, mask
+from seawall.posture.credentials import secret_in
 from seawall.posture.loader import Document, LDict, LList
+from seawall.secrets import redact
 
 NAME = "ecs"
 LATEST_FARGATE = {"LINUX": "1.4.0", "WINDOWS": "1.0.0"}
@@ -133,8 +134,10 @@ def check_task_definition(td: LDict, path: str, ctx: Context, tags: Any = None) 
                 ename, value = str(item.get("name", "")), item.get("value")
                 if isinstance(value, str) and value.strip():
                     val = value.strip()
-                    if looks_secret(ename, val):
-                        rep("SW-ECS-007", item.ln("value"), f"{who}: environment {ename}={mask(val)}")
+                    found = secret_in(ename, val)
+                    if found is not None:
+                        rep("SW-ECS-007", item.ln("value"),
+                            f"{who}: environment {ename}={redact(found.secret)}")
         linux = cdef.get("linuxParameters")
         caps = linux.get("capabilities") if isinstance(linux, LDict) else None
         add = caps.get("add") if isinstance(caps, LDict) else None

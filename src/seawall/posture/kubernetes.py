@@ -11,6 +11,7 @@ import re
 
 from seawall.core import Severity
 from seawall.posture.base import Check, Context, load_checks
+from seawall.posture.credentials import secret_in, secret_in_text
 from seawall.posture.k8s_common import (
     Container,
     K8sObject,
@@ -21,6 +22,7 @@ from seawall.posture.k8s_common import (
     pod_template,
 )
 from seawall.posture.loader import Document, LDict, LList
+from seawall.secrets import redact
 
 NAME = "kubernetes"
 
@@ -41,37 +43,11 @@ SELINUX_TYPES = {"", "container_t", "container_init_t", "container_kvm_t", "cont
 RUNTIME_SOCKETS = re.compile(
     r"^/(var/)?run/(docker|containerd/containerd|crio/crio|cri-dockerd|podman/podman|k3s/containerd"
     r"/containerd)\.sock$|^/(var/)?run/(docker|containerd|crio)/?$|^/var/lib/docker/?$")
-SECRET_NAME = re.compile(
-    r"(?i)(passw(or)?d|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential"
-    r"|client[_-]?secret|auth[_-]?key|db[_-]?pass|conn(ection)?[_-]?string)")
-SECRET_VALUE = re.compile(
-    r"(AKIA|ASIA)[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|gh[pousr]_[A-Za-z0-9]{36}"
-    r"|xox[baprs]-[A-Za-z0-9-]{10,}|://[^/\s:@]+:[^/\s@]{3,}@")
-NOT_SECRET_NAME = re.compile(
-    r"(?i)(^|_)(url|uri|host|hostname|path|file|dir|endpoint|name|id|arn|region|ttl|timeout|expiry"
-    r"|enabled|length|size|type|header|issuer|audience|scope|algorithm|provider)$")
-PLACEHOLDER = re.compile(r"^\$[({].*[)}]$|^<.*>$|^(changeme|change-me|xxx+|\*+|true|false|none|null)$",
-                         re.IGNORECASE)
 APPARMOR_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
 
 
 def accepts(doc: Document) -> bool:
     return is_k8s(doc)
-
-
-def looks_secret(name: str, value: str) -> bool:
-    """A literal that is probably a credential: a secret-like name (not `*_URL`, `*_FILE` ...)
-    with a real-looking value, or a value in a known credential format whatever its name."""
-    if SECRET_VALUE.search(value):
-        return True
-    if not SECRET_NAME.search(name) or NOT_SECRET_NAME.search(name):
-        return False
-    return not (len(value) < 4 or PLACEHOLDER.match(value)
-                or value.startswith(("/", "http://", "https://")))
-
-
-def mask(value: str) -> str:
-    return value[:3] + "*" * min(8, max(3, len(value) - 3)) if len(value) > 3 else "***"
 
 
 def split_image(image: str) -> tuple[str, str, str | None, str | None]:
@@ -159,6 +135,14 @@ class _Run:
         cline = cont.line
         if sc is not None and sc.get("privileged") is True:
             self.hit(1, obj, sc.ln("privileged"), f"{who}: securityContext.privileged: true")
+        else:  # SYS_ADMIN is most of privileged: mount, namespaces, BPF, cgroups release_agent
+            caps = sc.get("capabilities") if sc is not None else None
+            add = caps.get("add") if isinstance(caps, LDict) else None
+            if isinstance(add, LList):
+                for i, cap in enumerate(add):
+                    if str(cap).upper().removeprefix("CAP_") in ("SYS_ADMIN", "ALL"):
+                        self.hit(1, obj, add.ln(i), f"{who}: capabilities.add {cap} (privileged in effect)")
+                        break
         win, _ = effective(cont, spec, "windowsOptions")
         if isinstance(win, LDict) and win.get("hostProcess") is True:
             self.hit(8, obj, win.ln("hostProcess"), f"{who}: windowsOptions.hostProcess: true")
@@ -277,10 +261,9 @@ class _Run:
                 name = str(item.get("name", ""))
                 value = item.get("value")
                 if isinstance(value, str) and value.strip():
-                    val = value.strip()
-                    named = looks_secret(name, val)
-                    if named:
-                        self.hit(27, obj, item.ln("value"), f"{who}: env {name}={mask(val)}")
+                    found = secret_in(name, value)
+                    if found is not None:
+                        self.hit(27, obj, item.ln("value"), f"{who}: env {name}={redact(found.secret)}")
                 vfrom = item.get("valueFrom")
                 if isinstance(vfrom, LDict) and "secretKeyRef" in vfrom:
                     self.hit(28, obj, vfrom.ln("secretKeyRef"), f"{who}: env {name} from secretKeyRef")
@@ -290,11 +273,30 @@ class _Run:
                 if isinstance(item, LDict) and "secretRef" in item:
                     ref = item.get("secretRef")
                     rname = ref.get("name") if isinstance(ref, dict) else "?"
-                    self.hit(28, obj, env_from.ln(i), f"{who}: envFrom secretRef {rname}")
+                    self.hit(33, obj, env_from.ln(i), f"{who}: envFrom secretRef {rname} (every key of the "
+                             "Secret becomes an environment variable)")
+
+    def config_map(self, obj: K8sObject) -> None:
+        """Credentials in a ConfigMap's data: readable by anyone who may read ConfigMaps."""
+        if obj.kind != "ConfigMap":
+            return
+        data = obj.data.get("data")
+        if not isinstance(data, LDict):
+            return
+        for key, value in data.items():
+            if not isinstance(value, str) or not value.strip():
+                continue
+            found = secret_in_text(key, value) if "\n" in value.strip() else secret_in(key, value)
+            if found is not None:
+                shown = f"{found.key}={redact(found.secret)}" if found.key and found.key != key \
+                    else redact(found.secret)
+                self.hit(32, obj, data.ln(key), f"data.{key}: {shown} ({found.title})")
 
     def namespace(self, obj: K8sObject) -> None:
         if obj.kind in ("Namespace", "List") or obj.kind.startswith("Cluster"):
             return
+        if obj.name == "kubernetes" and obj.kind in ("Service", "Endpoints", "EndpointSlice"):
+            return  # the API server's own Service, created in default by Kubernetes itself
         if obj.namespace == "default":
             self.hit(30, obj, obj.meta.ln("namespace"), f"{obj.kind} {obj.name} in namespace default")
 
@@ -304,4 +306,5 @@ def run(docs: list[Document], ctx: Context) -> None:
     for obj in objects(docs):
         runner.namespace(obj)
         runner.workload(obj)
+        runner.config_map(obj)
 

@@ -34,4 +34,4 @@ def known_kinds() -> frozenset[str]:
         "ResourceQuota", "CustomResourceDefinition", "StorageClass", "PriorityClass",
         "IngressClass", "Endpoints", "EndpointSlice", "PodSecurityPolicy",
         "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "APIService",
-        "Lease", "Event", "Node"})
+        "Lease", "Event", "Node", "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"})

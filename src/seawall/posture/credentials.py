@@ -1,0 +1,44 @@
+"""Credentials in configuration values (env vars of pods and task definitions, Dockerfile ENV/ARG,
+ConfigMap data), found by the one secret detector (`seawall.secrets`) with the few rules that
+configuration needs on top of its own (`secret_rules.yaml` beside this module). Evidence is always
+redacted: no finding prints a full secret."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cache
+from importlib import resources
+
+import yaml
+
+from seawall.secrets import SecretMatch, SecretScanner, default_rules, parse_rules
+
+
+@cache
+def scanner() -> SecretScanner:
+    base = default_rules()
+    text = resources.files("seawall.posture").joinpath("secret_rules.yaml").read_text("utf-8")
+    extra = parse_rules(yaml.safe_load(text))
+    return SecretScanner(dataclasses.replace(base, rules=base.rules + extra.rules))
+
+
+def secret_in(name: str, value: str) -> SecretMatch | None:
+    """The credential that `name=value` holds, if any: a value in a known credential format whatever
+    its name (a key id, a token, a password in a URL), else a real-looking value under a secret-like
+    name (not a placeholder, not a file path or a URL)."""
+    value = value.strip()
+    if not value:
+        return None
+    found = scanner().scan_bytes(f"{name}={value}".encode("utf-8", "replace"), scope="env")
+    if found:
+        return found[0]
+    if value.startswith(("/", "http://", "https://")):
+        return None
+    found = scanner().scan_env([f"{name}={value}"])
+    return found[0] if found else None
+
+
+def secret_in_text(name: str, text: str) -> SecretMatch | None:
+    """A credential inside a multi-line value (a file held in a ConfigMap key: .properties, .env ...)."""
+    found = scanner().scan_bytes(text.encode("utf-8", "replace"), path=f"/{name}", scope="file")
+    return found[0] if found else None
