@@ -126,6 +126,12 @@ def detect(
             help="Processes for large plain log files (default: one per CPU; 1: all in this process)",
         ),
     ] = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="local, or spark: the same rules on Apache Spark (docs/spark.md)")
+    ] = "local",
+    spark_master: Annotated[
+        str | None, typer.Option("--spark-master", help="With --engine spark: local[N], yarn, spark://...")
+    ] = None,
     ignore_file: IgnoreFileOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No warnings on stderr")] = False,
 ) -> None:
@@ -191,6 +197,7 @@ def detect(
         options.on_finding = on_finding
     options.state_path = None if no_state else (state or default_state_path())
     options.follow, options.follow_idle, options.workers = follow, follow_idle, workers
+    options.engine, options.spark_master = engine, spark_master
     report = analyzers.get("detect").run(paths or ["-"], options)
     suppress(report, suppressions)
     filter_severity(report, severities)

@@ -44,6 +44,8 @@ class DetectOptions:
     part_bytes: int = PART_BYTES  # what one worker task reads
     enable: list[str] = field(default_factory=list)  # rules that are off by default, turned on
     ruleset: RuleSet | None = None  # rules already loaded (else loaded from the fields above)
+    engine: str = "local"  # local | spark (seawall.spark: the same rules on Apache Spark)
+    spark_master: str | None = None  # with engine spark and no active session: local[N], yarn ...
 
 
 @dataclass(slots=True)

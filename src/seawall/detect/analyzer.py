@@ -141,6 +141,12 @@ class DetectAnalyzer:
         paths = [target] if isinstance(target, str) else list(target)
         if paths:
             options.paths = paths
+        if options.engine == "spark":
+            from seawall.spark.analyzer import run_on_spark
+
+            return run_on_spark(options)
+        if options.engine != "local":
+            raise InputError(f"unknown engine {options.engine!r}; use local or spark")
         ruleset = options.ruleset or load_ruleset(options)
         result = run(options, ruleset)
         return Report(target=_target(options.source, options.paths, result.stats, result.rules),
