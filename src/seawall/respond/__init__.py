@@ -36,6 +36,7 @@ from seawall.respond.base import (
 # workload prefix -> "module:attribute"
 PLATFORMS: dict[str, str] = {
     "k8s": "seawall.respond.kubernetes:KUBERNETES",
+    "ecs": "seawall.respond.ecs:ECS",
 }
 
 
@@ -170,7 +171,8 @@ def release(
     changes = [Change.from_dict(c) for c in record.get("changes") or []]
     if not apply:
         lines = [
-            f"would {c.undo.get('action')} {c.undo.get('kind')} {c.undo.get('name')}"
+            f"would {(c.undo.get('body') or {}).get('operation') or c.undo.get('action')} "
+            f"{c.undo.get('kind')} {c.undo.get('name')}"
             for c in reversed(changes)
             if c.undo
         ]

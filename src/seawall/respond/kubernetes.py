@@ -297,9 +297,7 @@ class KubernetesPlatform:
             f"(and of their previous run), the pod's events, node {spec.get('nodeName') or '(unscheduled)'}",
             [],
             ["pods/get", "pods/log", "events/list", "nodes/get"],
-            [
-                "logs are what the kubelet still has (rotation); nothing of the container's files or memory"
-            ],
+            ["logs are what the kubelet still has (rotation); nothing of the container's files or memory"],
         )
 
     def _deny_policy(
@@ -768,9 +766,7 @@ class KubernetesPlatform:
                         )
                     ],
                     ["deployments/scale/patch"],
-                    [
-                        "pods deleted by the scale-in lose their evidence: it is saved first (evidence steps)"
-                    ],
+                    ["pods deleted by the scale-in lose their evidence: it is saved first (evidence steps)"],
                 )
             )
             plan.costs.append(f"{max(replicas - options.scale_to, 0)} replica(s) fewer serving")
