@@ -87,3 +87,16 @@ def test_cli_engine_spark_prints_the_same_report(tmp_path: Path) -> None:
 def test_engine_spark_refuses_stdin() -> None:
     proc = run_cli("detect", "--source", "falco", "-", "--engine", "spark", input=b"{}\n")
     assert proc.returncode == 2 and "not stdin" in proc.stderr
+
+
+def test_findings_as_a_dataframe(spark: Any) -> None:
+    from seawall.spark.detect import findings_frame
+
+    result = detect_files(spark, [str(SAMPLES / "tetragon")], DetectOptions(source="tetragon", paths=[]))
+    frame = findings_frame(spark, result.findings)
+    rows = frame.orderBy("id").collect()
+    assert [r.id for r in rows] == sorted(f.id for f in result.findings)
+    by_id = {f.id: f for f in result.findings}
+    for r in rows:
+        f = by_id[r.id]
+        assert (r.rule, r["count"], r.first_seen, r.resource.name) == (f.rule, f.count, f.first_seen, f.resource.name)

@@ -317,3 +317,34 @@ def detect_files(spark: SparkSession, paths: list[str], options: DetectOptions) 
     program = _program(config)
     return SparkDetection(findings=findings, stats=stats, warnings=stats.summary() + sorted(set(warnings)),
                           rules=len(program.rules))
+
+
+def findings_frame(spark: SparkSession, findings: list[Finding]) -> DataFrame:
+    """Findings as a Spark DataFrame in the report contract's shape (one row per finding, the
+    nested members as structs; `extra` as JSON text)."""
+    rows = []
+    for f in findings:
+        d = f.to_dict()
+        d["extra"] = orjson.dumps(d.get("extra", {})).decode()
+        rows.append(d)
+    schema = ("id string, kind string, rule string, title string, severity string, "
+              "resource struct<type:string,name:string,namespace:string,workload:string,arn:string>, "
+              "location struct<path:string,line:long,end_line:long,layer:string>, evidence string, "
+              "remediation string, references array<string>, attack array<string>, count long, "
+              "first_seen string, last_seen string, extra string")
+    names = [part.split(" ", 1)[0] for part in _split_schema(schema)]
+    return spark.createDataFrame([tuple(r.get(n) for n in names) for r in rows], schema)
+
+
+def _split_schema(schema: str) -> list[str]:
+    """Top-level `name type` parts of a DDL string (commas inside <> do not split)."""
+    parts, depth, current = [], 0, ""
+    for ch in schema:
+        depth += (ch == "<") - (ch == ">")
+        if ch == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    parts.append(current.strip())
+    return parts
