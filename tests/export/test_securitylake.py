@@ -15,8 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_detections_and_misconfigurations_land_in_their_own_sources(tmp_path: Path) -> None:
-    detections = analyzers.get("detect").run(
-        [str(REPO / "devtools/samples/logs/cloudtrail")], DetectOptions(source="cloudtrail", paths=[], workers=1))
+    options = DetectOptions(source="cloudtrail", paths=[], workers=1)
+    detections = analyzers.get("detect").run([str(REPO / "devtools/samples/logs/cloudtrail")], options)
     posture = analyzers.run("audit", [str(REPO / "devtools/samples/posture/ecs")])
     findings = detections.findings + posture.findings
     written = write_findings(findings, str(tmp_path), region="eu-west-1", account="111122223333")

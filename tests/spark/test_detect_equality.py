@@ -99,4 +99,5 @@ def test_findings_as_a_dataframe(spark: Any) -> None:
     by_id = {f.id: f for f in result.findings}
     for r in rows:
         f = by_id[r.id]
-        assert (r.rule, r["count"], r.first_seen, r.resource.name) == (f.rule, f.count, f.first_seen, f.resource.name)
+        got = (r.rule, r["count"], r.first_seen, r.resource.name)
+        assert got == (f.rule, f.count, f.first_seen, f.resource.name)
