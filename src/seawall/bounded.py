@@ -1,6 +1,6 @@
 """Bounded I/O, one module for every reader of hostile input (image, catalog, vulndb, telemetry,
 network): whole reads refuse more than a cap, wrapped streams end at a cap, and every network
-read has a size cap and an overall deadline (seawall.bounded.http).
+read has a size cap and an overall deadline (`http_client`, `read_response_capped`).
 
     data = read_capped(stream, 4 << 20, "manifest")          # LimitExceeded past 4 MiB
     part = CappedReader(fh, length)                            # at most `length` bytes of fh
@@ -9,10 +9,18 @@ read has a size cap and an overall deadline (seawall.bounded.http).
 from __future__ import annotations
 
 import io
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from seawall.core.errors import InputError, LimitExceeded
+
+if TYPE_CHECKING:
+    import httpx
 
 CHUNK = 1 << 20
 
@@ -77,3 +85,195 @@ class CappedReader(io.RawIOBase):
         view[:n] = data
         self._left -= n
         return n
+
+
+# -- network reads: a size cap and an overall deadline ------------------------------------------
+#
+#     client = http_client(verify=True, timeout=60.0, deadline=300.0)
+#     with client.stream("GET", url) as resp:                  # headers and body within 300 s
+#         body = read_response_capped(resp, 1 << 20, "token")  # LimitExceeded past 1 MiB
+#     req = client.build_request("GET", url, extensions=deadline_extension(3600.0))  # one longer
+#
+# httpx has per-operation timeouts only: a server that sends one byte every few seconds is never
+# timed out. The client made here checks a deadline on every socket operation (connect, TLS
+# handshake, each read and write of headers and body), so no request outlives its deadline by
+# more than one operation's timeout; past it, httpx.ReadTimeout (or Connect/WriteTimeout) is
+# raised with a message naming the deadline.
+
+DEADLINE_KEY = "seawall.deadline"
+_local = threading.local()
+
+
+class Deadline:
+    """A point in time (monotonic) that the request must finish by."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return self.end - time.monotonic()
+
+    def message(self) -> str:
+        return f"no complete answer within the deadline of {self.seconds:g} s"
+
+    def clamp(self, timeout: float | None, error: type[Exception]) -> float:
+        """The timeout of one socket operation, at most what is left; `error` when nothing is."""
+        left = self.remaining()
+        if left <= 0:
+            raise error(self.message())
+        return left if timeout is None else min(timeout, left)
+
+
+def deadline_extension(seconds: float) -> dict[str, Any]:
+    """Request extensions that give this request (and its redirects) its own deadline."""
+    return {DEADLINE_KEY: Deadline(seconds)}
+
+
+@contextmanager
+def _active(deadline: Deadline) -> Iterator[None]:
+    previous = getattr(_local, "deadline", None)
+    _local.deadline = deadline
+    try:
+        yield
+    finally:
+        _local.deadline = previous
+
+
+def _clamp(timeout: float | None, error: type[Exception]) -> float | None:
+    deadline: Deadline | None = getattr(_local, "deadline", None)
+    return timeout if deadline is None else deadline.clamp(timeout, error)
+
+
+class _DeadlineStream:
+    """An httpcore network stream whose every operation honours the active deadline."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        import httpcore
+
+        data: bytes = self._inner.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
+        return data
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        import httpcore
+
+        self._inner.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                  timeout: float | None = None) -> _DeadlineStream:
+        import httpcore
+
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname,
+                                                     _clamp(timeout, httpcore.ConnectTimeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend:
+    """httpcore's sync network backend, with streams that honour the active deadline."""
+
+    def __init__(self) -> None:
+        import httpcore
+
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None, socket_options: Any = None) -> _DeadlineStream:
+        import httpcore
+
+        return _DeadlineStream(self._inner.connect_tcp(host, port, _clamp(timeout, httpcore.ConnectTimeout),
+                                                       local_address, socket_options))
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Any = None) -> _DeadlineStream:
+        import httpcore
+
+        return _DeadlineStream(self._inner.connect_unix_socket(
+            path, _clamp(timeout, httpcore.ConnectTimeout), socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def http_client(*, verify: ssl.SSLContext | bool = True, timeout: float = 60.0, deadline: float = 300.0,
+                headers: dict[str, str] | None = None, follow_redirects: bool = True,
+                max_redirects: int = 5) -> httpx.Client:
+    """An httpx client whose requests each finish within `deadline` seconds (headers and body,
+    redirects included), each socket operation within `timeout`; no proxy from the environment."""
+    import httpcore
+    import httpx
+
+    class DeadlineBody(httpx.SyncByteStream):
+        """A response body read under its request's deadline (in the thread that reads it)."""
+
+        def __init__(self, inner: httpx.SyncByteStream, limit: Deadline) -> None:
+            self._inner = inner
+            self._deadline = limit
+
+        def __iter__(self) -> Iterator[bytes]:
+            it = iter(self._inner)
+            while True:
+                with _active(self._deadline):
+                    chunk = next(it, None)
+                if chunk is None:
+                    return
+                yield chunk
+
+        def close(self) -> None:
+            self._inner.close()
+
+    class DeadlineTransport(httpx.HTTPTransport):
+        def __init__(self) -> None:
+            super().__init__(verify=verify, trust_env=False)
+            ssl_context = httpx.create_ssl_context(verify=verify, trust_env=False)
+            # the pool httpx would build, with the deadline-aware network backend
+            self._pool = httpcore.ConnectionPool(ssl_context=ssl_context,
+                                                 network_backend=cast(Any, _DeadlineBackend()))
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            limit = request.extensions.get(DEADLINE_KEY)
+            if not isinstance(limit, Deadline):
+                limit = request.extensions[DEADLINE_KEY] = Deadline(deadline)  # redirects share it
+            with _active(limit):
+                resp = super().handle_request(request)
+            return httpx.Response(status_code=resp.status_code, headers=resp.headers,
+                                  stream=DeadlineBody(cast(httpx.SyncByteStream, resp.stream), limit),
+                                  extensions=resp.extensions)
+
+    return httpx.Client(transport=DeadlineTransport(), timeout=timeout, follow_redirects=follow_redirects,
+                        max_redirects=max_redirects, headers=headers, trust_env=False)
+
+
+def timeout_reason(exc: BaseException) -> str:
+    """Why an httpx timeout happened: the request's overall deadline, or one slow operation."""
+    request = getattr(exc, "_request", None)  # httpx.RequestError.request raises when unset
+    limit = request.extensions.get(DEADLINE_KEY) if request is not None else None
+    if isinstance(limit, Deadline) and limit.remaining() <= 0.05:
+        return limit.message()
+    return str(exc) or type(exc).__name__
+
+
+def iter_response_capped(resp: httpx.Response, limit: int, what: str) -> Iterator[bytes]:
+    """The body of a streamed response in chunks, refusing more than `limit` bytes
+    (LimitExceeded); a declared Content-Length over the limit is refused before reading."""
+    declared = resp.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise LimitExceeded(f"{what} declares {int(declared)} bytes, over the limit of {limit}")
+    total = 0
+    for chunk in resp.iter_bytes(CHUNK):
+        total += len(chunk)
+        if total > limit:
+            raise LimitExceeded(f"{what} is larger than the limit of {limit} bytes")
+        yield chunk
+
+
+def read_response_capped(resp: httpx.Response, limit: int, what: str) -> bytes:
+    """The whole body of a streamed response, at most `limit` bytes (LimitExceeded)."""
+    return b"".join(iter_response_capped(resp, limit, what))

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
+from typing import Annotated, Any, cast
 
 import typer
+import typer.core
 
 from seawall import __version__
 from seawall.core.errors import SeawallError
@@ -34,7 +38,35 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every verb
 )
+
+# Exit codes (docs/scan.md): 0 ok, 1 findings at or above --fail-on, 2 usage or input error,
+# 130 interrupted (Ctrl-C), 141 output pipe closed early (`seawall ... | head`), 143 terminated.
+INTERRUPTED = 130  # the shell's code for SIGINT
+PIPE_CLOSED = 141  # the shell's code for SIGPIPE
+TERMINATED = 143  # the shell's code for SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C so that every `with` block (temp dirs,
+    registry downloads, worker pools) cleans up on the way out."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    raise Terminated()
+
+
+def _flag_type(self: Any, ctx: Any) -> str | None:
+    """On/off flags take no value: their help rows show no `<bool>` type (Typer shows one)."""
+    if getattr(self, "is_flag", False):
+        return None
+    return _typer_type(self, ctx)
+
+
+_typer_type = typer.core.TyperOption.display_type_rich
+typer.core.TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 _registered: set[str] = set()
 
@@ -49,8 +81,17 @@ def register_verbs(argv: Sequence[str]) -> None:
             _registered.add(name)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"seawall {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def root() -> None:
+def root(
+    version: Annotated[bool, typer.Option("--version", "-V", is_eager=True, callback=_print_version,
+                                          help="Print the version and exit.")] = False,
+) -> None:
     """Container security: scan images, audit configuration, detect attacks in logs and flows."""
 
 
@@ -60,44 +101,71 @@ def version() -> None:
     typer.echo(f"seawall {__version__}")
 
 
-INTERRUPTED = 130  # the shell's code for SIGINT
+def _stopped(exc: BaseException) -> int:
+    """Ctrl-C or SIGTERM (click wraps them in Abort): one line, the shell's exit code."""
+    terminated = isinstance(exc, Terminated) or isinstance(exc.__cause__ or exc.__context__, Terminated)
+    print("seawall: terminated" if terminated else "seawall: interrupted", file=sys.stderr)
+    return TERMINATED if terminated else INTERRUPTED
 
 
-def main() -> None:
-    """Entry point: user errors are one line on stderr and exit 2, never a traceback."""
+def _pipe_closed() -> int:
+    """The reader of stdout went away (`| head`): stop quietly; nothing more can be written, and
+    Python's own flush at exit must not fail again, so stdout now points at /dev/null."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return PIPE_CLOSED
+
+
+def _usage_error(exc: Exception) -> int:
+    """A click usage error: its message as one line (help was already shown for a bare verb)."""
+    message = str(cast(Any, exc).format_message()).strip()
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        if message:
+            print(message, file=sys.stderr)  # the help text itself, when Typer did not print it
+        return 2
+    print(f"seawall: error: {printable(message) or type(exc).__name__}", file=sys.stderr)
+    return int(getattr(exc, "exit_code", 2)) or 2
+
+
+def _run() -> int:
     try:
         register_verbs(sys.argv[1:])
         code = app(standalone_mode=False)
         if code == INTERRUPTED:  # typer turns Ctrl-C into this exit code
             print("seawall: interrupted", file=sys.stderr)
-        if isinstance(code, int) and code:
-            sys.exit(code)
+        return code if isinstance(code, int) else 0
     except SeawallError as exc:
         print(f"seawall: error: {printable(exc.message)}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        print("seawall: interrupted", file=sys.stderr)
-        sys.exit(INTERRUPTED)
+        return int(exc.exit_code)
+    except KeyboardInterrupt as exc:
+        return _stopped(exc)
     except BrokenPipeError:
-        sys.exit(0)
-    except SystemExit:
-        raise
+        return _pipe_closed()
     except Exception as exc:
         if os.environ.get("SEAWALL_DEBUG"):
             raise
         # typer vendors its own click: recognise its exceptions by shape, not by class
         if type(exc).__name__ == "Abort":  # click turns Ctrl-C into Abort
-            print("seawall: interrupted", file=sys.stderr)
-            sys.exit(INTERRUPTED)
-        format_message = getattr(exc, "format_message", None)
-        if callable(format_message):
-            print(f"seawall: error: {printable(str(format_message()))}", file=sys.stderr)
-            sys.exit(int(getattr(exc, "exit_code", 2)) or 2)
+            return _stopped(exc)
+        if callable(getattr(exc, "format_message", None)):
+            return _usage_error(exc)
         print(printable(f"seawall: error: internal error: {type(exc).__name__}: {exc}"[:500]),
               file=sys.stderr)
-        sys.exit(2)
+        return 2
+
+
+def main() -> None:
+    """Entry point: user errors are one line on stderr and exit 2, never a traceback."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    code = _run()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = _pipe_closed()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

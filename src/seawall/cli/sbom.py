@@ -9,13 +9,24 @@ import typer
 
 from seawall.cli.common import check_output, emit, warn
 from seawall.cli.imageopts import (
+    DEFAULT_MAX_ENTRIES,
+    DEFAULT_MAX_FILE_SIZE,
+    DEFAULT_MAX_IMAGE_SIZE,
+    DEFAULT_MAX_LAYER_RATIO,
+    DEFAULT_REGISTRY_TIMEOUT,
     CACertOpt,
     ImageRefArg,
     InsecureOpt,
+    MaxEntriesOpt,
+    MaxFileSizeOpt,
+    MaxImageSizeOpt,
+    MaxLayerRatioOpt,
     PasswordOpt,
     PlatformOpt,
     QuietOpt,
+    RegistryTimeoutOpt,
     UsernameOpt,
+    image_limits,
     layer_progress,
     source_options,
 )
@@ -35,6 +46,11 @@ def register(app: typer.Typer) -> None:
         password: PasswordOpt = None,
         insecure_registry: InsecureOpt = False,
         ca_cert: CACertOpt = None,
+        registry_timeout: RegistryTimeoutOpt = DEFAULT_REGISTRY_TIMEOUT,
+        max_image_size: MaxImageSizeOpt = DEFAULT_MAX_IMAGE_SIZE,
+        max_layer_ratio: MaxLayerRatioOpt = DEFAULT_MAX_LAYER_RATIO,
+        max_entries: MaxEntriesOpt = DEFAULT_MAX_ENTRIES,
+        max_file_size: MaxFileSizeOpt = DEFAULT_MAX_FILE_SIZE,
         quiet: QuietOpt = False,
     ) -> None:
         """List every package in an image (OS, Python, Go, ...) with its layer: an SBOM."""
@@ -43,8 +59,9 @@ def register(app: typer.Typer) -> None:
         fmt = check_format(fmt, ReportKind.SBOM, "sbom")
         check_output(output)
         analyzer = analyzers.get("sbom")
-        options = analyzer.options(source=source_options(platform, username, password,
-                                                         insecure_registry, ca_cert),
+        limits = image_limits(max_image_size, max_layer_ratio, max_entries, max_file_size)
+        options = analyzer.options(source=source_options(platform, username, password, insecure_registry,
+                                                         ca_cert, limits, registry_timeout),
                                    progress=lambda layers: layer_progress(layers, quiet))
         report = analyzer.run(ref, options)
         if not quiet:

@@ -9,13 +9,24 @@ import typer
 
 from seawall.cli.common import check_output, finish, parse_severity, parse_severity_list, warn
 from seawall.cli.imageopts import (
+    DEFAULT_MAX_ENTRIES,
+    DEFAULT_MAX_FILE_SIZE,
+    DEFAULT_MAX_IMAGE_SIZE,
+    DEFAULT_MAX_LAYER_RATIO,
+    DEFAULT_REGISTRY_TIMEOUT,
     CACertOpt,
     ImageRefArg,
     InsecureOpt,
+    MaxEntriesOpt,
+    MaxFileSizeOpt,
+    MaxImageSizeOpt,
+    MaxLayerRatioOpt,
     PasswordOpt,
     PlatformOpt,
     QuietOpt,
+    RegistryTimeoutOpt,
     UsernameOpt,
+    image_limits,
     layer_progress,
     source_options,
 )
@@ -85,6 +96,11 @@ def register(app: typer.Typer) -> None:
         password: PasswordOpt = None,
         insecure_registry: InsecureOpt = False,
         ca_cert: CACertOpt = None,
+        registry_timeout: RegistryTimeoutOpt = DEFAULT_REGISTRY_TIMEOUT,
+        max_image_size: MaxImageSizeOpt = DEFAULT_MAX_IMAGE_SIZE,
+        max_layer_ratio: MaxLayerRatioOpt = DEFAULT_MAX_LAYER_RATIO,
+        max_entries: MaxEntriesOpt = DEFAULT_MAX_ENTRIES,
+        max_file_size: MaxFileSizeOpt = DEFAULT_MAX_FILE_SIZE,
         quiet: QuietOpt = False,
     ) -> None:
         """Scan an image: known vulnerabilities of its packages, secrets, image configuration."""
@@ -92,7 +108,9 @@ def register(app: typer.Typer) -> None:
 
         fmt = _check_common(fmt, output, fail_on)
         options = _options(scanners, severity, ignore_unfixed, ignore_file, offline, db)
-        options.source = source_options(platform, username, password, insecure_registry, ca_cert)
+        limits = image_limits(max_image_size, max_layer_ratio, max_entries, max_file_size)
+        options.source = source_options(platform, username, password, insecure_registry, ca_cert, limits,
+                                        registry_timeout)
         options.progress = lambda layers: layer_progress(layers, quiet)
         report = analyzers.get("scan").run(ref, options)
         _finish(report, fmt, output, fail_on, quiet)

@@ -12,18 +12,32 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import IO, Any, Protocol
 
+GiB = 1 << 30
+MiB = 1 << 20
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Hard limits against hostile images (all configurable)."""
+    """Hard limits against hostile images (all configurable; docs/limits.md lists them). Past one,
+    the image is refused with one line naming the limit (LimitExceeded), except max_file_size:
+    a larger file is indexed but not read, with a warning."""
 
-    max_entries: int = 2_000_000
-    max_file_size: int = 512 * 1024 * 1024  # a single file read into memory or scanned
-    max_total_size: int = 32 * 1024 * 1024 * 1024  # uncompressed bytes over all layers
-    max_manifest_size: int = 4 * 1024 * 1024
-    max_config_size: int = 8 * 1024 * 1024
+    max_entries: int = 1_000_000  # tar entries over all layers of one image
+    max_file_size: int = 512 * MiB  # a single file read into memory or scanned
+    max_total_size: int = 16 * GiB  # uncompressed bytes over all layers of one image
+    max_layer_ratio: int = 100  # a layer's uncompressed bytes per compressed byte ...
+    ratio_allowance: int = 256 * MiB  # ... past this many (small layers of zeros are fine)
+    max_manifest_size: int = 4 * MiB  # a manifest, an index, index.json, manifest.json
+    max_config_size: int = 8 * MiB  # the image config
     max_layers: int = 512
     max_symlink_depth: int = 40
+
+    def layer_limit(self, compressed: int | None) -> int | None:
+        """The most uncompressed bytes a layer of `compressed` bytes may hold (None: no bound
+        other than the image's)."""
+        if not compressed:
+            return None
+        return max(compressed * self.max_layer_ratio, self.ratio_allowance)
 
 
 @dataclass(frozen=True, slots=True)

@@ -187,7 +187,6 @@ class _State:
     index: FileIndex
     whiteouts: dict[str, int] = field(default_factory=dict)  # path -> position of the hiding layer
     opaque: dict[str, int] = field(default_factory=dict)  # dir -> position of the layer that made it opaque
-    entry_pos: dict[str, int] = field(default_factory=dict)  # non-dir final path -> its layer position
     count: int = 0
     symlink_requests: list[tuple[FileEntry, list[FileVisitor]]] = field(default_factory=list)
     layer_requests: dict[int, list[_Request]] = field(default_factory=dict)  # layer index -> requests
@@ -214,11 +213,16 @@ def _hider_dir(state: _State, parent: str, pos: int) -> int:
     """The position of the upper layer that hides everything below `parent` (-1: none); when
     several do, the lowest of them (the first to hide it)."""
     found = -1
+    last = len(state.top_down) - 1
     for anc in (parent, *_ancestors(parent)) if parent != "/" else ("/",):
-        for marks in (state.whiteouts, state.opaque, state.entry_pos):
-            # entry_pos: an upper layer made the ancestor a non-directory
+        for marks in (state.whiteouts, state.opaque):
             p = marks.get(anc)
             if p is not None and found < p < pos:
+                found = p
+        final = state.index.entries.get(anc)
+        if final is not None and final.kind is not EntryKind.DIR and final.layer is not None:
+            p = last - final.layer.index  # an upper layer made the ancestor a non-directory
+            if found < p < pos:
                 found = p
     return found
 
@@ -285,7 +289,8 @@ def _serve_links(state: _State, links: list[_LowerLink], layer: LayerInfo, membe
 def _check_count(state: _State) -> None:
     state.count += 1
     if state.count > state.limits.max_entries:
-        raise LimitExceeded(f"image has more than {state.limits.max_entries} entries (max_entries)")
+        raise LimitExceeded(f"image has more than {state.limits.max_entries} entries "
+                            "(max_entries, --max-entries)")
 
 
 def _too_big(size: int, path: str, limits: Limits, index: FileIndex) -> bool:
@@ -294,7 +299,7 @@ def _too_big(size: int, path: str, limits: Limits, index: FileIndex) -> bool:
     if size <= limits.max_file_size:
         return False
     index.warnings.append(f"{path}: file of {size} bytes is over the limit of {limits.max_file_size} "
-                          "(max_file_size); not read")
+                          "(max_file_size, --max-file-size); not read")
     return True
 
 
@@ -307,151 +312,44 @@ def _open_tar(stream: IO[bytes], what: str) -> tarfile.TarFile:
 
 def _members(tf: tarfile.TarFile, what: str) -> Iterator[tarfile.TarInfo]:
     """The members of a tar stream; malformed headers become InputError (not the visitors' errors)."""
-    it = iter(tf)
+    members = cast(list[tarfile.TarInfo], tf.members)  # type: ignore[attr-defined]
     while True:
         try:
-            member = next(it)
-        except StopIteration:
-            return
+            member = tf.next()
         except TAR_ERRORS as exc:
             raise InputError(f"{what}: corrupt tar stream ({type(exc).__name__}: {str(exc)[:200]})") from None
+        if member is None:
+            return
+        members.clear()  # tarfile keeps every header it read: memory would grow with the entries
         yield member
+
+
+def _layer_stream(source: ImageSource, layer: LayerInfo, what: str, budget: SizeBudget) -> IO[bytes]:
+    """The layer's uncompressed tar, every byte charged to `budget`."""
+    stream = source.open_layer(layer)
+    raw = getattr(stream, "raw", None)
+    if isinstance(raw, CountingReader) and raw.budget is None:
+        raw.budget = budget  # our own decompressed stream: charge it directly
+        return stream
+    return io.BufferedReader(CountingReader(stream, budget, what, [stream]), CHUNK)
 
 
 def _walk_layer(source: ImageSource, layer: LayerInfo, pos: int, state: _State,
                 visitors: Sequence[FileVisitor], budget: SizeBudget) -> None:
+    """One layer of the top-down pass (`pos` 0 = the top layer): every member in turn."""
     what = f"layer {layer.index} ({layer.digest})"
-    limits = state.limits
-    index = state.index.entries
-    layer_files: dict[str, tuple[str, int]] = {}  # path in this layer -> (regular file it names, size)
-    layer_symlinks: set[str] = set()
-    through_ok: set[str] = set()  # parent dirs known not to pass through a symlink of this layer
-    parent_cache: dict[str, int] = {}
-    hardlink_target = ""
-    stream = source.open_layer(layer)
-    raw = getattr(stream, "raw", None)
-    counted: IO[bytes]
-    if isinstance(raw, CountingReader) and raw.budget is None:
-        raw.budget = budget  # our own decompressed stream: charge it directly
-        counted = stream
-    else:
-        counted = io.BufferedReader(CountingReader(stream, budget, what, [stream]), CHUNK)
+    layer_limit = state.limits.layer_limit(layer.size)
+    if layer_limit is not None:
+        budget = SizeBudget(layer_limit, budget, f"{what} holds more than {layer_limit} uncompressed bytes: "
+                            f"over {state.limits.max_layer_ratio} times its compressed size of {layer.size} "
+                            "(max_layer_ratio, --max-layer-ratio); refusing a decompression bomb")
+    counted = _layer_stream(source, layer, what, budget)
     try:
         tf = _open_tar(counted, what)
+        one_layer = _LayerPass(state, layer, pos, visitors, tf, what)
         try:
             for member in _members(tf, what):
-                _check_count(state)
-                path = normalize(member.name, what)
-                if path == "/":
-                    continue
-                if layer_symlinks:
-                    parent = _parent(path)
-                    if parent not in through_ok:
-                        for anc in (parent, *_ancestors(parent)):
-                            if anc in layer_symlinks:
-                                raise InputError(f"{what}: entry {path} is written through the symlink {anc} "
-                                                 "(refusing the image)")
-                        through_ok.add(parent)
-                base = path.rsplit("/", 1)[1]
-                if base.startswith(WHITEOUT):
-                    parent = _parent(path)
-                    if base == OPAQUE:
-                        state.opaque.setdefault(parent, pos)
-                    elif not base.startswith(WHITEOUT + WHITEOUT):
-                        target = (parent.rstrip("/")) + "/" + base[len(WHITEOUT):]
-                        state.whiteouts.setdefault(target, pos)
-                    continue
-                if member.isreg():
-                    kind = EntryKind.FILE
-                    layer_files[path] = (path, member.size)
-                elif member.isdir():
-                    kind = EntryKind.DIR
-                elif member.issym():
-                    kind = EntryKind.SYMLINK
-                    layer_symlinks.add(path)
-                    through_ok.clear()
-                elif member.islnk():
-                    kind = EntryKind.HARDLINK
-                    hardlink_target = normalize(member.linkname, f"{what}: hardlink {path}")
-                else:
-                    continue  # devices, fifos: ignored
-                if kind != EntryKind.SYMLINK and layer_symlinks:
-                    layer_symlinks.discard(path)  # replaced later in the same layer
-                calls: list[_Call] | None = None
-                if state.lower_links and kind != EntryKind.DIR and path in state.lower_links:
-                    calls = _lower_link_target(state, path, pos, kind, member, layer, layer_files,
-                                               hardlink_target, visitors)
-                hider = _hider(state, path, pos, parent_cache)
-                existing = index.get(path) if hider < 0 else None
-                if hider >= 0 or (existing is not None and existing.layer is not layer):
-                    # deleted or replaced by an upper layer: not final, though its bytes are here
-                    if kind == EntryKind.FILE and state.hidden_visitors:
-                        if hider >= 0:
-                            hidden = Hidden(HiddenHow.DELETED, state.top_down[hider])
-                        else:
-                            assert existing is not None and existing.layer is not None
-                            hidden = Hidden(HiddenHow.REPLACED, existing.layer)
-                        entry = FileEntry(path=path, kind=kind, size=member.size,
-                                          mode=stat.S_IMODE(member.mode), layer=layer, uid=member.uid,
-                                          gid=member.gid)
-                        for hv in state.hidden_visitors:
-                            if hv.wants(entry) and not _too_big(member.size, path, limits, state.index):
-                                calls = calls or []
-                                calls.append((hv, entry, hidden))
-                    if calls:
-                        f = tf.extractfile(member)
-                        if f is not None:
-                            _deliver_calls(calls, f)
-                    continue
-                link_target: str | None = None
-                size = member.size
-                if kind == EntryKind.SYMLINK:
-                    link_target = member.linkname
-                    size = len(member.linkname)
-                elif kind == EntryKind.HARDLINK:
-                    link_target = hardlink_target
-                    named = layer_files.get(link_target)
-                    if named is not None:
-                        layer_files[path] = named
-                        size = named[1]
-                    else:
-                        size = 0
-                entry = FileEntry(path=path, kind=kind, size=size, mode=stat.S_IMODE(member.mode),
-                                  layer=layer, link_target=link_target, uid=member.uid, gid=member.gid)
-                index[path] = entry
-                if kind != EntryKind.DIR:
-                    state.entry_pos[path] = pos
-                elif path in state.entry_pos:
-                    del state.entry_pos[path]
-                if kind == EntryKind.HARDLINK and link_target is not None \
-                        and layer_files.get(link_target) is None:
-                    # the target is in a lower layer: served when the pass reaches it
-                    state.lower_links.setdefault(link_target, []).append(_LowerLink(entry, pos))
-                    continue
-                if kind == EntryKind.DIR or not visitors:
-                    continue
-                wanting = [v for v in visitors if v.wants(entry)]
-                if wanting and _too_big(size, path, limits, state.index):
-                    wanting = []
-                if kind == EntryKind.FILE:
-                    if calls:
-                        calls.extend((v, entry, None) for v in wanting)
-                        f = tf.extractfile(member)
-                        if f is not None:
-                            _deliver_calls(calls, f)
-                    elif wanting:
-                        f = tf.extractfile(member)
-                        if f is not None:
-                            _deliver(wanting, entry, f)
-                elif not wanting:
-                    continue
-                elif kind == EntryKind.SYMLINK:
-                    state.symlink_requests.append((entry, wanting))
-                else:
-                    assert link_target is not None
-                    named = layer_files[link_target]
-                    state.layer_requests.setdefault(layer.index, []).append(
-                        _Request(named[0], entry, wanting))
+                one_layer.member(member)
         except tarfile.TarError as exc:
             raise InputError(f"{what}: corrupt tar stream ({exc})") from None
         except EOFError as exc:
@@ -461,8 +359,183 @@ def _walk_layer(source: ImageSource, layer: LayerInfo, pos: int, state: _State,
         counted.close()
 
 
+_KINDS = {tarfile.REGTYPE: EntryKind.FILE, tarfile.AREGTYPE: EntryKind.FILE, tarfile.CONTTYPE: EntryKind.FILE,
+          tarfile.GNUTYPE_SPARSE: EntryKind.FILE, tarfile.DIRTYPE: EntryKind.DIR,
+          tarfile.SYMTYPE: EntryKind.SYMLINK, tarfile.LNKTYPE: EntryKind.HARDLINK}
+
+
+class _LayerFiles:
+    """The regular files of one layer so far, and the hardlinks naming them: path -> (the regular
+    file holding the bytes, its size). Sizes only for plain files (memory: one int per file)."""
+
+    def __init__(self) -> None:
+        self._sizes: dict[str, int] = {}
+        self._links: dict[str, tuple[str, int]] = {}
+
+    def add_file(self, path: str, size: int) -> None:
+        self._sizes[path] = size
+        self._links.pop(path, None)
+
+    def add_link(self, path: str, named: tuple[str, int]) -> None:
+        self._links[path] = named
+
+    def get(self, path: str) -> tuple[str, int] | None:
+        size = self._sizes.get(path)
+        if size is not None and path not in self._links:
+            return path, size
+        return self._links.get(path)
+
+
+class _LayerPass:
+    """The members of one layer, in tar order: whiteouts recorded, hidden copies offered to the
+    visitors that read them, final entries indexed and offered to the visitors that want them."""
+
+    def __init__(self, state: _State, layer: LayerInfo, pos: int, visitors: Sequence[FileVisitor],
+                 tf: tarfile.TarFile, what: str) -> None:
+        self.state = state
+        self.layer = layer
+        self.pos = pos
+        self.visitors = visitors
+        self.tf = tf
+        self.what = what
+        self.files = _LayerFiles()
+        self.symlinks: set[str] = set()
+        self.through_ok: set[str] = set()  # parent dirs known not to pass through a symlink of this layer
+        self.parent_cache: dict[str, int] = {}  # parent dir -> the upper layer hiding it (see _hider)
+
+    def member(self, member: tarfile.TarInfo) -> None:
+        _check_count(self.state)
+        path = normalize(member.name, self.what)
+        if path == "/":
+            return
+        if self.symlinks:
+            self._refuse_through_symlink(path)
+        if self._whiteout(path):
+            return
+        kind = _KINDS.get(member.type)
+        if kind is None:
+            return  # devices, fifos: ignored
+        target = ""
+        if kind is EntryKind.HARDLINK:
+            target = normalize(member.linkname, f"{self.what}: hardlink {path}")
+        self._track(path, kind, member.size)
+        calls: list[_Call] | None = None
+        if kind is not EntryKind.DIR and self.state.lower_links and path in self.state.lower_links:
+            calls = _lower_link_target(self.state, path, self.pos, kind, member, self.layer, self.files,
+                                       target, self.visitors)
+        if self._hidden(path, kind, member, calls):
+            return
+        entry = self._index(path, kind, member, target)
+        self._offer(entry, member, calls)
+
+    def _refuse_through_symlink(self, path: str) -> None:
+        """An entry written under a symlink of the same layer would land wherever the link points."""
+        parent = _parent(path)
+        if parent in self.through_ok:
+            return
+        for anc in (parent, *_ancestors(parent)):
+            if anc in self.symlinks:
+                raise InputError(f"{self.what}: entry {path} is written through the symlink {anc} "
+                                 "(refusing the image)")
+        self.through_ok.add(parent)
+
+    def _whiteout(self, path: str) -> bool:
+        """Record a whiteout or opaque marker (they hide LOWER layers only); True if it was one."""
+        parent, _, base = path.rpartition("/")
+        if not base.startswith(WHITEOUT):
+            return False
+        parent = parent or "/"
+        if base == OPAQUE:
+            self.state.opaque.setdefault(parent, self.pos)
+        elif not base.startswith(WHITEOUT + WHITEOUT):
+            self.state.whiteouts.setdefault(parent.rstrip("/") + "/" + base[len(WHITEOUT):], self.pos)
+        return True
+
+    def _track(self, path: str, kind: EntryKind, size: int) -> None:
+        """What this layer holds so far: regular files (for hardlinks) and symlinks."""
+        if kind is EntryKind.FILE:
+            self.files.add_file(path, size)
+        elif kind is EntryKind.SYMLINK:
+            self.symlinks.add(path)
+            self.through_ok.clear()
+        if kind is not EntryKind.SYMLINK and self.symlinks:
+            self.symlinks.discard(path)  # replaced later in the same layer
+
+    def _hidden(self, path: str, kind: EntryKind, member: tarfile.TarInfo, calls: list[_Call] | None) -> bool:
+        """True when an upper layer deleted or replaced `path`: not final, though its bytes are here
+        (offered to the visitors that read hidden files, and to hardlinks of upper layers)."""
+        state = self.state
+        hider = _hider(state, path, self.pos, self.parent_cache)
+        existing = state.index.entries.get(path) if hider < 0 else None
+        if hider < 0 and (existing is None or existing.layer is self.layer):
+            return False
+        if kind is EntryKind.FILE and state.hidden_visitors:
+            if hider >= 0:
+                hidden = Hidden(HiddenHow.DELETED, state.top_down[hider])
+            else:
+                assert existing is not None and existing.layer is not None
+                hidden = Hidden(HiddenHow.REPLACED, existing.layer)
+            entry = FileEntry(path=path, kind=kind, size=member.size, mode=stat.S_IMODE(member.mode),
+                              layer=self.layer, uid=member.uid, gid=member.gid)
+            for hv in state.hidden_visitors:
+                if hv.wants(entry) and not _too_big(member.size, path, state.limits, state.index):
+                    calls = calls or []
+                    calls.append((hv, entry, hidden))
+        if calls:
+            f = self.tf.extractfile(member)
+            if f is not None:
+                _deliver_calls(calls, f)
+        return True
+
+    def _index(self, path: str, kind: EntryKind, member: tarfile.TarInfo, target: str) -> FileEntry:
+        """The final entry of `path`, in the index (a hardlink gets the size of the file it names)."""
+        link_target: str | None = None
+        size = member.size
+        if kind is EntryKind.SYMLINK:
+            link_target = member.linkname
+            size = len(member.linkname)
+        elif kind is EntryKind.HARDLINK:
+            link_target = target
+            named = self.files.get(target)
+            if named is not None:
+                self.files.add_link(path, named)
+            size = named[1] if named is not None else 0
+        entry = FileEntry(path=path, kind=kind, size=size, mode=stat.S_IMODE(member.mode), layer=self.layer,
+                          link_target=link_target, uid=member.uid, gid=member.gid)
+        self.state.index.entries[path] = entry
+        return entry
+
+    def _offer(self, entry: FileEntry, member: tarfile.TarInfo, calls: list[_Call] | None) -> None:
+        """Give the final entry to the visitors that want it: a file now, from the stream; a symlink
+        or a hardlink after the pass, when what it names is known."""
+        state, kind = self.state, entry.kind
+        if kind is EntryKind.HARDLINK and self.files.get(entry.link_target or "") is None:
+            # the target is in a lower layer: served when the pass reaches it
+            state.lower_links.setdefault(entry.link_target or "", []).append(_LowerLink(entry, self.pos))
+            return
+        if kind is EntryKind.DIR or not self.visitors:
+            return
+        wanting = [v for v in self.visitors if v.wants(entry)]
+        if wanting and _too_big(entry.size, entry.path, state.limits, state.index):
+            wanting = []
+        if kind is EntryKind.FILE:
+            calls = [*(calls or []), *((v, entry, None) for v in wanting)]
+            if calls:
+                f = self.tf.extractfile(member)
+                if f is not None:
+                    _deliver_calls(calls, f)
+        elif not wanting:
+            return
+        elif kind is EntryKind.SYMLINK:
+            state.symlink_requests.append((entry, wanting))
+        else:
+            named = self.files.get(entry.link_target or "")
+            assert named is not None
+            state.layer_requests.setdefault(self.layer.index, []).append(_Request(named[0], entry, wanting))
+
+
 def _lower_link_target(state: _State, path: str, pos: int, kind: EntryKind, member: tarfile.TarInfo,
-                       layer: LayerInfo, layer_files: dict[str, tuple[str, int]], hardlink_target: str,
+                       layer: LayerInfo, layer_files: _LayerFiles, hardlink_target: str,
                        visitors: Sequence[FileVisitor]) -> list[_Call] | None:
     """`path` is the target of hardlinks in upper layers: this entry is what they name."""
     links = _take_links(state, path, pos)

@@ -19,7 +19,13 @@ class SourceOptions:
     ca_cert: Path | None = None  # a PEM bundle for a private CA
     limits: Limits = field(default_factory=Limits)
     cache_dir: Path | None = None  # where temp files (registry blobs) go; default: $TMPDIR
-    timeout: float = 60.0  # seconds per network operation
+    timeout: float = 60.0  # seconds per network operation (connect, each read or write)
+    deadline: float = 300.0  # seconds for one whole request and its body (token, manifest, ...)
+    min_blob_rate: int = 64 * 1024  # bytes/s: a blob gets `deadline` + its size at this rate
+
+    def blob_deadline(self, size: int | None) -> float:
+        """The overall deadline of downloading a blob of `size` bytes (declared by the manifest)."""
+        return self.deadline + (size or 0) / self.min_blob_rate
 
     def temp_root(self) -> Path:
         root = self.cache_dir if self.cache_dir is not None else Path(tempfile.gettempdir())

@@ -5,6 +5,11 @@ verified (sha256 of the body against the requested digest or Docker-Content-Dige
 are streamed to temp files under the cache dir while hashed (a mismatch is refused), then
 read from there; the temp dir goes away on close(). HTTPS with verification is the default;
 `insecure` allows unverified TLS and then plain HTTP; `ca_cert` adds a private CA.
+
+Every body read from the registry is capped (token and error bodies, manifests, indexes, blobs at
+their declared size) and every request has an overall deadline (seawall.bounded.http_client):
+`options.deadline` for documents, plus the time a blob takes at `options.min_blob_rate` bytes per
+second for blobs; `options.timeout` bounds each socket operation.
 """
 
 from __future__ import annotations
@@ -21,17 +26,27 @@ from typing import IO, Any
 
 import httpx
 
-from seawall.core.errors import AuthError, InputError, IntegrityError, NetworkError
+from seawall.bounded import (
+    deadline_extension,
+    http_client,
+    iter_response_capped,
+    read_response_capped,
+    timeout_reason,
+)
+from seawall.core.errors import AuthError, InputError, IntegrityError, LimitExceeded, NetworkError
+from seawall.core.text import printable
 from seawall.image.auth import Challenge, Credentials, find_credentials, parse_challenge
 from seawall.image.base import LayerInfo
 from seawall.image.manifest import ACCEPT, Descriptor
 from seawall.image.oci import BlobImage
 from seawall.image.options import SourceOptions
 from seawall.image.refs import ImageRef
-from seawall.image.streams import CHUNK, parse_digest
+from seawall.image.streams import parse_digest
 
 USER_AGENT = "seawall/0.1 (+https://github.com/seawall)"
 PREFETCH_WORKERS = 3
+MAX_TOKEN_BODY = 1 << 20  # a token endpoint's JSON answer
+MAX_ERROR_BODY = 64 << 10  # an error answer, read for its message only
 
 
 def _tls_hint(host: str, exc: BaseException) -> NetworkError:
@@ -41,7 +56,7 @@ def _tls_hint(host: str, exc: BaseException) -> NetworkError:
 
 def _short(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:200]
+    return printable(text.splitlines()[0][:200])
 
 
 def _is_tls_error(exc: BaseException) -> bool:
@@ -54,16 +69,28 @@ def _is_tls_error(exc: BaseException) -> bool:
 
 
 def _registry_error(resp: httpx.Response) -> str:
+    """The registry's own words for an error answer (its JSON `errors`), else the status code."""
     try:
-        body = json.loads(resp.read()[:65536])
+        body = json.loads(read_response_capped(resp, MAX_ERROR_BODY, "error answer"))
         errors = body.get("errors") if isinstance(body, dict) else None
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
             code = errors[0].get("code", "")
             message = errors[0].get("message", "")
-            return f"{code}: {message}".strip(": ")[:200]
-    except (ValueError, httpx.HTTPError):
+            return printable(f"{code}: {message}".strip(": ")[:200])
+    except (ValueError, RecursionError, LimitExceeded, httpx.HTTPError):
         pass
     return f"HTTP {resp.status_code}"
+
+
+def _is_plain_http_answer(exc: BaseException) -> bool:
+    """An HTTPS request answered in plain HTTP (`SSL: WRONG_VERSION_NUMBER`, or the like)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        text = str(seen)
+        if "WRONG_VERSION_NUMBER" in text or "HTTP_REQUEST" in text or "record layer failure" in text:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class RegistryClient:
@@ -87,8 +114,8 @@ class RegistryClient:
         if options.insecure:
             verify = False
         self.scheme = "https"
-        self._client = httpx.Client(verify=verify, timeout=options.timeout, follow_redirects=True,
-                                    headers={"User-Agent": USER_AGENT}, trust_env=False)
+        self._client = http_client(verify=verify, timeout=options.timeout, deadline=options.deadline,
+                                   headers={"User-Agent": USER_AGENT})
 
     def close(self) -> None:
         self._client.close()
@@ -133,20 +160,22 @@ class RegistryClient:
                 raise AuthError(f"registry {self.host} wants credentials sent to a plain-HTTP token "
                                 "endpoint; refusing (use --insecure-registry to allow)")
             auth = (self._creds.username, self._creds.password)
+        what = f"token endpoint of registry {self.host}"
         try:
-            resp = self._client.get(realm, params=params, auth=auth)
+            with self._client.stream("GET", realm, params=params, auth=auth) as resp:
+                if resp.status_code in (401, 403):
+                    if self._creds is None:
+                        raise self._need_creds()
+                    raise self._refused()
+                if resp.status_code != 200:
+                    raise AuthError(f"{what} answered HTTP {resp.status_code}")
+                raw = read_response_capped(resp, MAX_TOKEN_BODY, f"the answer of the {what}")
         except httpx.HTTPError as exc:
             raise self._network(exc) from None
-        if resp.status_code in (401, 403):
-            if self._creds is None:
-                raise self._need_creds()
-            raise self._refused()
-        if resp.status_code != 200:
-            raise AuthError(f"token endpoint of registry {self.host} answered HTTP {resp.status_code}")
         try:
-            body = resp.json()
-        except ValueError:
-            raise AuthError(f"token endpoint of registry {self.host} answered malformed JSON") from None
+            body = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise AuthError(f"{what} answered malformed JSON") from None
         token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise AuthError(f"token endpoint of registry {self.host} returned no token")
@@ -155,20 +184,26 @@ class RegistryClient:
     def _network(self, exc: BaseException) -> NetworkError:
         if _is_tls_error(exc):
             return _tls_hint(self.host, exc)
+        if self.scheme == "https" and _is_plain_http_answer(exc):
+            return NetworkError(f"registry {self.host} speaks plain HTTP, not HTTPS; use "
+                                "--insecure-registry if you trust it")
         if isinstance(exc, httpx.TimeoutException):
-            return NetworkError(f"registry {self.host} timed out ({_short(exc)})")
+            return NetworkError(f"registry {self.host} timed out ({printable(timeout_reason(exc))})")
         return NetworkError(f"cannot reach registry {self.host} ({_short(exc)})")
 
     # -- requests ----------------------------------------------------------------------------
-    def get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
-        """GET (streamed). The caller must close the response."""
+    def get(self, path: str, headers: dict[str, str] | None = None,
+            deadline: float | None = None) -> httpx.Response:
+        """GET (streamed), within `deadline` seconds (default: options.deadline) from the request
+        to the end of its body. The caller must close the response."""
         reauthed = False  # one fresh authentication per request (a Bearer token may have expired)
         for _attempt in range(4):
             hdrs = dict(headers or {})
             if self._auth_header:
                 hdrs["Authorization"] = self._auth_header
             try:
-                req = self._client.build_request("GET", self.url(path), headers=hdrs)
+                extensions = deadline_extension(deadline) if deadline is not None else None
+                req = self._client.build_request("GET", self.url(path), headers=hdrs, extensions=extensions)
                 resp = self._client.send(req, stream=True)
             except httpx.ConnectError as exc:
                 if (self._options.insecure and self.scheme == "https" and not _is_tls_error(exc)
@@ -227,15 +262,7 @@ class RegistrySource(BlobImage):
                 raise InputError(f"{what} not found in registry ({_registry_error(resp)})")
             if resp.status_code != 200:
                 raise NetworkError(f"{what}: registry answered {_registry_error(resp)}")
-            parts, total = [], 0
-            for chunk in resp.iter_bytes(CHUNK):
-                total += len(chunk)
-                if total > limit:
-                    from seawall.core.errors import LimitExceeded
-
-                    raise LimitExceeded(f"{what} is larger than the limit of {limit} bytes")
-                parts.append(chunk)
-            body = b"".join(parts)
+            body = read_response_capped(resp, limit, what)
             media_type = resp.headers.get("content-type", "").split(";")[0].strip()
             header_digest = resp.headers.get("docker-content-digest")
         except httpx.HTTPError as exc:
@@ -254,7 +281,7 @@ class RegistrySource(BlobImage):
         hexpart = parse_digest(digest, self._name)
         target = self._tmp / hexpart
         what = f"{self._name}: blob {digest}"
-        resp = self._client.get(f"blobs/{digest}")
+        resp = self._client.get(f"blobs/{digest}", deadline=self._options.blob_deadline(size))
         try:
             if resp.status_code == 404:
                 raise InputError(f"{what} named by the manifest is missing from the registry "
@@ -263,15 +290,20 @@ class RegistrySource(BlobImage):
                 raise NetworkError(f"{what}: registry answered {_registry_error(resp)}")
             h = hashlib.sha256()
             total = 0
+            cap = size if size is not None else self._limits.max_total_size
             with target.open("wb") as out:
-                for chunk in resp.iter_bytes(CHUNK):
-                    if self._cancelled.is_set():
-                        raise InputError(f"{what}: download cancelled")
-                    total += len(chunk)
-                    if size is not None and total > size:
-                        raise IntegrityError(f"{what}: more bytes than the {size} declared by the manifest")
-                    h.update(chunk)
-                    out.write(chunk)
+                try:
+                    for chunk in iter_response_capped(resp, cap, what):
+                        if self._cancelled.is_set():
+                            raise InputError(f"{what}: download cancelled")
+                        total += len(chunk)
+                        h.update(chunk)
+                        out.write(chunk)
+                except LimitExceeded:
+                    if size is None:
+                        raise
+                    raise IntegrityError(f"{what}: more bytes than the {size} declared by the manifest") \
+                        from None
         except httpx.HTTPError as exc:
             target.unlink(missing_ok=True)
             raise self._client._network(exc) from None

@@ -281,17 +281,22 @@ class ZstdReader(io.RawIOBase):
 
 
 class SizeBudget:
-    """A count of uncompressed bytes shared by all layers of one walk."""
+    """A count of uncompressed bytes: one shared by all layers of one walk (the image), and one per
+    layer (bounded relative to its compressed size) that also charges the image's."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, parent: SizeBudget | None = None, message: str | None = None) -> None:
         self.limit = limit
         self.used = 0
+        self.parent = parent
+        self.message = message or (f"image is larger than the limit of {limit} uncompressed bytes "
+                                   "(max_total_size, --max-image-size)")
 
     def charge(self, n: int) -> None:
         self.used += n
         if self.used > self.limit:
-            raise LimitExceeded(
-                f"image is larger than the limit of {self.limit} uncompressed bytes (max_total_size)")
+            raise LimitExceeded(self.message)
+        if self.parent is not None:
+            self.parent.charge(n)
 
 
 class CountingReader(io.RawIOBase):
@@ -395,7 +400,8 @@ def open_archive(path: Path, max_entries: int,
     try:
         for count, m in enumerate(tf, 1):
             if count > max_entries:
-                raise LimitExceeded(f"{path}: more than {max_entries} entries (max_entries)")
+                raise LimitExceeded(f"{path}: more than {max_entries} entries "
+                                    "(max_entries, --max-entries)")
             if m.isfile() or m.issym():
                 members[m.name.removeprefix("./")] = m
         tf.members = []  # type: ignore[attr-defined]  # the index above is all we keep
