@@ -1,6 +1,8 @@
-"""The network analyzer, as `seawall.analyzers` enters it: `network`.
+"""The network analyzer, as `seawall.analyzers` enters it: `network`, one-shot or streaming.
 
     NETWORK.run(["flows.log.gz"], NetworkOptions(source="vpc-flow", inventory=[...])) -> Report
+    stream = NETWORK.open_stream(NetworkOptions(source="vpc-flow"))   # seawall.network.stream
+    stream.feed(Batch(lines=[...], origin="...")); stream.flush(); stream.snapshot()
 
 Flows are attributed to workloads (inventory), aggregated, and every detector runs over the
 aggregates (seawall.network.detect).
@@ -9,11 +11,14 @@ aggregates (seawall.network.detect).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seawall.core import Report, ReportKind, Target
 from seawall.network import detect
 from seawall.network.options import NetworkOptions
+
+if TYPE_CHECKING:
+    from seawall.network.stream import NetworkStream
 
 
 class NetworkAnalyzer:
@@ -33,6 +38,12 @@ class NetworkAnalyzer:
             warnings=list(result.warnings),
             skips=list(result.skips),
         )
+
+
+    def open_stream(self, options: NetworkOptions, state: bytes | None = None) -> NetworkStream:
+        from seawall.network.stream import NetworkStream
+
+        return NetworkStream(options, state)
 
 
 NETWORK = NetworkAnalyzer()

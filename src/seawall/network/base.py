@@ -8,9 +8,9 @@ service map, detectors) only sees these columns.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import polars as pl
 
@@ -130,3 +130,14 @@ class FlowSource(Protocol):
     names: dict[str, set[str]]
 
     def read(self, paths: list[str]) -> Iterator[FlowBatch]: ...
+
+
+class LineSource(FlowSource, Protocol):
+    """A reader that also takes raw lines as they come (the streaming analyzer): records of one
+    `origin` in input order; `state`/`restore` carry what it learnt of each origin (its header)."""
+
+    def parse_lines(self, lines: Sequence[bytes], origin: str) -> FlowBatch | None: ...
+
+    def state(self) -> dict[str, Any]: ...
+
+    def restore(self, state: dict[str, Any]) -> None: ...

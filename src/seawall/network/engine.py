@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
+from seawall.core.errors import InputError
 from seawall.network.attribution import CODE, INTERNET, Attributor, Codes, orient
 from seawall.network.base import DNS_SCHEMA, FLOW_SCHEMA, FlowBatch, conform
 from seawall.network.inventory import Inventory
@@ -39,6 +41,14 @@ class Partial:
             return empty
         return self.reduce(pl.concat(self.parts, how="vertical_relaxed"))
 
+    def compacted(self) -> pl.DataFrame | None:
+        """The parts reduced to one (kept so), or None when there is nothing yet."""
+        if not self.parts:
+            return None
+        if len(self.parts) > 1:
+            self.parts = [self.reduce(pl.concat(self.parts, how="vertical_relaxed"))]
+        return self.parts[0]
+
 
 def reduce_edges(df: pl.DataFrame) -> pl.DataFrame:
     """Edges of the same (client, server, port, protocol) as one: counts summed, times spanned."""
@@ -50,9 +60,10 @@ def reduce_edges(df: pl.DataFrame) -> pl.DataFrame:
         pl.col("cross_replica").sum(),
         pl.col("first").min(),
         pl.col("last").max(),
-        pl.col("s_addr").first(),
-        pl.col("c_int").first(),
-        pl.col("s_int").first(),
+        # deterministic whatever the batching: min/max, never first()
+        pl.col("s_addr").min(),
+        pl.col("c_int").max(),
+        pl.col("s_int").max(),
     )
 
 
@@ -108,7 +119,9 @@ class Collector:
 
     def _events_reduce(self, df: pl.DataFrame) -> pl.DataFrame:
         conn = df.group_by([*PAIR_KEYS, "c_addr", "c_port"]).agg(pl.col("t").min())
-        return conn.sort("t").group_by(PAIR_KEYS, maintain_order=True).head(self.options.beacon_max_events)
+        return conn.sort(["t", "c_addr", "c_port"]).group_by(PAIR_KEYS, maintain_order=True).head(
+            self.options.beacon_max_events
+        )
 
     def add(self, batch: FlowBatch) -> None:
         if batch.flows.height:
@@ -172,9 +185,9 @@ class Collector:
                     .alias("cross_replica"),
                     pl.col("start").min().alias("first"),
                     pl.col("end").max().alias("last"),
-                    pl.col("s_addr").first(),
-                    pl.col("c_int").first(),
-                    pl.col("s_int").first(),
+                    pl.col("s_addr").min(),
+                    pl.col("c_int").max(),
+                    pl.col("s_int").max(),
                 ),
                 lf.filter(pl.col("c_int") & pl.col("s_int") & (pl.col("c_key") != pl.col("s_key")))
                 .group_by(SCAN_KEYS)
@@ -234,6 +247,37 @@ class Collector:
             )
             .collect()
         )
+
+    def _partials(self) -> dict[str, Partial]:
+        return {"edges": self.edges, "scans": self.scans, "events": self.events, "egress": self.egress,
+                "imds": self.imds, "dns": self.dns}
+
+    def state(self) -> tuple[dict[str, Any], dict[str, pl.DataFrame]]:
+        """What a snapshot holds (seawall.network.snapshot): the partial aggregates, compacted, the
+        codes they are written in, the names seen, and the time span."""
+        tables = {name: frame for name, part in self._partials().items()
+                  if (frame := part.compacted()) is not None}
+        tables["codes"] = pl.DataFrame({"value": self.codes.values}, schema={"value": pl.String})
+        pairs = [(a, n) for a, names in sorted(self.names.items()) for n in sorted(names)]
+        tables["names"] = pl.DataFrame(pairs, schema={"addr": pl.String, "name": pl.String}, orient="row")
+        manifest = {"first": self.first, "last": self.last, "imds": sorted(self.attributor.imds_codes)}
+        return manifest, tables
+
+    def restore(self, manifest: dict[str, Any], tables: dict[str, pl.DataFrame]) -> None:
+        try:
+            values = tables["codes"]["value"].to_list()
+            self.codes.values = [str(v) for v in values]
+            self.codes.index = {v: i for i, v in enumerate(self.codes.values)}
+            for name, part in self._partials().items():
+                part.parts = [tables[name]] if name in tables and tables[name].height else []
+            self.names = {}
+            for addr, name in tables["names"].iter_rows():
+                self.names.setdefault(str(addr), set()).add(str(name))
+            self.first = None if manifest.get("first") is None else int(manifest["first"])
+            self.last = None if manifest.get("last") is None else int(manifest["last"])
+            self.attributor.imds_codes = {int(c) for c in manifest.get("imds", [])}
+        except (KeyError, TypeError, ValueError, pl.exceptions.PolarsError) as exc:
+            raise InputError(f"damaged network snapshot: {exc}") from exc
 
     def finish(self, source_names: dict[str, set[str]]) -> Collected:
         for addr, names in source_names.items():

@@ -60,7 +60,7 @@ class DnsTunneling:
                 pl.col("count").sum(),
                 pl.col("first").min(),
                 pl.col("last").max(),
-                pl.col("qname").filter(pl.col("long")).first().alias("example"),
+                pl.col("qname").filter(pl.col("long")).min().alias("example"),
             )
             .filter((pl.col("unique") >= o.dns_unique_subdomains) | (pl.col("long_n") >= o.dns_long_queries))
         )

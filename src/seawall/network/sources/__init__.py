@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from seawall.core.errors import InputError
-from seawall.network.base import FlowSource
+from seawall.network.base import FlowSource, LineSource
 from seawall.network.options import NetworkOptions
 
 
@@ -39,3 +39,18 @@ def open_source(name: str, options: NetworkOptions) -> FlowSource:
     if factory is None:
         raise InputError(f"unknown network source {name!r}; use {', '.join(SOURCES)}")
     return factory(options)
+
+
+def open_lines(name: str, options: NetworkOptions) -> LineSource:
+    """A reader of raw lines for the streaming analyzer (VPC Flow Logs text, Hubble JSON)."""
+    if name == "vpc-flow":
+        from seawall.network.sources.vpcflow import VpcFlowSource
+
+        return VpcFlowSource(options)
+    if name == "hubble":
+        from seawall.network.sources.hubble import HubbleSource
+
+        return HubbleSource(options)
+    if name == "pcap":
+        raise InputError("pcap captures do not stream as lines; give the capture files to `run`")
+    raise InputError(f"unknown network source {name!r}; use {', '.join(SOURCES)}")

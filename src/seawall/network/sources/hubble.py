@@ -7,7 +7,7 @@ Hubble flows carry no byte counts: bytes are 0, each flow event is one packet.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +118,17 @@ class HubbleSource(LineFlowSource):
     def take(self) -> FlowBatch:
         """The pending rows as one batch."""
         return self._batch(self._rows, self._dns)
+
+    # -- streaming (seawall.analyzers: Batch of raw lines) --------------------------------------
+    def parse_lines(self, lines: Sequence[bytes], origin: str) -> FlowBatch | None:
+        self.add_lines(lines)
+        return self.take() if self._rows["time"] or self._dns["time"] else None
+
+    def state(self) -> dict[str, Any]:
+        return {}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        return None
 
     def _add(
         self, flow: dict[str, Any], doc: dict[str, Any], rows: dict[str, list[Any]], dns: dict[str, list[Any]]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import polars as pl
 
 from seawall.core.errors import InputError
 from seawall.network.base import FlowBatch
+from seawall.network.options import NetworkOptions
 from seawall.network.sources._io import LineFlowSource, line_chunks, read_bounded
 
 DEFAULT_V2 = [
@@ -96,6 +97,14 @@ USED = {
     "ecs-container-id",
 }
 _EXTRA = "__extra__"
+_REASONS = (  # the skip reasons of _batch, by code 1..
+    "repeated header lines",
+    "records with the wrong field count",
+    "records with invalid UTF-8 (damaged)",
+    "NODATA records",
+    "SKIPDATA records",
+    "records without addresses (unparseable values)",
+)
 _CW_TS = "__cw_timestamp__"
 _ISO = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 
@@ -120,6 +129,10 @@ class VpcFlowSource(LineFlowSource):
     name = "vpc-flow"
     file_kind = "flow log file"
 
+    def __init__(self, options: NetworkOptions) -> None:
+        super().__init__(options)
+        self._origins: dict[str, list[str]] = {}  # streaming: each origin's columns
+
     def _read_file(self, path: Path) -> Iterator[FlowBatch]:
         chunks = line_chunks(path, self.options.batch_bytes, self.damage(path))
         first = next(chunks, b"")
@@ -134,23 +147,9 @@ class VpcFlowSource(LineFlowSource):
             return
         nl = first.find(b"\n")
         head_line = (first if nl < 0 else first[:nl]).decode("utf-8", "replace").strip()
-        tokens = head_line.split()
-        fields: list[str]
-        prefix: list[str] = []
-        header = _is_header(tokens)
+        header, fields, prefix = self._layout(head_line, str(path))
         if header:
-            fields = tokens
             first = b"" if nl < 0 else first[nl + 1 :]
-        else:
-            if _ISO.match(head_line.encode()):
-                prefix = [_CW_TS]
-            fields = parse_format(self.options.vpc_format) if self.options.vpc_format else list(DEFAULT_V2)
-            width = len(tokens) - len(prefix)
-            if not self.options.vpc_format and width != len(DEFAULT_V2):
-                raise InputError(
-                    f"{path}: no header line and {width} fields per record (the default v2 "
-                    f"format has {len(DEFAULT_V2)}); pass the custom log format (--vpc-format)"
-                )
         columns = prefix + fields
         if not _is_gzip(path):
             # plain text: Polars' streaming CSV scan hands out bounded batches (no copies of ours)
@@ -163,13 +162,60 @@ class VpcFlowSource(LineFlowSource):
             if chunk.strip():
                 yield self._parse(chunk, columns, path)
 
+    def _layout(self, head_line: str, where: str) -> tuple[bool, list[str], list[str]]:
+        """(is the line a header, the field names, a CloudWatch timestamp prefix column or none)."""
+        tokens = head_line.split()
+        if _is_header(tokens):
+            return True, tokens, []
+        prefix = [_CW_TS] if _ISO.match(head_line.encode()) else []
+        fields = parse_format(self.options.vpc_format) if self.options.vpc_format else list(DEFAULT_V2)
+        width = len(tokens) - len(prefix)
+        if not self.options.vpc_format and width != len(DEFAULT_V2):
+            raise InputError(
+                f"{where}: no header line and {width} fields per record (the default v2 "
+                f"format has {len(DEFAULT_V2)}); pass the custom log format (--vpc-format)"
+            )
+        return False, fields, prefix
+
+    # -- streaming (seawall.analyzers: Batch of raw lines) --------------------------------------
+    def parse_lines(self, lines: Sequence[bytes], origin: str) -> FlowBatch | None:
+        """Flow records of one origin in input order; the origin's first line may be its header.
+        A line that is not a record is counted like in a file, never fatal."""
+        data = [line for line in lines if line.strip()]
+        if not data:
+            return None
+        columns = self._origins.get(origin)
+        if columns is None:
+            head = data[0].decode("utf-8", "replace").strip()
+            try:
+                header, fields, prefix = self._layout(head, origin)
+            except InputError as exc:
+                self.stats.records += len(data)
+                self.stats.skip("records with the wrong field count", len(data))
+                if len(self.warnings) < 100:
+                    self.warnings.append(str(exc))
+                return None
+            columns = self._origins[origin] = prefix + fields
+            if header:
+                data = data[1:]
+                if not data:
+                    return None
+        return self._parse(b"\n".join(data) + b"\n", columns, Path(origin))
+
+    def state(self) -> dict[str, Any]:
+        return {"origins": self._origins}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        origins = state.get("origins", {})
+        self._origins = {str(k): [str(c) for c in v] for k, v in dict(origins).items()}
+
     def _scan(self, path: Path, columns: list[str], skip: int, line_bytes: int) -> Iterator[FlowBatch]:
         args = self._csv_args(columns)
         wanted = [[*columns, _EXTRA][i] for i in args.pop("columns")]
         rows = max(10_000, self.options.batch_bytes // line_bytes)
         try:
             lf = pl.scan_csv(path, has_header=False, skip_rows=skip, **args).select(wanted)
-            for raw in lf.collect_batches(chunk_size=rows, maintain_order=False):
+            for raw in lf.collect_batches(chunk_size=rows, maintain_order=True):
                 yield self._batch(raw, columns, path)
         except pl.exceptions.PolarsError as exc:
             raise InputError(f"{path}: cannot parse flow log records ({str(exc).splitlines()[0]})") from exc
@@ -248,66 +294,39 @@ class VpcFlowSource(LineFlowSource):
             raise InputError(f"{path}: cannot parse flow log records ({str(exc).splitlines()[0]})") from exc
 
     def _batch(self, raw: pl.DataFrame, columns: list[str], path: Path) -> FlowBatch:
-        flows, counters = self._plan(raw.lazy(), columns, path)
-        counts = counters.collect()
-        self._count(counts)
-        if counts["flows"][0] == raw.height:  # nothing to drop: skip the filter's copy
-            flows, _ = self._plan(raw.lazy(), columns, path, keep_all=True)
-        return FlowBatch(flows=flows.collect())
-
-    def _count(self, counters: pl.DataFrame) -> None:
-        row = counters.row(0, named=True)
-        self.stats.records += int(row["records"] or 0)
-        self.stats.flows += int(row["flows"] or 0)
-        for reason in (
-            "repeated header lines",
-            "records with the wrong field count",
-            "NODATA records",
-            "SKIPDATA records",
-            "records with invalid UTF-8 (damaged)",
-            "records without addresses (unparseable values)",
-        ):
-            self.stats.skip(reason, int(row[reason] or 0))
-
-    def _plan(
-        self, raw: pl.LazyFrame, columns: list[str], path: Path, keep_all: bool = False
-    ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-        """The normalized flows of a raw frame, and a one-row frame of skip counters."""
+        """The normalized flows of a raw frame; what cannot be a flow is counted by reason."""
         present = set(columns)
         if not present & {"srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr"}:
             raise InputError(f"{path}: the flow log format has no source/destination address fields")
         last = columns[-1]
         probe = self._probe(columns)
         kept = [c for c in [*columns, _EXTRA] if c in USED or c in (probe, last, _EXTRA)]
-        raw = raw.select(kept)
-        hdr = (pl.col(probe) == probe).fill_null(False) if probe else pl.lit(False)
-        bad = ~hdr & (pl.col(last).is_null() | pl.col(_EXTRA).is_not_null())
-        # every field of a flow record is ASCII: anything else is a byte the lossy decoder replaced
-        texts = [c for c in kept if (c == last or c not in INT_FIELDS) and c not in (_CW_TS, _EXTRA)]
-        damaged = ~hdr & ~bad & pl.any_horizontal(
-            [pl.col(c).str.len_bytes() != pl.col(c).str.len_chars() for c in texts] or [pl.lit(False)]
-        ).fill_null(False)
-        bad = bad | damaged
-        status = pl.col("log-status") if "log-status" in present else pl.lit(None, pl.String)
-        nodata = ~hdr & ~bad & (status == "NODATA").fill_null(False)
-        skipdata = ~hdr & ~bad & (status == "SKIPDATA").fill_null(False)
         src = pl.coalesce([pl.col(c) for c in ("pkt-srcaddr", "srcaddr") if c in present])
         dst = pl.coalesce([pl.col(c) for c in ("pkt-dstaddr", "dstaddr") if c in present])
-        noaddr = ~hdr & ~bad & ~nodata & ~skipdata & (src.is_null() | dst.is_null())
-        keep = ~(hdr | bad | nodata | skipdata | noaddr)
-        counters = raw.select(
-            pl.len().alias("records"),
-            hdr.sum().alias("repeated header lines"),
-            (bad & ~damaged).sum().alias("records with the wrong field count"),
-            damaged.sum().alias("records with invalid UTF-8 (damaged)"),
-            nodata.sum().alias("NODATA records"),
-            skipdata.sum().alias("SKIPDATA records"),
-            noaddr.sum().alias("records without addresses (unparseable values)"),
-            keep.sum().alias("flows"),
+        # every field of a flow record is ASCII: anything else is a byte the lossy decoder replaced
+        texts = [c for c in kept if (c == last or c not in INT_FIELDS) and c not in (_CW_TS, _EXTRA)]
+        status = pl.col("log-status") if "log-status" in present else pl.lit(None, pl.String)
+        # one reason per record, each test evaluated once (0: a flow)
+        why = (
+            pl.when((pl.col(probe) == probe).fill_null(False) if probe else pl.lit(False)).then(1)
+            .when(pl.col(last).is_null() | pl.col(_EXTRA).is_not_null()).then(2)
+            .when(pl.any_horizontal([pl.col(c).str.len_bytes() != pl.col(c).str.len_chars() for c in texts]
+                                    or [pl.lit(False)]).fill_null(False)).then(3)
+            .when((status == "NODATA").fill_null(False)).then(4)
+            .when((status == "SKIPDATA").fill_null(False)).then(5)
+            .when(src.is_null() | dst.is_null()).then(6)
+            .otherwise(0)
+            .cast(pl.UInt8)
         )
-        flows = (raw if keep_all else raw.filter(keep)).with_columns(
-            src.alias("src_addr"), dst.alias("dst_addr")
-        )
+        raw = raw.select(kept).with_columns(why.alias("__why"))
+        counts = raw["__why"].value_counts()
+        tally = dict(zip(counts["__why"].to_list(), counts["count"].to_list(), strict=True))
+        self.stats.records += raw.height
+        self.stats.flows += tally.get(0, 0)
+        for code, reason in enumerate(_REASONS, start=1):
+            self.stats.skip(reason, tally.get(code, 0))
+        flows = raw.lazy() if tally.get(0, 0) == raw.height else raw.lazy().filter(pl.col("__why") == 0)
+        flows = flows.with_columns(src.alias("src_addr"), dst.alias("dst_addr"))
         if last in INT_FIELDS:
             flows = flows.with_columns(
                 pl.when(pl.col(last) == "-")
@@ -316,7 +335,7 @@ class VpcFlowSource(LineFlowSource):
                 .cast(INT_FIELDS[last], strict=False)
                 .alias(last)
             )
-        return self._normalize(flows, present), counters
+        return FlowBatch(flows=self._normalize(flows, present).collect())
 
     def _normalize(self, frame: pl.LazyFrame, cols: set[str]) -> pl.LazyFrame:
 
