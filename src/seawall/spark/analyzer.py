@@ -5,6 +5,8 @@ with `--spark-master` (default local[N] with N usable CPUs)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from seawall.core import Report, Target
 from seawall.core.errors import InputError
 from seawall.core.system import usable_cpus
@@ -16,7 +18,7 @@ def run_on_spark(options: DetectOptions) -> Report:
         raise InputError("--engine spark reads files, directories and s3a:// prefixes; not stdin or --follow")
     if options.state_path is not None:
         options.state_path = None  # first-seen state lives for the run on Spark (docs/spark.md)
-    from seawall.spark.detect import detect_files
+    from seawall.spark.detect import detect_files, detect_table
     from seawall.spark.session import local_session, spark_available
 
     problem = spark_available()
@@ -29,7 +31,10 @@ def run_on_spark(options: DetectOptions) -> Report:
     if spark is None:
         spark = local_session(options.spark_master or f"local[{usable_cpus()}]")
     try:
-        result = detect_files(spark, options.paths, options)
+        if is_table(options.paths):
+            result = detect_table(spark, options.paths, options)
+        else:
+            result = detect_files(spark, options.paths, options)
     finally:
         if own:
             spark.stop()
@@ -37,3 +42,14 @@ def run_on_spark(options: DetectOptions) -> Report:
                     metadata={"source": options.source, "rules": result.rules, "events": result.stats.events,
                               "lines": result.stats.lines, "engine": "spark"})
     return Report(target=target, findings=result.findings, warnings=result.warnings)
+
+
+def is_table(paths: list[str]) -> bool:
+    """Parquet tables (Security Lake OCSF): `.parquet` files or globs, or local directories of them."""
+    for p in paths:
+        if p.rstrip("/").endswith(".parquet"):
+            return True
+        local = Path(p)
+        if "://" not in p and local.is_dir() and next(local.rglob("*.parquet"), None) is not None:
+            return True
+    return False

@@ -182,6 +182,44 @@ def stateless(config: SparkConfig) -> Callable[[Iterable[pa.RecordBatch]], Itera
     return run
 
 
+def table_stateless(config: SparkConfig, mapper: str
+                    ) -> Callable[[Iterable[pa.RecordBatch]], Iterable[pa.RecordBatch]]:
+    """Step 2 for Parquet/OCSF tables: rows (json, path, row) mapped back to source events, then
+    the same evaluation; a location is the file and the record number (row + 1)."""
+    def run(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from seawall.detect.model import RuleProblem
+        from seawall.spark.ocsf import MAPPERS
+
+        program = _program(config)
+        to_source = MAPPERS[mapper]
+        for batch in batches:
+            texts = batch.column("json").to_pylist()
+            paths = batch.column("path").to_pylist()
+            numbers = batch.column("row").to_pylist()
+            stats = ReadStats()
+            problems: list[RuleProblem] = []
+            rows: list[dict[str, Any]] = []
+            start = 0
+            while start < len(texts):
+                end = start + 1
+                while (end < len(texts) and paths[end] == paths[start]
+                       and numbers[end] == numbers[end - 1] + 1):
+                    end += 1
+                origin = config.origins.get(paths[start], paths[start])
+                order = config.order.get(paths[start], 0)
+                lines = [orjson.dumps(to_source(orjson.loads(t))) for t in texts[start:end]]
+                first = numbers[start] + 1
+                evaluation = program.evaluate(lines, first, origin, stats, problems, compact=True)
+                if evaluation is not None:
+                    rows.extend(_payloads(program, evaluation, lines, first, origin, order, True))
+                start = end
+            rows.append({"kind": STATS, "rule": "", "ord": 0, "first_lineno": 0, "origin": "",
+                         "document": False, "hits": orjson.dumps(dataclasses.asdict(stats)).decode(),
+                         "payload": b""})
+            yield _columns(rows)
+    return run
+
+
 def stateful(config: SparkConfig) -> Callable[[pa.Table], pa.Table]:
     """The executor side of step 3: one rule's payloads, replayed in input order."""
     def run(table: pa.Table) -> pa.Table:
@@ -291,7 +329,12 @@ def detect_files(spark: SparkSession, paths: list[str], options: DetectOptions) 
         origins={u: given[_key(u)][1] if _key(u) in given else u for u in uris},
         order={u: i for i, u in enumerate(uris)},
     )
-    payloads = files.mapInArrow(stateless(config), PAYLOAD_SCHEMA).persist()
+    return _collect(spark, files.mapInArrow(stateless(config), PAYLOAD_SCHEMA), config)
+
+
+def _collect(spark: SparkSession, payload_frame: DataFrame, config: SparkConfig) -> SparkDetection:
+    """Step 3 and the driver's part: group the payloads by rule, replay them, gather findings."""
+    payloads = payload_frame.persist()
     try:
         side = payloads.filter(payloads.kind != PAYLOAD).select("kind", "ord", "hits").collect()
         grouped = payloads.filter(payloads.kind == PAYLOAD).groupBy("rule").applyInArrow(stateful(config),
@@ -348,3 +391,25 @@ def _split_schema(schema: str) -> list[str]:
             current += ch
     parts.append(current.strip())
     return parts
+
+
+def detect_table(spark: SparkSession, paths: list[str], options: DetectOptions) -> SparkDetection:
+    """Detection over Parquet tables of OCSF records (Amazon Security Lake's CloudTrail and EKS
+    audit sources) or of the raw events (one JSON object per row in a `json`/`value` column)."""
+    from pyspark.sql import functions as F
+
+    from seawall.spark.ocsf import MAPPERS
+
+    if options.source not in MAPPERS:
+        raise InputError(f"Parquet/OCSF tables: source {options.source!r} is not supported; "
+                         f"use {', '.join(MAPPERS)}")
+    frame = spark.read.parquet(*[_uri(p) if "://" not in p else p for p in paths])
+    data = [c for c in frame.columns if not c.startswith("_")]
+    rows = frame.select(F.to_json(F.struct(*data)).alias("json"), F.col("_metadata.file_path").alias("path"),
+                        F.col("_metadata.row_index").alias("row"))
+    files = sorted({r.path for r in rows.select("path").distinct().collect()})
+    if not files:
+        raise InputError("no rows in " + ", ".join(paths)[:300])
+    config = dataclasses.replace(config_for(options), origins={f: f for f in files},
+                                 order={f: i for i, f in enumerate(files)})
+    return _collect(spark, rows.mapInArrow(table_stateless(config, options.source), PAYLOAD_SCHEMA), config)
