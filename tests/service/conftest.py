@@ -73,6 +73,7 @@ def write_config(
     if sources is not None:
         doc["sources"] = sources
     doc.update(extra)
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "seawall.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path

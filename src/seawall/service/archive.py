@@ -13,15 +13,19 @@ filtered with Polars.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import zstandard
 
+from seawall.analyzers import Batch
+
 SUFFIX = ".jsonl.zst"
+MARK = "$origin"
 
 
 def _hour_path(root: Path, when: datetime) -> Path:
@@ -53,15 +57,21 @@ class ArchiveWriter:
                 fh.truncate(size)
             self.path, self.size = self.root / rel, size
 
-    def write(self, lines: list[bytes], now: datetime | None = None) -> None:
-        if not lines:
+    def write(self, batches: Sequence[Batch], now: datetime | None = None) -> None:
+        """Each batch as a marker line `{"$origin": ORIGIN, "$line": N}` and then its lines."""
+        parts: list[bytes] = []
+        for batch in batches:
+            if batch.lines:
+                parts.append(orjson.dumps({MARK: batch.origin, "$line": batch.first_lineno}))
+                parts.extend(batch.lines)
+        if not parts:
             return
         path = _hour_path(self.root, now or datetime.now(UTC))
         if path != self.path:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.path = path
             self.size = path.stat().st_size if path.exists() else 0
-        frame = self.compressor.compress(b"\n".join(lines) + b"\n")
+        frame = self.compressor.compress(b"\n".join(parts) + b"\n")
         with open(path, "ab") as fh:
             fh.write(frame)
         self.size += len(frame)
@@ -127,62 +137,89 @@ def _hours(root: Path, query: EventQuery) -> Iterator[tuple[str, Path]]:
             yield src_dir.name, path
 
 
-def _lines(path: Path) -> list[bytes]:
+def _groups(path: Path) -> list[tuple[str, int, list[bytes]]]:
+    """The archived batches of one hour file: (origin, first line number, lines)."""
     dctx = zstandard.ZstdDecompressor()
     with open(path, "rb") as fh, dctx.stream_reader(fh, read_across_frames=True) as reader:
         data = reader.read()
-    return [line for line in data.split(b"\n") if line]
+    out: list[tuple[str, int, list[bytes]]] = []
+    for line in data.split(b"\n"):
+        if not line:
+            continue
+        if line.startswith(b'{"$origin":'):
+            try:
+                mark = orjson.loads(line)
+                out.append((str(mark[MARK]), int(mark.get("$line", 1)), []))
+                continue
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                pass
+        if not out:
+            out.append((str(path), 1, []))
+        out[-1][2].append(line)
+    return out
+
+
+def _condition(query: EventQuery) -> Any:
+    import polars as pl
+
+    cond = pl.lit(True)
+    if query.since is not None:
+        cond = cond & (pl.col("time") >= query.since)
+    if query.until is not None:
+        cond = cond & (pl.col("time") <= query.until)
+    if query.namespace:
+        cond = cond & (pl.col("namespace") == query.namespace)
+    if query.workload:
+        w = query.workload
+        name = w.rsplit("/", 1)[-1]
+        cond = cond & (
+            (pl.col("workload_name") == w)
+            | (pl.col("workload_name") == name)
+            | pl.col("workload_name").str.starts_with(name + "-")
+            | (pl.col("container_name") == name)
+            | pl.col("container_id").str.starts_with(name)
+        )
+    return cond
 
 
 def read_events(root: Path, formats: dict[str, str], query: EventQuery) -> list[dict[str, Any]]:
     """Events of the archive matching `query`, oldest first, at most `query.limit`."""
-    import orjson
-    import polars as pl
-
     from seawall.telemetry import READERS, ReadStats, get_reader
 
     out: list[dict[str, Any]] = []
     for source, path in _hours(root, query):
         fmt = formats.get(source)
-        lines = _lines(path)
-        if fmt not in READERS:
-            rows = [{"source": source, "event": line.decode("utf-8", "replace")} for line in lines]
-            if query.contains:
-                rows = [r for r in rows if query.contains in r["event"]]
-            out.extend(rows)
-            continue
-        reader = get_reader(fmt)
-        plan = reader.plan([])
-        frame = reader.frame(lines, 1, str(path), plan, ReadStats())
-        if frame.height == 0:
-            continue
-        cond = pl.lit(True)
-        if query.since is not None:
-            cond = cond & (pl.col("time") >= query.since)
-        if query.until is not None:
-            cond = cond & (pl.col("time") <= query.until)
-        if query.namespace:
-            cond = cond & (pl.col("namespace") == query.namespace)
-        if query.workload:
-            w = query.workload
-            name = w.rsplit("/", 1)[-1]
-            cond = cond & (
-                (pl.col("workload_name") == w)
-                | (pl.col("workload_name") == name)
-                | pl.col("workload_name").str.starts_with(name + "-")
-                | (pl.col("container_name") == name)
-                | (pl.col("container_id").str.starts_with(name))
-            )
-        hits = frame.filter(cond.fill_null(False))
-        for row in hits.select("_row", "time").iter_rows():
-            line = lines[row[0]]
-            if query.contains and query.contains.encode() not in line:
+        for origin, first, lines in _groups(path):
+            if fmt not in READERS:
+                for line in lines:
+                    if query.contains and query.contains.encode() not in line:
+                        continue
+                    out.append({"source": source, "origin": origin, "event": line.decode("utf-8", "replace")})
+                    if len(out) >= query.limit:
+                        return out
                 continue
-            try:
-                event = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                event = line.decode("utf-8", "replace")
-            out.append({"source": source, "time": row[1].isoformat() if row[1] else None, "event": event})
-            if len(out) >= query.limit:
-                return out
-    return out[: query.limit]
+            reader = get_reader(fmt)
+            frame = reader.frame(lines, first, origin, reader.plan([]), ReadStats())
+            if frame.height == 0:
+                continue
+            hits = frame.filter(_condition(query).fill_null(False))
+            for row, when in hits.select("_row", "time").iter_rows():
+                line = lines[row]
+                if query.contains and query.contains.encode() not in line:
+                    continue
+                try:
+                    event: Any = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    event = line.decode("utf-8", "replace")
+                out.append(
+                    {
+                        "source": source,
+                        "origin": origin,
+                        "line": first + row,
+                        "time": when.isoformat() if when else None,
+                        "event": event,
+                    }
+                )
+                if len(out) >= query.limit:
+                    return out
+    return out

@@ -162,7 +162,7 @@ class Pipeline(threading.Thread):
                     for batch in pulled.batches:
                         for f in stream.feed(batch):
                             changed[f.id] = f
-                    self.archive.write(pulled.lines)
+                    self.archive.write(pulled.batches)
                     counters.events_in += pulled.events
                     counters.malformed += pulled.malformed
                     counters.dropped += pulled.dropped

@@ -140,11 +140,11 @@ class Service:
     def store_down(self) -> bool:
         return any(p.stats.store_down_since is not None for p in self.pipelines.values())
 
-    def source_rows_cached(self) -> dict[str, dict[str, Any]]:
+    def source_rows_cached(self, max_age: float = 1.0) -> dict[str, dict[str, Any]]:
         from seawall.service.queries import source_rows
 
         at, rows = self._rows_cache
-        if time.monotonic() - at < 1.0:
+        if time.monotonic() - at < max_age:
             return rows
         try:
             with self.store.read() as conn:
@@ -155,7 +155,10 @@ class Service:
         return rows
 
     def source_health(self) -> list[dict[str, Any]]:
-        rows = self.source_rows_cached()
+        # live state first, then the committed counters: a commit in between shows as lag 0 with
+        # the counters that include it (never lag 0 with counters from before it)
+        live = {name: src.health() for name, src in self.sources.items()}
+        rows = self.source_rows_cached(max_age=0.0)
         out = []
         for sc in self.config.sources:
             row = rows.get(sc.name, {})
@@ -178,7 +181,7 @@ class Service:
             src = self.sources.get(sc.name)
             if src is not None:
                 item["format"] = src.format
-                item.update(src.health())
+                item.update(live[sc.name])
                 pipe = self.pipelines[sc.name]
                 item["state"] = pipe.stats.state
                 item["pipeline_error"] = pipe.stats.error

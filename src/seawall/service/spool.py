@@ -100,7 +100,8 @@ class Spool:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
         self.dedupe_seconds = dedupe_seconds
-        self.segment_bytes = segment_bytes
+        # small enough that committed segments can be deleted well before the limit
+        self.segment_bytes = max(64 * 1024, min(segment_bytes, max_bytes // 8))
         self.lock = threading.Lock()
         self.sync_lock = threading.Lock()
         self.written = 0  # records written (tickets)
@@ -172,13 +173,14 @@ class Spool:
                 return -1, True
             payload = b"\n".join(lines)
             size = HEADER.size + len(payload)
+            if self.pending_bytes + size > self.max_bytes:
+                self.refused += 1
+                raise SpoolFull(
+                    f"spool {self.dir.name} is full ({self.pending_bytes} bytes waiting for the store, "
+                    f"limit {self.max_bytes})"
+                )
             if self.total_bytes + size > self.max_bytes:
-                self._purge(force=True)
-                if self.total_bytes + size > self.max_bytes:
-                    self.refused += 1
-                    raise SpoolFull(
-                        f"spool {self.dir.name} is full ({self.total_bytes} of {self.max_bytes} bytes)"
-                    )
+                self._purge(force=True)  # retained (already committed) segments go early
             if self.sizes[self.current] >= self.segment_bytes:
                 self._rotate()
             seq = self.next_seq

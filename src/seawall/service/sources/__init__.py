@@ -17,6 +17,8 @@ SOURCE_TYPES: dict[str, str] = {
     "k8s-audit-webhook": "seawall.service.sources.webhook:K8sAuditWebhook",
     "falco-http": "seawall.service.sources.falco_http:FalcoHttp",
     "file": "seawall.service.sources.file:FileSource",
+    "s3": "seawall.service.sources.s3:S3Source",
+    "cloudwatch": "seawall.service.sources.cloudwatch:CloudWatchSource",
 }
 
 

@@ -15,11 +15,16 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 from seawall.analyzers import Batch
+
+# _NOTE_DOCUMENT: CloudTrail's records are fed as numbered lines (record N = line N), not as a
+# `document` batch: a document's findings carry no line and the record only in `extra`, so two
+# findings of one rule and resource in one file (different windows) would share one stable id.
 from seawall.core.errors import InputError
 from seawall.service.config import SourceConfig
 from seawall.service.sources.base import Context, Pulled, analyzer_for, setting_num, setting_str
@@ -27,6 +32,11 @@ from seawall.service.sources.base import Context, Pulled, analyzer_for, setting_
 READ_BYTES = 4 << 20
 MAX_LINE = 4 << 20
 GZIP_MAGIC = b"\x1f\x8b"
+
+
+# a rotated copy of a log (kubelet: 0.log.20260302-094500[.gz]; logrotate/docker: x.log.1[.gz]):
+# in a directory it is not a file of its own -- its lines were read under the live name
+_ROTATED = re.compile(r"(\.log\.[0-9][0-9T:.-]*|\.[0-9]+)(\.gz)?$")
 
 
 def _walk(paths: list[str]) -> list[Path]:
@@ -38,7 +48,9 @@ def _walk(paths: list[str]) -> list[Path]:
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     full = Path(root, name)
-                    if not name.startswith(".") and full.is_file() and not full.is_symlink():
+                    if name.startswith(".") or _ROTATED.search(name):
+                        continue
+                    if full.is_file() and not full.is_symlink():
                         out.append(full)
         elif p.is_file():
             out.append(p)
@@ -211,7 +223,7 @@ class FileSource:
             records = get_reader("cloudtrail").split_document(data)
             st["done"] = True
             if records is not None:
-                return Batch(lines=records, origin=path, first_lineno=1, document=True), dropped
+                return Batch(lines=records, origin=path, first_lineno=1), dropped  # see _NOTE_DOCUMENT
         lines = [x.rstrip(b"\r") for x in data.split(b"\n") if x]
         st["done"] = True
         return Batch(lines=lines, origin=path, first_lineno=1), dropped
@@ -227,7 +239,7 @@ class FileSource:
         if records is None:  # not one document: JSON lines after all
             return self._read_plain(path, path, st, 1 << 30)
         st["done"] = True
-        return Batch(lines=records, origin=path, first_lineno=1, document=True), 0
+        return Batch(lines=records, origin=path, first_lineno=1), 0  # see _NOTE_DOCUMENT
 
     def committed(self, checkpoint: dict[str, Any]) -> None:
         return None
