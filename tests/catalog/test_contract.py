@@ -1,5 +1,5 @@
 """The cataloger contract: fresh instances from one registry, path-only wants(), a broken file
-is a warning (never a crash), errors of the image itself still stop the scan."""
+is a Skip (never a crash, never silence), errors of the image itself still stop the scan."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _entry(path: str, kind: EntryKind = EntryKind.FILE, size: int = 100, mode: i
 
 
 def test_registry_and_fresh_instances() -> None:
-    assert list(CATALOGERS) == ["dpkg", "apk", "rpm", "python", "npm", "java-archive", "go-binary"]
+    assert list(CATALOGERS) == ["dpkg", "apk", "rpm", "python", "npm", "java-archive", "go-binary", "binary"]
     a, b = new_catalogers(), new_catalogers()
     assert [c.name for c in a] == list(CATALOGERS)
     assert all(x is not y for x, y in zip(a, b, strict=True))
@@ -53,6 +53,11 @@ def test_registry_and_fresh_instances() -> None:
     ("/opt/app.war", EntryKind.SYMLINK, 10, 0o777, set()),
     ("/usr/bin/tool", EntryKind.FILE, 2_000_000, 0o755, {"go-binary"}),
     ("/usr/bin/tiny", EntryKind.FILE, 1000, 0o755, set()),
+    ("/usr/local/bin/node", EntryKind.FILE, 2_000_000, 0o755, {"go-binary", "binary"}),
+    ("/usr/local/lib/libpython3.11.so.1.0", EntryKind.FILE, 2_000_000, 0o644, {"binary"}),
+    ("/usr/local/bin/python3.11-config", EntryKind.FILE, 3000, 0o755, {"binary"}),
+    ("/opt/java/openjdk/release", EntryKind.FILE, 1500, 0o644, {"binary"}),
+    ("/usr/local/bin/node", EntryKind.SYMLINK, 2_000_000, 0o777, set()),
     ("/usr/share/data.bin", EntryKind.FILE, 2_000_000, 0o644, set()),
 ])
 def test_wants_is_path_and_mode_only(path: str, kind: EntryKind, size: int, mode: int,
@@ -72,11 +77,16 @@ class _Exploding(io.RawIOBase):
         raise self.exc
 
 
-def test_broken_file_is_a_warning_image_errors_propagate() -> None:
+def test_broken_file_is_a_skip_image_errors_propagate() -> None:
+    candidates = ["/var/lib/dpkg/status", "/lib/apk/db/installed", "/var/lib/rpm/Packages",
+                  "/x/a-1.dist-info/METADATA", "/app/node_modules/a/package.json", "/x/a.jar",
+                  "/usr/local/bin/x", "/usr/local/bin/node"]
     for cataloger in new_catalogers():
-        entry = _entry("/x", size=2_000_000, mode=0o755)
+        entry = next(e for e in (_entry(p, size=2_000_000, mode=0o755) for p in candidates)
+                     if cataloger.wants(e))
         cataloger.visit(entry, _Exploding(RuntimeError("decoder bug")))  # type: ignore[arg-type]
-        assert any("unexpected RuntimeError: decoder bug" in w for w in cataloger.warnings), cataloger.name
+        assert [(s.subject.endswith(" " + entry.path), s.reason, s.category) for s in cataloger.skips] == [
+            (True, "unexpected RuntimeError: decoder bug", "unreadable")], cataloger.name
         with pytest.raises(SeawallError):
             cataloger.visit(entry, _Exploding(IntegrityError("layer digest mismatch")))  # type: ignore[arg-type]
         assert cataloger.packages(CatalogContext(os=None, limits=Limits())) == []

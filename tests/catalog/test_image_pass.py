@@ -58,20 +58,20 @@ def test_layers_and_whiteouts(tmp_path: Path, go_binaries: Path) -> None:  # noq
     assert not cat.warnings
 
     libssl = cat.one("libssl3")
-    assert libssl.locations[0].layer == base.digest
+    assert libssl.locations[0].layer == base.diff_id  # layers are named by diff_id
     assert libssl.locations[0].layer_created_by == "ADD rootfs.tar /"
     assert libssl.purl.startswith("pkg:deb/debian/libssl3@") and "distro=debian-12" in libssl.purl
 
     django = cat.one("django")
-    assert (django.version, django.locations[0].layer) == ("3.2", pip.digest)
+    assert (django.version, django.locations[0].layer) == ("3.2", pip.diff_id)
     assert django.locations[0].layer_created_by == "RUN pip install django urllib3 ..."
     assert cat.by_name("urllib3") == []  # removed by the whiteout in the top layer
 
     log4j = cat.one("org.apache.logging.log4j:log4j-core")
-    assert (log4j.locations[0].path, log4j.locations[0].layer) == ("/app/lib/log4j-core.jar", app.digest)
+    assert (log4j.locations[0].path, log4j.locations[0].layer) == ("/app/lib/log4j-core.jar", app.diff_id)
     assert log4j.purl == f"pkg:maven/org.apache.logging.log4j/log4j-core@{log4j.version}"
     errors = cat.one("github.com/pkg/errors")
-    assert (errors.version, errors.locations[0].layer) == ("v0.9.1", app.digest)
+    assert (errors.version, errors.locations[0].layer) == ("v0.9.1", app.diff_id)
     assert cat.one("stdlib").locations[0].path == "/usr/local/bin/gobin"
     assert {p.cataloger for p in cat.packages} == {"dpkg", "python", "java-archive", "go-binary"}
     shutil.rmtree(tmp_path / "work")

@@ -49,7 +49,7 @@ def test_wheels_and_egg_info(tmp_path: Path) -> None:
     assert cat.one("typing-extensions").purl == "pkg:pypi/typing-extensions@4.7.1"
     req = cat.one("requests")
     assert req.locations[0].path.endswith("/requests.egg-info/PKG-INFO")
-    assert req.licenses == ["Apache 2.0"]
+    assert req.licenses == ["Apache-2.0"]  # "License: Apache 2.0", as an SPDX id
     assert cat.one("urllib3").licenses == ["MIT"]
     assert not cat.warnings
 

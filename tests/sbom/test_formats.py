@@ -59,7 +59,7 @@ def test_cyclonedx_of_demo_image(demo: DemoImage, tmp_path: Path) -> None:
     assert comps["debian"]["type"] == "operating-system" and comps["debian"]["version"] == "12"
     django = comps["django"]
     assert django["type"] == "library" and django["purl"] == "pkg:pypi/django@3.2"
-    assert _props(django)["seawall:location:0:layer"] == demo.pip_layer
+    assert _props(django)["seawall:location:0:layer"] == demo.pip_diff_id
     libssl = comps["libssl3"]
     assert libssl["purl"].startswith("pkg:deb/debian/libssl3@")
     assert _props(libssl)["seawall:package:source_name"] == "openssl"

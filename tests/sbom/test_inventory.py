@@ -51,7 +51,7 @@ def test_inventory_one_pass(tmp_path: Path) -> None:
     assert [loc.path for loc in idna.locations] == [
         "/opt/venv/usr/lib/python3/dist-packages/idna-2.10.dist-info/METADATA",
         "/usr/lib/python3/dist-packages/idna-2.10.dist-info/METADATA"]
-    assert inv.packages[1].layer == layers[1].digest
+    assert inv.packages[1].layer == layers[1].diff_id
     assert inv.config.history and inv.files.get("/etc/os-release") is not None
     # the pass goes top layer first, each layer once (the top layer holds only whiteouts and
     # directories, which are no visitor's business, so it may not be announced)

@@ -64,23 +64,26 @@ def test_oci_layout(demo: DemoImage, demo_oci_sbom: dict[str, Any]) -> None:
     assert doc["target"]["kind"] == "image"
     assert doc["target"]["digest"] == demo.digest
     _check_debian(doc)
-    _check_python(doc, demo.pip_layer)
+    _check_python(doc, demo.pip_diff_id)
     layers = doc["target"]["metadata"]["layers"]
-    assert [entry["digest"] for entry in layers][1] == demo.pip_layer
+    # packages name layers by diff_id; the layer list has both ids
+    assert (layers[1]["diff_id"], layers[1]["digest"]) == (demo.pip_diff_id, demo.pip_layer)
     assert layers[1]["created_by"].startswith("RUN /bin/sh -c pip install")
     assert doc["findings"] == []
 
 
 def test_go_binary(demo: DemoImage, demo_oci_sbom: dict[str, Any]) -> None:
-    _check_go(demo_oci_sbom, demo.go_layer)
+    _check_go(demo_oci_sbom, demo.go_diff_id)
 
 
 def test_docker_archive(demo: DemoImage, demo_oci_sbom: dict[str, Any]) -> None:
     doc = sbom_json(demo.docker_ref)
     _check_debian(doc)
-    # a docker-archive names its layers by the digest of the uncompressed tar (diff_id)
     _check_python(doc, demo.pip_diff_id)
-    assert {p["purl"] for p in doc["packages"]} == {p["purl"] for p in demo_oci_sbom["packages"]}
+    # one layer id whatever the input: the same packages at the same paths in the same layers
+    # (diff_ids) from a docker-archive (uncompressed layers) as from an OCI layout (gzip blobs)
+    assert ({(p["purl"], json.dumps(p["locations"], sort_keys=True)) for p in doc["packages"]}
+            == {(p["purl"], json.dumps(p["locations"], sort_keys=True)) for p in demo_oci_sbom["packages"]})
 
 
 def test_oci_archive_made_by_skopeo(demo: DemoImage, demo_oci_sbom: dict[str, Any], tmp_path: Path) -> None:
@@ -88,7 +91,7 @@ def test_oci_archive_made_by_skopeo(demo: DemoImage, demo_oci_sbom: dict[str, An
     subprocess.run(["skopeo", "copy", "-q", demo.oci_ref, f"oci-archive:{archive}:demo:1"],
                    check=True, capture_output=True)
     doc = sbom_json(f"oci-archive:{archive}")
-    _check_python(doc, demo.pip_layer)
+    _check_python(doc, demo.pip_diff_id)
     assert {p["purl"] for p in doc["packages"]} == {p["purl"] for p in demo_oci_sbom["packages"]}
     # a bare path is detected as well
     assert sbom_json(str(archive))["target"]["digest"] == doc["target"]["digest"]
@@ -109,7 +112,7 @@ def test_table_output(demo: DemoImage) -> None:
     assert "OS: debian 12" in out
     for name in ("django", "requests", "urllib3", "pyyaml", "jinja2", "libssl3"):
         assert f" {name} " in out, name
-    assert demo.pip_layer[7:19] in out  # short layer id next to the Python packages
+    assert demo.pip_diff_id[7:19] in out  # short layer id (diff_id) next to the Python packages
     assert " six " not in out
     assert proc.stderr == ""  # no progress bar when stderr is not a terminal
 

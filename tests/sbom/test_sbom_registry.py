@@ -39,10 +39,11 @@ def test_sbom_by_reference(registry: Registry, demo: DemoImage, demo_oci_sbom: d
                    "--format", "json", env=env)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
-    # skopeo keeps the compressed blobs: the same manifest and layer digests as the OCI layout
+    # skopeo keeps the compressed blobs: the same manifest digest as the OCI layout; packages
+    # name their layer by diff_id, as from every other input
     assert doc["target"]["digest"] == demo.digest
     pkgs = packages_by_key(doc)
-    assert layers_of(pkgs[("PyPI", "django")]) == {demo.pip_layer}
+    assert layers_of(pkgs[("PyPI", "django")]) == {demo.pip_diff_id}
     assert pkgs[("Debian", "libssl3")]["source_name"] == "openssl"
     assert ("PyPI", "six") not in pkgs
     assert {p["purl"] for p in doc["packages"]} == {p["purl"] for p in demo_oci_sbom["packages"]}

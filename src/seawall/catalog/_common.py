@@ -1,16 +1,22 @@
-"""Helpers shared by the catalogers: bounded reads, locations, purls, warnings."""
+"""Helpers shared by the catalogers: bounded reads, locations, purls, warnings and skips."""
 
 from __future__ import annotations
 
-from typing import IO
+from collections.abc import Iterable, Iterator
+from typing import IO, TYPE_CHECKING
 
 from packageurl import PackageURL
 
 from seawall.bounded import read_capped_or_none
-from seawall.core import Location, OSInfo, Package, SeawallError
-from seawall.image.base import FileEntry, Limits
+from seawall.catalog.limits import DEFAULT_LIMITS, CatalogLimits
+from seawall.core import Location, OSInfo, Package, SeawallError, Skip
+from seawall.image.base import EntryKind, FileEntry, LayerInfo, Limits
+
+if TYPE_CHECKING:
+    from seawall.image.fs import FileIndex
 
 MAX_WARNINGS = 200
+LINE_CHUNK = 1024 * 1024
 
 
 class Ownership:
@@ -43,15 +49,21 @@ class Ownership:
 
 
 class BaseCataloger:
-    """Common state of a cataloger: its name, limits and the warnings it recorded."""
+    """Common state of a cataloger: its name, limits, and the warnings and skips it recorded."""
 
     name = "base"
+    # what this cataloger reads, for skip subjects ("dpkg database /var/lib/dpkg/status")
+    what = "file"
 
-    def __init__(self, limits: Limits | None = None, ownership: Ownership | None = None) -> None:
+    def __init__(self, limits: Limits | None = None, ownership: Ownership | None = None,
+                 catalog_limits: CatalogLimits | None = None) -> None:
         self.limits = limits or Limits()
         self.ownership = ownership or Ownership()
+        self.catalog_limits = catalog_limits or DEFAULT_LIMITS
         self.warnings: list[str] = []
+        self.skips: list[Skip] = []
         self._suppressed = 0
+        self._skips_suppressed = 0
 
     def visit(self, entry: FileEntry, content: IO[bytes]) -> None:
         """Read one file; a file that breaks the parser is skipped with a warning, never the scan.
@@ -63,7 +75,7 @@ class BaseCataloger:
         except SeawallError:
             raise
         except Exception as exc:
-            self.warn(entry, f"skipped, unexpected {type(exc).__name__}: {str(exc)[:200]}")
+            self.skip(entry, f"unexpected {type(exc).__name__}: {str(exc)[:200]}")
 
     def _visit(self, entry: FileEntry, content: IO[bytes]) -> None:
         raise NotImplementedError
@@ -77,22 +89,55 @@ class BaseCataloger:
             if self._suppressed == 1:
                 self.warnings.append(f"{self.name}: further warnings suppressed")
 
+    def skip(self, entry: FileEntry | str, reason: str, count: int = 1, what: str | None = None,
+             category: str = "unreadable") -> None:
+        """Record that `entry` (or `count` records in it) could not be analyzed, and why.
+
+        The subject names the cataloger's kind of input and the path ("dpkg database
+        /var/lib/dpkg/status"); `what` overrides the kind ("damaged records in")."""
+        path = entry if isinstance(entry, str) else entry.path
+        if len(self.skips) < MAX_WARNINGS:
+            self.skips.append(Skip(subject=f"{what or self.what} {path}", reason=reason, count=count,
+                                   category=category))
+            return
+        # past the cap: one skip keeps the count honest without the names
+        first = self._skips_suppressed == 0
+        self._skips_suppressed += count
+        over = Skip(subject=f"further {self.name} inputs", reason="details suppressed past the cap of "
+                    f"{MAX_WARNINGS} skips", count=self._skips_suppressed, category="skipped")
+        if first:
+            self.skips.append(over)
+        else:
+            self.skips[-1] = over
+
     def read_bounded(self, entry: FileEntry, content: IO[bytes], cap: int) -> bytes | None:
         """Read at most `cap` bytes (and never past the global single-file limit).
 
-        Returns None (and records a warning) when the file is larger than allowed.
+        Returns None (and records a skip) when the file is larger than allowed.
         """
         cap = min(cap, self.limits.max_file_size)
         data = read_capped_or_none(content, cap)
         if data is None:
-            self.warn(entry, f"larger than {cap} bytes, skipped")
+            self.skip(entry, f"larger than the limit of {cap} bytes", category="skipped")
         return data
 
 
+def layer_id(layer: LayerInfo | None) -> str | None:
+    """The one id of a layer in every report, whatever the input: its diff_id (the digest of the
+    uncompressed tar, as `rootfs.diff_ids` and `docker inspect` name it), the same whether the
+    image came as a docker-archive, an OCI layout or from a registry (where blobs are named by
+    their compressed digest). The blob digest only when a source has no diff_id."""
+    if layer is None:
+        return None
+    return layer.diff_id or layer.digest
+
+
 def location(entry: FileEntry, path: str | None = None) -> Location:
-    layer = entry.layer
-    return Location(path=path or entry.path,
-                    layer=layer.digest if layer is not None else None,
+    return layer_location(entry.layer, path or entry.path)
+
+
+def layer_location(layer: LayerInfo | None, path: str) -> Location:
+    return Location(path=path, layer=layer_id(layer),
                     layer_created_by=layer.created_by if layer is not None else None)
 
 
@@ -112,3 +157,61 @@ def distro_qualifier(os_info: OSInfo | None) -> str | None:
 
 def decode(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
+
+
+class LineReader:
+    """The lines of a stream (without their newline), read in chunks: memory is bounded by the
+    longest line allowed (`max_line`) plus a chunk. Longer lines are dropped and counted in
+    `overlong`; past `max_bytes` the rest is not read (`truncated`)."""
+
+    def __init__(self, stream: IO[bytes], max_line: int, max_bytes: int | None = None) -> None:
+        self._stream = stream
+        self.max_line = max_line
+        self.max_bytes = max_bytes
+        self.overlong = 0
+        self.truncated = False
+        self.bytes_read = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        tail = b""
+        skipping = False
+        while True:
+            want = LINE_CHUNK
+            if self.max_bytes is not None:
+                want = min(want, self.max_bytes - self.bytes_read)
+                if want <= 0:
+                    self.truncated = bool(self._stream.read(1))
+                    break
+            chunk = self._stream.read(want)
+            if not chunk:
+                break
+            self.bytes_read += len(chunk)
+            if skipping:
+                nl = chunk.find(b"\n")
+                if nl < 0:
+                    continue
+                chunk, skipping = chunk[nl + 1:], False
+            lines = (tail + chunk if tail else chunk).split(b"\n")
+            tail = lines.pop()
+            if len(tail) > self.max_line:
+                tail, skipping = b"", True
+                self.overlong += 1
+            yield from lines
+        if tail and not skipping:
+            yield tail
+
+
+def installing_layer(paths: Iterable[str], files: FileIndex | None) -> tuple[LayerInfo, str] | None:
+    """The layer that installed a package, from the package's own files in the final image: the
+    lowest layer holding one of them (an upgrade rewrites every file of the package, a later
+    edit of one configuration file does not move the package). None when no file is there."""
+    if files is None:
+        return None
+    best: tuple[LayerInfo, str] | None = None
+    for path in paths:
+        entry = files.get(path)
+        if entry is None or entry.layer is None or entry.kind not in (EntryKind.FILE, EntryKind.HARDLINK):
+            continue
+        if best is None or entry.layer.index < best[0].index:
+            best = (entry.layer, path)
+    return best

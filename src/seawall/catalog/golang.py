@@ -12,10 +12,15 @@ The file is read once as a stream, never whole into memory:
   passes), the version string in .rodata before it (remembered from `go1.` occurrences on the
   way), and the module info is found by its 16-byte sentinels.
 
-Packages: the main module (version `(devel)` for a local build), every `dep` (a `=>`
-replacement gives the module that was really built: its path and version), and the toolchain
-as `stdlib` with the version without the `go` prefix (`go1.19.8` -> `1.19.8`, what OSV's Go
-advisories for the standard library use; purl pkg:golang/stdlib@1.19.8).
+Packages: the main module, every `dep` (a `=>` replacement gives the module that was really
+built: its path and version), and the toolchain as `stdlib` with the version without the `go`
+prefix (`go1.19.8` -> `1.19.8`, what OSV's Go advisories for the standard library use; purl
+pkg:golang/stdlib@1.19.8). The main module of a local build is `(devel)`, unless the build set
+a version the usual way, `-ldflags "-X <pkg>.Version=28.2.2"` (docker's CLI, GoReleaser's
+`main.version`): that version is taken from the `-ldflags` build setting (`v` prefixed, as Go
+module versions are; `metadata.version_from = "ldflags"`). The main module depends on every
+`dep` and on `stdlib`. The go command itself (`cmd/go`) is also a Go toolchain package
+(`pkg:generic/go@1.19.8`, cataloger `binary`) when no OS package installed it.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from typing import IO, Any
 
 from seawall.catalog._common import BaseCataloger, Ownership, location, purl
 from seawall.catalog.base import CatalogContext
+from seawall.catalog.cpe import cpe23
+from seawall.catalog.limits import CatalogLimits
 from seawall.core import Location, Package
 from seawall.image.base import EntryKind, FileEntry, Limits
 
@@ -39,6 +46,10 @@ MAX_MODINFO = 4 * 1024 * 1024
 MIN_SIZE = 64 * 1024  # the smallest Go executables are over 1 MB
 _GO_VERSION = re.compile(rb"go1\.\d+(?:\.\d+)?(?:(?:rc|beta)\d+)?")
 _MAX_MEMO = 4096
+# -X <import path>.<Var>=<value>: the variable names builds use for their own version
+_LDFLAG_X = re.compile(r"""-X[=\s]+['"]?(?P<key>[\w./\-]+)\.(?P<var>[A-Za-z_]\w*)=(?P<value>[^\s'"]+)""")
+_VERSION_VARS = frozenset({"version", "ver", "gitversion", "buildversion", "releaseversion", "appversion"})
+_SEMVER = re.compile(r"^v?(?P<v>\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.\-+]*)?)$")
 _OVERLAP = 64  # bytes kept between chunks so a pattern split over two chunks is still found
 
 
@@ -316,6 +327,33 @@ def read_buildinfo(content: IO[bytes], max_bytes: int) -> BuildInfo | None:
     return scanner.inline or scanner.pointer_result()
 
 
+def version_from_ldflags(ldflags: str, main_path: str | None) -> str | None:
+    """The main module's version set with `-X`, as a Go module version (`v28.2.2`), or None.
+
+    Only variables named like a version (Version, version, GitVersion ...) in package `main`,
+    in the main module's own packages, or in a package named `version`, and only values that
+    look like semantic versions ('dev', commit hashes and dates are not versions)."""
+    best: tuple[int, str] | None = None
+    for m in _LDFLAG_X.finditer(ldflags[:65536]):
+        key, var, value = m.group("key"), m.group("var"), m.group("value")
+        if var.lower() not in _VERSION_VARS:
+            continue
+        sem = _SEMVER.match(value)
+        if not sem:
+            continue
+        if main_path and (key == main_path or key.startswith(main_path + "/")):
+            rank = 0
+        elif key == "main":
+            rank = 1
+        elif key.rsplit("/", 1)[-1] == "version":
+            rank = 2
+        else:
+            continue
+        if best is None or rank < best[0]:
+            best = (rank, "v" + sem.group("v"))
+    return best[1] if best else None
+
+
 def _go_purl(path: str, version: str) -> str:
     """pkg:golang/<path>@<version>; a local build's `(devel)` is no version, so none is written."""
     namespace, _, name = path.rpartition("/")
@@ -325,8 +363,11 @@ def _go_purl(path: str, version: str) -> str:
 class GoBinaryCataloger(BaseCataloger):
     name = "go-binary"
 
-    def __init__(self, limits: Limits | None = None, ownership: Ownership | None = None) -> None:
-        super().__init__(limits, ownership)
+    what = "Go binary"
+
+    def __init__(self, limits: Limits | None = None, ownership: Ownership | None = None,
+                 catalog_limits: CatalogLimits | None = None) -> None:
+        super().__init__(limits, ownership, catalog_limits)
         self._found: list[tuple[BuildInfo, Location]] = []
 
     def wants(self, entry: FileEntry) -> bool:
@@ -337,7 +378,7 @@ class GoBinaryCataloger(BaseCataloger):
         try:
             info = read_buildinfo(content, self.limits.max_file_size)
         except (ValueError, struct.error, UnicodeDecodeError) as exc:
-            self.warn(entry, f"unreadable Go build info: {exc}")
+            self.skip(entry, f"unreadable Go build info: {exc}")
             return
         if info is not None:
             self._found.append((info, location(entry)))
@@ -345,35 +386,67 @@ class GoBinaryCataloger(BaseCataloger):
     def packages(self, ctx: CatalogContext) -> list[Package]:
         out: list[Package] = []
         for info, loc in self._found:
-            common: dict[str, Any] = {"go_version": info.go_version}
-            for key in ("GOOS", "GOARCH", "vcs.revision"):
-                if key in info.settings:
-                    common[key] = info.settings[key]
-            arch = info.settings.get("GOARCH")
-            if info.main is not None:
-                path, version, _ = info.main
-                out.append(Package(name=path, version=version, ecosystem="Go", purl=_go_purl(path, version),
-                                   locations=[loc], arch=arch, cataloger=self.name,
-                                   metadata={**common, "main_module": True}))
-            for path, version, summ, repl in info.deps:
-                meta: dict[str, Any] = dict(common)
-                if summ:
-                    meta["h1"] = summ
-                name = path
-                if repl is not None:
-                    rpath, rversion = repl
-                    meta["replaced"] = f"{path} {version}"
-                    if rpath.startswith(("./", "../", "/")) or not rversion:
-                        version = "(devel)"  # replaced by a local directory
-                        meta["replacement_dir"] = rpath
-                    else:
-                        name, version = rpath, rversion
-                out.append(Package(name=name, version=version, ecosystem="Go", purl=_go_purl(name, version),
-                                   locations=[loc], arch=arch, cataloger=self.name, metadata=meta))
-            token = info.go_version.split()[0] if info.go_version.split() else info.go_version
-            std_version = token[2:] if token.startswith("go") else token
-            if std_version:
-                out.append(Package(name="stdlib", version=std_version, ecosystem="Go",
-                                   purl=purl("golang", None, "stdlib", std_version), locations=[loc],
-                                   arch=arch, cataloger=self.name, metadata=common))
-        return self.ownership.mark(out)
+            out.extend(buildinfo_packages(info, loc))
+        out = self.ownership.mark(out)
+        # the go command as a toolchain package, unless an OS package installed it
+        return [p for p in out if not (p.cataloger == "binary" and p.metadata.get("os_package"))]
+
+
+def buildinfo_packages(info: BuildInfo, loc: Location) -> list[Package]:
+    """The packages of one Go binary's build info (see the module docstring)."""
+    out: list[Package] = []
+    common: dict[str, Any] = {"go_version": info.go_version}
+    for key in ("GOOS", "GOARCH", "vcs.revision"):
+        if key in info.settings:
+            common[key] = info.settings[key]
+    arch = info.settings.get("GOARCH")
+    deps: list[Package] = []
+    for path, version, summ, repl in info.deps:
+        meta: dict[str, Any] = dict(common)
+        if summ:
+            meta["h1"] = summ
+        name = path
+        if repl is not None:
+            rpath, rversion = repl
+            meta["replaced"] = f"{path} {version}"
+            if rpath.startswith(("./", "../", "/")) or not rversion:
+                version = "(devel)"  # replaced by a local directory
+                meta["replacement_dir"] = rpath
+            else:
+                name, version = rpath, rversion
+        deps.append(Package(name=name, version=version, ecosystem="Go", purl=_go_purl(name, version),
+                            locations=[loc], arch=arch, cataloger="go-binary", metadata=meta))
+    token = info.go_version.split()[0] if info.go_version.split() else info.go_version
+    std_version = token[2:] if token.startswith("go") else token
+    std = None
+    if std_version:
+        std = Package(name="stdlib", version=std_version, ecosystem="Go",
+                      purl=purl("golang", None, "stdlib", std_version), locations=[loc],
+                      arch=arch, cataloger="go-binary", metadata=dict(common))
+    if info.main is not None:
+        path, version, _ = info.main
+        meta = {**common, "main_module": True}
+        if version == "(devel)":
+            found = version_from_ldflags(info.settings.get("-ldflags", ""), path)
+            if found:
+                version = found
+                meta["version_from"] = "ldflags"
+        main = Package(name=path, version=version, ecosystem="Go", purl=_go_purl(path, version),
+                       locations=[loc], arch=arch, cataloger="go-binary", metadata=meta)
+        main.dependencies = list(dict.fromkeys(p.purl for p in [*deps, *([std] if std else [])]))
+        out.append(main)
+    out.extend(deps)
+    if std is not None:
+        out.append(std)
+        if info.path == "cmd/go":  # the go command: a Go toolchain
+            out.append(Package(name="go", version=std_version, ecosystem="Binary",
+                               purl=purl("generic", None, "go", std_version), locations=[loc],
+                               arch=arch, cataloger="binary", cpes=[cpe23("golang", "go", std_version)],
+                               metadata={"class": "go-toolchain", "evidence": f"build info: {token}"}))
+    return out
+
+
+def parse_go_binary(content: IO[bytes], loc: Location, max_bytes: int = 512 * 1024 * 1024) -> list[Package]:
+    """The packages of a Go ELF binary read from a stream (none if it is not one)."""
+    info = read_buildinfo(content, max_bytes)
+    return buildinfo_packages(info, loc) if info is not None else []

@@ -4,17 +4,23 @@
 A package found both ways at the same install path is reported once with both locations.
 Dev dependencies listed only in a lockfile are skipped (they are not shipped unless they are
 also in node_modules); links (workspaces) and entries without a version are skipped.
+
+Dependencies (`dependencies`, `optionalDependencies`, `peerDependencies` of a package.json or a
+lockfile entry, `requires` in a v1 lockfile) are resolved the way Node does: the nearest
+`node_modules/<name>` from the dependent's directory up to the project root.
 """
 
 from __future__ import annotations
 
 import json
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from seawall.catalog._common import BaseCataloger, Ownership, location, purl
 from seawall.catalog.base import CatalogContext
+from seawall.catalog.licenses import normalize_licenses
+from seawall.catalog.limits import CatalogLimits
 from seawall.core import Location, Package
 from seawall.image.base import EntryKind, FileEntry, Limits
 
@@ -31,6 +37,8 @@ class _Found:
     version: str
     licenses: list[str]
     locations: list[Location]
+    requires: list[str] = field(default_factory=list)
+    package: Package | None = None
 
 
 def _licenses(doc: dict[str, Any]) -> list[str]:
@@ -44,6 +52,16 @@ def _licenses(doc: dict[str, Any]) -> list[str]:
         out = [i if isinstance(i, str) else i.get("type") for i in items if isinstance(i, str | dict)]
         return [x for x in out if isinstance(x, str) and x]
     return []
+
+
+def _requires(doc: dict[str, Any]) -> list[str]:
+    """Names a package.json or lockfile entry depends on (v1 lockfiles: `requires`)."""
+    out: list[str] = []
+    for key in ("dependencies", "optionalDependencies", "peerDependencies", "requires"):
+        value = doc.get(key)
+        if isinstance(value, dict):
+            out.extend(k for k in value if isinstance(k, str) and k not in out and "/.." not in f"/{k}")
+    return out[:2000]
 
 
 def _name_from_key(key: str) -> str:
@@ -67,8 +85,11 @@ def _installed_name(path: str) -> str | None:
 class NpmCataloger(BaseCataloger):
     name = "npm"
 
-    def __init__(self, limits: Limits | None = None, ownership: Ownership | None = None) -> None:
-        super().__init__(limits, ownership)
+    what = "npm manifest"
+
+    def __init__(self, limits: Limits | None = None, ownership: Ownership | None = None,
+                 catalog_limits: CatalogLimits | None = None) -> None:
+        super().__init__(limits, ownership, catalog_limits)
         self._found: dict[tuple[str, str, str], _Found] = {}
 
     def wants(self, entry: FileEntry) -> bool:
@@ -79,16 +100,20 @@ class NpmCataloger(BaseCataloger):
             return entry.kind is not EntryKind.DIR and _NM not in path
         return path.endswith(_HIDDEN_LOCK) and entry.kind is not EntryKind.DIR
 
-    def _add(self, install_dir: str, name: str, version: str, licenses: list[str], loc: Location) -> None:
+    def _add(self, install_dir: str, name: str, version: str, licenses: list[str], loc: Location,
+             requires: list[str] | None = None) -> None:
         key = (install_dir, name, version)
         found = self._found.get(key)
         if found is None:
-            self._found[key] = _Found(name, version, licenses, [loc])
+            self._found[key] = _Found(name, version, licenses, [loc], list(requires or ()))
         else:
             if loc not in found.locations:
                 found.locations.append(loc)
             if not found.licenses:
                 found.licenses = licenses
+            for dep in requires or ():
+                if dep not in found.requires:
+                    found.requires.append(dep)
 
     def _load(self, entry: FileEntry, content: IO[bytes], cap: int) -> dict[str, Any] | None:
         data = self.read_bounded(entry, content, cap)
@@ -97,10 +122,10 @@ class NpmCataloger(BaseCataloger):
         try:
             doc = json.loads(data)
         except (ValueError, RecursionError) as exc:
-            self.warn(entry, f"invalid JSON: {str(exc)[:120]}")
+            self.skip(entry, f"invalid JSON: {str(exc)[:120]}")
             return None
         if not isinstance(doc, dict):
-            self.warn(entry, "not a JSON object")
+            self.skip(entry, "not a JSON object")
             return None
         return doc
 
@@ -113,7 +138,7 @@ class NpmCataloger(BaseCataloger):
             name, version = doc.get("name"), doc.get("version")
             if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
                 return  # not every package.json under node_modules is a package manifest
-            self._add(posixpath.dirname(path), name, version, _licenses(doc), location(entry))
+            self._add(posixpath.dirname(path), name, version, _licenses(doc), location(entry), _requires(doc))
             return
         doc = self._load(entry, content, MAX_LOCKFILE)
         if doc is None:
@@ -128,7 +153,7 @@ class NpmCataloger(BaseCataloger):
         elif isinstance(doc.get("dependencies"), dict):
             self._from_dependencies(base, doc["dependencies"], loc, 0)
         else:
-            self.warn(entry, "lockfile without packages or dependencies")
+            self.skip(entry, "lockfile without packages or dependencies", what="npm lockfile")
 
     def _from_packages(self, base: str, packages: dict[str, Any], loc: Location) -> None:
         for key, meta in packages.items():
@@ -143,7 +168,7 @@ class NpmCataloger(BaseCataloger):
             install_dir = posixpath.normpath(posixpath.join(base, key))
             if not install_dir.startswith(base.rstrip("/") + "/"):
                 continue  # '../' keys point outside the project
-            self._add(install_dir, name, version, _licenses(meta), loc)
+            self._add(install_dir, name, version, _licenses(meta), loc, _requires(meta))
 
     def _from_dependencies(self, parent: str, deps: dict[str, Any], loc: Location, depth: int) -> None:
         if depth > MAX_DEPTH:
@@ -154,16 +179,42 @@ class NpmCataloger(BaseCataloger):
             install_dir = f"{parent}/node_modules/{name}"
             version = meta.get("version")
             if (isinstance(version, str) and version and version[0].isdigit() and not meta.get("dev")):
-                self._add(install_dir, name, version, [], loc)
+                self._add(install_dir, name, version, [], loc, _requires(meta))
             nested = meta.get("dependencies")
             if isinstance(nested, dict):
                 self._from_dependencies(install_dir, nested, loc, depth + 1)
 
     def packages(self, ctx: CatalogContext) -> list[Package]:
         out: list[Package] = []
-        for f in self._found.values():
+        by_dir: dict[str, _Found] = {}
+        for (install_dir, _, _), f in self._found.items():
             namespace, _, short = f.name.rpartition("/")
-            out.append(Package(name=f.name, version=f.version, ecosystem="npm",
-                               purl=purl("npm", namespace or None, short, f.version),
-                               locations=list(f.locations), licenses=f.licenses, cataloger=self.name))
+            f.package = Package(name=f.name, version=f.version, ecosystem="npm",
+                                purl=purl("npm", namespace or None, short, f.version),
+                                locations=list(f.locations), licenses=normalize_licenses(f.licenses),
+                                cataloger=self.name)
+            out.append(f.package)
+            by_dir.setdefault(install_dir, f)
+        for (install_dir, _, _), f in self._found.items():
+            assert f.package is not None
+            deps: list[str] = []
+            for dep in f.requires:
+                target = _resolve(by_dir, install_dir, dep)
+                if target is not None and target.package is not None and target is not f \
+                        and target.package.purl not in deps:
+                    deps.append(target.package.purl)
+            f.package.dependencies = deps
         return self.ownership.mark(out)
+
+
+def _resolve(by_dir: dict[str, _Found], install_dir: str, name: str) -> _Found | None:
+    """Node's lookup: <dir>/node_modules/<name>, then each parent directory's, to the root."""
+    current = install_dir
+    for _ in range(MAX_DEPTH * 2):
+        found = by_dir.get(f"{current}/node_modules/{name}" if current != "/" else f"/node_modules/{name}")
+        if found is not None:
+            return found
+        if current in ("/", ""):
+            return None
+        current = posixpath.dirname(current)
+    return None

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from seawall.catalog.limits import DEFAULT_LIMITS
 from seawall.cli.common import check_output, emit, warn
 from seawall.cli.imageopts import (
     DEFAULT_MAX_ENTRIES,
@@ -35,7 +36,8 @@ from seawall.report import check_format, format_help
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("sbom")
+    @app.command("sbom", epilog=f"Per-image budgets of the catalogers: {DEFAULT_LIMITS.describe()} "
+                 "(docs/catalog.md); what is skipped is reported as a warning.")
     def sbom(
         ref: ImageRefArg,
         fmt: Annotated[str, typer.Option("--format", "-f", help=format_help(ReportKind.SBOM))] = "table",

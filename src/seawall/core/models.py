@@ -137,6 +137,11 @@ class Package:
     licenses: list[str] = field(default_factory=list)
     cataloger: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # CPE 2.3 names (NVD-style matching), most specific first
+    cpes: list[str] = field(default_factory=list)
+    # purls of the packages of the same report that this one depends on (where the ecosystem
+    # records it: dpkg Depends, npm lockfiles, Python Requires-Dist, Go modules, Maven poms)
+    dependencies: list[str] = field(default_factory=list)
 
     @property
     def layer(self) -> str | None:
@@ -151,11 +156,11 @@ class Package:
                 "purl": self.purl}
 
     def to_dict(self) -> dict[str, Any]:
-        return _compact({**self.ref(), "source_name": self.source_name,
+        return _compact({**self.ref(), "cpes": self.cpes, "source_name": self.source_name,
                          "source_version": self.source_version, "arch": self.arch,
                          "licenses": self.licenses, "cataloger": self.cataloger,
                          "locations": [loc.to_dict() for loc in self.locations],
-                         "metadata": self.metadata})
+                         "dependencies": self.dependencies, "metadata": self.metadata})
 
 
 @dataclass(slots=True)

@@ -1,9 +1,13 @@
 """CycloneDX 1.6 JSON (via cyclonedx-python-lib): components, the image, and vulnerabilities.
 
 - `metadata.component`: the scanned image (type container, version = manifest digest) or rootfs;
-- one `operating-system` component for the detected OS, one `library` component per package,
-  with its purl and `seawall:*` properties for ecosystem, source package, path and layer;
-- `dependencies`: the image contains the OS and every package;
+- one `operating-system` component for the detected OS, one `library` component per package
+  (`application` for runtimes and servers found by the binary classifiers), with its purl, its
+  first CPE in `cpe` (further ones as `seawall:package:cpe` properties) and `seawall:*`
+  properties for ecosystem, source package, path and layer;
+- `dependencies`: the image contains the OS and every package, and each package depends on the
+  packages its ecosystem records (dpkg Depends, npm lockfiles and package.json, Python
+  Requires-Dist, Go modules of a binary, Maven poms: `Package.dependencies`);
 - `vulnerabilities`: one per vulnerability finding, rated from its CVSS vector/severity,
   `affects` pointing at the package's component, aliases as references.
 """
@@ -64,6 +68,7 @@ def _package_key(pkg: Package) -> tuple[str, str, str, str]:
 
 def _properties(pkg: Package) -> list[Property]:
     props = [Property(name="seawall:package:ecosystem", value=pkg.ecosystem)]
+    props.extend(Property(name="seawall:package:cpe", value=cpe) for cpe in pkg.cpes[1:8])
     if pkg.cataloger:
         props.append(Property(name="seawall:package:cataloger", value=pkg.cataloger))
     if pkg.source_name:
@@ -99,9 +104,10 @@ def _licenses(pkg: Package) -> list[Any]:
 
 
 def _component(pkg: Package, ref: str) -> Component:
-    return Component(type=ComponentType.LIBRARY, name=pkg.name, version=pkg.version,
+    kind = ComponentType.APPLICATION if pkg.cataloger == "binary" else ComponentType.LIBRARY
+    return Component(type=kind, name=pkg.name, version=pkg.version,
                      purl=_purl(pkg.purl), bom_ref=ref, properties=_properties(pkg),
-                     licenses=_licenses(pkg))
+                     licenses=_licenses(pkg), cpe=pkg.cpes[0] if pkg.cpes else None)
 
 
 def _rating(finding: Finding) -> VulnerabilityRating:
@@ -194,8 +200,10 @@ def build_bom(report: Report) -> Bom:
         children.append(_component(pkg, ref))
         return ref
 
+    by_purl: dict[str, Component] = {}
     for pkg in report.packages:
-        add(pkg)
+        ref = add(pkg)
+        by_purl.setdefault(pkg.purl, next(c for c in reversed(children) if c.bom_ref.value == ref))
     vulns = []
     for finding in _vuln_findings(report.findings):
         assert finding.package is not None
@@ -203,6 +211,11 @@ def build_bom(report: Report) -> Bom:
     for comp in children:
         bom.components.add(comp)
     bom.register_dependency(root, children)
+    for pkg in report.packages:
+        dependent = by_purl.get(pkg.purl)
+        if dependent is not None:
+            bom.register_dependency(dependent, [by_purl[d] for d in pkg.dependencies
+                                                if d in by_purl and by_purl[d] is not dependent])
     for v in vulns:
         bom.vulnerabilities.add(v)
     return bom

@@ -1,9 +1,10 @@
 """SPDX 2.3 JSON: the image as the described package, CONTAINS one package per installed package.
 
-Each package carries its purl (externalRefs PACKAGE-MANAGER/purl), its source package
-(`sourceInfo`), where it was found (path and layer, in `comment`), and its declared license when
-it is a valid SPDX expression (otherwise a `LicenseRef-` with the original text kept in
-`hasExtractedLicensingInfos`). Vulnerability findings add SECURITY/advisory references.
+Each package carries its purl (externalRefs PACKAGE-MANAGER/purl), its CPEs (SECURITY/cpe23Type),
+its source package (`sourceInfo`), where it was found (path and layer, in `comment`), and its
+declared license when it is a valid SPDX expression (otherwise a `LicenseRef-` with the original
+text kept in `hasExtractedLicensingInfos`). A package DEPENDS_ON the packages its ecosystem
+records (`Package.dependencies`). Vulnerability findings add SECURITY/advisory references.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ def _package(pkg: Package, spdx_id: str, licenses: _Licenses, advisories: list[s
     if pkg.purl:
         refs.append({"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl",
                      "referenceLocator": pkg.purl})
+    for cpe in pkg.cpes[:8]:
+        refs.append({"referenceCategory": "SECURITY", "referenceType": "cpe23Type",
+                     "referenceLocator": cpe})
     for url in advisories:
         refs.append({"referenceCategory": "SECURITY", "referenceType": "advisory",
                      "referenceLocator": url})
@@ -72,7 +76,7 @@ def _package(pkg: Package, spdx_id: str, licenses: _Licenses, advisories: list[s
         "licenseConcluded": NOASSERTION,
         "licenseDeclared": licenses.expression(pkg.licenses),
         "copyrightText": NOASSERTION,
-        "primaryPackagePurpose": "LIBRARY",
+        "primaryPackagePurpose": "APPLICATION" if pkg.cataloger == "binary" else "LIBRARY",
         "externalRefs": refs,
         "comment": f"ecosystem: {pkg.ecosystem}; found at: " + "; ".join(where) if where
         else f"ecosystem: {pkg.ecosystem}",
@@ -118,6 +122,7 @@ def build_document(report: Report, now: datetime | None = None) -> dict[str, Any
             advisories.setdefault((f.package.ecosystem, f.package.name, f.package.version), []).extend(urls)
     licenses = _Licenses()
     seen: set[str] = set()
+    ids_by_purl: dict[str, str] = {}
     for pkg in report.packages:
         base = _spdx_id("Package", pkg.ecosystem, pkg.name,
                         hashlib.sha256(f"{pkg.purl}|{pkg.version}".encode()).hexdigest()[:12])
@@ -128,8 +133,16 @@ def build_document(report: Report, now: datetime | None = None) -> dict[str, Any
         seen.add(spdx_id)
         urls = list(dict.fromkeys(advisories.get((pkg.ecosystem, pkg.name, pkg.version), [])))
         packages.append(_package(pkg, spdx_id, licenses, urls))
+        ids_by_purl.setdefault(pkg.purl, spdx_id)
         relationships.append({"spdxElementId": root_id, "relationshipType": "CONTAINS",
                               "relatedSpdxElement": spdx_id})
+    for pkg in report.packages:
+        dependent = ids_by_purl.get(pkg.purl)
+        for dep in dict.fromkeys(pkg.dependencies):
+            dependency = ids_by_purl.get(dep)
+            if dependent is not None and dependency is not None and dependency != dependent:
+                relationships.append({"spdxElementId": dependent, "relationshipType": "DEPENDS_ON",
+                                      "relatedSpdxElement": dependency})
     name = _ID_UNSAFE.sub("-", target.name).strip("-") or "target"
     doc: dict[str, Any] = {
         "spdxVersion": "SPDX-2.3",

@@ -50,10 +50,13 @@ def build_sbom(ref: str, options: SbomOptions) -> Report:
             inv = inventory(source, options.source.limits, extra_visitors=extra)
         metadata: dict[str, Any] = {}
         if kind == "image":
-            metadata["layers"] = [{"digest": layer.digest, "created_by": layer.created_by}
-                                  if layer.created_by else {"digest": layer.digest} for layer in layers]
+            # package locations name layers by diff_id (whatever the input); the blob digest too
+            metadata["layers"] = [{"diff_id": layer.diff_id or layer.digest, "digest": layer.digest,
+                                   **({"created_by": layer.created_by} if layer.created_by else {})}
+                                  for layer in layers]
         target = Target(kind=kind, name=source.name, digest=source.digest, os=inv.os, metadata=metadata)
-    return Report(target=target, packages=inv.packages, warnings=inv.warnings, kind=ReportKind.SBOM)
+    return Report(target=target, packages=inv.packages, warnings=inv.warnings, skips=list(inv.skips),
+                  kind=ReportKind.SBOM)
 
 
 class SbomAnalyzer:

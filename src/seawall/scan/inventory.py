@@ -2,9 +2,11 @@
 
 `inventory(source, limits)` runs `seawall.image.fs.walk` once with the OS-release visitor, the
 registered catalogers (`seawall.catalog.new_catalogers`) and any extra visitors (secrets,
-image checks, progress), then asks each cataloger for its packages once the OS is known.
-The result is deduplicated (one package per ecosystem/name/version/purl, its locations merged)
-and sorted, so two runs on the same image give the same output.
+image checks, progress), then asks each cataloger for its packages once the OS and the final
+file index are known (the OS catalogers find the layer that installed each package from it).
+The result is deduplicated (one package per ecosystem/name/version/purl, its locations merged),
+given CPE names (`seawall.catalog.cpe`) and sorted, so two runs on the same image give the
+same output. What the catalogers could not read comes back as `skips` (seawall.core.Skip).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
-from seawall.catalog import CatalogContext, OSReleaseVisitor, new_catalogers
-from seawall.core import Location, OSInfo, Package
+from seawall.catalog import CatalogContext, CatalogLimits, OSReleaseVisitor, new_catalogers
+from seawall.catalog.cpe import assign_cpes
+from seawall.core import Location, OSInfo, Package, Skip
 from seawall.image.base import FileEntry, FileVisitor, ImageConfig, ImageSource, LayerInfo, Limits
 from seawall.image.fs import FileIndex, walk
 
@@ -26,6 +29,7 @@ class Inventory:
     files: FileIndex
     config: ImageConfig
     warnings: list[str] = field(default_factory=list)
+    skips: list[Skip] = field(default_factory=list)
 
 
 class LayerProgress:
@@ -76,9 +80,11 @@ def dedupe(packages: Sequence[Package]) -> list[Package]:
         for attr in ("source_name", "source_version", "arch", "cataloger"):
             if getattr(kept, attr) is None and getattr(pkg, attr) is not None:
                 setattr(kept, attr, getattr(pkg, attr))
-        for lic in pkg.licenses:
-            if lic not in kept.licenses:
-                kept.licenses.append(lic)
+        for attr in ("licenses", "cpes", "dependencies"):
+            values = getattr(kept, attr)
+            for value in getattr(pkg, attr):
+                if value not in values:
+                    values.append(value)
     out = list(merged.values())
     for pkg in out:
         pkg.locations.sort(key=_location_key)
@@ -86,18 +92,23 @@ def dedupe(packages: Sequence[Package]) -> list[Package]:
     return out
 
 
-def inventory(source: ImageSource, limits: Limits, extra_visitors: Sequence[FileVisitor] = ()) -> Inventory:
+def inventory(source: ImageSource, limits: Limits, extra_visitors: Sequence[FileVisitor] = (),
+              catalog_limits: CatalogLimits | None = None) -> Inventory:
     """Catalog every package of `source` in one pass over its layers."""
     os_visitor = OSReleaseVisitor()
-    catalogers = new_catalogers(limits)
+    catalogers = new_catalogers(limits, catalog_limits=catalog_limits)
     visitors: list[FileVisitor] = [os_visitor, *catalogers, *extra_visitors]
     files = walk(source, visitors, limits)
     os_info = os_visitor.os()
-    ctx = CatalogContext(os=os_info, limits=limits)
+    ctx = CatalogContext(os=os_info, limits=limits, files=files)
     packages: list[Package] = []
     warnings: list[str] = list(files.warnings)  # the walk's own: unread big files, dangling links ...
+    skips: list[Skip] = []
     for cataloger in catalogers:
         packages.extend(cataloger.packages(ctx))
-        warnings.extend(getattr(cataloger, "warnings", None) or [])
-    return Inventory(packages=dedupe(packages), os=os_info, files=files, config=source.config(),
-                     warnings=warnings)
+        warnings.extend(cataloger.warnings)
+        skips.extend(cataloger.skips)
+    out = dedupe(packages)
+    assign_cpes(out)
+    return Inventory(packages=out, os=os_info, files=files, config=source.config(), warnings=warnings,
+                     skips=skips)

@@ -208,7 +208,8 @@ def _scan(source: ImageSource, ref: str, kind: str, options: ScanOptions, db: _D
     if db is not None and db.info:
         metadata["db"] = db.info
     target = Target(kind=kind, name=name, digest=source.digest, os=inv.os, metadata=metadata)
-    return Report(target=target, packages=inv.packages, findings=findings, warnings=warnings)
+    return Report(target=target, packages=inv.packages, findings=findings, warnings=warnings,
+                  skips=list(inv.skips))
 
 
 def _vulnerabilities(db: Any, packages: list[Package], os_info: Any, resource: Resource) -> list[Finding]:
