@@ -298,11 +298,47 @@ def config_for(options: DetectOptions) -> SparkConfig:
                        prefilter=options.prefilter)
 
 
-def files_frame(spark: SparkSession, inputs: list[str]) -> DataFrame:
-    """Spark's binaryFile rows (path, content) of the inputs: files, directories, s3a:// prefixes."""
-    reader = (spark.read.format("binaryFile").option("recursiveFileLookup", "true")
-              .option("pathGlobFilter", "[!.]*"))
-    return reader.load([_uri(p) if "://" not in p else p for p in inputs]).select("path", "length", "content")
+def files_frame(spark: SparkSession, inputs: list[str]) -> tuple[DataFrame, list[tuple[str, int]]]:
+    """(path, length, content) rows of the inputs: Spark's binaryFile source for files,
+    directories and the URIs its file systems serve (s3a://, EMRFS); `s3://` objects through boto3
+    in the executors when the session has no file system for that scheme (seawall.spark.s3)."""
+    s3 = [p for p in inputs if p.startswith("s3://")]
+    other = [p for p in inputs if not p.startswith("s3://")]
+    frames = []
+    listing: list[tuple[str, int]] = []
+    if s3:
+        if _has_filesystem(spark, "s3"):
+            other += s3
+        else:
+            from seawall.spark.s3 import list_objects, objects_frame
+
+            objects = list_objects(s3)
+            if objects:
+                frames.append(objects_frame(spark, objects))
+                listing += objects
+    if other:
+        reader = (spark.read.format("binaryFile").option("recursiveFileLookup", "true")
+                  .option("pathGlobFilter", "[!.]*"))
+        loaded = reader.load([_uri(p) if "://" not in p else p for p in other])
+        files = loaded.select("path", "length", "content")
+        frames.append(files)
+        listing += [(r.path, r.length) for r in files.select("path", "length").collect()]
+    if not frames:
+        raise InputError("no input files under " + ", ".join(inputs)[:300])
+    frame = frames[0]
+    for more in frames[1:]:
+        frame = frame.unionByName(more)
+    return frame, listing
+
+
+def _has_filesystem(spark: SparkSession, scheme: str) -> bool:
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    try:
+        jvm.org.apache.hadoop.fs.FileSystem.getFileSystemClass(scheme, conf)  # type: ignore[union-attr]
+        return True
+    except Exception:  # py4j: ClassNotFound / UnsupportedFileSystemException
+        return False
 
 
 def detect_files(spark: SparkSession, paths: list[str], options: DetectOptions) -> SparkDetection:
@@ -313,16 +349,17 @@ def detect_files(spark: SparkSession, paths: list[str], options: DetectOptions) 
     inputs = _local_inputs(paths)
     if not inputs:
         raise InputError("no input files")
-    files = files_frame(spark, inputs)
-    listing = files.select("path", "length").collect()
+    files, listing = files_frame(spark, inputs)
     if not listing:
         raise InputError("no input files under " + ", ".join(paths)[:300])
-    big = [r.path for r in listing if r.length > MAX_FILE_BYTES]
+    big = [path for path, length in listing if length > MAX_FILE_BYTES]
     if big:
         raise InputError(f"{big[0]}: larger than {MAX_FILE_BYTES >> 20} MiB; split it for Spark "
                          "(or run seawall detect in one process)")
     given = {_key(_uri(p)): (i, p) for i, p in enumerate(inputs) if "://" not in p}
-    uris = sorted((r.path for r in listing),
+    s3_objects = sorted(path for path, _ in listing if path.startswith("s3://"))
+    given.update({p: (len(given) + i, p) for i, p in enumerate(s3_objects)})
+    uris = sorted((path for path, _ in listing),
                   key=lambda u: (given[_key(u)][0], u) if _key(u) in given else (len(given), u))
     config = dataclasses.replace(
         config_for(options),
