@@ -161,3 +161,36 @@ def test_s3_cloudwatch_and_files_with_a_kill_in_between(
     out = run_cli("events", "--config", str(config), "--source", "pods", "--workload", "frontend")
     assert out.returncode == 0, out.stderr
     assert len(out.stdout.splitlines()) == len(pod_lines)
+
+
+def test_flow_logs_tailed_through_the_streaming_network_analyzer(tmp_path, service_factory) -> None:
+    samples = REPO / "src/seawall/data/samples/network"
+    flows, inventory = samples / "vpc-flow-logs.log.gz", samples / "kubectl-inventory.json"
+    config = write_config(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'store.db'}",
+        sources=[
+            {
+                "name": "flows",
+                "type": "file",
+                "format": "vpc-flow",
+                "paths": [str(flows)],
+                "inventory": [str(inventory)],
+            }
+        ],
+    )
+    token = make_token(config, "viewer")
+    svc = service_factory(config).start()
+    out = run_cli(
+        "detect", "--source", "vpc-flow", str(flows), "--inventory", str(inventory), "--format", "json"
+    )
+    assert out.returncode in (0, 1), out.stderr
+    expected = sorted((f["rule"], f["count"]) for f in json.loads(out.stdout)["findings"])
+    assert expected
+    with svc.client(token) as c:
+        found = wait_for(
+            lambda: (f := all_pages(c, "/api/v1/findings", source="flows")) and len(f) == len(expected) and f,
+            timeout=90,
+            what="network findings",
+        )
+        assert sorted((f["rule"], f["count"]) for f in found) == expected

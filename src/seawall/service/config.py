@@ -169,7 +169,7 @@ def parse(doc: Any, path: Path | None = None, base: Path | None = None) -> Servi
             raise InputError(f"{where}: source {name} declared twice")
         seen.add(name)
         settings = {k: v for k, v in item.items() if k not in ("name", "type")}
-        for key in ("paths",):
+        for key in ("paths", "inventory"):
             if key in settings:
                 values = settings[key]
                 if isinstance(values, str):

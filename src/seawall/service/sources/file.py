@@ -71,6 +71,7 @@ class FileSource:
 
     def __init__(self, cfg: SourceConfig, ctx: Context) -> None:
         self.name = cfg.name
+        self.settings = cfg.settings
         self.format = setting_str(cfg, "format")
         analyzer_for(self.format)
         paths = cfg.get("paths")
