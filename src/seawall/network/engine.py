@@ -1,6 +1,8 @@
 """One pass over a flow source: attribute, orient, and fold every batch into small partial
-aggregates (edges, scan targets, connection times, hourly egress, metadata access, DNS names).
-Memory is bounded by the number of distinct edges/targets, not by the input size.
+aggregates (connections per client/server address and port, connection times, hourly egress,
+metadata access, DNS names). Memory is bounded by the number of distinct keys, not by the input
+size; every reduction is order-free (sums, min, max), so the result does not depend on how the
+input was cut into batches (files, streams, restarts).
 """
 
 from __future__ import annotations
@@ -14,85 +16,105 @@ import polars as pl
 from seawall.core.errors import InputError
 from seawall.network.attribution import CODE, INTERNET, Attributor, Codes, orient
 from seawall.network.base import DNS_SCHEMA, FLOW_SCHEMA, FlowBatch, conform
+from seawall.network.context import Context
 from seawall.network.inventory import Inventory
 from seawall.network.options import NetworkOptions
 
 EDGE_KEYS = ["c_key", "s_key", "s_port", "protocol"]
-SCAN_KEYS = ["c_key", "s_key", "s_addr", "s_port"]
 PAIR_KEYS = ["c_key", "s_addr", "s_port"]
-_COMPACT_EVERY = 8
+SCAN_KEYS = ["c_key", "s_key", "s_addr", "s_port"]
+LINK_KEYS = ["c_key", "s_key", "s_addr", "s_port", "protocol"]
+_MIN_PENDING = 250_000  # rows of new partial frames before a compaction, at least
+_MAX_PARTS = 64
+
+_I64, _B = pl.Int64, pl.Boolean
+LINK_SCHEMA: dict[str, Any] = {
+    "c_key": CODE, "s_key": CODE, "s_addr": CODE, "s_port": pl.Int32, "protocol": pl.Int16,
+    "bytes": _I64, "packets": _I64, "flows": _I64, "rejects": _I64, "answered": _I64,
+    "cross_replica": _I64, "first": _I64, "last": _I64, "c_int": _B, "s_int": _B,
+}
+EVENT_SCHEMA: dict[str, Any] = {"c_key": CODE, "s_addr": CODE, "s_port": pl.Int32, "c_addr": CODE,
+                                "c_port": pl.Int32, "t": _I64}
+EGRESS_SCHEMA: dict[str, Any] = {"src_key": CODE, "hour": _I64, "bytes": _I64, "flows": _I64}
+IMDS_SCHEMA: dict[str, Any] = {"c_key": CODE, "flows": _I64, "first": _I64, "last": _I64, "bytes": _I64}
+DNS_AGG_SCHEMA: dict[str, Any] = {"src_key": CODE, "qname": pl.String, "count": _I64, "first": _I64,
+                                  "last": _I64}
 
 
 @dataclass
 class Partial:
-    """A list of partial frames re-aggregated every few batches."""
+    """Partial frames re-aggregated when the new ones outgrow the compacted one (so each row is
+    re-aggregated a bounded number of times, and memory stays near the distinct keys)."""
 
-    reduce: Callable[[pl.DataFrame], pl.DataFrame]
+    reduce: Callable[[pl.LazyFrame], pl.LazyFrame]
     parts: list[pl.DataFrame] = field(default_factory=list)
+    base_rows: int = 0
+    pending_rows: int = 0
 
     def add(self, frame: pl.DataFrame) -> None:
-        if frame.height:
-            self.parts.append(frame)
-        if len(self.parts) >= _COMPACT_EVERY:
-            self.parts = [self.reduce(pl.concat(self.parts, how="vertical_relaxed"))]
+        if not frame.height:
+            return
+        self.parts.append(frame)
+        self.pending_rows += frame.height
+        if self.pending_rows >= max(self.base_rows, _MIN_PENDING) or len(self.parts) >= _MAX_PARTS:
+            self.compacted()
 
-    def result(self, empty: pl.DataFrame) -> pl.DataFrame:
+    def _reduced(self) -> pl.DataFrame:
+        return self.reduce(pl.concat(self.parts, how="vertical_relaxed").lazy()).collect()
+
+    def result(self, schema: dict[str, Any]) -> pl.DataFrame:
         if not self.parts:
-            return empty
-        return self.reduce(pl.concat(self.parts, how="vertical_relaxed"))
+            return pl.DataFrame(schema=schema)
+        return self.parts[0] if len(self.parts) == 1 else self._reduced()
 
     def compacted(self) -> pl.DataFrame | None:
         """The parts reduced to one (kept so), or None when there is nothing yet."""
         if not self.parts:
             return None
         if len(self.parts) > 1:
-            self.parts = [self.reduce(pl.concat(self.parts, how="vertical_relaxed"))]
+            self.parts = [self._reduced()]
+        self.base_rows, self.pending_rows = self.parts[0].height, 0
         return self.parts[0]
+
+
+def _sums(*cols: str) -> list[pl.Expr]:
+    return [pl.col(c).sum() for c in cols]
+
+
+def reduce_links(lf: pl.LazyFrame) -> pl.LazyFrame:
+    return lf.group_by(LINK_KEYS).agg(
+        *_sums("bytes", "packets", "flows", "rejects", "answered", "cross_replica"),
+        pl.col("first").min(), pl.col("last").max(), pl.col("c_int").max(), pl.col("s_int").max(),
+    )
 
 
 def reduce_edges(df: pl.DataFrame) -> pl.DataFrame:
     """Edges of the same (client, server, port, protocol) as one: counts summed, times spanned."""
-    return df.group_by(EDGE_KEYS).agg(
-        pl.col("bytes").sum(),
-        pl.col("packets").sum(),
-        pl.col("flows").sum(),
-        pl.col("rejects").sum(),
-        pl.col("cross_replica").sum(),
-        pl.col("first").min(),
-        pl.col("last").max(),
+    return df.lazy().group_by(EDGE_KEYS).agg(
+        *_sums("bytes", "packets", "flows", "rejects", "answered", "cross_replica"),
+        pl.col("first").min(), pl.col("last").max(),
         # deterministic whatever the batching: min/max, never first()
-        pl.col("s_addr").min(),
-        pl.col("c_int").max(),
-        pl.col("s_int").max(),
-    )
+        pl.col("s_addr").min(), pl.col("c_int").max(), pl.col("s_int").max(),
+    ).collect()
 
 
-def _scan_reduce(df: pl.DataFrame) -> pl.DataFrame:
-    return df.group_by(SCAN_KEYS).agg(
-        pl.col("flows").sum(), pl.col("rejects").sum(), pl.col("first").min(), pl.col("last").max()
-    )
+def _egress_reduce(lf: pl.LazyFrame) -> pl.LazyFrame:
+    return lf.group_by(["src_key", "hour"]).agg(*_sums("bytes", "flows"))
 
 
-def _egress_reduce(df: pl.DataFrame) -> pl.DataFrame:
-    return df.group_by(["src_key", "hour"]).agg(pl.col("bytes").sum(), pl.col("flows").sum())
+def _imds_reduce(lf: pl.LazyFrame) -> pl.LazyFrame:
+    return lf.group_by(["c_key"]).agg(*_sums("flows", "bytes"), pl.col("first").min(), pl.col("last").max())
 
 
-def _imds_reduce(df: pl.DataFrame) -> pl.DataFrame:
-    return df.group_by(["c_key"]).agg(
-        pl.col("flows").sum(), pl.col("first").min(), pl.col("last").max(), pl.col("bytes").sum()
-    )
-
-
-def _dns_reduce(df: pl.DataFrame) -> pl.DataFrame:
-    return df.group_by(["src_key", "qname"]).agg(
-        pl.col("count").sum(), pl.col("first").min(), pl.col("last").max()
-    )
+def _dns_reduce(lf: pl.LazyFrame) -> pl.LazyFrame:
+    return lf.group_by(["src_key", "qname"]).agg(pl.col("count").sum(), pl.col("first").min(),
+                                                 pl.col("last").max())
 
 
 @dataclass
 class Collected:
-    edges: pl.DataFrame
-    scans: pl.DataFrame
+    edges: pl.DataFrame  # c_key s_key s_port protocol bytes packets flows rejects answered ... s_addr
+    scans: pl.DataFrame  # c_key s_key s_addr s_port flows rejects answered first last (internal only)
     events: pl.DataFrame  # c_key, s_addr, s_port, c_addr, c_port, t: connection starts (bounded per pair)
     egress: pl.DataFrame  # src_key, hour, bytes, flows: bytes to external addresses per hour
     imds: pl.DataFrame
@@ -103,12 +125,12 @@ class Collected:
 
 
 class Collector:
-    def __init__(self, inventory: Inventory, options: NetworkOptions) -> None:
+    def __init__(self, inventory: Inventory, options: NetworkOptions, context: Context | None = None) -> None:
         self.options = options
+        self.context = context or Context.load(list(options.context), options.max_json_bytes)
         self.codes = Codes()
-        self.attributor = Attributor(inventory, self.codes, options.max_addresses)
-        self.edges = Partial(reduce_edges)
-        self.scans = Partial(_scan_reduce)
+        self.attributor = Attributor(inventory, self.codes, options.max_addresses, self.context)
+        self.links = Partial(reduce_links)
         self.egress = Partial(_egress_reduce)
         self.imds = Partial(_imds_reduce)
         self.dns = Partial(_dns_reduce)
@@ -117,8 +139,8 @@ class Collector:
         self.first: int | None = None
         self.last: int | None = None
 
-    def _events_reduce(self, df: pl.DataFrame) -> pl.DataFrame:
-        conn = df.group_by([*PAIR_KEYS, "c_addr", "c_port"]).agg(pl.col("t").min())
+    def _events_reduce(self, lf: pl.LazyFrame) -> pl.LazyFrame:
+        conn = lf.group_by([*PAIR_KEYS, "c_addr", "c_port"]).agg(pl.col("t").min())
         return conn.sort(["t", "c_addr", "c_port"]).group_by(PAIR_KEYS, maintain_order=True).head(
             self.options.beacon_max_events
         )
@@ -134,22 +156,8 @@ class Collector:
         lf = (
             orient(self.attributor.attribute(flows))
             .select(
-                "c_key",
-                "s_key",
-                "c_inst",
-                "s_inst",
-                "c_int",
-                "s_int",
-                "src_key",
-                "src_int",
-                "dst_int",
-                "s_port",
-                "c_port",
-                "protocol",
-                "bytes",
-                "packets",
-                "start",
-                "end",
+                "c_key", "s_key", "c_inst", "s_inst", "c_int", "s_int", "s_infra", "src_key", "src_int",
+                "dst_int", "s_port", "c_port", "protocol", "bytes", "packets", "start", "end", "resp",
                 pl.col("c_aid").alias("c_addr"),
                 pl.col("s_aid").alias("s_addr"),
                 (pl.col("action") == "REJECT").alias("rej"),
@@ -162,44 +170,42 @@ class Collector:
         opts = self.options
         syn = pl.col("tcp_flags").is_null() | ((pl.col("tcp_flags") & 2) > 0)
         beacon_scope = pl.lit(True) if opts.beacon_internal else ~pl.col("s_int")
+        infra_port = pl.any_horizontal(
+            [(pl.col("s_port") == p) & (pl.col("protocol") == proto) for p, proto in
+             sorted(self.context.infra_ports)] or [pl.lit(False)]
+        ).fill_null(False)
         imds = sorted(self.attributor.imds_codes)
         internet = self.codes.code(INTERNET)
         frames = pl.collect_all(
             [
-                # inbound internet clients fold into one node: edges stay bounded on public services
+                # inbound internet clients fold into one node: the aggregate stays bounded on
+                # public services (detections judge internal clients)
                 lf.with_columns(
-                    pl.when(pl.col("c_int"))
-                    .then(pl.col("c_key"))
-                    .otherwise(pl.lit(internet, CODE))
+                    pl.when(pl.col("c_int")).then(pl.col("c_key")).otherwise(pl.lit(internet, CODE))
                     .alias("c_key")
                 )
-                .group_by(EDGE_KEYS)
+                .group_by(LINK_KEYS)
                 .agg(
                     pl.col("bytes").sum(),
                     pl.col("packets").sum(),
                     pl.len().cast(pl.Int64).alias("flows"),
                     reject.sum().alias("rejects"),
+                    # records of the server's side: the server answered (v2 logs have no flags)
+                    (pl.col("resp") & ~pl.col("rej")).cast(pl.Int64).sum().alias("answered"),
                     ((pl.col("c_key") == pl.col("s_key")) & (pl.col("c_inst") != pl.col("s_inst")))
                     .cast(pl.Int64)
                     .sum()
                     .alias("cross_replica"),
                     pl.col("start").min().alias("first"),
                     pl.col("end").max().alias("last"),
-                    pl.col("s_addr").min(),
                     pl.col("c_int").max(),
                     pl.col("s_int").max(),
-                ),
-                lf.filter(pl.col("c_int") & pl.col("s_int") & (pl.col("c_key") != pl.col("s_key")))
-                .group_by(SCAN_KEYS)
-                .agg(
-                    pl.len().cast(pl.Int64).alias("flows"),
-                    reject.sum().alias("rejects"),
-                    pl.col("start").min().alias("first"),
-                    pl.col("end").max().alias("last"),
                 ),
                 lf.filter(
                     pl.col("c_int")
                     & beacon_scope
+                    & ~pl.col("s_infra")
+                    & ~infra_port
                     & ~pl.col("rej")
                     & pl.col("protocol").is_in([6, 17])
                     & (syn | (pl.col("protocol") == 17))
@@ -213,16 +219,15 @@ class Collector:
                 .group_by("c_key")
                 .agg(
                     pl.len().cast(pl.Int64).alias("flows"),
+                    pl.col("bytes").sum(),
                     pl.col("start").min().alias("first"),
                     pl.col("end").max().alias("last"),
-                    pl.col("bytes").sum(),
                 ),
                 lf.select(pl.col("start").min().alias("lo"), pl.col("end").max().alias("hi")),
             ]
         )
-        edges, scans, events, egress, imds_hits, span = frames
-        self.edges.add(edges)
-        self.scans.add(scans)
+        links, events, egress, imds_hits, span = frames
+        self.links.add(links)
         self.events.add(events)
         self.egress.add(egress)
         self.imds.add(imds_hits)
@@ -249,8 +254,8 @@ class Collector:
         )
 
     def _partials(self) -> dict[str, Partial]:
-        return {"edges": self.edges, "scans": self.scans, "events": self.events, "egress": self.egress,
-                "imds": self.imds, "dns": self.dns}
+        return {"links": self.links, "events": self.events, "egress": self.egress, "imds": self.imds,
+                "dns": self.dns}
 
     def state(self) -> tuple[dict[str, Any], dict[str, pl.DataFrame]]:
         """What a snapshot holds (seawall.network.snapshot): the partial aggregates, compacted, the
@@ -260,7 +265,7 @@ class Collector:
         tables["codes"] = pl.DataFrame({"value": self.codes.values}, schema={"value": pl.String})
         pairs = [(a, n) for a, names in sorted(self.names.items()) for n in sorted(names)]
         tables["names"] = pl.DataFrame(pairs, schema={"addr": pl.String, "name": pl.String}, orient="row")
-        manifest = {"first": self.first, "last": self.last, "imds": sorted(self.attributor.imds_codes)}
+        manifest = {"first": self.first, "last": self.last}
         return manifest, tables
 
     def restore(self, manifest: dict[str, Any], tables: dict[str, pl.DataFrame]) -> None:
@@ -268,96 +273,38 @@ class Collector:
             values = tables["codes"]["value"].to_list()
             self.codes.values = [str(v) for v in values]
             self.codes.index = {v: i for i, v in enumerate(self.codes.values)}
+            self.attributor.reset()
             for name, part in self._partials().items():
                 part.parts = [tables[name]] if name in tables and tables[name].height else []
+                part.base_rows, part.pending_rows = (part.parts[0].height if part.parts else 0), 0
             self.names = {}
             for addr, name in tables["names"].iter_rows():
                 self.names.setdefault(str(addr), set()).add(str(name))
             self.first = None if manifest.get("first") is None else int(manifest["first"])
             self.last = None if manifest.get("last") is None else int(manifest["last"])
-            self.attributor.imds_codes = {int(c) for c in manifest.get("imds", [])}
         except (KeyError, TypeError, ValueError, pl.exceptions.PolarsError) as exc:
             raise InputError(f"damaged network snapshot: {exc}") from exc
 
     def finish(self, source_names: dict[str, set[str]]) -> Collected:
+        """The aggregates decoded (the collector goes on: a stream may be flushed many times)."""
         for addr, names in source_names.items():
             self.names.setdefault(addr, set()).update(names)
-        s, i64, b, c = pl.String, pl.Int64, pl.Boolean, CODE
         dec = self.codes.decode
+        links = self.links.result(LINK_SCHEMA)
+        scans = (
+            links.lazy()
+            .filter(pl.col("c_int") & pl.col("s_int") & (pl.col("c_key") != pl.col("s_key")))
+            .group_by(SCAN_KEYS)
+            .agg(*_sums("flows", "rejects", "answered"), pl.col("first").min(), pl.col("last").max())
+            .collect()
+        )
         return Collected(
-            edges=dec(
-                self.edges.result(
-                    pl.DataFrame(
-                        schema={
-                            "c_key": c,
-                            "s_key": c,
-                            "s_port": pl.Int32,
-                            "protocol": pl.Int16,
-                            "bytes": i64,
-                            "packets": i64,
-                            "flows": i64,
-                            "rejects": i64,
-                            "cross_replica": i64,
-                            "first": i64,
-                            "last": i64,
-                            "s_addr": c,
-                            "c_int": b,
-                            "s_int": b,
-                        }
-                    )
-                ),
-                ["c_key", "s_key", "s_addr"],
-            ),
-            scans=dec(
-                self.scans.result(
-                    pl.DataFrame(
-                        schema={
-                            "c_key": c,
-                            "s_key": c,
-                            "s_addr": c,
-                            "s_port": pl.Int32,
-                            "flows": i64,
-                            "rejects": i64,
-                            "first": i64,
-                            "last": i64,
-                        }
-                    )
-                ),
-                ["c_key", "s_key", "s_addr"],
-            ),
-            events=dec(
-                self.events.result(
-                    pl.DataFrame(
-                        schema={
-                            "c_key": c,
-                            "s_addr": c,
-                            "s_port": pl.Int32,
-                            "c_addr": c,
-                            "c_port": pl.Int32,
-                            "t": i64,
-                        }
-                    )
-                ),
-                ["c_key", "s_addr", "c_addr"],
-            ),
-            egress=dec(
-                self.egress.result(
-                    pl.DataFrame(schema={"src_key": c, "hour": i64, "bytes": i64, "flows": i64})
-                ),
-                ["src_key"],
-            ),
-            imds=dec(
-                self.imds.result(
-                    pl.DataFrame(schema={"c_key": c, "flows": i64, "first": i64, "last": i64, "bytes": i64})
-                ),
-                ["c_key"],
-            ),
-            dns=dec(
-                self.dns.result(
-                    pl.DataFrame(schema={"src_key": c, "qname": s, "count": i64, "first": i64, "last": i64})
-                ),
-                ["src_key"],
-            ),
+            edges=dec(reduce_edges(links), ["c_key", "s_key", "s_addr"]),
+            scans=dec(scans, ["c_key", "s_key", "s_addr"]),
+            events=dec(self.events.result(EVENT_SCHEMA), ["c_key", "s_addr", "c_addr"]),
+            egress=dec(self.egress.result(EGRESS_SCHEMA), ["src_key"]),
+            imds=dec(self.imds.result(IMDS_SCHEMA), ["c_key"]),
+            dns=dec(self.dns.result(DNS_AGG_SCHEMA), ["src_key"]),
             names=self.names,
             first=self.first,
             last=self.last,

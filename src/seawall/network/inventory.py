@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,8 +55,11 @@ def split_key(key: str) -> tuple[str, str | None, str]:
     return kind, (ns or None), name
 
 
-def classify(addr: str) -> tuple[str, bool]:
-    """Fallback key for an address nobody claimed, and whether it is internal."""
+def classify(
+    addr: str, known: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network] = ()
+) -> tuple[str, bool]:
+    """Fallback key for an address nobody claimed, and whether it is internal (the private
+    ranges, and the organisation's own `known` ranges)."""
     if addr in IMDS_ADDRS:
         return make_key("InstanceMetadata", None, addr), True
     try:
@@ -64,7 +68,7 @@ def classify(addr: str) -> tuple[str, bool]:
         return make_key("IPAddress", None, addr), True
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
-    if any(ip in net for net in INTERNAL_NETS if net.version == ip.version):
+    if any(ip in net for net in (*INTERNAL_NETS, *known) if net.version == ip.version):
         return make_key("IPAddress", None, addr), True
     return make_key("External", None, addr), False
 

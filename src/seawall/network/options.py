@@ -19,6 +19,9 @@ class NetworkOptions:
     baseline: Path | None = None  # saved by `seawall netmap --save-baseline`
     intel: list[Path] = field(default_factory=list)  # IP/CIDR lists, STIX 2.1 bundles
     inventory: list[Path] = field(default_factory=list)  # kubectl / ecs describe-tasks / docker inspect
+    # organisation context and well-known infrastructure (network/context.yaml + these files,
+    # YAML/JSON with the same keys, or AWS's ip-ranges.json)
+    context: list[Path] = field(default_factory=list)
     # VPC Flow Logs without a header line (CloudWatch Logs): the log format, e.g.
     # "${version} ${srcaddr} ..." or plain field names separated by spaces. Default: the v2 format.
     vpc_format: str | None = None
