@@ -19,6 +19,7 @@ SECTIONS: list[tuple[str, str, str]] = [
     ("Posture audit", "devtools.demo_audit", "audit_demo"),
     ("Threat detection in logs", "devtools.demo_detect", "detect_demo"),
     ("Network flows and service map", "devtools.demo_network", "network_demo"),
+    ("The service: sources, findings store, incidents, API", "devtools.demo_service", "service_demo"),
 ]
 
 
