@@ -46,6 +46,7 @@ def api_client(kubeconfig: str | None, context: str | None) -> Any:
 
 def call(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """One API call; errors as one line: `what` names the verb and object."""
+    import urllib3
     from kubernetes.client import ApiException
 
     try:
@@ -59,10 +60,9 @@ def call(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if err.status == 404:
             raise InputError(f"{what}: not found ({reason})") from None
         raise SeawallError(f"{what} failed: {err.status} {reason}") from None
-    except (OSError, ValueError) as err:  # urllib3 errors are OSErrors; bad TLS, refused connection
-        raise NetworkError(
-            f"{what}: cannot reach the API server ({type(err).__name__}: {str(err)[:160]})"
-        ) from None
+    except (OSError, ValueError, urllib3.exceptions.HTTPError) as err:  # refused, bad TLS, timeouts
+        cause = getattr(err, "reason", None) or err
+        raise NetworkError(f"{what}: cannot reach the API server ({str(cause)[:240]})") from None
 
 
 def _reason(err: Any) -> str:
@@ -115,7 +115,7 @@ class Executor:
                         bundle.add_text(
                             f"{name}/logs/{cname}{'.previous' if previous else ''}.log", text or ""
                         )
-                    except InputError as err:  # no logs (yet): say so in the bundle
+                    except SeawallError as err:  # no logs (not started, no previous run): said in the bundle
                         bundle.note(str(err))
             events = call(
                 f"list events of pod {ns}/{name}",
@@ -130,7 +130,7 @@ class Executor:
                 try:
                     node = call(f"get node {node_name}", self.core.read_node, node_name)
                     bundle.add_json(f"{name}/node.json", self.api.sanitize_for_serialization(node))
-                except AuthError as err:  # namespaced responders often may not read nodes: noted, not fatal
+                except SeawallError as err:  # responders often may not read nodes; a node may be gone
                     bundle.note(str(err))
         return bundle.close()
 

@@ -17,7 +17,7 @@ import orjson
 import yaml
 
 from seawall.bounded import read_file_capped
-from seawall.core.errors import InputError
+from seawall.core.errors import InputError, SeawallError
 
 DUMP_CAP = 512 << 20
 MAX_OBJECTS = 200_000
@@ -173,6 +173,8 @@ class KubeView:
         """Read what a plan for a workload in `namespace` needs from the API server."""
         from kubernetes import client
 
+        from seawall.respond.kube_client import call
+
         core = client.CoreV1Api(api_client)
         apps = client.AppsV1Api(api_client)
         net = client.NetworkingV1Api(api_client)
@@ -186,20 +188,50 @@ class KubeView:
                 item.setdefault("kind", kind)
             return list(items)
 
-        view.add_all(listed("Namespace", core.list_namespace(limit=5000)), "api")
-        view.add_all(listed("Pod", core.list_pod_for_all_namespaces(limit=20000)), "api")
-        view.add_all(listed("Service", core.list_namespaced_service(namespace)), "api")
-        view.add_all(listed("NetworkPolicy", net.list_namespaced_network_policy(namespace)), "api")
-        view.add_all(listed("ReplicaSet", apps.list_namespaced_replica_set(namespace)), "api")
-        view.add_all(listed("Deployment", apps.list_namespaced_deployment(namespace)), "api")
-        view.add_all(listed("StatefulSet", apps.list_namespaced_stateful_set(namespace)), "api")
-        view.add_all(listed("DaemonSet", apps.list_daemon_set_for_all_namespaces(limit=5000)), "api")
+        view.add_all(listed("Namespace", call("list namespaces", core.list_namespace, limit=5000)), "api")
+        view.add_all(listed("Pod", call("list pods", core.list_pod_for_all_namespaces, limit=20000)), "api")
+        view.add_all(
+            listed("Service", call(f"list services in {namespace}", core.list_namespaced_service, namespace)),
+            "api",
+        )
+        view.add_all(
+            listed(
+                "NetworkPolicy",
+                call(f"list networkpolicies in {namespace}", net.list_namespaced_network_policy, namespace),
+            ),
+            "api",
+        )
+        view.add_all(
+            listed(
+                "ReplicaSet",
+                call(f"list replicasets in {namespace}", apps.list_namespaced_replica_set, namespace),
+            ),
+            "api",
+        )
+        view.add_all(
+            listed(
+                "Deployment",
+                call(f"list deployments in {namespace}", apps.list_namespaced_deployment, namespace),
+            ),
+            "api",
+        )
+        view.add_all(
+            listed(
+                "StatefulSet",
+                call(f"list statefulsets in {namespace}", apps.list_namespaced_stateful_set, namespace),
+            ),
+            "api",
+        )
+        view.add_all(
+            listed("DaemonSet", call("list daemonsets", apps.list_daemon_set_for_all_namespaces, limit=5000)),
+            "api",
+        )
         try:
-            groups = sanitize(client.ApisApi(api_client).get_api_versions())
+            groups = sanitize(call("discover API groups", client.ApisApi(api_client).get_api_versions))
             view.api_groups = {str(g.get("name")) for g in groups.get("groups") or []}
-        except client.ApiException as err:
+        except SeawallError as err:
             view.warnings.append(
-                f"API discovery failed ({err.status}): policy engines with precedence "
+                f"API discovery failed ({err.message}): policy engines with precedence "
                 "(Cilium, Calico, AdminNetworkPolicy) not detected"
             )
         return view

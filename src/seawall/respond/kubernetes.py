@@ -506,7 +506,7 @@ class KubernetesPlatform:
         self, view: KubeView, plan: Plan, target: netpol.Pod, deny: dict[str, Any], override: Step | None
     ) -> None:
         policies = []
-        for obj in view.netpols.values():
+        for _, obj in sorted(view.netpols.items()):
             try:
                 policies.append(netpol.parse_policy(obj))
             except netpol.PolicyError as err:
