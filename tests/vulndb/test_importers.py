@@ -31,7 +31,7 @@ def test_detect_by_content_not_name(tmp_path: Path) -> None:
     assert detect(renamed).kind == "alas"
     copy = tmp_path / "x.data"
     shutil.copy(SECDB / "v3_11" / "main.json", copy)
-    assert detect(copy).kind == "alpine-secdb"
+    assert detect(copy).kind == "secdb"
     assert detect(FIXTURES / "debian-tracker.json").kind == "debian-tracker"
     assert detect(SHIPPED_DIR / "osv" / "Go.zip").kind == "osv"
 
@@ -93,10 +93,13 @@ def test_debian_tracker_fixture(tmp_path: Path) -> None:
     with open_db(db_path) as db:
         bullseye = db.match([_deb("libc6", "2.31-13+deb11u5", "glibc")], OSInfo("debian", "11"))
     assert {f.rule for f in bullseye} == {"CVE-2010-4756"}
-    # without an OS release, distro packages are not guessed at
+    # without an OS release, distro packages are not guessed at: a skip with the count
     with open_db(db_path) as db:
         assert db.match(packages, None) == []
         assert db.stats.no_os_release == 3
+        assert [s.message() for s in db.skips] == [
+            "3 deb packages not analyzed: the image's operating system was not detected (no os-release), "
+            "so no distribution feed applies"]
 
 
 def test_alas_fixture_plain_and_gzip(tmp_path: Path) -> None:
@@ -141,7 +144,8 @@ def test_osv_directory_and_debian_osv_ecosystem(tmp_path: Path) -> None:
     assert stats[0].advisories == live > 40
     with open_db(db_path) as db:
         findings = db.match([_deb("libssl1.1", "1.1.1n-0+deb11u3", "openssl")], OSInfo("debian", "11.6"))
-    assert [f.rule for f in findings] == ["DSA-5343-1"]
+    # a DSA naming one CVE is that CVE's finding (the DSA id stays as an alias)
+    assert [(f.rule, f.vulnerability.aliases) for f in findings] == [("CVE-2023-0286", ["DSA-5343-1"])]
 
 
 def test_last_affected_limit_versions_and_git(tmp_path: Path) -> None:
@@ -198,6 +202,7 @@ def test_empty_secdb_is_valid(tmp_path: Path, rel: str) -> None:
 
 
 def test_which_rows_a_package_reads() -> None:
+    from seawall.core import Skip
     from seawall.vulndb.match import Query, query_for
 
     deb = _deb("libc6", "2.36-9+deb12u1", "glibc")
@@ -207,16 +212,24 @@ def test_which_rows_a_package_reads() -> None:
     assert isinstance(q, Query) and q.ecosystems == ["Debian:13"]
     q = query_for(Package("libc6", "2.35-0ubuntu3", "Ubuntu", "pkg:deb/ubuntu/libc6", source_name="glibc"),
                   OSInfo("ubuntu", "22.04"))
-    assert isinstance(q, Query) and q.ecosystems == ["Ubuntu:22.04", "Ubuntu:22.04:LTS"]
+    assert isinstance(q, Query) and q.ecosystems == ["Ubuntu:22.04:LTS", "Ubuntu:22.04"]
     apk = Package("busybox-binsh", "1.36.1-r5", "Alpine", "pkg:apk/alpine/busybox-binsh",
                   source_name="busybox")
     q = query_for(apk, OSInfo("alpine", "3.19.1"))
     assert isinstance(q, Query) and q.ecosystems == ["Alpine:v3.19"] and q.name == "busybox"
     q = query_for(Package("glibc", "2.34-1", "Wolfi", "pkg:apk/wolfi/glibc"), OSInfo("wolfi", "20230201"))
     assert isinstance(q, Query) and q.ecosystems == ["Wolfi"]
-    q = query_for(Package("bash", "5.1-1.el9", "Red Hat", "pkg:rpm/redhat/bash"), OSInfo("rhel", "9.3"))
-    assert q == "unsupported"  # no Red Hat feed: counted, not guessed
-    assert query_for(deb, None) == "no_os"
+    rhel = Package("bash", "5.1-1.el9", "Red Hat", "pkg:rpm/redhat/bash")
+    q = query_for(rhel, OSInfo("rhel", "9.3"))
+    assert isinstance(q, Query) and q.ecosystems == ["Red Hat:9"] and q.name == "bash"
+    # the database decides: no Red Hat data in it -> a skip that says so, not a silent miss
+    q = query_for(rhel, OSInfo("rhel", "9.3"), known={"PyPI", "Debian:12"})
+    assert isinstance(q, Skip) and q.subject == "rpm packages of rhel 9.3" and "Red Hat:9" in q.reason
+    q = query_for(Package("bash", "5.1-1.el7", "CentOS", "pkg:rpm/centos/bash"), OSInfo("centos", "7"))
+    assert q == Skip("rpm packages of centos 7", "no advisory feed for this distribution",
+                     category="unsupported")
+    q = query_for(deb, None)
+    assert isinstance(q, Skip) and q.subject == "deb packages" and "not detected" in q.reason
     mvn = Package("log4j-core", "2.14.1", "Maven", "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1")
     q = query_for(mvn, None)
     assert isinstance(q, Query) and q.name == "org.apache.logging.log4j:log4j-core"

@@ -32,21 +32,28 @@ def register(app: typer.Typer) -> None:
     @db_app.command("import")
     def import_cmd(
         paths: Annotated[list[Path] | None, typer.Argument(
-            help="Feed files or directories (OSV all.zip or JSON dir, Alpine secdb JSON, Debian "
-                 "tracker JSON, ALAS updateinfo.xml[.gz]); none = the advisories shipped with seawall",
-            show_default=False)] = None,
+            help="Feed files or directories, each file recognised by its content (OSV all.zip or "
+                 "JSON, Alpine/Wolfi/Chainguard secdb, Debian tracker, ALAS or Bottlerocket "
+                 "updateinfo.xml[.gz], Red Hat CSAF, NVD/CVE JSON, CISA KEV, EPSS CSV); none = the "
+                 "advisories shipped with seawall", show_default=False)] = None,
         db: DbOption = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
     ) -> None:
         """Import feed files (type detected from content) into a new database, swapped in atomically."""
-        from seawall.vulndb import import_paths, resolve_db_path, shipped_feed_paths
+        from seawall.core.text import printable
+        from seawall.vulndb import import_feeds, resolve_db_path, shipped_feed_paths
 
         chosen = list(paths or []) or shipped_feed_paths()
         if not chosen:
             raise InputError("no feed given and no shipped advisory data found")
-        stats = import_paths(chosen, db)
+        result = import_feeds(chosen, db)
+        if result.ignored and not quiet:
+            names = ", ".join(printable(str(p)) for p in result.ignored[:5])
+            more = f" and {len(result.ignored) - 5} more" if len(result.ignored) > 5 else ""
+            print(f"seawall: warning: {len(result.ignored)} file(s) are no feed seawall knows, "
+                  f"not imported: {names}{more}", file=sys.stderr)
         if not quiet:
-            for s in stats:
+            for s in result.stats:
                 print(f"{s.name}: {s.advisories} advisories, {s.records} package records "
                       f"({s.seconds:.2f}s)", file=sys.stderr)
             print(f"database: {resolve_db_path(db)}", file=sys.stderr)
@@ -63,7 +70,9 @@ def register(app: typer.Typer) -> None:
             "--ca-cert", help="Trust this CA bundle (PEM) for the feed servers", show_default=False)] = None,
         allow_http: Annotated[bool, typer.Option(
             "--allow-http", help="Allow plain http:// feed URLs")] = False,
-        timeout: Annotated[float, typer.Option("--timeout", help="Per-request timeout, seconds")] = 60.0,
+        timeout: Annotated[float, typer.Option("--timeout", help="Per-read timeout, seconds")] = 60.0,
+        deadline: Annotated[float, typer.Option(
+            "--deadline", help="Seconds for the whole update, every feed and read included")] = 3600.0,
         offline: Annotated[bool, typer.Option("--offline", help="Refuse to use the network")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
     ) -> None:
@@ -86,8 +95,10 @@ def register(app: typer.Typer) -> None:
             if not quiet:
                 print(msg, file=sys.stderr)
 
+        if timeout <= 0 or deadline <= 0:
+            raise InputError("--timeout and --deadline must be positive")
         result = update(resolve_db_path(db), feeds, ca_cert=ca_cert, timeout=timeout,
-                        allow_http=allow_http, progress=progress)
+                        allow_http=allow_http, deadline=deadline, progress=progress)
         if not quiet:
             for s in result.updated:
                 print(f"{s.name}: {s.advisories} advisories, {s.records} package records "

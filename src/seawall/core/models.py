@@ -172,6 +172,12 @@ class VulnerabilityInfo:
     fixed_versions: list[str] = field(default_factory=list)
     source: str | None = None
     published: str | None = None
+    # where the severity came from: the matching advisory's feed, else "ghsa" / "nvd" / "cve"
+    severity_source: str | None = None
+    # CISA Known Exploited Vulnerabilities: {"cves", "date_added", "due_date", "ransomware"}
+    kev: dict[str, Any] | None = None
+    epss: float | None = None  # FIRST EPSS probability (0-1), the highest of the group's CVEs
+    epss_percentile: float | None = None
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> VulnerabilityInfo:
@@ -183,9 +189,11 @@ class VulnerabilityInfo:
 
     def to_dict(self) -> dict[str, Any]:
         cvss = _compact({"vector": self.cvss_vector, "score": self.cvss_score}) or None
+        epss = _compact({"score": self.epss, "percentile": self.epss_percentile}) or None
         return _compact({"id": self.id, "aliases": self.aliases, "cvss": cvss,
                          "fixed_versions": self.fixed_versions, "source": self.source,
-                         "published": self.published})
+                         "published": self.published, "severity_source": self.severity_source,
+                         "kev": self.kev, "epss": epss})
 
 
 @dataclass(slots=True)

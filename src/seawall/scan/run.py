@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seawall.core import Finding, FindingKind, Location, Package, Report, Resource, Severity, Target
+from seawall.core import Finding, FindingKind, Location, Package, Report, Resource, Severity, Skip, Target
 from seawall.core.errors import InputError
 from seawall.image import SourceOptions, open_image
 from seawall.image.base import FileVisitor, ImageSource, LayerInfo, Limits
@@ -170,9 +170,11 @@ def _scan(source: ImageSource, ref: str, kind: str, options: ScanOptions, db: _D
     findings: list[Finding] = []
     warnings: list[str] = list(getattr(inv, "warnings", []) or [])
 
+    skips: list[Skip] = []
     if db is not None:
         warnings.extend(db.warnings)
         findings.extend(_vulnerabilities(db.db, inv.packages, inv.os, resource))
+        skips.extend(db.db.skips)  # packages the advisory data could not cover, and why
 
     env_secret_keys: list[str] = []
     if secrets_visitor is not None:
@@ -209,7 +211,7 @@ def _scan(source: ImageSource, ref: str, kind: str, options: ScanOptions, db: _D
         metadata["db"] = db.info
     target = Target(kind=kind, name=name, digest=source.digest, os=inv.os, metadata=metadata)
     return Report(target=target, packages=inv.packages, findings=findings, warnings=warnings,
-                  skips=list(inv.skips))
+                  skips=[*inv.skips, *skips])
 
 
 def _vulnerabilities(db: Any, packages: list[Package], os_info: Any, resource: Resource) -> list[Finding]:

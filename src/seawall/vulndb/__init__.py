@@ -16,15 +16,15 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir
 
-from seawall.core import Finding, OSInfo, Package
+from seawall.core import Finding, OSInfo, Package, Skip
 from seawall.core.errors import InputError
 from seawall.vulndb.base import FeedLimits
-from seawall.vulndb.importers import detect
+from seawall.vulndb.importers import expand
 from seawall.vulndb.match import Matcher, MatchStats
 from seawall.vulndb.store import FeedSource, FeedStats, build, check_schema, connect_ro
 
-__all__ = ["DEFAULT_MAX_AGE", "FeedInfo", "VulnDB", "default_db_path", "import_paths", "open_db",
-           "shipped_feed_paths"]
+__all__ = ["DEFAULT_MAX_AGE", "FeedInfo", "ImportResult", "VulnDB", "default_db_path", "import_feeds",
+           "import_paths", "open_db", "shipped_feed_paths"]
 
 DEFAULT_MAX_AGE = timedelta(days=7)
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "data" / "advisories"
@@ -76,6 +76,7 @@ class VulnDB:
         self.path = path
         self.conn = connect_ro(path)
         self.stats = MatchStats()
+        self._ecosystems: frozenset[str] | None = None
 
     def close(self) -> None:
         self.conn.close()
@@ -86,9 +87,26 @@ class VulnDB:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def ecosystems(self) -> frozenset[str]:
+        """The ecosystems the database holds advisories for (`Debian:12`, `PyPI` ...)."""
+        if self._ecosystems is None:
+            self._ecosystems = frozenset(r[0] for r in self.conn.execute(
+                "SELECT DISTINCT ecosystem FROM ecosystems"))
+        return self._ecosystems
+
+    @property
+    def skips(self) -> list[Skip]:
+        """What the last `match` could not look at, and why (with counts)."""
+        return self.stats.skips
+
     def match(self, packages: Sequence[Package], os: OSInfo | None) -> list[Finding]:
-        """One finding per (package, vulnerability); stats (incl. invalid versions) in `.stats`."""
-        matcher = Matcher(self.conn)
+        """One finding per (package, vulnerability); stats (incl. invalid versions and skips) in
+        `.stats`."""
+        try:
+            known = self.ecosystems()
+        except sqlite3.Error as exc:
+            raise InputError(f"{self.path}: vulnerability database unreadable ({exc})") from None
+        matcher = Matcher(self.conn, known)
         try:
             findings = matcher.match(packages, os)
         except sqlite3.Error as exc:
@@ -142,18 +160,33 @@ def shipped_feed_paths() -> list[Path]:
     return [*zips, *secdb]
 
 
-def import_paths(paths: Sequence[Path], db: Path | None = None,
-                 limits: FeedLimits | None = None) -> list[FeedStats]:
-    """Import feed files/directories (type detected by content) into a new database and swap it in."""
+@dataclass(slots=True)
+class ImportResult:
+    stats: list[FeedStats]
+    ignored: list[Path]  # files in the given directories that are no feed seawall knows
+
+
+def import_feeds(paths: Sequence[Path], db: Path | None = None,
+                 limits: FeedLimits | None = None) -> ImportResult:
+    """Import feed files/directories (every file's type detected by content) into a new database
+    and swap it in; files in a directory that are no known feed are returned, not imported."""
     db_path = resolve_db_path(db)
+    limits = limits or FeedLimits()
     sources: list[FeedSource] = []
+    ignored: list[Path] = []
     for path in paths:
-        path = Path(path)
-        importer = detect(path)
-        sources.append(FeedSource(path=path, importer=importer, name=importer.feed_name(path),
-                                  source=str(path.resolve())))
+        found = expand(Path(path), limits)
+        ignored.extend(found.ignored)
+        for name, importer, where in found.feeds:
+            sources.append(FeedSource(path=where, importer=importer, name=name, source=str(where.resolve())))
     names = [s.name for s in sources]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
         raise InputError(f"two inputs are the same feed ({', '.join(sorted(dupes))}); import one of them")
-    return build(db_path, sources, limits or FeedLimits())
+    return ImportResult(build(db_path, sources, limits), ignored)
+
+
+def import_paths(paths: Sequence[Path], db: Path | None = None,
+                 limits: FeedLimits | None = None) -> list[FeedStats]:
+    """`import_feeds`, returning the per-feed statistics."""
+    return import_feeds(paths, db, limits).stats

@@ -1,7 +1,9 @@
 """What every feed importer produces, and the one interface an importer implements.
 
-An importer reads one feed file (or directory) as a stream and yields `Advisory` records; the
-store writes them. Importers never write anywhere and bound every read (`FeedLimits`).
+An importer reads one feed file (or directory) as a stream and yields records: `Advisory`
+(affected packages, or only a severity: NVD and CVE records), `KevEntry` (CISA KEV) or
+`EpssScore` (FIRST EPSS); the store writes them. Importers never write anywhere and bound every
+read (`FeedLimits`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,34 @@ class Advisory:
     published: str | None = None
     modified: str | None = None
     references: list[str] = field(default_factory=list)
+    # ids this advisory covers without being them: the CVEs of a distribution advisory (OSV
+    # `upstream`, Rocky/Alma `related`, the CVEs of an RHSA). One id reads as an alias; several
+    # make the advisory a bundle (see seawall.vulndb.merge).
+    related: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class KevEntry:
+    """One CVE of CISA's Known Exploited Vulnerabilities catalog."""
+
+    cve: str
+    date_added: str | None = None
+    due_date: str | None = None
+    ransomware: str | None = None  # knownRansomwareCampaignUse: "Known" | "Unknown"
+    name: str | None = None
+
+
+@dataclass(slots=True)
+class EpssScore:
+    """FIRST's EPSS: the probability of exploitation activity in the next 30 days."""
+
+    cve: str
+    score: float
+    percentile: float
+    date: str | None = None  # the score date of the whole file
+
+
+Record = Advisory | KevEntry | EpssScore
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,4 +98,4 @@ class Importer(Protocol):
 
     def feed_name(self, path: Path) -> str: ...
 
-    def read(self, path: Path, limits: FeedLimits) -> Iterator[Advisory]: ...
+    def read(self, path: Path, limits: FeedLimits) -> Iterator[Record]: ...

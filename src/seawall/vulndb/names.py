@@ -14,7 +14,12 @@ _PEP503 = re.compile(r"[-_.]+")
 _CANONICAL = {e.lower(): e for e in (
     "PyPI", "npm", "Go", "Maven", "crates.io", "RubyGems", "NuGet", "Packagist", "Hex", "Pub",
     "Debian", "Ubuntu", "Alpine", "Amazon Linux", "Red Hat", "Rocky Linux", "AlmaLinux", "SUSE",
-    "openSUSE", "Wolfi", "Chainguard", "Mageia", "Photon OS", "GitHub Actions", "SwiftURL")}
+    "openSUSE", "Wolfi", "Chainguard", "Mageia", "Photon OS", "GitHub Actions", "SwiftURL", "Bottlerocket")}
+# ecosystems of operating-system packages (OSV's names, and the catalog's for rpm distributions)
+OS_ECOSYSTEMS = frozenset({
+    "Debian", "Ubuntu", "Alpine", "Amazon Linux", "rpm", "RPM", "Wolfi", "Chainguard", "Red Hat",
+    "AlmaLinux", "Rocky Linux", "CentOS", "Fedora", "Oracle Linux", "openSUSE", "SUSE", "Bottlerocket",
+    "Photon OS", "CBL-Mariner", "Azure Linux", "MinimOS", "Mageia", "openEuler"})
 _PURL_TYPES = {"pypi": "PyPI", "npm": "npm", "golang": "Go", "maven": "Maven", "cargo": "crates.io",
                "gem": "RubyGems", "nuget": "NuGet", "composer": "Packagist", "hex": "Hex",
                "pub": "Pub", "deb": "Debian", "apk": "Alpine", "rpm": "rpm"}
@@ -23,10 +28,20 @@ _CANONICAL.update({"cargo": "crates.io", "golang": "Go", "gem": "RubyGems", "rub
                    "dpkg": "Debian", "apk": "Alpine", "java": "Maven", "amzn": "Amazon Linux"})
 
 
+_RHEL = re.compile(r"^enterprise_linux:(\d+)(?:[.:]|$)")
+
+
 def canonical_ecosystem(name: str) -> str:
-    """`pypi` -> `PyPI`; `debian:12` -> `Debian:12`; unknown names are kept as given."""
+    """`pypi` -> `PyPI`; `debian:12` -> `Debian:12`; Red Hat's CPE-style ecosystems of the main
+    RHEL stream (`Red Hat:enterprise_linux:9::appstream`) -> `Red Hat:9`, the release an image's
+    os-release names (EUS/AUS/E4S streams keep their own names); unknown names are kept."""
     base, sep, rest = name.partition(":")
-    return _CANONICAL.get(base.strip().lower(), base.strip()) + sep + rest
+    canon = _CANONICAL.get(base.strip().lower(), base.strip())
+    if canon == "Red Hat" and rest:
+        m = _RHEL.match(rest)
+        if m:
+            return f"Red Hat:{m.group(1)}"
+    return canon + sep + rest
 
 
 def ecosystem_of_purl(purl: str) -> str | None:

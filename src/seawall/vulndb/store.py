@@ -4,9 +4,13 @@ Schema (one row per (advisory, ecosystem, package), ranges serialized compactly)
   meta(key, value)                         schema version, build time
   feeds(name, kind, source, imported_at, checked_at, data_date, advisories, records,
         etag, last_modified, size, sha256)
-  advisories(feed, id, summary, severity, cvss, published, modified, refs, aliases)
+  advisories(feed, id, summary, severity, cvss, published, modified, refs, aliases, related)
+                                           index (id): severity lookups by CVE / GHSA id
   aliases(alias, feed, id)                 every alias of every advisory, looked up by alias
   affected(ecosystem, name, feed, id, data, versions, severity)   index (ecosystem, name)
+  ecosystems(ecosystem, feed, records)     which ecosystems the database covers (skips say so)
+  kev(cve, feed, date_added, due_date, ransomware, name)          CISA KEV
+  epss(cve, feed, score, percentile)                              FIRST EPSS
 `affected.data` is JSON: [[range type, [[event kind, version], ...]], ...] with event kinds
 i(ntroduced), f(ixed), l(ast_affected), m (limit); `affected.versions` is the OSV `versions`
 list minus the versions the ranges already cover (usually empty: NULL), decoded only when the
@@ -20,19 +24,20 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 import orjson
 
 from seawall.core.errors import InputError, SeawallError
-from seawall.vulndb.base import Affected, FeedLimits, Importer
-from seawall.vulndb.match import uncovered_versions
+from seawall.vulndb.base import Advisory, Affected, EpssScore, FeedLimits, Importer, KevEntry
 from seawall.vulndb.names import canonical_version
+from seawall.vulndb.ranges import uncovered_versions
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 EVENT_CODES = {"introduced": "i", "fixed": "f", "last_affected": "l", "limit": "m"}
 
 SCHEMA = """
@@ -43,13 +48,21 @@ CREATE TABLE IF NOT EXISTS feeds(
   size INTEGER, sha256 TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS advisories(
   feed TEXT NOT NULL, id TEXT NOT NULL, summary TEXT, severity TEXT, cvss TEXT, published TEXT,
-  modified TEXT, refs TEXT, aliases TEXT, PRIMARY KEY(feed, id)) WITHOUT ROWID;
+  modified TEXT, refs TEXT, aliases TEXT, related TEXT, PRIMARY KEY(feed, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS advisories_id ON advisories(id);
 CREATE TABLE IF NOT EXISTS aliases(
   alias TEXT NOT NULL, feed TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY(alias, feed, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS affected(
   ecosystem TEXT NOT NULL, name TEXT NOT NULL, feed TEXT NOT NULL, id TEXT NOT NULL,
   data BLOB NOT NULL, versions BLOB, severity TEXT);
 CREATE INDEX IF NOT EXISTS affected_pkg ON affected(ecosystem, name);
+CREATE TABLE IF NOT EXISTS ecosystems(
+  ecosystem TEXT NOT NULL, feed TEXT NOT NULL, records INTEGER, PRIMARY KEY(ecosystem, feed)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kev(
+  cve TEXT NOT NULL, feed TEXT NOT NULL, date_added TEXT, due_date TEXT, ransomware TEXT, name TEXT,
+  PRIMARY KEY(cve, feed)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS epss(
+  cve TEXT NOT NULL, feed TEXT NOT NULL, score REAL, percentile REAL, PRIMARY KEY(cve, feed)) WITHOUT ROWID;
 """
 
 
@@ -94,23 +107,11 @@ def _newest_date(current: str | None, candidate: str | None) -> str | None:
 def write_feed(conn: sqlite3.Connection, feed: FeedSource, limits: FeedLimits) -> FeedStats:
     """Replace every row of `feed.name` with the feed's content (inside the caller's transaction)."""
     start = time.perf_counter()
-    for table in ("affected", "aliases", "advisories", "feeds"):
+    for table in ("affected", "aliases", "advisories", "ecosystems", "kev", "epss", "feeds"):
         column = "name" if table == "feeds" else "feed"
         conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (feed.name,))  # noqa: S608
-    adv_rows: list[tuple[object, ...]] = []
-    alias_rows: list[tuple[str, str, str]] = []
-    aff_rows: list[tuple[object, ...]] = []
-
-    def flush() -> None:
-        conn.executemany("INSERT OR IGNORE INTO advisories VALUES (?,?,?,?,?,?,?,?,?)", adv_rows)
-        conn.executemany("INSERT OR IGNORE INTO aliases VALUES (?,?,?)", alias_rows)
-        conn.executemany("INSERT INTO affected VALUES (?,?,?,?,?,?,?)", aff_rows)
-        adv_rows.clear()
-        alias_rows.clear()
-        aff_rows.clear()
-
     try:
-        n_adv, n_aff, data_date = _write_rows(conn, feed, limits, adv_rows, alias_rows, aff_rows, flush)
+        n_adv, n_aff, data_date = _write_rows(conn, feed, limits)
     except SeawallError:
         raise
     except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
@@ -126,25 +127,71 @@ def write_feed(conn: sqlite3.Connection, feed: FeedSource, limits: FeedLimits) -
     return FeedStats(feed.name, n_adv, n_aff, time.perf_counter() - start)
 
 
-def _write_rows(conn: sqlite3.Connection, feed: FeedSource, limits: FeedLimits,
-                adv_rows: list[tuple[object, ...]], alias_rows: list[tuple[str, str, str]],
-                aff_rows: list[tuple[object, ...]], flush: Callable[[], None]) -> tuple[int, int, str | None]:
+class _Rows:
+    """Rows of one feed, written in batches."""
+
+    SQL: ClassVar[dict[str, str]] = {
+           "advisories": "INSERT OR IGNORE INTO advisories VALUES (?,?,?,?,?,?,?,?,?,?)",
+           "aliases": "INSERT OR IGNORE INTO aliases VALUES (?,?,?)",
+           "affected": "INSERT INTO affected VALUES (?,?,?,?,?,?,?)",
+           "kev": "INSERT OR REPLACE INTO kev VALUES (?,?,?,?,?,?)",
+           "epss": "INSERT OR REPLACE INTO epss VALUES (?,?,?,?)"}
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.rows: dict[str, list[tuple[object, ...]]] = {table: [] for table in self.SQL}
+        self.pending = 0
+
+    def add(self, table: str, row: tuple[object, ...]) -> None:
+        self.rows[table].append(row)
+        self.pending += 1
+        if self.pending >= 5000:
+            self.flush()
+
+    def flush(self) -> None:
+        for table, rows in self.rows.items():
+            if rows:
+                self.conn.executemany(self.SQL[table], rows)
+                rows.clear()
+        self.pending = 0
+
+
+def _json_list(items: list[str]) -> str | None:
+    return orjson.dumps(items).decode() if items else None
+
+
+def _write_rows(conn: sqlite3.Connection, feed: FeedSource,
+                limits: FeedLimits) -> tuple[int, int, str | None]:
     n_adv = n_aff = 0
     data_date: str | None = None
-    for adv in feed.importer.read(feed.path, limits):
+    rows = _Rows(conn)
+    ecosystems: dict[str, int] = {}
+    for record in feed.importer.read(feed.path, limits):
         n_adv += 1
+        if isinstance(record, KevEntry):
+            data_date = _newest_date(data_date, record.date_added)
+            rows.add("kev", (record.cve, feed.name, record.date_added, record.due_date, record.ransomware,
+                             record.name))
+            continue
+        if isinstance(record, EpssScore):
+            data_date = _newest_date(data_date, record.date)
+            rows.add("epss", (record.cve, feed.name, record.score, record.percentile))
+            continue
+        adv: Advisory = record
         data_date = _newest_date(_newest_date(data_date, adv.published), adv.modified)
-        adv_rows.append((feed.name, adv.id, adv.summary, adv.severity, adv.cvss_vector, adv.published,
-                         adv.modified, orjson.dumps(adv.references).decode() if adv.references else None,
-                         orjson.dumps(adv.aliases).decode() if adv.aliases else None))
-        alias_rows.extend((alias, feed.name, adv.id) for alias in adv.aliases)
+        rows.add("advisories", (feed.name, adv.id, adv.summary, adv.severity, adv.cvss_vector, adv.published,
+                                adv.modified, _json_list(adv.references), _json_list(adv.aliases),
+                                _json_list(adv.related)))
+        for alias in adv.aliases:
+            rows.add("aliases", (alias, feed.name, adv.id))
         for aff in adv.affected:
             n_aff += 1
+            ecosystems[aff.ecosystem] = ecosystems.get(aff.ecosystem, 0) + 1
             data, versions = _encode(aff)
-            aff_rows.append((aff.ecosystem, aff.name, feed.name, adv.id, data, versions, aff.severity))
-        if len(aff_rows) >= 5000 or len(adv_rows) >= 5000:
-            flush()
-    flush()
+            rows.add("affected", (aff.ecosystem, aff.name, feed.name, adv.id, data, versions, aff.severity))
+    rows.flush()
+    conn.executemany("INSERT OR REPLACE INTO ecosystems VALUES (?,?,?)",
+                     [(eco, feed.name, n) for eco, n in ecosystems.items()])
     return n_adv, n_aff, data_date
 
 

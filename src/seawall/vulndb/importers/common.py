@@ -131,85 +131,125 @@ def iter_dir_json(root: Path, limits: FeedLimits) -> Iterator[tuple[str, Any]]:
         yield str(file.relative_to(root)), parse_json(data, str(file))
 
 
-def iter_json_object_items(stream: IO[bytes], what: str, limits: FeedLimits,
-                           chunk: int = 1 << 20) -> Iterator[tuple[str, Any]]:
-    """Stream the (key, value) pairs of one big top-level JSON object without loading it whole.
+class JsonStream:
+    """A top-level JSON object read as a stream: values are decoded one at a time; only the
+    current value (bounded by max_member_bytes) and one read chunk are held in memory."""
 
-    Values are decoded one at a time; only the current value (bounded by max_member_bytes)
-    and one read chunk are held in memory.
-    """
-    decoder = json.JSONDecoder()
-    reader = io.TextIOWrapper(stream, encoding="utf-8", errors="strict")
-    buf = ""
-    pos = 0
-    eof = False
-    total = 0
+    def __init__(self, stream: IO[bytes], what: str, limits: FeedLimits, chunk: int = 1 << 20) -> None:
+        self.decoder = json.JSONDecoder()
+        self.reader = io.TextIOWrapper(stream, encoding="utf-8", errors="strict")
+        self.what = what
+        self.limits = limits
+        self.chunk = chunk
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+        self.total = 0
 
-    def more() -> bool:
-        nonlocal buf, pos, eof, total
-        if eof:
+    def _more(self) -> bool:
+        if self.eof:
             return False
         try:
-            piece = reader.read(chunk)
+            piece = self.reader.read(self.chunk)
         except (UnicodeDecodeError, OSError, EOFError) as exc:
-            raise InputError(f"{what}: unreadable ({exc})") from None
+            raise InputError(f"{self.what}: unreadable ({exc})") from None
         if not piece:
-            eof = True
+            self.eof = True
             return False
-        total += len(piece)
-        if total > limits.max_total_bytes:
-            raise LimitExceeded(f"{what}: over {limits.max_total_bytes} bytes")
-        buf = buf[pos:] + piece
-        pos = 0
+        self.total += len(piece)
+        if self.total > self.limits.max_total_bytes:
+            raise LimitExceeded(f"{self.what}: over {self.limits.max_total_bytes} bytes")
+        self.buf = self.buf[self.pos:] + piece
+        self.pos = 0
         return True
 
-    def skip_ws() -> str:
-        nonlocal pos
+    def peek(self) -> str:
+        """The next non-blank character ("" at the end)."""
         while True:
-            while pos < len(buf) and buf[pos] in " \t\r\n":
-                pos += 1
-            if pos < len(buf):
-                return buf[pos]
-            if not more():
+            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n":
+                self.pos += 1
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self._more():
                 return ""
 
-    def decode_value() -> Any:
-        nonlocal pos
+    def expect(self, chars: str, what: str) -> str:
+        ch = self.peek()
+        if not ch or ch not in chars:
+            raise InputError(f"{self.what}: not valid JSON (expected {what})")
+        self.pos += 1
+        return ch
+
+    def value(self) -> Any:
+        self.peek()
         while True:
             try:
-                value, end = decoder.raw_decode(buf, pos)
+                value, end = self.decoder.raw_decode(self.buf, self.pos)
             except json.JSONDecodeError as exc:
-                if len(buf) - pos > limits.max_member_bytes:
+                if len(self.buf) - self.pos > self.limits.max_member_bytes:
                     raise LimitExceeded(
-                        f"{what}: one entry is over {limits.max_member_bytes} bytes") from None
-                if not more():
-                    raise InputError(f"{what}: not valid JSON ({exc.msg} at char {exc.pos})") from None
+                        f"{self.what}: one entry is over {self.limits.max_member_bytes} bytes") from None
+                if not self._more():
+                    raise InputError(f"{self.what}: not valid JSON ({exc.msg} at char {exc.pos})") from None
                 continue
             # a number at the very end of the buffer might continue in the next chunk
-            if end >= len(buf) and not eof and more():
+            if end >= len(self.buf) and not self.eof and self._more():
                 continue
-            pos = end
+            self.pos = end
             return value
 
-    if skip_ws() != "{":
-        raise InputError(f"{what}: not a JSON object")
-    pos += 1
-    first = True
-    while True:
-        ch = skip_ws()
-        if ch == "}":
-            return
-        if not first:
-            if ch != ",":
-                raise InputError(f"{what}: not valid JSON (expected ',' or '}}')")
-            pos += 1
-            skip_ws()
-        first = False
-        key = decode_value()
-        if not isinstance(key, str):
-            raise InputError(f"{what}: not valid JSON (object key is not a string)")
-        if skip_ws() != ":":
-            raise InputError(f"{what}: not valid JSON (expected ':')")
-        pos += 1
-        skip_ws()
-        yield key, decode_value()
+    def members(self) -> Iterator[str]:
+        """The keys of the top-level object; the caller reads each value (`value()` or `items()`)."""
+        if self.peek() != "{":
+            raise InputError(f"{self.what}: not a JSON object")
+        self.pos += 1
+        first = True
+        while True:
+            if self.peek() == "}":
+                self.pos += 1
+                return
+            if not first:
+                self.expect(",", "',' or '}'")
+            first = False
+            key = self.value()
+            if not isinstance(key, str):
+                raise InputError(f"{self.what}: not valid JSON (object key is not a string)")
+            self.expect(":", "':'")
+            yield key
+
+    def items(self) -> Iterator[Any]:
+        """The elements of the array that comes next, one at a time."""
+        self.expect("[", "a list")
+        first = True
+        while True:
+            if self.peek() == "]":
+                self.pos += 1
+                return
+            if not first:
+                self.expect(",", "',' or ']'")
+            first = False
+            yield self.value()
+
+
+def iter_json_object_items(stream: IO[bytes], what: str, limits: FeedLimits,
+                           chunk: int = 1 << 20) -> Iterator[tuple[str, Any]]:
+    """Stream the (key, value) pairs of one big top-level JSON object without loading it whole."""
+    js = JsonStream(stream, what, limits, chunk)
+    for key in js.members():
+        yield key, js.value()
+
+
+def iter_json_array_at(stream: IO[bytes], key: str, what: str, limits: FeedLimits,
+                       chunk: int = 1 << 20) -> Iterator[Any]:
+    """The elements of the list at `key` of a top-level object (NVD's `vulnerabilities`), one at
+    a time; the other top-level values are read and dropped (each bounded)."""
+    js = JsonStream(stream, what, limits, chunk)
+    found = False
+    for name in js.members():
+        if name == key and js.peek() == "[":
+            found = True
+            yield from js.items()
+        else:
+            js.value()
+    if not found:
+        raise InputError(f"{what}: no {key!r} list")

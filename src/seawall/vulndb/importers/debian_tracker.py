@@ -16,10 +16,8 @@ from pathlib import Path
 
 from seawall.core.errors import InputError
 from seawall.vulndb.base import ECOSYSTEM, Advisory, Affected, FeedLimits, Range
+from seawall.vulndb.distros import CODENAMES
 from seawall.vulndb.importers.common import iter_json_object_items, open_text_stream
-
-CODENAMES = {"wheezy": "7", "jessie": "8", "stretch": "9", "buster": "10", "bullseye": "11",
-             "bookworm": "12", "trixie": "13", "forky": "14", "duke": "15"}
 
 
 class DebianTrackerImporter:

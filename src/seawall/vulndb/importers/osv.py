@@ -1,10 +1,17 @@
 """OSV: a per-ecosystem `all.zip` (as published at osv-vulnerabilities.storage.googleapis.com)
 or a directory of OSV JSON files, whatever ecosystems they hold (PyPI, Go, npm, Maven,
-crates.io, RubyGems, Debian:*, Ubuntu:*, Alpine:* ...). Schema: https://ossf.github.io/osv-schema/
+crates.io, RubyGems, Debian:*, Ubuntu:*, Alpine:*, Red Hat:*, Rocky Linux:*, AlmaLinux:*,
+SUSE:*, openSUSE:*, Wolfi, Chainguard ...). Schema: https://ossf.github.io/osv-schema/
+
+Distribution records name their CVEs in `upstream` (Ubuntu, Debian, Red Hat, SUSE) or, without
+aliases, in `related` (Rocky, Alma): kept as `Advisory.related` (seawall.vulndb.merge folds
+bundles into per-CVE findings). A record without affected packages but with a severity (a GHSA
+record of another ecosystem, a severity-only export) is kept for its severity.
 """
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +21,13 @@ from seawall.bounded import read_capped as read_bounded
 from seawall.core.errors import InputError
 from seawall.vulndb.base import Advisory, Affected, FeedLimits, Range
 from seawall.vulndb.importers.common import iter_dir_json, iter_zip_json, parse_json
-from seawall.vulndb.names import canonical_ecosystem, normalize_name
+from seawall.vulndb.names import OS_ECOSYSTEMS, canonical_ecosystem, normalize_name
 
 _EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
 _CVSS_ORDER = {"CVSS_V4": 0, "CVSS_V3": 1, "CVSS_V2": 2}
+# "Moderate: ruby:3.3 security update" (RHSA, RLSA, ALSA summaries carry Red Hat's impact)
+_IMPACT = re.compile(r"^(Critical|Important|Moderate|Low):\s")
+_RATING_TYPES = ("Ubuntu", "Debian")  # OSV `severity` entries that are a distribution's word
 
 
 def _summary(doc: dict[str, Any]) -> str | None:
@@ -45,6 +55,21 @@ def _rating(*sections: Any) -> str | None:
             if isinstance(value, str) and value.strip():
                 return value.strip().lower()
     return None
+
+
+def _word(entries: Any) -> str | None:
+    """A distribution's own rating in OSV `severity` (`{"type": "Ubuntu", "score": "medium"}`)."""
+    if isinstance(entries, list):
+        for e in entries:
+            if isinstance(e, dict) and e.get("type") in _RATING_TYPES and isinstance(e.get("score"), str):
+                return str(e["score"]).strip().lower() or None
+    return None
+
+
+def _ids(value: Any, own: str) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [a for a in value if isinstance(a, str) and a and a != own]
 
 
 def parse_advisory(doc: Any, what: str) -> Advisory | None:
@@ -87,17 +112,27 @@ def parse_advisory(doc: Any, what: str) -> Advisory | None:
                                  or None))
         if entry.get("severity") and not doc.get("severity"):
             doc = {**doc, "severity": entry["severity"]}
-    if not affected:
+    cvss = _cvss(doc.get("severity"))
+    summary = _summary(doc)
+    rating = _rating(doc.get("database_specific")) or _word(doc.get("severity"))
+    if rating is None and summary and (m := _IMPACT.match(summary)):
+        rating = m.group(1).lower()
+    if not affected and cvss is None and rating is None:
         return None
-    aliases = [a for a in doc.get("aliases") or [] if isinstance(a, str) and a != doc["id"]]
+    own = doc["id"]
+    aliases = _ids(doc.get("aliases"), own)
+    # `related` means "not the same vulnerability" in OSV; distributions without `upstream`
+    # (Rocky, Alma) use it for the CVEs an advisory fixes, so only theirs are read
+    os_record = any(a.ecosystem.split(":", 1)[0] in OS_ECOSYSTEMS for a in affected)
+    related = _ids(doc.get("upstream"), own) or (
+        _ids(doc.get("related"), own) if os_record and not aliases else [])
     refs = [r["url"] for r in doc.get("references") or []
             if isinstance(r, dict) and isinstance(r.get("url"), str)][:8]
     return Advisory(
-        id=doc["id"], affected=affected, aliases=aliases, summary=_summary(doc),
-        severity=_rating(doc.get("database_specific")), cvss_vector=_cvss(doc.get("severity")),
+        id=own, affected=affected, aliases=aliases, summary=summary, severity=rating, cvss_vector=cvss,
         published=doc.get("published") if isinstance(doc.get("published"), str) else None,
         modified=doc.get("modified") if isinstance(doc.get("modified"), str) else None,
-        references=refs)
+        references=refs, related=related)
 
 
 class OsvImporter:

@@ -47,6 +47,7 @@ _BY_ECOSYSTEM = {
     "Mageia": "rpm",
     "openEuler": "rpm",
     "Photon OS": "rpm",
+    "Bottlerocket": "rpm",
 }
 
 

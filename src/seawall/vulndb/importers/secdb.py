@@ -1,9 +1,13 @@
-"""Alpine secdb (https://secdb.alpinelinux.org/v3.N/{main,community}.json).
+"""The apk security databases: Alpine secdb, Wolfi and Chainguard (the same JSON shape).
 
-`{"distroversion": "v3.11", "reponame": "main", "packages": [{"pkg": {"name": "openssl",
-"secfixes": {"1.1.1d-r1": ["CVE-2019-1547", ...]}}}]}` — per (origin) package, the apk version
-that fixed each CVE in that branch. A fixed version of "0" means the branch was never affected.
-Matched on the apk origin package and the image's Alpine branch (ecosystem `Alpine:v3.11`).
+    https://secdb.alpinelinux.org/v3.N/{main,community}.json  {"distroversion": "v3.11", ...}
+    https://packages.wolfi.dev/os/security.json               {"urlprefix": "https://packages.wolfi.dev"}
+    https://packages.cgr.dev/chainguard/security.json         {"urlprefix": "https://packages.cgr.dev"}
+
+`{"packages": [{"pkg": {"name": "openssl", "secfixes": {"1.1.1d-r1": ["CVE-2019-1547", ...]}}}]}`
+-- per (origin) package, the apk version that fixed each CVE. A fixed version of "0" means the
+package was never affected (Wolfi also files false positives there). Matched on the apk origin
+package: ecosystem `Alpine:v3.11` (the image's branch), `Wolfi` or `Chainguard` (rolling).
 """
 
 from __future__ import annotations
@@ -11,13 +15,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from seawall.core.errors import InputError
 from seawall.vulndb.base import ECOSYSTEM, Advisory, Affected, FeedLimits, Range
 from seawall.vulndb.importers.common import load_json_document, read_head
 
-_ID = re.compile(r"^(?:CVE-\d{4}-\d{4,}|[A-Z][A-Z0-9]*-[0-9][0-9A-Za-z:.-]*)$")
+_ID = re.compile(r"^(?:CVE-\d{4}-\d{4,}|[A-Z][A-Z0-9]*-[0-9A-Za-z][0-9A-Za-z:.-]*)$")
 _BRANCH = re.compile(r"^v?(\d+\.\d+|edge)$")
+_ROLLING = (("packages.wolfi.dev", "Wolfi"), ("wolfi", "Wolfi"), ("cgr.dev", "Chainguard"),
+            ("chainguard", "Chainguard"))
 
 
 def branch_of(doc: dict[str, object], path: Path) -> str:
@@ -28,24 +35,41 @@ def branch_of(doc: dict[str, object], path: Path) -> str:
     return branch if branch.startswith("v") or branch == "edge" else f"v{branch}"
 
 
-class AlpineSecdbImporter:
-    kind = "alpine-secdb"
+def ecosystem_of(doc: dict[str, Any], path: Path) -> str:
+    """`Alpine:v3.11` from distroversion; `Wolfi` / `Chainguard` from the repository URL."""
+    if "distroversion" in doc:
+        return f"Alpine:{branch_of(doc, path)}"
+    where = f"{doc.get('urlprefix') or ''} {doc.get('reponame') or ''}".lower()
+    for marker, ecosystem in _ROLLING:
+        if marker in where:
+            return ecosystem
+    raise InputError(f"{path}: apk security database of an unknown distribution "
+                     "(no 'distroversion', 'urlprefix' is not Wolfi's or Chainguard's)")
+
+
+class SecdbImporter:
+    kind = "secdb"
 
     def sniff(self, path: Path, head: bytes) -> bool:
-        return path.is_file() and b'"distroversion"' in head and b'"packages"' in head
+        return path.is_file() and b'"packages"' in head and (
+            b'"distroversion"' in head or b'"apkurl"' in head or b'"urlprefix"' in head)
 
     def feed_name(self, path: Path) -> str:
         head = read_head(path, 512).decode("utf-8", "replace")
         branch = re.search(r'"distroversion"\s*:\s*"([^"]{1,20})"', head)
         repo = re.search(r'"reponame"\s*:\s*"([A-Za-z0-9_-]{1,40})"', head)
-        branch_name = branch.group(1) if branch else path.parent.name
-        return f"alpine-secdb:{branch_name}/{repo.group(1) if repo else path.stem}"
+        if branch is None:
+            prefix = re.search(r'"urlprefix"\s*:\s*"([^"]{1,200})"', head)
+            where = f"{prefix.group(1) if prefix else ''} {repo.group(1) if repo else ''}".lower()
+            eco = next((e for m, e in _ROLLING if m in where), "apk")
+            return f"{eco.lower()}-secdb"
+        return f"alpine-secdb:{branch.group(1)}/{repo.group(1) if repo else path.stem}"
 
     def read(self, path: Path, limits: FeedLimits) -> Iterator[Advisory]:
         doc = load_json_document(path, limits)
         if not isinstance(doc, dict) or not isinstance(doc.get("packages"), list | None):
-            raise InputError(f"{path}: not an Alpine secdb document (no 'packages' list)")
-        ecosystem = f"Alpine:{branch_of(doc, path)}"
+            raise InputError(f"{path}: not an apk security database (no 'packages' list)")
+        ecosystem = ecosystem_of(doc, path)
         by_id: dict[str, Advisory] = {}
         for entry in doc.get("packages") or []:
             pkg = entry.get("pkg") if isinstance(entry, dict) else None

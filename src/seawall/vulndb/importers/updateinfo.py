@@ -1,11 +1,13 @@
-"""Amazon Linux security advisories (ALAS) as yum `updateinfo.xml` (optionally gzip'd).
+"""yum `updateinfo.xml` (optionally gzip'd): Amazon Linux (ALAS) and Bottlerocket (BRSA).
 
 `<updates><update type="security"><id>ALAS2-2023-2001</id><title>...</title>
 <severity>important</severity><references><reference type="cve" id="CVE-..."/></references>
 <pkglist><collection><package name= epoch= version= release= arch=/></collection></pkglist>
-</update></updates>`. Matched on the binary rpm name and the Amazon Linux release, taken from
-the advisory id: ALAS2023-* -> 2023, ALAS2022-* -> 2022, ALAS2* -> 2, ALAS-* -> 1.
-Parsed as a stream; documents with a DOCTYPE or entities are refused.
+</update></updates>`. Matched on the binary rpm name and the release, taken from the advisory
+id: ALAS2023-* -> `Amazon Linux:2023`, ALAS2022-* -> 2022, ALAS2* -> 2, ALAS-* -> 1;
+BRSA-* (https://advisories.bottlerocket.aws/updateinfo.xml.gz) -> `Bottlerocket` (one rolling
+stream: its package versions carry the build). Parsed as a stream; documents with a DOCTYPE or
+entities are refused.
 """
 
 from __future__ import annotations
@@ -31,6 +33,13 @@ def release_of(advisory_id: str) -> str | None:
     return None
 
 
+def ecosystem_of(advisory_id: str) -> str | None:
+    if advisory_id.upper().startswith("BRSA-"):
+        return "Bottlerocket"
+    release = release_of(advisory_id)
+    return f"Amazon Linux:{release}" if release else None
+
+
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
@@ -48,10 +57,9 @@ def parse_update(elem: ET.Element, what: str) -> Advisory | None:
         raise InputError(f"{what}: an <update> without <id>")
     if elem.get("type", "security") != "security":
         return None  # bugfix / enhancement updates are not advisories
-    release = release_of(aid)
-    if release is None:
+    ecosystem = ecosystem_of(aid)
+    if ecosystem is None:
         return None
-    ecosystem = f"Amazon Linux:{release}"
     aliases: list[str] = []
     refs: list[str] = []
     packages: dict[str, str] = {}
@@ -59,7 +67,7 @@ def parse_update(elem: ET.Element, what: str) -> Advisory | None:
         tag = _local(sub.tag)
         if tag == "reference":
             rid = sub.get("id") or ""
-            if _CVE.match(rid) and rid not in aliases:
+            if _CVE.match(rid) and rid not in aliases and rid != aid:
                 aliases.append(rid)
             href = sub.get("href")
             if href and len(refs) < 8:
@@ -82,10 +90,16 @@ def parse_update(elem: ET.Element, what: str) -> Advisory | None:
                     summary=_text(elem, "title") or _text(elem, "description"),
                     severity=severity.lower() if severity else None,
                     published=issued, modified=updated or issued,
-                    references=[f"https://alas.aws.amazon.com/{_page(aid)}", *refs][:8])
+                    references=[_page(aid), *refs][:8])
 
 
 def _page(aid: str) -> str:
+    if aid.upper().startswith("BRSA-"):
+        return "https://advisories.bottlerocket.aws/"
+    return f"https://alas.aws.amazon.com/{_alas_page(aid)}"
+
+
+def _alas_page(aid: str) -> str:
     release = release_of(aid)
     if release == "2":
         return f"AL2/{aid}.html"
@@ -134,13 +148,22 @@ def iter_updates(path: Path, limits: FeedLimits) -> Iterator[ET.Element]:
             raise InputError(f"{path}: not valid XML ({exc})") from None
 
 
-class AlasImporter:
-    kind = "alas"
+class UpdateinfoImporter:
+    """`alas` and `bottlerocket` feeds: one format, told apart by the first advisory id."""
+
+    def __init__(self, kind: str, prefix: bytes) -> None:
+        self.kind = kind
+        self.prefix = prefix
 
     def sniff(self, path: Path, head: bytes) -> bool:
-        return path.is_file() and b"<updates" in head
+        if not path.is_file() or b"<updates" not in head:
+            return False
+        m = re.search(rb"<id>\s*([A-Za-z]+)", head)
+        return (m is None and self.kind == "alas") or (m is not None and m.group(1).upper() == self.prefix)
 
     def feed_name(self, path: Path) -> str:
+        if self.kind == "bottlerocket":
+            return "bottlerocket"
         head = read_head(path, 1 << 16).decode("utf-8", "replace")
         m = re.search(r"<id>\s*(ALAS[^<\s]*)\s*</id>", head)
         release = release_of(m.group(1)) if m else None
