@@ -24,7 +24,7 @@ def demo_db(area: Path = AREA) -> Path:
     from seawall import vulndb
 
     feeds = vulndb.shipped_feed_paths()
-    key = hashlib.sha256()
+    key = hashlib.sha256(f"schema {vulndb.SCHEMA_VERSION}|".encode())
     for feed in feeds:
         st = feed.stat()
         key.update(f"{feed.name}:{st.st_size}:{int(st.st_mtime)}|".encode())

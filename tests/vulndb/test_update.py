@@ -1,6 +1,7 @@
 """`seawall db update` against a local HTTPS server (self-signed certificate passed as the CA)
-serving the shared feed files: first download, 304 on the second run, a changed feed, and
-failures mid-way that must leave the old database working."""
+serving real feed files from the repository (the shipped snapshots and tests/vulndb/fixtures):
+first download, 304 on the second run, a changed feed, every feed format, failures mid-way that
+must leave the old database working, and hostile servers bounded by size and deadline."""
 
 from __future__ import annotations
 
@@ -201,3 +202,115 @@ def test_update_one_feed_only(tmp_path: Path, server: tuple[str, Path], tls: tup
         assert [f.name for f in vdb.feeds()] == ["alpine-secdb:v3.11/main"]
     res = run_cli("db", "update", "--db", str(db), "--feeds-file", str(feeds), "--feed", "osv:nope")
     assert res.returncode == 2 and "unknown feed" in res.stderr
+
+
+def test_update_every_new_feed_type(tmp_path: Path, server: tuple[str, Path], tls: tuple[Path, Path]) -> None:
+    """The feeds of the new formats, served as their publishers serve them, fetched by `db update`."""
+    base, root = server
+    feeds_dir = FIXTURES / "feeds"
+    served = {
+        "bottlerocket": ("bottlerocket", "bottlerocket-updateinfo.xml.gz"),
+        "osv:Rocky Linux": ("osv", "RLSA-2024_3671.json"),
+        "redhat-csaf:rhsa-2024_0010": ("csaf", "rhsa-2024_0010.json"),
+        "nvd:2023": ("nvd", "nvd-api-2.0-page.json"),
+        "cisa-kev": ("kev", "known_exploited_vulnerabilities.json"),
+        "epss": ("epss", "epss_scores.csv"),
+    }
+    if (feeds_dir / "wolfi-security.json").is_file():
+        served["wolfi-secdb"] = ("secdb", "wolfi-security.json")
+    (root / "new").mkdir(exist_ok=True)
+    lines = ["feeds:"]
+    for name, (ftype, file) in served.items():
+        data = (feeds_dir / file).read_bytes()
+        target = root / "new" / (file + ".gz" if ftype == "epss" else file)
+        target.write_bytes(gzip.compress(data) if ftype == "epss" else data)  # EPSS is served gzip'd
+        lines.append(f'  - {{name: "{name}", type: {ftype}, url: "{base}/new/{target.name}"}}')
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "vulndb.sqlite"
+    res = run_cli("db", "update", "--db", str(db), "--feeds-file", str(feeds), "--ca-cert", str(tls[0]))
+    assert res.returncode == 0, res.stderr
+    status = json.loads(run_cli("db", "status", "--db", str(db), "--format", "json").stdout)
+    got = {f["name"]: (f["type"], f["advisories"]) for f in status["feeds"]}
+    assert got["bottlerocket"] == ("bottlerocket", 2)
+    assert got["cisa-kev"] == ("kev", 3) and got["epss"] == ("epss", 5) and got["nvd:2023"] == ("nvd", 35)
+    assert got["redhat-csaf:rhsa-2024_0010"] == ("csaf", 1)
+    with open_db(db) as vdb:
+        ruby = Package("ruby", "3.3.0-1.module+el9.3.0+1+abcdef01", "Rocky Linux", "pkg:rpm/rocky/ruby")
+        found = vdb.match([ruby], OSInfo("rocky", "9.3"))
+    assert [f.rule for f in found] == ["RLSA-2024:3671"]
+    # a feed that is not what its type says is refused, the database stays as it was
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(f'feeds:\n  - {{name: "cisa-kev", type: kev, url: "{base}/new/epss_scores.csv.gz"}}\n')
+    res = run_cli("db", "update", "--db", str(db), "--feeds-file", str(wrong), "--ca-cert", str(tls[0]))
+    assert res.returncode == 2 and "did not return a kev feed" in res.stderr, res.stderr
+
+
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    """A feed server that never finishes: an endless body, one byte every 5 s, or headers that
+    trickle. Each handler ends by itself when the client has gone (the next write fails)."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        try:
+            if self.path == "/headers":
+                self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                for _ in range(60):
+                    self.wfile.write(b"X")
+                    self.wfile.flush()
+                    time.sleep(5)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            if self.path == "/endless":
+                chunk = b"[" + b" " * 65535
+                for _ in range(200_000):  # ~13 GB at most, stops at the first failed write
+                    self.wfile.write(chunk)
+                    chunk = b" " * 65536
+            elif self.path == "/trickle":
+                for _ in range(60):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(5)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            return
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[str]:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize("path, extra, message", [
+    ("/endless", "max_bytes: 1048576", "more than 1048576 bytes"),
+    ("/trickle", "", "no complete answer within the 3 s deadline"),
+    ("/headers", "", "no complete answer within the 3 s deadline"),
+])
+def test_update_bounds_every_read(tmp_path: Path, hostile: str, path: str, extra: str, message: str) -> None:
+    """Issue 18: a feed server sending an endless body, or one byte every 5 s (in the body or in
+    the headers), ends `db update` with one line and exit 2, within the deadline, nothing left behind."""
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f'feeds:\n  - {{name: "osv:PyPI", type: osv, url: "{hostile}{path}"'
+                     + (f", {extra}" if extra else "") + "}\n")
+    db = tmp_path / "cache" / "vulndb.sqlite"
+    start = time.monotonic()
+    res = run_cli("db", "update", "--db", str(db), "--feeds-file", str(feeds), "--allow-http",
+                  "--deadline", "3", "--timeout", "60", timeout=120)
+    elapsed = time.monotonic() - start
+    assert res.returncode == 2, (res.returncode, res.stderr)
+    lines = [line for line in res.stderr.splitlines() if line.startswith("seawall:")]
+    assert len(lines) == 1 and message in lines[0], res.stderr
+    assert "Traceback" not in res.stderr
+    assert elapsed < 30, elapsed  # the deadline, not the per-read timeout (60 s) or the server, decided
+    assert not db.exists()
+    leftovers = [p.name for p in db.parent.iterdir()] if db.parent.exists() else []
+    assert not [n for n in leftovers if not n.startswith(".download-")], leftovers

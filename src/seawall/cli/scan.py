@@ -54,6 +54,12 @@ OfflineOpt = Annotated[bool, typer.Option(
     "when you scan a registry: image).")]
 ScannersOpt = Annotated[str, typer.Option(
     "--scanners", help="Comma list of vuln, secret, config.")]
+VexOpt = Annotated[list[Path] | None, typer.Option(
+    "--vex", help="An OpenVEX or CycloneDX VEX document (repeatable): vulnerabilities it marks "
+    "not_affected/fixed for a package or the image are dropped, with a count.", show_default=False)]
+FailOnKevOpt = Annotated[bool, typer.Option(
+    "--fail-on-kev", help="Exit 1 when a finding's CVE is in CISA's Known Exploited Vulnerabilities "
+    "catalog (import it with `seawall db import` or `db update`).")]
 DBOpt = Annotated[Path | None, typer.Option(
     "--db", envvar="SEAWALL_DB", help="Advisory database file (default: the user cache dir).",
     show_default=False)]
@@ -66,11 +72,14 @@ def _check_common(fmt: str, output: Path | None, fail_on: str | None) -> str:
     return fmt
 
 
-def _finish(report: Report, fmt: str, output: Path | None, fail_on: str | None, quiet: bool) -> None:
+def _finish(report: Report, fmt: str, output: Path | None, fail_on: str | None, quiet: bool,
+            fail_on_kev: bool = False) -> None:
     if not quiet:
         for message in report.all_warnings():
             warn(message)
     finish(report, fmt, output, fail_on)
+    if fail_on_kev and any(f.vulnerability is not None and f.vulnerability.kev for f in report.findings):
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
@@ -91,6 +100,8 @@ def register(app: typer.Typer) -> None:
         offline: OfflineOpt = False,
         scanners: ScannersOpt = "vuln,secret,config",
         db: DBOpt = None,
+        vex: VexOpt = None,
+        fail_on_kev: FailOnKevOpt = False,
         platform: PlatformOpt = "linux/amd64",
         username: UsernameOpt = None,
         password: PasswordOpt = None,
@@ -107,13 +118,13 @@ def register(app: typer.Typer) -> None:
         from seawall import analyzers
 
         fmt = _check_common(fmt, output, fail_on)
-        options = _options(scanners, severity, ignore_unfixed, ignore_file, offline, db)
+        options = _options(scanners, severity, ignore_unfixed, ignore_file, offline, db, vex)
         limits = image_limits(max_image_size, max_layer_ratio, max_entries, max_file_size)
         options.source = source_options(platform, username, password, insecure_registry, ca_cert, limits,
                                         registry_timeout)
         options.progress = lambda layers: layer_progress(layers, quiet)
         report = analyzers.get("scan").run(ref, options)
-        _finish(report, fmt, output, fail_on, quiet)
+        _finish(report, fmt, output, fail_on, quiet, fail_on_kev)
 
     @scan_app.command("rootfs")
     def scan_rootfs_cmd(
@@ -128,24 +139,29 @@ def register(app: typer.Typer) -> None:
         offline: OfflineOpt = False,
         scanners: ScannersOpt = "vuln,secret,config",
         db: DBOpt = None,
+        vex: VexOpt = None,
+        fail_on_kev: FailOnKevOpt = False,
         quiet: QuietOpt = False,
     ) -> None:
         """Scan an unpacked root filesystem (a directory) like an image without a config."""
         from seawall import analyzers
 
         fmt = _check_common(fmt, output, fail_on)
-        options = _options(scanners, severity, ignore_unfixed, ignore_file, offline, db)
+        options = _options(scanners, severity, ignore_unfixed, ignore_file, offline, db, vex)
         report = analyzers.get("scan").run(f"rootfs:{directory}", options)
-        _finish(report, fmt, output, fail_on, quiet)
+        _finish(report, fmt, output, fail_on, quiet, fail_on_kev)
 
 
 def _options(scanners: str, severity: str | None, ignore_unfixed: bool, ignore_file: Path | None,
-             offline: bool, db: Path | None) -> ScanOptions:
+             offline: bool, db: Path | None, vex: list[Path] | None = None) -> ScanOptions:
     from seawall.scan.run import ScanOptions, parse_scanners
 
     if ignore_file is not None and not ignore_file.is_file():
         raise InputError(f"--ignore-file {ignore_file}: no such file")
+    for path in vex or []:
+        if not path.is_file():
+            raise InputError(f"--vex {path}: no such file")
     return ScanOptions(scanners=parse_scanners(scanners), severities=parse_severity_list(severity),
                        ignore_unfixed=ignore_unfixed, ignore_file=ignore_file, offline=offline,
-                       db_path=db)
+                       db_path=db, vex_files=list(vex or []))
 

@@ -182,10 +182,13 @@ class VulnerabilityInfo:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> VulnerabilityInfo:
         cvss = raw.get("cvss") or {}
+        epss = raw.get("epss") or {}
         return cls(id=raw.get("id", ""), aliases=list(raw.get("aliases", [])),
                    cvss_vector=cvss.get("vector"), cvss_score=cvss.get("score"),
                    fixed_versions=list(raw.get("fixed_versions", [])), source=raw.get("source"),
-                   published=raw.get("published"))
+                   published=raw.get("published"), severity_source=raw.get("severity_source"),
+                   kev=dict(raw["kev"]) if isinstance(raw.get("kev"), dict) else None,
+                   epss=epss.get("score"), epss_percentile=epss.get("percentile"))
 
     def to_dict(self) -> dict[str, Any]:
         cvss = _compact({"vector": self.cvss_vector, "score": self.cvss_score}) or None

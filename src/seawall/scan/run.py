@@ -70,6 +70,7 @@ class ScanOptions:
     use_default_ignore_file: bool = True
     offline: bool = False
     db_path: Path | None = None
+    vex_files: list[Path] = field(default_factory=list)  # OpenVEX / CycloneDX VEX documents
     source: SourceOptions = field(default_factory=SourceOptions)
     today: dt.date | None = None  # for ignore-file expiry (tests)
     # given the layers, a context manager yielding a visitor that shows progress (CLI, TTY only)
@@ -113,17 +114,24 @@ class _DB:
     db: Any
     warnings: list[str]
     info: dict[str, Any]
+    vex: list[Any] = field(default_factory=list)  # seawall.vulndb.vex.Statement
 
 
 def _open_db(options: ScanOptions) -> _DB:
     from seawall import vulndb
+    from seawall.vulndb.vex import load_vex
 
+    vex = load_vex(options.vex_files)  # a bad --vex file is an error before any work
     warnings: list[str] = []
     path = vulndb.resolve_db_path(options.db_path)
     if not path.exists():
         count = _import_shipped(path)
         warnings.append(f"no advisory database at {path}: imported the advisories shipped with seawall "
                         f"({count} advisories, no network); run `seawall db update` for the full feeds")
+    elif vulndb.stale_shipped_db(path):
+        count = _import_shipped(path)
+        warnings.append(f"the advisory database at {path} was built by an older seawall from its shipped "
+                        f"data: rebuilt from the shipped advisories ({count}, no network)")
     db = vulndb.open_db(path)
     info: dict[str, Any] = {"path": str(path)}
     age = db.age()
@@ -132,7 +140,7 @@ def _open_db(options: ScanOptions) -> _DB:
     stale = db.staleness_warning(MAX_DB_AGE)
     if stale:
         warnings.append(stale + (" (when online)" if options.offline else ""))
-    return _DB(db=db, warnings=warnings, info=info)
+    return _DB(db=db, warnings=warnings, info=info, vex=vex)
 
 
 def _import_shipped(path: Path) -> int:
@@ -171,10 +179,20 @@ def _scan(source: ImageSource, ref: str, kind: str, options: ScanOptions, db: _D
     warnings: list[str] = list(getattr(inv, "warnings", []) or [])
 
     skips: list[Skip] = []
+    vex_dropped = 0
     if db is not None:
         warnings.extend(db.warnings)
-        findings.extend(_vulnerabilities(db.db, inv.packages, inv.os, resource))
+        vulns = _vulnerabilities(db.db, inv.packages, inv.os, resource)
         skips.extend(db.db.skips)  # packages the advisory data could not cover, and why
+        if db.vex:
+            from seawall.vulndb.vex import VexTarget, apply_vex
+
+            vexed = apply_vex(vulns, db.vex, VexTarget(name=name if kind == "image" else None,
+                                                       digest=source.digest))
+            vulns, vex_dropped = vexed.kept, len(vexed.dropped)
+            if vex_dropped:
+                warnings.append(vexed.summary())
+        findings.extend(vulns)
 
     env_secret_keys: list[str] = []
     if secrets_visitor is not None:
@@ -205,6 +223,7 @@ def _scan(source: ImageSource, ref: str, kind: str, options: ScanOptions, db: _D
             "packages": len(inv.packages),
             "files_scanned_for_secrets": secrets_visitor.files_scanned if secrets_visitor else 0,
             "suppressed": suppressed,
+            **({"vex_dropped": vex_dropped} if db is not None and db.vex else {}),
         },
     }
     if db is not None and db.info:

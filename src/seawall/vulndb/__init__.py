@@ -19,12 +19,20 @@ from platformdirs import user_cache_dir
 from seawall.core import Finding, OSInfo, Package, Skip
 from seawall.core.errors import InputError
 from seawall.vulndb.base import FeedLimits
-from seawall.vulndb.importers import expand
+from seawall.vulndb.importers import FileGroup, expand
 from seawall.vulndb.match import Matcher, MatchStats
-from seawall.vulndb.store import FeedSource, FeedStats, build, check_schema, connect_ro
+from seawall.vulndb.store import (
+    SCHEMA_VERSION,
+    FeedSource,
+    FeedStats,
+    build,
+    check_schema,
+    connect_ro,
+    schema_of,
+)
 
 __all__ = ["DEFAULT_MAX_AGE", "FeedInfo", "ImportResult", "VulnDB", "default_db_path", "import_feeds",
-           "import_paths", "open_db", "shipped_feed_paths"]
+           "import_paths", "open_db", "shipped_feed_paths", "stale_shipped_db"]
 
 DEFAULT_MAX_AGE = timedelta(days=7)
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "data" / "advisories"
@@ -152,6 +160,26 @@ def open_db(path: Path | None = None) -> VulnDB:
     return VulnDB(db_path)
 
 
+def stale_shipped_db(path: Path) -> bool:
+    """True when `path` is a database of an older schema built only from the data shipped with
+    seawall (the one a scan imports on first use): it can be rebuilt offline without losing
+    anything a user downloaded."""
+    try:
+        if schema_of(path) == str(SCHEMA_VERSION):
+            return False
+        conn = connect_ro(path)
+    except InputError:
+        return False
+    try:
+        sources = [r[0] or "" for r in conn.execute("SELECT source FROM feeds")]
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+    shipped = str(SHIPPED_DIR)
+    return bool(sources) and all(s.startswith(shipped) for s in sources)
+
+
 def shipped_feed_paths() -> list[Path]:
     """The advisory files shipped in seawall/data/advisories (real snapshots, with licenses).
     Directory names are identifiers (`v3_11`) so that setuptools ships them as package data."""
@@ -174,10 +202,16 @@ def import_feeds(paths: Sequence[Path], db: Path | None = None,
     limits = limits or FeedLimits()
     sources: list[FeedSource] = []
     ignored: list[Path] = []
+    groups: dict[str, FileGroup] = {}
     for path in paths:
         found = expand(Path(path), limits)
         ignored.extend(found.ignored)
         for name, importer, where in found.feeds:
+            if isinstance(importer, FileGroup) and name in groups:  # single records of one kind: one feed
+                groups[name].files.extend(importer.files)
+                continue
+            if isinstance(importer, FileGroup):
+                groups[name] = importer
             sources.append(FeedSource(path=where, importer=importer, name=name, source=str(where.resolve())))
     names = [s.name for s in sources]
     dupes = {n for n in names if names.count(n) > 1}

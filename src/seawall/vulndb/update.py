@@ -36,7 +36,7 @@ from seawall.vulndb.store import FeedSource, FeedStats, build, check_schema, con
 
 DEFAULT_FEEDS_FILE = Path(__file__).with_name("feeds.yaml")
 DEFAULT_DEADLINE = 3600.0  # seconds for the whole update (every feed)
-_NAME = re.compile(r"^[A-Za-z0-9:._/+-]{1,100}$")
+_NAME = re.compile(r"^[A-Za-z0-9:._/+ -]{1,100}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +69,7 @@ def load_feeds(path: Path | None = None) -> list[FeedConfig]:
     for entry in entries:
         if not isinstance(entry, dict) or not isinstance(entry.get("url"), str) \
                 or not isinstance(entry.get("name"), str) or not _NAME.match(entry["name"]):
-            raise InputError(f"{file}: each feed needs a 'name' (letters, digits, :._/+-) and a 'url'")
+            raise InputError(f"{file}: each feed needs a 'name' (letters, digits, space, :._/+-) and a 'url'")
         ftype = entry.get("type")
         if ftype is not None and importer_named(ftype) is None:
             raise InputError(f"{file}: feed {entry['name']}: unknown type {ftype!r} "

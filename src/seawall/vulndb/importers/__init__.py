@@ -128,7 +128,11 @@ def expand(path: Path, limits: FeedLimits | None = None) -> Expanded:
     result = Expanded()
     if not path.is_dir() or path.is_symlink():
         importer = detect(path)
-        result.feeds.append((importer.feed_name(path), importer, path))
+        if _single_record(importer, read_head(path)):  # merged with its kind's other files
+            single = FileGroup(importer, [path], importer.feed_name(path))
+            result.feeds.append((single.name, single, path))
+        else:
+            result.feeds.append((importer.feed_name(path), importer, path))
         return result
     groups: dict[str, FileGroup] = {}
     for file in _files(path, limits):

@@ -5,8 +5,9 @@ SUSE:*, openSUSE:*, Wolfi, Chainguard ...). Schema: https://ossf.github.io/osv-s
 
 Distribution records name their CVEs in `upstream` (Ubuntu, Debian, Red Hat, SUSE) or, without
 aliases, in `related` (Rocky, Alma): kept as `Advisory.related` (seawall.vulndb.merge folds
-bundles into per-CVE findings). A record without affected packages but with a severity (a GHSA
-record of another ecosystem, a severity-only export) is kept for its severity.
+bundles into per-CVE findings). A USN names its CVEs and their CVSS vectors per package in
+`database_specific.cves_map`; those are read too. A record without affected packages but with a
+severity (a GHSA record of another ecosystem, a severity-only export) is kept for its severity.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from seawall.core.errors import InputError
 from seawall.vulndb.base import Advisory, Affected, FeedLimits, Range
 from seawall.vulndb.importers.common import iter_dir_json, iter_zip_json, parse_json
 from seawall.vulndb.names import OS_ECOSYSTEMS, canonical_ecosystem, normalize_name
+from seawall.vulndb.severity import from_cvss
 
 _EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
 _CVSS_ORDER = {"CVSS_V4": 0, "CVSS_V3": 1, "CVSS_V2": 2}
@@ -66,6 +68,21 @@ def _word(entries: Any) -> str | None:
     return None
 
 
+def _cves_map(section: Any, ids: list[str], vectors: list[str]) -> None:
+    cves_map = section.get("cves_map") if isinstance(section, dict) else None
+    for cve in cves_map.get("cves") or [] if isinstance(cves_map, dict) else []:
+        if isinstance(cve, dict) and isinstance(cve.get("id"), str):
+            if cve["id"] not in ids:
+                ids.append(cve["id"])
+            if (vector := _cvss(cve.get("severity"))) is not None:
+                vectors.append(vector)
+
+
+def _highest(vectors: list[str]) -> str | None:
+    scored = [(parsed[1], v) for v in vectors if (parsed := from_cvss(v)) is not None]
+    return max(scored)[1] if scored else None
+
+
 def _ids(value: Any, own: str) -> list[str]:
     if not isinstance(value, list):
         return []
@@ -82,6 +99,8 @@ def parse_advisory(doc: Any, what: str) -> Advisory | None:
     if not isinstance(affected_in, list):
         raise InputError(f"{what}: 'affected' is not a list")
     affected: list[Affected] = []
+    mapped: list[str] = []  # Ubuntu's database_specific.cves_map: CVE ids ...
+    mapped_cvss: list[str] = []  # ... and their vectors
     for entry in affected_in:
         if not isinstance(entry, dict):
             continue
@@ -112,7 +131,8 @@ def parse_advisory(doc: Any, what: str) -> Advisory | None:
                                  or None))
         if entry.get("severity") and not doc.get("severity"):
             doc = {**doc, "severity": entry["severity"]}
-    cvss = _cvss(doc.get("severity"))
+        _cves_map(entry.get("database_specific"), mapped, mapped_cvss)
+    cvss = _cvss(doc.get("severity")) or _highest(mapped_cvss)
     summary = _summary(doc)
     rating = _rating(doc.get("database_specific")) or _word(doc.get("severity"))
     if rating is None and summary and (m := _IMPACT.match(summary)):
@@ -126,6 +146,8 @@ def parse_advisory(doc: Any, what: str) -> Advisory | None:
     os_record = any(a.ecosystem.split(":", 1)[0] in OS_ECOSYSTEMS for a in affected)
     related = _ids(doc.get("upstream"), own) or (
         _ids(doc.get("related"), own) if os_record and not aliases else [])
+    if not any(r.startswith("CVE-") for r in related):
+        related += [c for c in mapped if c not in related and c != own]
     refs = [r["url"] for r in doc.get("references") or []
             if isinstance(r, dict) and isinstance(r.get("url"), str)][:8]
     return Advisory(
