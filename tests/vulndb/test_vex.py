@@ -10,6 +10,7 @@ import pytest
 
 from seawall.core import Finding, FindingKind, Package, Resource, Severity, VulnerabilityInfo
 from seawall.core.errors import InputError
+from seawall.vulndb import shipped_feed_paths
 from seawall.vulndb.vex import VexTarget, apply_vex, load_vex, parse_vex
 from tests.conftest import run_cli
 
@@ -128,3 +129,28 @@ def test_scan_with_vex_drops_and_counts(tmp_path: Path) -> None:
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "not valid JSON" in res.stderr
     res = run_cli(*base, "--vex", str(tmp_path / "missing.json"))
     assert res.returncode == 2 and "no such file" in res.stderr
+
+
+def test_fail_on_kev_gates_the_exit_code(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    site = root / "usr/lib/python3/dist-packages/urllib3-1.26.4.dist-info"
+    site.mkdir(parents=True)
+    (site / "METADATA").write_text("Metadata-Version: 2.1\nName: urllib3\nVersion: 1.26.4\n")
+    db = tmp_path / "db.sqlite"
+    assert run_cli("db", "import", "--db", str(db), "-q").returncode == 0
+    base = ["scan", "rootfs", str(root), "--db", str(db), "--scanners", "vuln", "--format", "json",
+            "--fail-on-kev"]
+    res = run_cli(*base)
+    assert res.returncode == 0, res.stderr  # no KEV data: nothing to gate on
+    # a KEV catalog composed for the test (the real excerpts list no CVE of urllib3)
+    kev = tmp_path / "kev.json"
+    kev.write_text(json.dumps({"title": "CISA Catalog of Known Exploited Vulnerabilities",
+                               "catalogVersion": "2099.01.01", "count": 1, "vulnerabilities": [
+                                   {"cveID": "CVE-2023-45803", "dateAdded": "2099-01-01"}]}))
+    shipped = [str(p) for p in shipped_feed_paths()]
+    assert run_cli("db", "import", "--db", str(db), "-q", *shipped, str(kev)).returncode == 0
+    res = run_cli(*base)
+    assert res.returncode == 1, res.stderr
+    flagged = [f for f in json.loads(res.stdout)["findings"] if f["vulnerability"].get("kev")]
+    assert [f["rule"] for f in flagged] == ["CVE-2023-45803"]
+    assert run_cli(*base[:-1]).returncode == 0  # without the flag the exit code is unchanged
