@@ -143,3 +143,10 @@ def test_scan_reports_skips_in_every_format(tmp_path: Path, tracker_db: Path, os
     assert any(n.startswith(expected) for n in notes)
     table = run_cli(*base, "--format", "table", "--quiet")
     assert expected.split(" not analyzed")[0] in table.stdout
+
+
+def test_go_main_module_without_a_version(shipped_db: Path) -> None:
+    devel = [Package("example.com/demo-server", "(devel)", "Go", "pkg:golang/example.com/demo-server")]
+    assert _skips(shipped_db, devel, None) == [
+        "Go packages not analyzed: no version recorded (Go's \"(devel)\": a main module built from a "
+        "source tree)"]

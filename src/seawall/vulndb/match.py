@@ -34,6 +34,7 @@ NO_RELEASE = "the OS release is not known (no VERSION_ID), so no distribution fe
 NO_FEED = "no advisory feed for this distribution"
 NO_ECOSYSTEM = "no advisory feed for this kind of package"
 BAD_VERSION = "their version does not parse as a {scheme} version"
+NO_VERSION = "no version recorded (Go's \"(devel)\": a main module built from a source tree)"
 
 _QUERY = (
     "SELECT a.feed, a.id, a.data, a.versions, a.severity, v.summary, v.severity, v.cvss, v.published, "
@@ -167,6 +168,10 @@ class Matcher:
                 skipped[(query.subject, query.reason, query.category)] += 1
                 continue
             scheme = scheme_for(query.ecosystems[0])
+            if query.version in ("(devel)", ""):
+                kind = package_kind(pkg, query.ecosystems[0].split(":", 1)[0])
+                skipped[(f"{kind} packages", NO_VERSION, "unsupported")] += 1
+                continue
             if scheme.key(query.version) is None:
                 self.stats.invalid_versions += 1
                 if len(self.stats.invalid) < 100:
