@@ -146,7 +146,8 @@ def detect(
     if source in FLOW_SOURCES and not (list_rules or rules_report):
         network = analyzers.get("network")
         options = network.options(source=source, baseline=baseline, intel=list(intel or []),
-                                  inventory=list(inventory or []), vpc_format=vpc_format)
+                                  inventory=list(inventory or []), vpc_format=vpc_format, engine=engine,
+                                  spark_master=spark_master)
         report = network.run(paths, options)
         suppress(report, suppressions)
         filter_severity(report, severities)

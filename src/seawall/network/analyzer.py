@@ -30,6 +30,10 @@ class NetworkAnalyzer:
 
     def run(self, target: str | Sequence[str], options: NetworkOptions) -> Report:
         paths = [target] if isinstance(target, str) else list(target)
+        if options.engine == "spark":
+            from seawall.spark.analyzer import run_network_on_spark
+
+            return run_network_on_spark(paths, options)
         result = detect(options.source, paths, options)
         return Report(
             target=Target(kind="flows", name=f"{options.source}: " + ", ".join(paths)[:200],

@@ -16,6 +16,8 @@ class NetworkOptions:
     """Inputs and thresholds of `seawall detect --source vpc-flow|hubble|pcap` and `netmap`."""
 
     source: str = "vpc-flow"  # vpc-flow | hubble | pcap
+    engine: str = "local"  # local | spark (seawall.spark.network: the same detectors on Apache Spark)
+    spark_master: str | None = None
     baseline: Path | None = None  # saved by `seawall netmap --save-baseline`
     intel: list[Path] = field(default_factory=list)  # IP/CIDR lists, STIX 2.1 bundles
     inventory: list[Path] = field(default_factory=list)  # kubectl / ecs describe-tasks / docker inspect

@@ -6,19 +6,17 @@ with `--spark-master` (default local[N] with N usable CPUs)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from seawall.core import Report, Target
 from seawall.core.errors import InputError
 from seawall.core.system import usable_cpus
 from seawall.detect import DetectOptions
+from seawall.network.options import NetworkOptions
 
 
-def run_on_spark(options: DetectOptions) -> Report:
-    if options.follow or "-" in options.paths:
-        raise InputError("--engine spark reads files, directories and s3a:// prefixes; not stdin or --follow")
-    if options.state_path is not None:
-        options.state_path = None  # first-seen state lives for the run on Spark (docs/spark.md)
-    from seawall.spark.detect import detect_files, detect_table
+def _session(master: str | None) -> tuple[Any, bool]:
+    """The active session (a notebook, spark-submit), else a new local one to stop afterwards."""
     from seawall.spark.session import local_session, spark_available
 
     problem = spark_available()
@@ -27,9 +25,30 @@ def run_on_spark(options: DetectOptions) -> Report:
     from pyspark.sql import SparkSession
 
     spark = SparkSession.getActiveSession()
-    own = spark is None
-    if spark is None:
-        spark = local_session(options.spark_master or f"local[{usable_cpus()}]")
+    if spark is not None:
+        return spark, False
+    return local_session(master or f"local[{usable_cpus()}]"), True
+
+
+def run_network_on_spark(paths: list[str], options: NetworkOptions) -> Report:
+    from seawall.spark.network import analyze_files
+
+    spark, own = _session(options.spark_master)
+    try:
+        return analyze_files(spark, paths, options).report
+    finally:
+        if own:
+            spark.stop()
+
+
+def run_on_spark(options: DetectOptions) -> Report:
+    if options.follow or "-" in options.paths:
+        raise InputError("--engine spark reads files, directories and s3a:// prefixes; not stdin or --follow")
+    if options.state_path is not None:
+        options.state_path = None  # first-seen state lives for the run on Spark (docs/spark.md)
+    from seawall.spark.detect import detect_files, detect_table
+
+    spark, own = _session(options.spark_master)
     try:
         if is_table(options.paths):
             result = detect_table(spark, options.paths, options)
