@@ -513,7 +513,7 @@ class EcsPlatform:
                         {
                             "action": "call",
                             "kind": "NetworkAclEntry",
-                            "name": f"{acl_id} #{number}",
+                            "name": f"{acl_id} {'egress' if egress else 'ingress'} #{number}",
                             "body": _call(
                                 "ec2",
                                 "DeleteNetworkAclEntry",

@@ -50,6 +50,14 @@ CNI_DAEMONSETS = {
 }
 
 
+# what a plan says about the policy engines that enforce NetworkPolicy without precedence
+CNI_NOTES = {
+    "aws-vpc-cni": "the AWS VPC CNI enforces NetworkPolicy only with its network policy agent enabled "
+                   "(enableNetworkPolicy / ENABLE_NETWORK_POLICY on aws-node)",
+    "weave": "Weave Net enforces NetworkPolicy through weave-npc",
+}
+
+
 def _key(obj: Mapping[str, Any]) -> tuple[str, str]:
     meta = obj.get("metadata") or {}
     return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))

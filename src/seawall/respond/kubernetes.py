@@ -26,7 +26,7 @@ from typing import Any
 from seawall.core.errors import InputError
 from seawall.respond import netpol
 from seawall.respond.base import Applied, Change, Options, Plan, Refused, Residual, Step, WorkloadRef
-from seawall.respond.kube_view import KubeView
+from seawall.respond.kube_view import CNI_NOTES, KubeView
 
 QUARANTINE_LABEL = "seawall.io/quarantine"
 ORIGINAL_LABELS = "seawall.io/original-labels"
@@ -177,6 +177,7 @@ class KubernetesPlatform:
         if override is not None:
             plan.steps.append(override)
         else:
+            plan.warnings.extend(CNI_NOTES[c] for c in view.cni() if c in CNI_NOTES)
             plan.warnings.append(
                 "NetworkPolicies only take effect with a CNI that enforces them; "
                 + (
