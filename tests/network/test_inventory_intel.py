@@ -253,6 +253,8 @@ def test_node_ports_attribute_to_the_workload(tmp_path: Path) -> None:
                 "2 1 eni-1 10.9.9.9 10.2.1.5 40000 30080 6 10 5000 1700000000 1700000060 ACCEPT OK",
                 "2 1 eni-1 10.2.0.11 10.2.1.5 40001 9100 6 10 5000 1700000000 1700000060 ACCEPT OK",
                 "2 1 eni-1 10.2.0.11 10.2.1.5 40002 10250 6 10 5000 1700000000 1700000060 ACCEPT OK",
+                # the kubelet answered (its side of the connection); an unanswered probe is no movement
+                "2 1 eni-1 10.2.1.5 10.2.0.11 10250 40002 6 10 5000 1700000000 1700000060 ACCEPT OK",
             ]
         )
         + "\n"
@@ -275,11 +277,18 @@ def test_a_scraper_is_not_a_scan_but_a_sweep_is(tmp_path: Path) -> None:
         lines.append(
             f"2 1 eni-1 10.3.0.5 10.3.1.{i + 1} {41000 + i} 9100 6 10 5000 1700000000 1700000060 ACCEPT OK"
         )
+        lines.append(  # and each target's answer
+            f"2 1 eni-1 10.3.1.{i + 1} 10.3.0.5 9100 {41000 + i} 6 10 9000 1700000000 1700000060 ACCEPT OK"
+        )
     for i in range(40):
         action = "ACCEPT" if i < 5 else "REJECT"
         lines.append(
             f"2 1 eni-1 10.3.0.6 10.3.1.{i + 1} {42000 + i} 22 6 1 60 1700000000 1700000060 {action} OK"
         )
+        if action == "ACCEPT":
+            lines.append(
+                f"2 1 eni-1 10.3.1.{i + 1} 10.3.0.6 22 {42000 + i} 6 1 60 1700000000 1700000060 ACCEPT OK"
+            )
     flows = tmp_path / "f.log"
     flows.write_text("\n".join(lines) + "\n")
     r = detect("vpc-flow", [str(flows)], NetworkOptions(admin_ports=()))

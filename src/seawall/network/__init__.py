@@ -15,6 +15,8 @@ from typing import Any
 from seawall.core.models import Finding, Skip
 from seawall.network.base import skips_of
 from seawall.network.baseline import Baseline
+from seawall.network.context import Context
+from seawall.network.detectors.rank import fold_addresses, rank
 from seawall.network.engine import Collected, Collector
 from seawall.network.intel import Intel
 from seawall.network.inventory import Inventory
@@ -33,6 +35,7 @@ class Analysis:
     stats: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     skips: list[Skip] = field(default_factory=list)
+    context: Context | None = None
 
     def all_warnings(self) -> list[str]:
         return [*self.warnings, *(s.message() for s in self.skips)]
@@ -56,7 +59,8 @@ def analyze(source: str, paths: list[str], options: NetworkOptions | None = None
     started = time.perf_counter()
     reader = open_source(source, options)
     inventory = Inventory.load(list(options.inventory), options.max_json_bytes)
-    collector = Collector(inventory, options)
+    context = Context.load(list(options.context), options.max_json_bytes)
+    collector = Collector(inventory, options, context)
     for batch in reader.read([str(p) for p in paths]):
         collector.add(batch)
     data = collector.finish(reader.names)
@@ -76,31 +80,33 @@ def analyze(source: str, paths: list[str], options: NetworkOptions | None = None
         stats=stats,
         warnings=list(reader.warnings),
         skips=skips_of(source, reader.stats),
+        context=context,
     )
 
 
 def run_detectors(
     analysis: Analysis, options: NetworkOptions, baseline: Baseline | None = None, intel: Intel | None = None
 ) -> list[Finding]:
-    from seawall.network.detectors import Context, all_detectors
+    from seawall.network.detectors import Context as DetectorContext
+    from seawall.network.detectors import all_detectors
 
     if baseline is None and options.baseline:
         baseline = Baseline.load(options.baseline)
     if intel is None:
         intel = Intel.load(list(options.intel), options.max_json_bytes)
-    ctx = Context(
+    ctx = DetectorContext(
         data=analysis.data,
         options=options,
         inventory=analysis.inventory,
         baseline=baseline,
         intel=intel,
         location=analysis.paths[0] if len(analysis.paths) == 1 else None,
+        env=analysis.context or Context.load(list(options.context), options.max_json_bytes),
     )
     findings: list[Finding] = []
     for detector in all_detectors():
-        findings.extend(detector.run(ctx))
-    findings.sort(key=lambda f: (-f.severity.rank, f.resource.workload or "", f.rule))
-    return findings
+        findings.extend(fold_addresses(detector.run(ctx), options.max_address_findings))
+    return rank(findings)
 
 
 def detect(source: str, paths: list[str], options: NetworkOptions | None = None) -> NetworkResult:

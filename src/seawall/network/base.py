@@ -32,6 +32,9 @@ FLOW_SCHEMA: dict[str, pl.DataType] = {
     "action": pl.String(),  # ACCEPT | REJECT
     "tcp_flags": pl.Int32(),
     "is_reply": pl.Boolean(),  # true: src is the server side; null: unknown (ports decide)
+    # the server answered (one record per connection, e.g. pcap); null: the server's own records
+    # (replies, VPC Flow Logs) say it
+    "answered": pl.Boolean(),
     "dst_name": pl.String(),  # SNI / HTTP Host / DNS name the flow went to, when known
     **{f"src_id_{f}": pl.String() for f in IDENTITY_FIELDS},
     **{f"dst_id_{f}": pl.String() for f in IDENTITY_FIELDS},

@@ -158,6 +158,7 @@ class Collector:
             .select(
                 "c_key", "s_key", "c_inst", "s_inst", "c_int", "s_int", "s_infra", "src_key", "src_int",
                 "dst_int", "s_port", "c_port", "protocol", "bytes", "packets", "start", "end", "resp",
+                "answered",
                 pl.col("c_aid").alias("c_addr"),
                 pl.col("s_aid").alias("s_addr"),
                 (pl.col("action") == "REJECT").alias("rej"),
@@ -191,7 +192,8 @@ class Collector:
                     pl.len().cast(pl.Int64).alias("flows"),
                     reject.sum().alias("rejects"),
                     # records of the server's side: the server answered (v2 logs have no flags)
-                    (pl.col("resp") & ~pl.col("rej")).cast(pl.Int64).sum().alias("answered"),
+                    pl.coalesce(pl.col("answered"), pl.col("resp") & ~pl.col("rej"))
+                    .cast(pl.Int64).sum().alias("answered"),
                     ((pl.col("c_key") == pl.col("s_key")) & (pl.col("c_inst") != pl.col("s_inst")))
                     .cast(pl.Int64)
                     .sum()

@@ -41,6 +41,7 @@ class NetworkOptions:
     admin_ports: tuple[int, ...] = DEFAULT_ADMIN_PORTS
     data_ports: tuple[int, ...] = DEFAULT_DATA_PORTS
     admin_allow: tuple[str, ...] = ()  # "TYPE:NS/NAME" globs of clients allowed to use them
+    lateral_shared_clients: int = 10  # an admin port used by this many client workloads is a service
     # crypto mining
     mining_ports: tuple[int, ...] = DEFAULT_MINING_PORTS
     # instance metadata: clients allowed to reach 169.254.169.254 ("TYPE:NS/NAME" globs)
@@ -55,6 +56,11 @@ class NetworkOptions:
     beacon_min_interval: float = 5.0  # seconds; faster than this is a burst, not a beacon
     beacon_internal: bool = False  # also look at internal destinations
     beacon_max_events: int = 5000  # timestamps kept per pair (bounded memory)
+    # baselines: with a learning period (seconds from the first flow), edges, external destinations
+    # and periodic connections first seen after it are what alert (None: no learning period)
+    learning_period: float | None = None
+    # more findings of one rule than this for bare addresses (no inventory): one per /24 (/64) subnet
+    max_address_findings: int = 25
     # DNS tunneling
     dns_unique_subdomains: int = 150
     dns_label_length: int = 40

@@ -23,6 +23,7 @@ from seawall.core.errors import InputError
 from seawall.network import Analysis, run_detectors
 from seawall.network.base import skips_of
 from seawall.network.baseline import Baseline
+from seawall.network.context import Context
 from seawall.network.engine import Collector
 from seawall.network.intel import Intel
 from seawall.network.inventory import Inventory
@@ -40,7 +41,8 @@ class NetworkStream:
         self.baseline = Baseline.load(options.baseline) if options.baseline is not None else None
         self.intel = Intel.load(list(options.intel), options.max_json_bytes)
         self.inventory = Inventory.load(list(options.inventory), options.max_json_bytes)
-        self.collector = Collector(self.inventory, options)
+        self.context = Context.load(list(options.context), options.max_json_bytes)
+        self.collector = Collector(self.inventory, options, self.context)
         self.origins: list[str] = []
         self.findings: list[Finding] = []
         self.seconds = 0.0
@@ -68,7 +70,7 @@ class NetworkStream:
         }
         return Analysis(source=self.options.source, paths=list(self.origins), data=data,
                         inventory=self.inventory, stats=stats, warnings=list(self.reader.warnings),
-                        skips=skips_of(self.options.source, self.reader.stats))
+                        skips=skips_of(self.options.source, self.reader.stats), context=self.context)
 
     def flush(self) -> list[Finding]:
         self.findings = run_detectors(self.analysis(), self.options, self.baseline, self.intel)

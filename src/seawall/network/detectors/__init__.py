@@ -10,13 +10,14 @@ from seawall.network.detectors.imds import MetadataAccess
 from seawall.network.detectors.intel import ThreatIntel
 from seawall.network.detectors.lateral import LateralMovement
 from seawall.network.detectors.mining import CryptoMining
-from seawall.network.detectors.newedge import NewEdge
+from seawall.network.detectors.newedge import NewDestination, NewEdge
 from seawall.network.detectors.scan import PortScan
 
 
 def all_detectors() -> list[Detector]:
     return [
         NewEdge(),
+        NewDestination(),
         PortScan(),
         LateralMovement(),
         ThreatIntel(),

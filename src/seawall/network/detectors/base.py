@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any, Protocol
@@ -13,6 +13,7 @@ import yaml
 
 from seawall.core.models import Finding, FindingKind, Location, Resource, Severity
 from seawall.network.baseline import Baseline
+from seawall.network.context import Context as NetContext
 from seawall.network.engine import Collected
 from seawall.network.intel import Intel
 from seawall.network.inventory import Inventory, split_key
@@ -28,6 +29,12 @@ class Context:
     baseline: Baseline | None
     intel: Intel
     location: str | None
+    env: NetContext = field(default_factory=NetContext)  # organisation context, infrastructure
+
+    def is_infra(self, addr: str) -> bool:
+        """A well-known infrastructure address: by range, or by a name seen for it."""
+        return self.env.is_infra_address(addr) or any(
+            self.env.is_infra_name(n) for n in self.data.names.get(addr, ()))
 
 
 class Detector(Protocol):

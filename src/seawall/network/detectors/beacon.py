@@ -17,6 +17,17 @@ class Beaconing:
         ev = ctx.data.events
         if not ev.height:
             return []
+        # well-known infrastructure (NTP, DNS, AWS endpoints, mirrors: ranges and names from the
+        # context) is periodic by design; infrastructure ranges and ports were left out while reading
+        addrs = ev["s_addr"].unique().to_list()
+        infra = [a for a in addrs if ctx.is_infra(a)]
+        if infra:
+            ev = ev.filter(~pl.col("s_addr").is_in(infra))
+        if o.learning_period is not None and ctx.data.first is not None:
+            # periodic connections that already ran in the learning period are the usual ones
+            known = ev.group_by(PAIR_KEYS).agg(pl.col("t").min().alias("t0")).filter(
+                pl.col("t0") < ctx.data.first + o.learning_period)
+            ev = ev.join(known.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
         # one event per connection start per pair (several client addresses = replicas merge)
         stats = (
             ev.group_by([*PAIR_KEYS, "t"])

@@ -33,6 +33,8 @@ class CryptoMining:
             s[0] = min(s[0], first or s[0])
             s[1] = max(s[1], last or s[1])
 
+        pools = [a for a, names in ctx.data.names.items() if any(POOL_NAMES.search(n.lower()) for n in names)]
+        edges = edges.filter(pl.col("s_port").is_in(list(o.mining_ports)) | pl.col("s_addr").is_in(pools))
         for r in edges.iter_rows(named=True):
             names = [n for n in ctx.data.names.get(r["s_addr"], ()) if POOL_NAMES.search(n.lower())]
             if names:

@@ -26,9 +26,10 @@ class PortScan:
             pl.struct("s_addr", "s_port").n_unique().alias("targets"),
             pl.col("s_key").n_unique().alias("hosts"),
             pl.col("s_port").n_unique().alias("ports"),
-            # targets that never accepted a connection (a scanner's misses, not a flaky peer)
+            # targets that never answered (rejected, or silent: VPC Flow Logs show an unanswered
+            # probe as an accepted record on the prober's side only) -- a scanner's misses
             pl.struct("s_addr", "s_port")
-            .filter(pl.col("rejects") >= pl.col("flows"))
+            .filter((pl.col("answered") == 0) | (pl.col("rejects") >= pl.col("flows")))
             .n_unique()
             .alias("rejected"),
             pl.col("flows").sum(),

@@ -341,6 +341,8 @@ class PcapSource:
             ],
             "tcp_flags": [f.flags if f.proto == 6 else None for f in done],
             "is_reply": [False if f.oriented else None for f in done],
+            # one record per connection: the server answered unless the SYN went unanswered/reset
+            "answered": [not (f.proto == 6 and f.syn and not f.synack) for f in done],
             "dst_name": [f.name for f in done],
         }
         flows = pl.DataFrame(
@@ -358,6 +360,7 @@ class PcapSource:
                 "action": pl.String,
                 "tcp_flags": pl.Int32,
                 "is_reply": pl.Boolean,
+                "answered": pl.Boolean,
                 "dst_name": pl.String,
             },
         )
