@@ -297,3 +297,101 @@ def write(directory: Path, story: bool = True, seed: int = 1, name: str | None =
     inv = directory / "inventory.json"
     inv.write_text(json.dumps(inventory(), indent=1), encoding="utf-8")
     return flows, inv
+
+
+# -- the same probing story as default v2 records and as custom v7 records with ECS fields -------
+
+V2_FIELDS = FORMAT.split()[:14]
+V7_FIELDS = [*V2_FIELDS, "tcp-flags", "flow-direction", "ecs-cluster-name", "ecs-service-name", "ecs-task-id"]
+PROBER = "10.0.4.25"  # task of ECS service prod/billing (awsvpc: its own ENI)
+PROBER_TASK = "6c1d8e2f4a5b4c3d9e8f7a6b5c4d3e2f"
+PROBE_PORTS = (22, 2375, 6443, 10250)
+BASTION, NODE = "10.0.4.11", "10.0.4.12"  # answer on 22 and on 10250
+DB = "10.0.5.20"
+
+
+def probe_records(seed: int = 3) -> list[dict[str, Any]]:
+    """A day of an ECS service (billing: calls its database every minute and a payment API) whose
+    task, at 13:00, probes 200 hosts of its /24 on four admin ports, gets into a bastion (ssh) and a
+    node's kubelet, and at 15:00 uploads 300 MB to the internet. Each ENI logs its own side: the
+    task's ENI sees its egress and what comes back; 30 existing hosts log their side (a security
+    group REJECT, or the answer); the other 170 addresses have no ENI at all."""
+    rng = random.Random(seed)
+    recs: list[dict[str, Any]] = []
+    existing = {f"10.0.4.{h}" for h in range(10, 40)} - {PROBER}
+
+    def rec(eni_own: str, src: str, dst: str, sp: int, dp: int, t: int, pk: int, by: int, action: str,
+            flags: int, ecs: bool) -> None:
+        direction = "egress" if src == eni_own else "ingress"
+        recs.append({"eni": "eni-0" + eni_own.replace(".", "")[-9:], "src": src, "dst": dst, "sp": sp,
+                     "dp": dp, "t": t, "pk": pk, "by": by, "action": action, "flags": flags,
+                     "direction": direction, "ecs": ecs})
+
+    def conn(t: int, client: str, server: str, port: int, up: int, down: int, answered: bool = True,
+             server_logged: bool = True, reject: bool = False, duration: int = 2) -> None:
+        sp = rng.randint(32768, 60999)
+        end = t + duration
+        client_ecs, server_ecs = client == PROBER, server == PROBER
+        rec(client, client, server, sp, port, t, max(1, up // 1200), up, "ACCEPT", 3 if answered else 2,
+            client_ecs)
+        if answered:
+            rec(client, server, client, port, sp, t, max(1, down // 1200), down, "ACCEPT", 19, client_ecs)
+        if server_logged:
+            rec(server, client, server, sp, port, t, max(1, up // 1200), up, "REJECT" if reject else "ACCEPT",
+                2 if reject else 3, server_ecs)
+            if answered:
+                rec(server, server, client, port, sp, t, max(1, down // 1200), down, "ACCEPT", 19, server_ecs)
+        del end
+
+    for minute in range(24 * 60):
+        t = DAY + minute * 60 + rng.randint(0, 50)
+        conn(t, PROBER, DB, 5432, rng.randint(2_000, 6_000), rng.randint(8_000, 40_000))
+        if rng.random() < 0.2:
+            conn(t + 5, PROBER, PAYMENT, 443, rng.randint(3_000, 9_000), rng.randint(4_000, 12_000),
+                 server_logged=False)
+    t = DAY + 13 * 3600
+    for host in range(1, 201):
+        ip = f"10.0.4.{host}"
+        if ip == PROBER:
+            continue
+        for port in PROBE_PORTS:
+            t += 1
+            opened = (ip == BASTION and port == 22) or (ip == NODE and port == 10250)
+            if opened:
+                conn(t, PROBER, ip, port, 3_000, 20_000, duration=30)
+            elif ip in existing:
+                conn(t, PROBER, ip, port, 60, 0, answered=False, reject=True)
+            else:
+                conn(t, PROBER, ip, port, 60, 0, answered=False, server_logged=False)
+    conn(DAY + 15 * 3600, PROBER, DROP, 443, 300 * 1024 * 1024, 1_000_000, server_logged=False, duration=50)
+    recs.sort(key=lambda r: (r["t"], r["eni"]))
+    return recs
+
+
+def write_probe_story(directory: Path) -> tuple[Path, Path, Path]:
+    """(v2 log, v7 log with ECS fields, `aws ecs describe-tasks` inventory) of `probe_records`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    recs = probe_records()
+    v2, v7 = [" ".join(V2_FIELDS)], [" ".join(V7_FIELDS)]
+    for r in recs:
+        base = (f"2 123456789012 {r['eni']} {r['src']} {r['dst']} {r['sp']} {r['dp']} 6 {r['pk']} {r['by']} "
+                f"{r['t']} {r['t'] + 60} {r['action']} OK")
+        v2.append(base)
+        ecs = f"prod billing {PROBER_TASK}" if r["ecs"] else "- - -"
+        v7.append(f"7{base[1:]} {r['flags']} {r['direction']} {ecs}")
+    p2, p7 = directory / "probe-v2.log.gz", directory / "probe-v7.log.gz"
+    for path, lines in ((p2, v2), (p7, v7)):
+        with gzip.open(path, "wt", encoding="utf-8") as out:
+            out.write("\n".join(lines) + "\n")
+    inv = directory / "ecs-tasks.json"
+    inv.write_text(json.dumps({"tasks": [{
+        "taskArn": f"arn:aws:ecs:eu-west-1:123456789012:task/prod/{PROBER_TASK}",
+        "clusterArn": "arn:aws:ecs:eu-west-1:123456789012:cluster/prod",
+        "group": "service:billing",
+        "taskDefinitionArn": "arn:aws:ecs:eu-west-1:123456789012:task-definition/billing:7",
+        "attachments": [{"type": "ElasticNetworkInterface", "details": [
+            {"name": "networkInterfaceId", "value": "eni-0" + PROBER.replace(".", "")[-9:]},
+            {"name": "privateIPv4Address", "value": PROBER}]}],
+        "containers": [{"name": "billing", "networkInterfaces": [{"privateIpv4Address": PROBER}]}],
+    }], "failures": []}))
+    return p2, p7, inv

@@ -74,6 +74,7 @@ class Attributor:
         self.context = context or Context()
         self.max_addresses = max_addresses
         self.imds_codes: set[int] = set()
+        self.learned: dict[int, int] = {}  # key code of an address -> the identity its records carry
         self.other = codes.code(OTHER_EXTERNAL)
         self._internal_v4 = ipv4_ranges([*INTERNAL_NETS, *self.context.known_networks])
         self._infra_v4 = ipv4_ranges(self.context.infra_networks)
@@ -221,6 +222,11 @@ class Attributor:
                 )
             if f"{side}_id_name" in frame.columns and frame[f"{side}_id_name"].null_count() < frame.height:
                 ident = self._identity_codes(frame, side)
+                # a record names the workload of its own ENI's address: remember it for the records
+                # of that address logged by other ENIs (VPC Flow Logs v7: the peer's side is bare)
+                pairs = pl.DataFrame({"a": coded[f"{side}_key"], "k": ident["__xk"]}).drop_nulls().unique()
+                for addr_key, key in pairs.iter_rows():
+                    self.learned.setdefault(addr_key, key)
                 lf = (
                     lf.with_columns(ident.get_columns())
                     .with_columns(

@@ -287,12 +287,33 @@ class Collector:
         except (KeyError, TypeError, ValueError, pl.exceptions.PolarsError) as exc:
             raise InputError(f"damaged network snapshot: {exc}") from exc
 
+    def _learned_remap(self) -> dict[int, int]:
+        """Bare addresses (IPAddress:/...) whose own records named their workload -> that workload."""
+        values = self.codes.values
+        return {a: k for a, k in self.attributor.learned.items() if values[a].startswith("IPAddress:")}
+
+    @staticmethod
+    def _rekey(frame: pl.DataFrame, remap: dict[int, int], columns: list[str],
+               reduce: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.DataFrame:
+        if not remap or not frame.height:
+            return frame
+        old = pl.Series(list(remap), dtype=CODE)
+        new = pl.Series(list(remap.values()), dtype=CODE)
+        hit = pl.any_horizontal([pl.col(c).is_in(old.implode()) for c in columns])
+        if not frame.select(hit.any()).item():
+            return frame
+        moved = frame.with_columns(pl.col(c).replace(old, new) for c in columns)
+        if "c_key" in columns and "c_int" in frame.columns:
+            moved = moved.with_columns(pl.col("c_int") | pl.col("c_key").is_in(new.implode()))
+        return reduce(moved.lazy()).collect()
+
     def finish(self, source_names: dict[str, set[str]]) -> Collected:
         """The aggregates decoded (the collector goes on: a stream may be flushed many times)."""
         for addr, names in source_names.items():
             self.names.setdefault(addr, set()).update(names)
         dec = self.codes.decode
-        links = self.links.result(LINK_SCHEMA)
+        remap = self._learned_remap()
+        links = self._rekey(self.links.result(LINK_SCHEMA), remap, ["c_key", "s_key"], reduce_links)
         scans = (
             links.lazy()
             .filter(pl.col("c_int") & pl.col("s_int") & (pl.col("c_key") != pl.col("s_key")))
@@ -303,10 +324,13 @@ class Collector:
         return Collected(
             edges=dec(reduce_edges(links), ["c_key", "s_key", "s_addr"]),
             scans=dec(scans, ["c_key", "s_key", "s_addr"]),
-            events=dec(self.events.result(EVENT_SCHEMA), ["c_key", "s_addr", "c_addr"]),
-            egress=dec(self.egress.result(EGRESS_SCHEMA), ["src_key"]),
-            imds=dec(self.imds.result(IMDS_SCHEMA), ["c_key"]),
-            dns=dec(self.dns.result(DNS_AGG_SCHEMA), ["src_key"]),
+            events=dec(self._rekey(self.events.result(EVENT_SCHEMA), remap, ["c_key"], self._events_reduce),
+                       ["c_key", "s_addr", "c_addr"]),
+            egress=dec(self._rekey(self.egress.result(EGRESS_SCHEMA), remap, ["src_key"], _egress_reduce),
+                       ["src_key"]),
+            imds=dec(self._rekey(self.imds.result(IMDS_SCHEMA), remap, ["c_key"], _imds_reduce), ["c_key"]),
+            dns=dec(self._rekey(self.dns.result(DNS_AGG_SCHEMA), remap, ["src_key"], _dns_reduce),
+                    ["src_key"]),
             names=self.names,
             first=self.first,
             last=self.last,

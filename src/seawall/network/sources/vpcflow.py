@@ -327,14 +327,11 @@ class VpcFlowSource(LineFlowSource):
             self.stats.skip(reason, tally.get(code, 0))
         flows = raw.lazy() if tally.get(0, 0) == raw.height else raw.lazy().filter(pl.col("__why") == 0)
         flows = flows.with_columns(src.alias("src_addr"), dst.alias("dst_addr"))
-        if last in INT_FIELDS:
-            flows = flows.with_columns(
-                pl.when(pl.col(last) == "-")
-                .then(None)
-                .otherwise(pl.col(last))
-                .cast(INT_FIELDS[last], strict=False)
-                .alias(last)
-            )
+        # the last column is read without the "-" -> null rule (a short line must leave it null)
+        unset = pl.when(pl.col(last) == "-").then(None).otherwise(pl.col(last))
+        flows = flows.with_columns(
+            (unset.cast(INT_FIELDS[last], strict=False) if last in INT_FIELDS else unset).alias(last)
+        )
         return FlowBatch(flows=self._normalize(flows, present).collect())
 
     def _normalize(self, frame: pl.LazyFrame, cols: set[str]) -> pl.LazyFrame:
