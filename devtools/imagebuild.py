@@ -1,7 +1,8 @@
 """A plain-Python OCI image writer: no Docker engine, no umoci (tarfile + gzip + json + hashlib).
 
-Layers come from a directory, a tarball (e.g. mmdebstrap's) or a `{path: FileSpec}` mapping,
-with whiteouts (`.wh.NAME`) and opaque directories. Output is an OCI image layout (index.json
+Layers come from a directory, a tarball (e.g. mmdebstrap's), the difference of two tarballs
+(a `RUN` step: `Layer.diff`) or a `{path: FileSpec}` mapping, with whiteouts (`.wh.NAME`) and
+opaque directories. Output is an OCI image layout (index.json
 with a `org.opencontainers.image.ref.name` tag) and/or a docker-archive (`docker save` shape).
 Everything is deterministic — fixed mtimes, sorted entries, gzip mtime 0 — so identical inputs
 give identical digests and builds cache. skopeo and umoci read the result.
@@ -27,6 +28,7 @@ CREATED = "2023-06-10T00:00:00Z"
 MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MT_CONFIG = "application/vnd.oci.image.config.v1+json"
 MT_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+WHITEOUT = ".wh."
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,59 @@ class Layer:
                     ti.uname = ti.gname = ""
                     ti.pax_headers = {}
                     yield ti, (src.extractfile(ti) if ti.isreg() else None)
+        return cls(created_by, gen)
+
+
+    @classmethod
+    def diff(cls, created_by: str, lower: Path, upper: Path,
+             keep: Callable[[tarfile.TarInfo], bool] = lambda ti: True) -> Layer:
+        """The changes from root filesystem tarball `lower` to `upper` as one layer, the way a
+        container build snapshots a `RUN` step: entries new or changed in `upper` (type, mode,
+        owner, link target or content), with their parent directories, and a whiteout for each
+        topmost path that `upper` no longer has. mtimes are not compared."""
+        def signatures(path: Path) -> dict[str, tuple[object, ...]]:
+            out: dict[str, tuple[object, ...]] = {}
+            with tarfile.open(path, "r|*") as src:
+                for ti in src:
+                    name = ti.name.removeprefix("./").strip("/")
+                    if not name or ti.ischr() or ti.isblk() or ti.isfifo() or not keep(ti):
+                        continue
+                    digest = ""
+                    if ti.isreg():
+                        fh = src.extractfile(ti)
+                        h = hashlib.sha256()
+                        while fh is not None and (chunk := fh.read(1 << 20)):
+                            h.update(chunk)
+                        digest = h.hexdigest()
+                    out[name] = (ti.type, ti.mode, ti.uid, ti.gid, ti.linkname.removeprefix("./"), digest)
+            return out
+
+        def gen() -> Iterator[tuple[tarfile.TarInfo, IO[bytes] | None]]:
+            old, new = signatures(lower), signatures(upper)
+            changed = {n for n, sig in new.items() if old.get(n) != sig}
+            wanted = set(changed)
+            for name in changed:
+                parts = name.split("/")
+                wanted.update("/".join(parts[:i]) for i in range(1, len(parts)))
+            gone = sorted(n for n in old if n not in new)
+            gone_set = set(gone)
+            tops = [n for n in gone if not any("/".join(n.split("/")[:i]) in gone_set
+                                                 for i in range(1, n.count("/") + 1))]
+            with tarfile.open(upper, "r|*") as src:
+                for ti in src:
+                    name = ti.name.removeprefix("./").strip("/")
+                    if name not in wanted:
+                        continue
+                    ti.name = name + ("/" if ti.isdir() else "")
+                    if ti.islnk():
+                        ti.linkname = ti.linkname.removeprefix("./").lstrip("/")
+                    ti.mtime = min(int(ti.mtime), EPOCH)
+                    ti.uname = ti.gname = ""
+                    ti.pax_headers = {}
+                    yield ti, (src.extractfile(ti) if ti.isreg() else None)
+            for name in tops:
+                head, _, base = name.rpartition("/")
+                yield _info(f"{head}/{WHITEOUT}{base}".lstrip("/"), 0o644), io.BytesIO(b"")
         return cls(created_by, gen)
 
 

@@ -282,3 +282,114 @@ def test_real_go_1_15_and_1_16_binaries(tmp_path: Path, dep_parser_testdata: Pat
     mysql = cat.one("github.com/go-sql-driver/mysql")
     assert mysql.purl == "pkg:golang/github.com/go-sql-driver/mysql@v1.5.0"
     assert mysql.metadata["replaced"] == "github.com/go-sql-driver/mysql v0.0.0-00010101000000-000000000000"
+
+
+LDFLAGS_MOD = "module github.com/example/cli\n\ngo 1.19\n"
+LDFLAGS_MAIN = """package main
+
+import (
+\t"fmt"
+
+\tclivers "github.com/example/cli/cli/version"
+)
+
+var (
+\tversion = "dev"
+\tcommit  = "none"
+)
+
+func main() {
+\tfmt.Println(clivers.Version, clivers.GitCommit, version, commit)
+}
+"""
+LDFLAGS_VERSION = """package version
+
+var (
+\tVersion   = "unknown-version"
+\tGitCommit = "unknown-commit"
+)
+"""
+LDFLAGS_BUILDS = {
+    # docker's CLI: -X github.com/docker/cli/cli/version.Version=28.2.2 (hack/make/.binary)
+    "docker-style": ("-X github.com/example/cli/cli/version.Version=28.2.2 "
+                     "-X github.com/example/cli/cli/version.GitCommit=e6534b4", "v28.2.2"),
+    # GoReleaser's defaults: main.version without the v of the tag, main.commit, main.date
+    "goreleaser": ("-s -w -X main.version=1.4.0 -X main.commit=0123abc -X main.date=2024-01-01T00:00:00Z",
+                   "v1.4.0"),
+    "dev": ("-X main.version=dev", "(devel)"),  # not a version
+    "foreign": ("-X github.com/other/lib.Version=9.9.9", "(devel)"),  # another module's variable
+    # Go does not record -ldflags in the build info of a -trimpath build: nothing to read
+    "trimpath": ("-X main.version=3.0.0", "(devel)"),
+}
+
+
+@pytest.fixture(scope="session")
+def ldflags_binaries(cat_cache: Path) -> Path:
+    """The same small module built with Debian's Go and four -ldflags conventions."""
+    go_version = subprocess.run(["go", "version"], capture_output=True, text=True, check=True).stdout
+    key = hashlib.sha256((LDFLAGS_MOD + LDFLAGS_MAIN + LDFLAGS_VERSION + go_version
+                          + repr(sorted(LDFLAGS_BUILDS.items()))).encode()).hexdigest()[:16]
+    final = CAT_CACHE / f"goldflags-{key}"
+    if final.is_dir():
+        return final
+    tmp = final.with_name(final.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    src = tmp / "src"
+    (src / "cli/version").mkdir(parents=True)
+    (src / "go.mod").write_text(LDFLAGS_MOD)
+    (src / "main.go").write_text(LDFLAGS_MAIN)
+    (src / "cli/version/version.go").write_text(LDFLAGS_VERSION)
+    env = {**os.environ, "GOPROXY": "off", "GOCACHE": str(CAT_CACHE / "gocache"), "CGO_ENABLED": "0",
+           "GOPATH": str(tmp / "gopath"), "GOTOOLCHAIN": "local", "GOFLAGS": "-buildvcs=false"}
+    for name, (flags, _) in LDFLAGS_BUILDS.items():
+        trim = ["-trimpath"] if name == "trimpath" else []
+        subprocess.run(["go", "build", *trim, f"-ldflags={flags}", "-o", str(tmp / name), "."],
+                       cwd=src, env=env, check=True)
+    shutil.rmtree(tmp / "gopath", ignore_errors=True)
+    return publish(tmp, final)
+
+
+def test_main_module_version_from_ldflags(tmp_path: Path, ldflags_binaries: Path) -> None:
+    """`go version -m` shows the -ldflags build setting; the main module's version comes from
+    its -X version variable (as Syft reads it), `v` prefixed as Go module versions are."""
+    root = _image_with(tmp_path, {f"/usr/local/bin/{n}": ldflags_binaries / n for n in LDFLAGS_BUILDS})
+    cat = catalog_dir(root, names=["go-binary"])
+    mains = {p.locations[0].path.rsplit("/", 1)[-1]: p for p in cat.packages if p.metadata.get("main_module")}
+    for name, (flags, version) in LDFLAGS_BUILDS.items():
+        assert (flags in _go_version_m(ldflags_binaries / name)) == (name != "trimpath")
+        main = mains[name]
+        assert (main.name, main.version) == ("github.com/example/cli", version), name
+        assert (main.metadata.get("version_from") == "ldflags") == (version != "(devel)")
+    assert mains["docker-style"].purl == "pkg:golang/github.com/example/cli@v28.2.2"
+    std = next(p for p in cat.packages if p.name == "stdlib")
+    assert std.purl in mains["docker-style"].dependencies  # the main module depends on stdlib
+
+
+def test_ldflags_forms() -> None:
+    from seawall.catalog.golang import version_from_ldflags
+
+    main = "github.com/docker/cli"
+    assert version_from_ldflags("-w -X github.com/docker/cli/cli/version.Version=28.2.2 -X "
+                                "'github.com/docker/cli/cli/version.BuildTime=2025-05-30'", main) == "v28.2.2"
+    assert version_from_ldflags("-X 'main.Version=v2.1.0-rc.1'", main) == "v2.1.0-rc.1"
+    assert version_from_ldflags("-X=main.version=1.2.3", main) == "v1.2.3"
+    assert version_from_ldflags("-X main.version=1.2", main) is None  # not semver
+    assert version_from_ldflags("-X k8s.io/component-base/version.gitVersion=v1.30.2", main) == "v1.30.2"
+    assert version_from_ldflags("-X main.commit=1.2.3", main) is None  # not a version variable
+
+
+def test_go_toolchain_package(tmp_path: Path) -> None:
+    """The go command copied into /usr/local/go (as the golang images do) is a Go toolchain
+    package; the same binary installed by an OS package is not reported twice."""
+    go = Path(shutil.which("go") or "").resolve()
+    version = subprocess.run([str(go), "env", "GOVERSION"], capture_output=True, text=True,
+                             check=True).stdout.strip().removeprefix("go")
+    root = _image_with(tmp_path, {"/usr/local/go/bin/go": go, "/usr/lib/go-x/bin/go": go})
+    info = root / "var/lib/dpkg/info"
+    info.mkdir(parents=True)
+    (info / "golang-x-go.list").write_text("/usr/lib/go-x\n/usr/lib/go-x/bin\n/usr/lib/go-x/bin/go\n")
+    cat = catalog_dir(root, names=["dpkg", "go-binary"])
+    tools = [p for p in cat.packages if p.cataloger == "binary"]
+    assert [(p.name, p.version, p.purl, p.locations[0].path) for p in tools] == [
+        ("go", version, f"pkg:generic/go@{version}", "/usr/local/go/bin/go")]
+    assert tools[0].cpes == [f"cpe:2.3:a:golang:go:{version}:*:*:*:*:*:*:*"]

@@ -176,3 +176,108 @@ def test_real_wars(tmp_path: Path, dep_parser_testdata: Path) -> None:
     assert ("com.fasterxml.jackson.core:jackson-databind", "2.9.10.6",
             "/srv/maven.war:WEB-INF/lib/jackson-databind-2.9.10.6.jar") in got
     assert ("log4j:log4j", "1.2.17", "/srv/gradle.war:WEB-INF/lib/log4j-1.2.17.jar") in got
+
+
+DEBIAN_JAR_DEBS = ["libcommons-codec-java", "libcommons-io-java", "libcommons-lang3-java", "libguava-java",
+                   "libjackson2-annotations-java", "libjackson2-core-java", "libjackson2-databind-java",
+                   "liblog4j2-java", "libslf4j-java", "libyaml-snake-java"]
+
+
+@pytest.fixture(scope="module")
+def debian_jars(tmp_path_factory: pytest.TempPathFactory, cat_cache: Path) -> dict[str, bytes]:
+    """Every real (not symlinked) jar of ten Debian library packages, by file name."""
+    out: dict[str, bytes] = {}
+    work = tmp_path_factory.mktemp("debjars")
+    for deb in apt_download(DEBIAN_JAR_DEBS).values():
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(work)], check=True)
+    for jar in sorted((work / "usr/share/java").glob("*.jar")):
+        if not jar.is_symlink():
+            out[jar.name] = jar.read_bytes()
+    return out
+
+
+def _own_pom(jar: bytes) -> tuple[str, str, str] | None:
+    with zipfile.ZipFile(io.BytesIO(jar)) as zf:
+        names = [n for n in zf.namelist()
+                 if n.startswith("META-INF/maven/") and n.endswith("/pom.properties")]
+        if len(names) != 1:
+            return None
+        props = dict(line.split("=", 1) for line in zf.read(names[0]).decode().splitlines()
+                     if "=" in line and not line.startswith("#"))
+    return props["groupId"], props["artifactId"], props["version"]
+
+
+def test_jars_without_pom_properties_named_like_maven_central(tmp_path: Path,
+                                                              debian_jars: dict[str, bytes]) -> None:
+    """Debian's real jars with META-INF/maven removed, named as Maven Central names them
+    (`<artifact>-<version>.jar`): the manifest, the file name and the table of known groups must
+    give back exactly what the removed pom.properties said (group, artifact, version)."""
+    truth: dict[str, tuple[str, str, str]] = {}
+    files: dict[str, bytes] = {}
+    for jar in debian_jars.values():
+        own = _own_pom(jar)
+        if own is None:
+            continue
+        _, artifact, version = own
+        path = f"/opt/libs/{artifact}-{version}.jar"
+        files[path] = _without_maven(jar)
+        truth[path] = own
+    assert len(truth) >= 25  # log4j (16), slf4j (9), jackson (3), commons, guava, snakeyaml
+    cat = catalog_dir(_put(tmp_path, files), names=["java-archive"])
+    got = {p.locations[0].path: (p.metadata.get("group_id"), p.metadata["artifact_id"], p.version)
+           for p in cat.packages}
+    wrong = {path: (got.get(path), want) for path, want in truth.items() if got.get(path) != want}
+    assert not wrong, wrong
+    guava = next(p for p in cat.packages if p.metadata["artifact_id"] == "guava")
+    assert guava.purl.startswith("pkg:maven/com.google.guava/guava@")  # not com.google (its symbolic name)
+    assert guava.metadata["identified_by"] == "filename"  # guava's manifest has no Implementation-Version
+    assert guava.licenses == ["Apache-2.0"]  # Bundle-License: http://www.apache.org/licenses/LICENSE-2.0.txt
+    assert not cat.skips
+
+
+def test_jar_with_dependencies_and_maven_licenses(tmp_path: Path, debian_jars: dict[str, bytes]) -> None:
+    """A `*-jar-with-dependencies.jar` as maven-assembly-plugin makes it: the classes and
+    META-INF/maven of its dependencies (real Debian jars) flattened into one jar, with no
+    pom.properties of its own. The jar itself is named from its file name; the dependencies from
+    their pom.properties, their licenses from their pom.xml, and jackson-databind's pom.xml
+    dependencies resolve to the jackson jars inside the same archive."""
+    members: dict[str, bytes] = {"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\r\nCreated-By: Apache Maven"
+                                 b"\r\nMain-Class: com.example.App\r\n\r\n",
+                                 "com/example/App.class": b"\xca\xfe\xba\xbe"}
+    parts = ["jackson-databind.jar", "jackson-core.jar", "jackson-annotations.jar", "commons-lang3.jar"]
+    for name in parts:
+        with zipfile.ZipFile(io.BytesIO(debian_jars[name])) as zf:
+            for info in zf.infolist():
+                if not info.is_dir() and info.filename != "META-INF/MANIFEST.MF":
+                    members.setdefault(info.filename, zf.read(info))
+    root = _put(tmp_path, {"/app/myapp-1.2.3-jar-with-dependencies.jar": _zip(members)})
+    cat = catalog_dir(root, names=["java-archive"])
+    by_artifact = {p.metadata["artifact_id"]: p for p in cat.packages}
+    truth = {_own_pom(debian_jars[n])[1]: _own_pom(debian_jars[n]) for n in parts}  # type: ignore[index]
+    assert set(by_artifact) == {"myapp", *truth}
+    app = by_artifact["myapp"]
+    assert (app.name, app.version, app.metadata["identified_by"]) == ("myapp", "1.2.3", "filename")
+    assert app.purl == "pkg:maven/myapp@1.2.3"
+    for artifact, (group, _, version) in truth.items():
+        p = by_artifact[artifact]
+        assert (p.name, p.version) == (f"{group}:{artifact}", version)
+        assert p.locations[0].path == "/app/myapp-1.2.3-jar-with-dependencies.jar"
+    databind = by_artifact["jackson-databind"]
+    assert databind.licenses == ["Apache-2.0"]  # "The Apache Software License, Version 2.0" in its pom.xml
+    assert sorted(databind.dependencies) == sorted([by_artifact["jackson-core"].purl,
+                                                    by_artifact["jackson-annotations"].purl])
+    assert by_artifact["commons-lang3"].licenses == []  # its pom inherits them from commons-parent
+
+
+def test_filename_forms() -> None:
+    from seawall.catalog.java import known_group, split_filename
+
+    assert split_filename("myapp-1.2.3-jar-with-dependencies.jar") == ("myapp", "1.2.3")
+    assert split_filename("guava-31.1-jre.jar") == ("guava", "31.1-jre")
+    assert split_filename("spring-core-5.3.20.RELEASE.jar") == ("spring-core", "5.3.20.RELEASE")
+    assert split_filename("app-shaded.jar") == ("app", None)
+    assert split_filename("log4j-1.2-api-2.19.0.jar") == ("log4j-1.2-api", "2.19.0")
+    assert known_group("log4j-over-slf4j") == "org.slf4j"  # exact entries win over the log4j- prefix
+    assert known_group("log4j-core") == "org.apache.logging.log4j"
+    assert known_group("commons-io") == "commons-io"  # the commons- prefix: group = artifact
+    assert known_group("no-such-thing") is None

@@ -48,7 +48,8 @@ IN_MEMORY = 64 * 1024 * 1024
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError,
                NotImplementedError, RuntimeError)
 # artifact-version.ext; the version starts with a digit
-_FILENAME = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+?)-(?P<version>\d[\w.\-+]*?)$")
+_DASH_DIGIT = re.compile(r"-(?=\d)")
+_VERSION = re.compile(r"^\d[\w.\-+]*$")
 # classifiers that name a build flavour, not the artifact (maven-assembly, shade, spring-boot ...)
 _CLASSIFIERS = re.compile(r"-(jar-with-dependencies|with-dependencies|shaded|all|uber|fat|standalone|"
                           r"exec|boot|bundle|executable|runner|app|full|nodeps|dist)$", re.IGNORECASE)
@@ -168,12 +169,16 @@ def _group_from_manifest(artifact: str, mf: dict[str, str]) -> str | None:
 
 
 def split_filename(base: str) -> tuple[str | None, str | None]:
-    """'myapp-1.2.3-jar-with-dependencies.jar' -> ('myapp', '1.2.3'); ('x', None) without a version."""
-    stem = base.rsplit(".", 1)[0] if "." in base else base
+    """'myapp-1.2.3-jar-with-dependencies.jar' -> ('myapp', '1.2.3'); ('x', None) without a version.
+
+    The version starts at the first `-<digit>` after which no other `-<digit>` follows
+    ('log4j-1.2-api-2.19.0' -> 'log4j-1.2-api', '2.19.0'; 'guava-31.1-jre' -> 'guava', '31.1-jre')."""
+    stem = base.rsplit(".", 1)[0] if "." in base.lstrip(".") else base
     stem = _CLASSIFIERS.sub("", stem)
-    m = _FILENAME.match(stem)
-    if m:
-        return m.group("name"), m.group("version")
+    for m in _DASH_DIGIT.finditer(stem):
+        name, version = stem[:m.start()], stem[m.start() + 1:]
+        if name and _VERSION.match(version) and not _DASH_DIGIT.search(version):
+            return name, version
     return (stem or None), None
 
 
