@@ -63,17 +63,23 @@ def test_bad_files_are_warnings_and_the_audit_goes_on(tmp_path: Path) -> None:
     assert time.monotonic() - start < 30
     report = _json(proc)
     assert ("SW-K8S-001", "debug", 11) in _rules(report)
-    reasons = {Path(w.split(":", 1)[0]).name: w for w in report["warnings"]}
-    assert "invalid YAML at line 5" in reasons["broken.yaml"]
-    assert "YAML bomb" in reasons["bomb.yaml"]
-    assert "recursive alias" in reasons["loop.yaml"]
-    assert "not valid UTF-8" in reasons["latin1.yaml"]
-    assert "kind Certificate" in reasons["crd.yaml"]
-    assert "not a recognised configuration document" in reasons["values.yaml"]
-    assert "binary file" in reasons["blob.json"]
-    assert "over the 20971520-byte limit" in reasons["huge.yaml"]
-    # every warning is also one line on stderr, never a traceback
+    # what could not be read is a skip value (subject, reason, category), and a warning line each
+    skipped = {Path(s["subject"].split(" (after")[0].split()[-1]).name: s for s in report["skipped"]}
+    assert "invalid YAML at line 5" in skipped["broken.yaml"]["reason"]
+    assert "YAML bomb" in skipped["bomb.yaml"]["reason"]
+    assert "recursive alias" in skipped["loop.yaml"]["reason"]
+    assert "not valid UTF-8" in skipped["latin1.yaml"]["reason"]
+    assert skipped["crd.yaml"]["subject"].startswith("Certificate object(s) in ")
+    assert skipped["crd.yaml"]["category"] == "unsupported"
+    assert "not a recognised configuration document" in skipped["values.yaml"]["reason"]
+    assert "binary file" in skipped["blob.json"]["reason"]
+    assert "over the 20971520-byte limit" in skipped["huge.yaml"]["reason"]
+    assert skipped["huge.yaml"]["subject"].startswith("file ")
+    assert skipped["huge.yaml"]["category"] == "unreadable"
+    assert len(skipped) == len(report["skipped"]) == 8
+    # every skip is also one line on stderr (and in `warnings`), never a traceback
     assert proc.stderr.count("seawall: warning:") == len(report["warnings"]) == 8
+    assert all(" not analyzed: " in w for w in report["warnings"])
     assert "Traceback" not in proc.stderr
 
 
@@ -152,6 +158,26 @@ def test_list_checks(tmp_path: Path) -> None:
                      "SW-DF-011", "SW-DH-012"):
         assert check_id in proc.stdout
     assert "kubescape:C-0057" in proc.stdout
+
+
+def test_list_checks_as_json(tmp_path: Path) -> None:
+    """`--list-checks --format json` is JSON (it printed the table before): every check once, with
+    its references, and the same to a file with -o; a format that cannot list checks is exit 2."""
+    from seawall.posture import all_checks
+
+    proc = run_cli("audit", "--list-checks", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    checks = json.loads(proc.stdout)
+    assert [c["id"] for c in checks] == [c.id for c in all_checks()]
+    by_id = {c["id"]: c for c in checks}
+    assert by_id["SW-K8S-001"]["severity"] == "critical"
+    assert "kubescape:C-0057" in by_id["SW-K8S-001"]["references"]
+    assert by_id["SW-K8S-001"]["remediation"] and by_id["SW-K8S-001"]["target"] == "kubernetes"
+    out = tmp_path / "checks.json"
+    proc = run_cli("audit", "--list-checks", "-f", "json", "-o", str(out))
+    assert proc.returncode == 0 and json.loads(out.read_text()) == checks
+    proc = run_cli("audit", "--list-checks", "-f", "sarif")
+    assert proc.returncode == 2 and "table or JSON" in proc.stderr and proc.stdout == ""
 
 
 def test_kubectl_list_and_json_with_tabs(tmp_path: Path) -> None:
@@ -236,3 +262,50 @@ def test_ecs_cluster_without_settings_is_not_judged(tmp_path: Path) -> None:
         "status": "ACTIVE"}], "failures": []}))
     report = audit_paths([tmp_path])
     assert report.findings == [] and report.warnings == []
+
+
+def test_wrongly_typed_fields_are_reported_not_passed(tmp_path: Path) -> None:
+    """`containers: "x"` or `privileged: "true"` would make the checks that read the field pass
+    silently; each is a skip naming the field, its line and what was expected (the API server
+    refuses such an object), and the rest of the object and of the file is still checked."""
+    (tmp_path / "bad.yaml").write_text("""apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  template:
+    spec:
+      containers: "x"
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: shop}
+spec:
+  hostPID: true
+  containers:
+    - name: c
+      image: nginx:1.25
+      securityContext:
+        privileged: "true"
+      env: {A: b}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: r, namespace: shop}
+rules:
+  - {apiGroups: [""], resources: secrets, verbs: ["get"]}
+""")
+    proc = run_cli("audit", str(tmp_path), "-f", "json")
+    report = _json(proc)
+    damaged = sorted((s["subject"], s["reason"].split(";")[0]) for s in report["skipped"])
+    path = tmp_path / "bad.yaml"
+    assert damaged == [
+        (f"field rules[0].resources of Role r ({path}:25)", "expected a list, found a string"),
+        (f"field spec.containers[0].env of Pod p ({path}:19)", "expected a list, found a mapping"),
+        (f"field spec.containers[0].securityContext.privileged of Pod p ({path}:18)",
+         "expected a boolean, found a string"),
+        (f"field spec.template.spec.containers of Deployment api ({path}:7)",
+         "expected a list, found a string"),
+    ]
+    assert all(s["category"] == "damaged" for s in report["skipped"])
+    assert proc.stderr.count("seawall: warning:") == 4
+    assert ("SW-K8S-003", "p", 13) in _rules(report)  # the good fields are still checked

@@ -161,3 +161,44 @@ def test_wrong_owner_of_daemon_json(tmp_path: Path) -> None:
     got = [(f["rule"], f["resource"]["name"], f["evidence"]) for f in report["findings"]]
     assert got == [("SW-DH-010", "/etc/docker/daemon.json",
                     "/etc/docker/daemon.json owned by ubuntu:docker, expected root:root (CIS 3.17)")]
+
+
+def test_symlinks_are_judged_by_what_they_lead_to_inside_the_root(tmp_path: Path) -> None:
+    """A link's own mode is always 777: the file it leads to is judged (it was reported as mode
+    777). Links are followed as the audited host would follow them, inside --root only: an
+    absolute target starts again at the root (/var/run -> /run), `..` stops there."""
+    _layout(tmp_path, HARDENED_DAEMON, extra_rules="-w /usr/bin/runc -k docker\n")
+    # daemon.json kept elsewhere and linked, the way configuration management often does it
+    real = _write(tmp_path, "srv/config/docker/daemon.json", json.dumps(HARDENED_DAEMON) + "\n", 0o644)
+    (tmp_path / "etc/docker/daemon.json").unlink()
+    (tmp_path / "etc/docker/daemon.json").symlink_to("../../srv/config/docker/daemon.json")
+    # /var/run -> /run (absolute, as on every systemd host), the socket 0660 under /run
+    (tmp_path / "run").mkdir()
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var/run").symlink_to("/run")
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(tmp_path / "run/docker.sock"))
+        os.chmod(tmp_path / "run/docker.sock", 0o660)
+        _, report = _findings(tmp_path)
+        assert report["findings"] == [], report["findings"]
+        # the file behind the link is world-writable: reported, with the link named
+        real.chmod(0o666)
+        _, report = _findings(tmp_path)
+        got = [(f["rule"], f["resource"]["name"], f["evidence"]) for f in report["findings"]]
+        assert got == [("SW-DH-011", "/etc/docker/daemon.json",
+                        "/etc/docker/daemon.json (through a symbolic link to /srv/config/docker/daemon.json) "
+                        "mode 666, expected 644 or stricter (CIS 3.18)")]
+    finally:
+        sock.close()
+    # a link that climbs out of the root stays inside it; one that leads nowhere is a skip
+    (tmp_path / "etc/docker/daemon.json").unlink()
+    (tmp_path / "etc/docker/daemon.json").symlink_to("../../../../../../../../srv/config/docker/daemon.json")
+    real.chmod(0o644)
+    _, report = _findings(tmp_path)
+    assert report["findings"] == []
+    (tmp_path / "etc/docker/daemon.json").unlink()
+    (tmp_path / "etc/docker/daemon.json").symlink_to("/nowhere/daemon.json")
+    _, report = _findings(tmp_path)
+    assert [s["subject"] for s in report["skipped"]] == ["/etc/docker/daemon.json"]
+    assert "leads nowhere" in report["skipped"][0]["reason"]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from seawall.posture import engine
 from seawall.posture.engine import PARALLEL_MIN_FILES, AuditOptions, _load_forked, audit_paths, load_files
-from seawall.posture.loader import iter_files
+from seawall.posture.loader import Document, iter_files
 from tests.conftest import REPO
 
 SAMPLES = REPO / "devtools" / "samples" / "posture"
@@ -30,14 +31,22 @@ def _corpus(root: Path) -> Path:
 
 def _view(report: object) -> object:
     data = report.to_dict()  # type: ignore[attr-defined]
-    return data["findings"], data["warnings"], data["target"]
+    return data["findings"], data["warnings"], data.get("skipped"), data["target"]
+
+
+def _read(results: Iterable[engine.FileDocs]) -> list[tuple[list[Document], str | None]]:
+    out = []
+    for result in results:
+        docs = list(result)
+        out.append((docs, result.error))
+    return out
 
 
 def test_two_processes_give_the_serial_report(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     forks: list[int] = []
     real = engine._load_forked
 
-    def counting(files: list[tuple[Path, str]], max_bytes: int) -> engine.Loaded:
+    def counting(files: list[tuple[Path, str]], max_bytes: int) -> Iterator[engine.FileDocs]:
         forks.append(len(files))
         return real(files, max_bytes)
 
@@ -49,11 +58,11 @@ def test_two_processes_give_the_serial_report(tmp_path: Path, monkeypatch) -> No
     forked = audit_paths([corpus], AuditOptions(workers=2))
     auto = audit_paths([corpus], AuditOptions())
     assert len(serial.findings) > 100
-    warnings = serial.warnings
-    assert any("broken.yaml: invalid YAML" in w for w in warnings)
-    assert any("latin1.yaml: not valid UTF-8" in w for w in warnings)
+    warnings = serial.all_warnings()
+    assert any("broken.yaml not analyzed: invalid YAML" in w for w in warnings)
+    assert any("latin1.yaml not analyzed: not valid UTF-8" in w for w in warnings)
     assert any("bomb.yaml" in w and "YAML bomb" in w for w in warnings)
-    assert any("unknown.yaml: skipped (kind Gizmo" in w for w in warnings)
+    assert any(w.startswith("Gizmo object(s) in ") and "unknown.yaml not analyzed" in w for w in warnings)
     assert _view(forked) == _view(serial)
     assert _view(auto) == _view(serial)
     if threading.active_count() == 1:  # else (a server thread left by another test) it reads serially
@@ -63,8 +72,8 @@ def test_two_processes_give_the_serial_report(tmp_path: Path, monkeypatch) -> No
 def test_loaded_documents_keep_their_lines_across_the_process_boundary(tmp_path: Path) -> None:
     corpus = _corpus(tmp_path)
     files = list(iter_files([corpus]))
-    serial = load_files(files, workers=1)
-    forked = _load_forked(files, 1 << 20)  # directly: load_files forks only a single-threaded process
+    serial = _read(load_files(files, workers=1))
+    forked = _read(_load_forked(files, 1 << 20))  # directly: load_files forks only a single-threaded process
     assert len(forked) == len(serial) == len(files)
     for (docs_a, warn_a), (docs_b, warn_b) in zip(serial, forked, strict=True):
         assert warn_a == warn_b
@@ -81,11 +90,11 @@ def test_a_failing_child_is_made_up_for_in_the_parent(tmp_path: Path, monkeypatc
     """If the child process dies (here: its pickling fails), its half is read again, same result."""
     corpus = _corpus(tmp_path)
     files = list(iter_files([corpus]))
-    expected = load_files(files, workers=1)
+    expected = _read(load_files(files, workers=1))
 
     def broken_dumps(*_args: object, **_kwargs: object) -> bytes:
         raise RuntimeError("child fails")
 
     monkeypatch.setattr(engine.pickle, "dumps", broken_dumps)
-    got = _load_forked(files, 1 << 20)
+    got = _read(_load_forked(files, 1 << 20))
     assert [(len(d), w) for d, w in got] == [(len(d), w) for d, w in expected]

@@ -51,8 +51,8 @@ def test_deep_nesting_is_refused_not_a_crash(tmp_path: Path) -> None:
     (tmp_path / "deeper.yaml").write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")  # past libyaml's
     (tmp_path / "ok.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n")
     report = audit_paths([tmp_path])
-    warnings = {Path(w.split(":", 1)[0]).name: w for w in report.warnings}
-    assert "nesting deeper than 200 levels" in warnings["deep.yaml"]
-    assert "exceeded maximum nesting depth" in warnings["deeper.yaml"]
+    reasons = {Path(s.subject.split()[-1]).name: s.reason for s in report.skips}
+    assert "nesting deeper than 200 levels" in reasons["deep.yaml"]
+    assert "exceeded maximum nesting depth" in reasons["deeper.yaml"]
     with pytest.raises(InputError):
         parse_structured("a: *nowhere\n", "x.yaml")

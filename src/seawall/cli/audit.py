@@ -19,6 +19,7 @@ from seawall.cli.common import (
     warn,
 )
 from seawall.core import ReportKind
+from seawall.core.errors import InputError
 from seawall.report import check_format, format_help
 
 HELP = """Audit configuration: Kubernetes manifests, ECS task definitions and services, EKS and ECR JSON,
@@ -26,12 +27,28 @@ Dockerfiles, kube-apiserver/kubelet flags, daemon.json (files and directories, t
 content). `seawall audit aws` audits live ECR/ECS/EKS; `seawall audit host` a Docker host's files."""
 
 
-def _list_checks() -> None:
+def _list_checks(fmt: str, output: Path | None) -> None:
+    """`--list-checks`: a table, or with `--format json` one JSON array (id, title, severity, kind,
+    target, references, attack, rationale, remediation) for tools that map checks to frameworks."""
+    from seawall.posture import all_checks
+
+    if fmt == "json":
+        import json
+
+        text = json.dumps([{"id": c.id, "title": c.title, "severity": c.severity.value,
+                            "kind": c.kind.value, "target": c.target, "references": list(c.references),
+                            "attack": list(c.attack), "rationale": c.rationale,
+                            "remediation": c.remediation} for c in all_checks()], indent=1) + "\n"
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            output.write_text(text, "utf-8")
+        return
+    if fmt != "table":
+        raise InputError(f"--list-checks prints a table or JSON, not {fmt!r}: use --format table|json")
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
-
-    from seawall.posture import all_checks
 
     table = Table(title="seawall posture checks")
     for col in ("ID", "Severity", "Kind", "Target", "Title", "References"):
@@ -39,7 +56,12 @@ def _list_checks() -> None:
     for check in all_checks():
         table.add_row(check.id, check.severity.value, check.kind.value, check.target,
                       escape(check.title), escape(", ".join(check.references)))
-    Console(file=sys.stdout, width=220, no_color=not sys.stdout.isatty()).print(table)
+    stream = sys.stdout if output is None else output.open("w", encoding="utf-8")
+    try:
+        Console(file=stream, width=220, no_color=output is not None or not sys.stdout.isatty()).print(table)
+    finally:
+        if output is not None:
+            stream.close()
 
 
 def register(app: typer.Typer) -> None:
@@ -72,7 +94,8 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No warnings on stderr")] = False,
     ) -> None:
         if list_checks:
-            _list_checks()
+            check_output(output)
+            _list_checks(fmt, output)
             return
         from seawall import analyzers
         from seawall.posture.aws import AwsOptions

@@ -4,7 +4,10 @@ A target module (kubernetes, ecs, eks, ecr, dockerfile, dockerhost ...) is a sma
     NAME: str                       # its checks file is `checks/<NAME>.yaml`
     def accepts(doc: Document) -> bool
     def run(docs: list[Document], ctx: Context) -> None     # calls ctx.report(...)
-registered in `posture.registry.MODULES`. Predicates live in the module; what a finding says
+and, when it can judge documents as they are read, a streaming form
+    def open_stream(ctx: Context) -> ModuleStream           # feed(doc) ... finish()
+(a module without one is fed through `Buffered`, which keeps its documents for `run`). Modules
+are registered in `posture.registry.MODULES`. Predicates live in the module; what a finding says
 (title, severity, rationale, remediation, references) lives in the YAML beside it.
 """
 
@@ -21,7 +24,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from seawall.core import Finding, FindingKind, Location, Resource, Severity
+from seawall.core import Finding, FindingKind, Location, Resource, Severity, Skip
 from seawall.core.errors import InputError
 from seawall.posture.loader import Document, LDict
 
@@ -42,10 +45,6 @@ class Check:
     params: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
-CHECK_FIELDS = frozenset({"id", "title", "severity", "kind", "rationale", "remediation", "references",
-                          "attack"})
-
-
 class TargetModule(Protocol):
     NAME: str
 
@@ -54,24 +53,54 @@ class TargetModule(Protocol):
     def run(self, docs: list[Document], ctx: Context) -> None: ...
 
 
+class ModuleStream(Protocol):
+    """A module fed documents one at a time: what it can judge alone it reports at once; what a
+    join needs (Roles for bindings, Services for workloads) it keeps, small, until `finish`."""
+
+    def feed(self, doc: Document) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class Buffered:
+    """The stream of a module that needs all of its documents at once: kept until `finish`."""
+
+    def __init__(self, module: TargetModule, ctx: Context) -> None:
+        self.module = module
+        self.ctx = ctx
+        self.docs: list[Document] = []
+
+    def feed(self, doc: Document) -> None:
+        self.docs.append(doc)
+
+    def finish(self) -> None:
+        if self.docs:
+            self.module.run(self.docs, self.ctx)
+        self.docs = []
+
+
+def open_stream(module: TargetModule, ctx: Context) -> ModuleStream:
+    opener = getattr(module, "open_stream", None)
+    stream: ModuleStream = opener(ctx) if opener is not None else Buffered(module, ctx)
+    return stream
+
+
 @cache
 def load_checks(name: str) -> dict[str, Check]:
-    """Checks of one target module, from `seawall/posture/checks/<name>.yaml`."""
+    """Checks of one target module, from `seawall/posture/checks/<name>.yaml`, through the one check
+    spec loader (`seawall.checks`: severity, kind, ATT&CK ids and every reference validated against
+    the published lists). Keys the spec does not know (a module's predicate data) are `params`."""
+    from seawall.checks import specs_from_list
+
     text = resources.files("seawall.posture").joinpath("checks", f"{name}.yaml").read_text("utf-8")
     raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}  # noqa: S506
     checks: dict[str, Check] = {}
-    for item in raw.get("checks", []):
-        check = Check(
-            id=item["id"], title=item["title"], severity=Severity.parse(item["severity"]),
-            target=name, kind=FindingKind(item.get("kind", "misconfiguration")),
-            rationale=" ".join(str(item.get("rationale", "")).split()),
-            remediation=" ".join(str(item.get("remediation", "")).split()),
-            references=tuple(item.get("references", []) or []),
-            attack=tuple(item.get("attack", []) or []),
-            params={k: v for k, v in item.items() if k not in CHECK_FIELDS})
-        if check.id in checks:
-            raise ValueError(f"duplicate check id {check.id} in {name}.yaml")
-        checks[check.id] = check
+    for spec in specs_from_list(raw.get("checks", []), f"posture/checks/{name}.yaml",
+                                require_remediation=True):
+        checks[spec.id] = Check(
+            id=spec.id, title=spec.title, severity=spec.severity, target=name, kind=spec.kind,
+            rationale=spec.description, remediation=spec.remediation, references=spec.references,
+            attack=spec.attack, params=dict(spec.extra))
     return checks
 
 
@@ -178,6 +207,7 @@ class Context:
     policy: Policy = field(default_factory=Policy)
     findings: list[Finding] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    skips: list[Skip] = field(default_factory=list)
     suppressed: int = 0
     today: date = field(default_factory=date.today)
     only: set[str] | None = None
@@ -208,6 +238,10 @@ class Context:
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
+
+    def skip(self, subject: str, reason: str, count: int = 1, category: str = "skipped") -> None:
+        """Something not analyzed, and why: a value on the report that ends as a warning."""
+        self.skips.append(Skip(subject=subject, reason=reason, count=count, category=category))
 
 
 def meta_of(data: Any) -> LDict | dict[str, Any]:

@@ -197,6 +197,43 @@ def _names(root: Path, file: str) -> dict[int, str]:
     return out
 
 
+MAX_LINK_HOPS = 40
+
+
+def resolve_in_root(root: Path, rel: str) -> Path | None:
+    """`rel` (a path of the audited host) inside `root`, with symbolic links followed the way that
+    host would follow them: an absolute target starts again at `root`, `..` stops at `root` (as in a
+    chroot), so nothing outside `root` is ever looked at. None when a component does not exist or
+    the links loop. The result is not itself a link."""
+    parts = [p for p in rel.split("/") if p not in ("", ".")]
+    current = root
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            current = current.parent if current != root else root
+            continue
+        candidate = current / part
+        try:
+            st = os.lstat(candidate)
+        except OSError:
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            hops += 1
+            if hops > MAX_LINK_HOPS:
+                return None
+            try:
+                target = os.readlink(candidate)
+            except OSError:
+                return None
+            if target.startswith("/"):
+                current = root
+            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            continue
+        current = candidate
+    return current
+
+
 @dataclass(frozen=True, slots=True)
 class Expect:
     rel: str
@@ -235,15 +272,24 @@ def _check_files(root: Path, cfg: DaemonConfig, ctx: Context) -> None:
     users, groups = _names(root, "passwd"), _names(root, "group")
     seen: set[str] = set()
     for exp in _expectations(root, cfg):
-        path = root / exp.rel
         if exp.rel in seen:
             continue
         seen.add(exp.rel)
+        shown = "/" + exp.rel
+        path = resolve_in_root(root, exp.rel)
+        if path is None:
+            if _link_in_path(root, exp.rel):  # a dangling link or a loop on the way
+                ctx.skip(shown, "a symbolic link on its path leads nowhere: owner and mode not checked",
+                         category="unreadable")
+            continue  # else: not there, nothing to judge
         try:
             st = path.lstat()
-        except OSError:
+        except OSError as exc:
+            ctx.skip(shown, f"cannot stat: {exc.strerror or exc}", category="unreadable")
             continue
-        shown = "/" + exp.rel
+        real = "/" + str(path.relative_to(root)) if path != root else "/"
+        # a link's own mode is always 777 and means nothing: the file it leads to is what counts
+        link_note = f" (through a symbolic link to {real})" if real != shown else ""
         res = Resource(type="HostFile", name=shown)
         owner = f"{users.get(st.st_uid, 'root' if st.st_uid == 0 else str(st.st_uid))}:" \
                 f"{groups.get(st.st_gid, 'root' if st.st_gid == 0 else str(st.st_gid))}"
@@ -251,11 +297,22 @@ def _check_files(root: Path, cfg: DaemonConfig, ctx: Context) -> None:
                               if exp.owner == "root:docker" else set())
         if st.st_uid != 0 or st.st_gid not in allowed_gids:
             ctx.report(checks["SW-DH-010"], res, shown, None,
-                       f"{shown} owned by {owner}, expected {exp.owner} (CIS {exp.own_section})")
+                       f"{shown}{link_note} owned by {owner}, expected {exp.owner} (CIS {exp.own_section})")
         mode = stat.S_IMODE(st.st_mode)
         if mode & ~exp.mode:
             ctx.report(checks["SW-DH-011"], res, shown, None,
-                       f"{shown} mode {mode:o}, expected {exp.mode:o} or stricter (CIS {exp.mode_section})")
+                       f"{shown}{link_note} mode {mode:o}, expected {exp.mode:o} or stricter "
+                       f"(CIS {exp.mode_section})")
+
+
+def _link_in_path(root: Path, rel: str) -> bool:
+    """Whether a component of `rel` under `root` is a symbolic link (so a plain lstat misleads)."""
+    current = root
+    for part in [p for p in rel.split("/") if p]:
+        current = current / part
+        if current.is_symlink():
+            return True
+    return False
 
 
 def _audit_rules(root: Path) -> tuple[str, set[str]]:
@@ -301,8 +358,8 @@ def audit_host(root: Path, ctx: Context) -> Report:
         raise InputError(f"{root}: not a directory")
     cfg = DaemonConfig()
     found: list[str] = []
-    daemon_json = root / "etc" / "docker" / "daemon.json"
-    if daemon_json.is_file() and not daemon_json.is_symlink():
+    daemon_json = resolve_in_root(root, "etc/docker/daemon.json")
+    if daemon_json is not None and daemon_json.is_file():
         try:
             for doc in load_file(daemon_json, "/etc/docker/daemon.json"):
                 if isinstance(doc.data, dict):
@@ -314,9 +371,10 @@ def audit_host(root: Path, ctx: Context) -> Report:
     units: dict[str, str] = {}
     for unit_dir in UNIT_DIRS:
         for unit in ("docker.service", "docker.socket"):
-            path = root / unit_dir / unit
-            if unit in units or not path.is_file() or path.is_symlink():
+            found_unit = resolve_in_root(root, f"{unit_dir}/{unit}")
+            if unit in units or found_unit is None or not found_unit.is_file():
                 continue
+            path = found_unit
             shown = f"/{unit_dir}/{unit}"
             units[unit] = shown
             try:
@@ -326,19 +384,21 @@ def audit_host(root: Path, ctx: Context) -> Report:
                 continue
             cfg.add_unit(Document(path=shown, data=None, fmt="text", text=text))
             found.append(shown)
-        drop_in = root / unit_dir / "docker.service.d"
-        if drop_in.is_dir():
-            for conf in sorted(drop_in.glob("*.conf")):
-                if conf.is_file() and not conf.is_symlink():
+        drop_in = resolve_in_root(root, f"{unit_dir}/docker.service.d")
+        if drop_in is not None and drop_in.is_dir():
+            for conf_name in sorted(p.name for p in drop_in.glob("*.conf")):
+                conf = resolve_in_root(root, f"{drop_in.relative_to(root)}/{conf_name}")
+                if conf is not None and conf.is_file():
                     try:
-                        cfg.add_unit(Document(path=f"/{unit_dir}/docker.service.d/{conf.name}", data=None,
+                        cfg.add_unit(Document(path=f"/{unit_dir}/docker.service.d/{conf_name}", data=None,
                                               fmt="text", text=read_text(conf)))
-                        found.append(f"/{unit_dir}/docker.service.d/{conf.name}")
+                        found.append(f"/{unit_dir}/docker.service.d/{conf_name}")
                     except SeawallError as exc:
-                        ctx.warn(f"/{unit_dir}/docker.service.d/{conf.name}: {exc.message}")
+                        ctx.warn(f"/{unit_dir}/docker.service.d/{conf_name}: {exc.message}")
     for defaults in ("etc/default/docker", "etc/sysconfig/docker"):
-        path = root / defaults
-        if path.is_file() and not path.is_symlink():
+        found_defaults = resolve_in_root(root, defaults)
+        if found_defaults is not None and found_defaults.is_file():
+            path = found_defaults
             try:
                 text = read_text(path)
                 cfg.add_unit(Document(path="/" + defaults, data=None, fmt="text",
@@ -355,4 +415,4 @@ def audit_host(root: Path, ctx: Context) -> Report:
     _check_audit(root, units, ctx)
     target = Target(kind="host", name=str(root), metadata={"sources": found, "suppressed": ctx.suppressed,
                                                            "uid": os.getuid()})
-    return Report(target=target, findings=ctx.findings, warnings=ctx.warnings)
+    return Report(target=target, findings=ctx.findings, warnings=ctx.warnings, skips=ctx.skips)

@@ -79,6 +79,33 @@ class K8sObject:
     def extra(self) -> dict[str, Any]:
         return {"helm_template": self.doc.source} if self.doc.source else {}
 
+    def detached(self, slim: bool = False) -> K8sObject:
+        """The object without the document it came from (a List dump holds a whole cluster), kept
+        by a join until the input is read. `slim`: only what names and places it (kind, metadata
+        name/namespace and their lines), for a join that needs no more than that and the caches
+        (resource, suppressions) filled in here."""
+        self.resource()
+        self.suppressions()
+        doc = self.doc
+        data = self.data
+        if slim:
+            data = LDict(self.data.line)
+            for key in ("apiVersion", "kind"):
+                if key in self.data:
+                    data[key] = self.data[key]
+                    data.key_lines[key] = self.data.key_lines.get(key, self.data.line)
+            meta = self.data.get("metadata")
+            if isinstance(meta, LDict):
+                small = LDict(meta.line)
+                for key in ("name", "generateName", "namespace"):
+                    if key in meta:
+                        small[key] = meta[key]
+                        small.key_lines[key] = meta.ln(key)
+                data["metadata"] = small
+                data.key_lines["metadata"] = self.data.ln("metadata")
+        return K8sObject(Document(path=doc.path, data=None, line=doc.line, index=doc.index, fmt=doc.fmt,
+                                  source=doc.source), data, self._suppress, self._resource)
+
 
 def _directory(path: str) -> str:
     return path.rsplit("/", 1)[0] if "/" in path else ""

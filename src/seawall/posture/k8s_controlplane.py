@@ -151,32 +151,60 @@ def failure(cond: dict[str, Any], values: dict[str, tuple[str, int]]) -> str | N
     raise ValueError(f"unknown flag condition {cond}")
 
 
-def run(docs: list[Document], ctx: Context) -> None:
-    checks = load_checks(NAME)
-    flagsets: list[Flags] = []
-    for doc in docs:
+class Stream:
+    """Each component's flags are judged as its document is read; only the CA file names are kept,
+    for the one check that compares two components (etcd and the API server)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.checks = load_checks(NAME)
+        self.by_component: dict[str, list[Check]] = {}
+        for check in self.checks.values():
+            spec = check.params.get("flags")
+            if isinstance(spec, dict):
+                self.by_component.setdefault(str(spec["component"]), []).append(check)
+        self.ca_files: list[Flags] = []  # etcd and kube-apiserver command lines, for CIS 2.7
+
+    def feed(self, doc: Document) -> None:
+        flagsets: list[Flags] = []
         if doc.fmt == "text":
             flagsets.extend(_text_flags(doc))
-    for obj in objects([d for d in docs if d.fmt != "text"]):
-        if obj.kind == "Pod":
-            flagsets.extend(_pod_flags(obj))
-        elif obj.kind == "KubeletConfiguration":
-            _kubelet_config(obj, ctx)
-    by_component: dict[str, list[Check]] = {}
-    for check in checks.values():
-        spec = check.params.get("flags")
-        if isinstance(spec, dict):
-            by_component.setdefault(str(spec["component"]), []).append(check)
-    for fs in flagsets:
-        for check in by_component.get(fs.component, []):
+        else:
+            for obj in objects([doc]):
+                if obj.kind == "Pod":
+                    flagsets.extend(_pod_flags(obj))
+                elif obj.kind == "KubeletConfiguration":
+                    _kubelet_config(obj, self.ctx)
+        for fs in flagsets:
+            self.judge(fs)
+            if fs.component in ("etcd", "kube-apiserver"):
+                keep = {k: v for k, v in fs.values.items() if k in ("trusted-ca-file", "client-ca-file")}
+                self.ca_files.append(Flags(fs.component, keep, fs.line, fs.path, fs.resource, fs.suppress))
+
+    def judge(self, fs: Flags) -> None:
+        for check in self.by_component.get(fs.component, []):
             for cond in check.params["flags"]["fail_if"]:
                 evidence = failure(cond, fs.values)
                 if evidence is not None:
                     flag = str(cond["flag"])
                     line = fs.values[flag][1] if flag in fs.values else fs.line
-                    ctx.report(check, fs.resource, fs.path, line, evidence, suppress=fs.suppress)
+                    self.ctx.report(check, fs.resource, fs.path, line, evidence, suppress=fs.suppress)
                     break
-    _etcd_ca(flagsets, checks[ETCD_CA_CHECK], ctx)
+
+    def finish(self) -> None:
+        _etcd_ca(self.ca_files, self.checks[ETCD_CA_CHECK], self.ctx)
+        self.ca_files = []
+
+
+def open_stream(ctx: Context) -> Stream:
+    return Stream(ctx)
+
+
+def run(docs: list[Document], ctx: Context) -> None:
+    stream = Stream(ctx)
+    for doc in docs:
+        stream.feed(doc)
+    stream.finish()
 
 
 def _etcd_ca(flagsets: list[Flags], check: Check, ctx: Context) -> None:

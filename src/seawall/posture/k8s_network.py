@@ -142,20 +142,55 @@ def _backends(ingress: K8sObject) -> list[tuple[str, int]]:
     return found
 
 
+KEPT_KINDS = frozenset({"Service", "Ingress", "Namespace", *POLICY_KINDS})
+
+
+def _workload(obj: K8sObject) -> Workload | None:
+    found = pod_template(obj.data)
+    if not found:
+        return None
+    meta = found[0].get("metadata")
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    return obj, dict(labels) if isinstance(labels, dict) else {}
+
+
+class Stream:
+    """Keeps, small, what the joins need: Services, Ingresses, policies and Namespaces whole, and of
+    each workload only its names, place and pod labels (a 20 MB dump is mostly workloads)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.objs: list[K8sObject] = []
+        self.workloads: list[Workload] = []
+
+    def feed(self, doc: Document) -> None:
+        for obj in objects([doc]):
+            if obj.kind in KEPT_KINDS:
+                self.objs.append(obj.detached())
+            elif obj.kind in WORKLOAD_KINDS and (entry := _workload(obj)) is not None:
+                self.workloads.append((obj.detached(slim=True), entry[1]))
+
+    def finish(self) -> None:
+        judge(self.objs, self.workloads, self.ctx)
+        self.objs, self.workloads = [], []
+
+
+def open_stream(ctx: Context) -> Stream:
+    return Stream(ctx)
+
+
 def run(docs: list[Document], ctx: Context) -> None:
-    checks = load_checks(NAME)
     objs = list(objects(docs))
-    workloads: list[Workload] = []
+    workloads = [w for o in objs if o.kind in WORKLOAD_KINDS and (w := _workload(o)) is not None]
+    judge([o for o in objs if o.kind in KEPT_KINDS], workloads, ctx)
+
+
+def judge(objs: list[K8sObject], workloads: list[Workload], ctx: Context) -> None:
+    """The exposure and isolation checks over the kept objects and the workloads' pod labels."""
+    checks = load_checks(NAME)
     by_namespace: dict[str, list[Workload]] = {}
-    for obj in objs:
-        if obj.kind in WORKLOAD_KINDS:
-            found = pod_template(obj.data)
-            if found:
-                meta = found[0].get("metadata")
-                labels = meta.get("labels") if isinstance(meta, dict) else None
-                entry = (obj, labels if isinstance(labels, dict) else {})
-                workloads.append(entry)
-                by_namespace.setdefault(ns_key(obj.namespace), []).append(entry)
+    for entry in workloads:
+        by_namespace.setdefault(ns_key(entry[0].namespace), []).append(entry)
 
     by_label: _LabelIndex = {}
     services: list[K8sObject] = []

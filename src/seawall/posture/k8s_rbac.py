@@ -163,9 +163,32 @@ def _describe(rule: LDict) -> str:
             f"verbs={_strings(rule.get('verbs'))}")
 
 
+class Stream:
+    """Keeps the Roles and bindings of the input (detached from their documents) for the join."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.objs: list[K8sObject] = []
+
+    def feed(self, doc: Document) -> None:
+        self.objs.extend(o.detached() for o in objects([doc]) if o.kind in ROLE_KINDS + BINDING_KINDS)
+
+    def finish(self) -> None:
+        judge(self.objs, self.ctx)
+        self.objs = []
+
+
+def open_stream(ctx: Context) -> Stream:
+    return Stream(ctx)
+
+
 def run(docs: list[Document], ctx: Context) -> None:
+    judge([o for o in objects(docs) if o.kind in ROLE_KINDS + BINDING_KINDS], ctx)
+
+
+def judge(objs: list[K8sObject], ctx: Context) -> None:
     checks = load_checks(NAME)
-    rbac = Rbac([o for o in objects(docs) if o.kind in ROLE_KINDS + BINDING_KINDS])
+    rbac = Rbac(objs)
     role_checks = [c for c in checks.values() if "grants" in c.params and "subject" not in c.params]
     for role in rbac.roles:
         rules = role.data.get("rules")

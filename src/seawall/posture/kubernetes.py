@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from seawall.core import Severity
+from seawall.posture import k8s_shape
 from seawall.posture.base import Check, Context, load_checks
 from seawall.posture.credentials import secret_in, secret_in_text
 from seawall.posture.k8s_common import (
@@ -276,6 +277,16 @@ class _Run:
                     self.hit(33, obj, env_from.ln(i), f"{who}: envFrom secretRef {rname} (every key of the "
                              "Secret becomes an environment variable)")
 
+    def service_account(self, obj: K8sObject) -> None:
+        if obj.kind != "ServiceAccount" or obj.name != "default":
+            return
+        value = obj.data.get("automountServiceAccountToken")
+        if value is not False:
+            line = obj.data.ln("automountServiceAccountToken") if "automountServiceAccountToken" in obj.data \
+                else obj.line
+            self.hit(31, obj, line, f"ServiceAccount default: automountServiceAccountToken is {value}"
+                     if value is not None else "ServiceAccount default: automountServiceAccountToken not set")
+
     def config_map(self, obj: K8sObject) -> None:
         """Credentials in a ConfigMap's data: readable by anyone who may read ConfigMaps."""
         if obj.kind != "ConfigMap":
@@ -301,10 +312,32 @@ class _Run:
             self.hit(30, obj, obj.meta.ln("namespace"), f"{obj.kind} {obj.name} in namespace default")
 
 
-def run(docs: list[Document], ctx: Context) -> None:
-    runner = _Run(ctx)
+class Stream:
+    """Workload, ConfigMap, ServiceAccount and namespace checks judge each object alone: every
+    document is checked as it is read and nothing is kept."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.runner = _Run(ctx)
+
+    def feed(self, doc: Document) -> None:
+        run([doc], self.runner.ctx, self.runner)
+
+    def finish(self) -> None:
+        pass
+
+
+def open_stream(ctx: Context) -> Stream:
+    return Stream(ctx)
+
+
+def run(docs: list[Document], ctx: Context, runner: _Run | None = None) -> None:
+    runner = runner or _Run(ctx)
     for obj in objects(docs):
+        for field, problem, line in k8s_shape.problems(obj):
+            ctx.skip(f"field {field} of {obj.kind} {obj.name} ({obj.path}:{line})",
+                     f"{problem}; the checks that read it were not applied", category="damaged")
         runner.namespace(obj)
         runner.workload(obj)
         runner.config_map(obj)
+        runner.service_account(obj)
 

@@ -12,13 +12,14 @@ alias-heavy ("billion laughs") and recursive documents before anything is expand
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 from yaml.events import (
@@ -145,20 +146,6 @@ _RESOLVER = yaml.resolver.Resolver()
 
 # --------------------------------------------------------------------------- files
 
-_ANCHOR = re.compile(r"&[^\s,\[\]{}&]")
-_SOURCE_RE = re.compile(r"^# Source: (.+)$", re.MULTILINE)
-
-
-def _helm_sources(text: str) -> list[tuple[int, str]]:
-    """(line, template) of each `# Source:` comment Helm writes above rendered documents."""
-    if "# Source:" not in text:
-        return []
-    out = []
-    for m in _SOURCE_RE.finditer(text):
-        out.append((text.count("\n", 0, m.start()) + 1, m.group(1).strip()))
-    return out
-
-
 def _event_scalar(ev: Any) -> Any:
     tag = ev.tag
     value = ev.value
@@ -195,15 +182,16 @@ _NO_KEY = object()
 _RESOLVED: dict[str, Any] = {}
 
 
-def _events_to_documents(loader: Any) -> list[tuple[Any, int]]:
-    """Build LDict/LList trees straight from libyaml events (no node graph, no second walk).
+def _events_to_documents(loader: Any) -> Iterator[tuple[Any, int]]:
+    """Build LDict/LList trees straight from libyaml events (no node graph, no second walk), one
+    document at a time: a document is yielded as soon as it ends, so a file of many documents is
+    never held whole (memory: the largest document, not the file).
 
     Aliases share the anchored object (nothing is copied); each value carries the size it would
     have if aliases were expanded, so a "billion laughs" document is refused from its arithmetic
     before anything downstream walks it. This loop runs once per YAML event (~100,000 for 600
     manifests), so the common cases (a plain word, a mapping key) take the shortest path."""
     get = loader.get_event
-    out: list[tuple[Any, int]] = []
     stack: list[_Frame] = []
     parent: _Frame | None = None  # stack[-1]
     anchors: dict[str, tuple[Any, int]] = {}
@@ -287,10 +275,11 @@ def _events_to_documents(loader: Any) -> list[tuple[Any, int]]:
             continue
         elif cls is DocumentEndEvent:
             if doc_value is not None:
-                out.append((doc_value, doc_line))
+                yield doc_value, doc_line
+                doc_value = None
             continue
         elif ev is None or cls is StreamEndEvent:
-            return out
+            return
         else:
             continue
         written += 1
@@ -323,34 +312,84 @@ def _events_to_documents(loader: Any) -> list[tuple[Any, int]]:
             parent.key = _NO_KEY
 
 
-def parse_structured(text: str, path: str, fmt: str = "yaml") -> list[Document]:
-    """Parse YAML or JSON (any number of documents) into line-tracking documents."""
-    if fmt == "json":
-        # raw tabs can only be whitespace in valid JSON; libyaml refuses them as indentation
-        text = text.replace("\t", " ")
+class _Stream:
+    """What libyaml reads from: a binary file, read in chunks, bounded to `max_bytes`, that notes
+    Helm's `# Source:` comments (with their lines) as the parser pulls the text through it, and
+    turns raw tabs of JSON into spaces (libyaml refuses tabs as indentation; in valid JSON a raw
+    tab can only be whitespace)."""
+
+    def __init__(self, raw: BinaryIO, max_bytes: int, json: bool) -> None:
+        self.raw = raw
+        self.max_bytes = max_bytes
+        self.json = json
+        self.consumed = 0
+        self.lines = 0  # newlines before the unfinished line
+        self.tail = b""  # the unfinished line (a `# Source:` comment may span two chunks)
+        self.sources: list[tuple[int, str]] = []
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size if size > 0 else 65536)
+        self.consumed += len(data)
+        if self.consumed > self.max_bytes:
+            raise LimitExceeded(f"file grew over the {self.max_bytes}-byte limit while reading")
+        if self.json and b"\t" in data:
+            data = data.replace(b"\t", b" ")
+        if b"# Source:" in data or b"# Source:" in self.tail + data[:16]:
+            self._sources(data)
+        else:
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                self.tail = (self.tail + data)[-4096:]
+            else:
+                self.lines += self.tail.count(b"\n") + data.count(b"\n", 0, cut + 1)
+                self.tail = data[cut + 1:][-4096:]
+        return data
+
+    def _sources(self, data: bytes) -> None:
+        text = self.tail + data
+        cut = text.rfind(b"\n")
+        complete, self.tail = (text[:cut + 1], text[cut + 1:]) if cut >= 0 else (b"", text)
+        for n, line in enumerate(complete.split(b"\n")[:-1]):
+            if line.startswith(b"# Source: "):
+                self.sources.append((self.lines + n + 1, line[10:].decode("utf-8", "replace").strip()))
+        self.lines += complete.count(b"\n")
+
+
+def iter_structured(raw: BinaryIO, path: str, fmt: str = "yaml",
+                    max_bytes: int = MAX_FILE_BYTES) -> Iterator[Document]:
+    """Documents of a YAML or JSON stream, one at a time, each with its line and Helm `# Source:`.
+
+    Raises InputError / LimitExceeded with the reason (and the line) at the first thing that cannot
+    be read; the documents before it have been yielded already."""
+    stream = _Stream(raw, max_bytes, fmt == "json")
     try:
-        loader = _Loader(text)
-        try:
-            built = _events_to_documents(loader)
-        finally:
-            loader.dispose()
+        loader = _Loader(stream)
+    except yaml.YAMLError as exc:
+        raise InputError(f"invalid {fmt.upper()}: {str(exc).splitlines()[0]}") from None
+    source: str | None = None
+    pending = 0  # sources noted so far that belong to documents already yielded (or this one)
+    try:
+        for index, (data, start) in enumerate(_events_to_documents(loader)):
+            while pending < len(stream.sources) and stream.sources[pending][0] <= start:
+                source = stream.sources[pending][1]
+                pending += 1
+            yield Document(path=path, data=data, line=start, index=index, fmt=fmt, source=source)
+    except yaml.reader.ReaderError as exc:
+        raise InputError(f"not valid UTF-8 (byte {exc.position})") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise InputError(f"invalid {fmt.upper()}{where}: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise InputError(f"invalid {fmt.upper()}: {str(exc).splitlines()[0]}") from None
-    sources = _helm_sources(text)
-    docs: list[Document] = []
-    for index, (data, start) in enumerate(built):
-        source = None
-        for src_line, template in sources:
-            if src_line <= start:
-                source = template
-            else:
-                break
-        docs.append(Document(path=path, data=data, line=start, index=index, fmt=fmt, source=source))
-    return docs
+    finally:
+        loader.dispose()
+
+
+def parse_structured(text: str, path: str, fmt: str = "yaml") -> list[Document]:
+    """Parse YAML or JSON text (any number of documents) into line-tracking documents."""
+    data = text.encode("utf-8")
+    return list(iter_structured(io.BytesIO(data), path, fmt, max_bytes=len(data)))
 
 
 def read_text(path: Path, max_bytes: int = MAX_FILE_BYTES) -> str:
@@ -414,14 +453,46 @@ _COMMAND_LINE = re.compile(
 
 def load_file(path: Path, display: str | None = None, max_bytes: int = MAX_FILE_BYTES) -> list[Document]:
     """All documents in one file; raises InputError/LimitExceeded with the reason."""
+    return list(iter_file(path, display, max_bytes))
+
+
+def iter_file(path: Path, display: str | None = None, max_bytes: int = MAX_FILE_BYTES) -> Iterator[Document]:
+    """The documents of one file, one at a time. YAML and JSON files are streamed through the
+    parser (memory: the largest document, not the file); Dockerfiles and flag/unit files, which are
+    line-oriented and small, are read whole. Raises InputError/LimitExceeded with the reason, after
+    the documents before the problem."""
     shown = display or str(path)
-    text = read_text(path, max_bytes)
-    kind = classify_file(path, text)
-    if kind in ("yaml", "json"):
-        return parse_structured(text, shown, kind)
-    if kind in ("dockerfile", "text"):
-        return [Document(path=shown, data=None, line=1, fmt=kind, text=text)]
-    return []
+    suffix = path.suffix.lower()
+    if suffix not in STRUCTURED_SUFFIXES or DOCKERFILE_NAMES.match(path.name):
+        text = read_text(path, max_bytes)
+        kind = classify_file(path, text)
+        if kind in ("yaml", "json"):
+            yield from iter_structured(io.BytesIO(text.encode("utf-8")), shown, kind, max_bytes=len(text) * 4)
+        elif kind in ("dockerfile", "text"):
+            yield Document(path=shown, data=None, line=1, fmt=kind, text=text)
+        return
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}") from None
+    if size > max_bytes:
+        raise LimitExceeded(f"file is {size} bytes, over the {max_bytes}-byte limit")
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}") from None
+    with fh:
+        try:
+            head = fh.read(8192)
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror or exc}") from None
+        if b"\x00" in head:
+            raise InputError("binary file (NUL bytes), not a configuration file")
+        fh.seek(0)
+        try:
+            yield from iter_structured(fh, shown, "json" if suffix == ".json" else "yaml", max_bytes)
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror or exc}") from None
 
 
 def iter_files(paths: list[Path]) -> Iterator[tuple[Path, str]]:
