@@ -111,6 +111,27 @@ def _dns_reduce(lf: pl.LazyFrame) -> pl.LazyFrame:
                                                  pl.col("last").max())
 
 
+def _scans_reduce(lf: pl.LazyFrame) -> pl.LazyFrame:
+    return lf.group_by(SCAN_KEYS).agg(*_sums("flows", "rejects", "answered"), pl.col("first").min(),
+                                      pl.col("last").max())
+
+
+def reducers(options: NetworkOptions) -> dict[str, Callable[[pl.DataFrame], pl.DataFrame]]:
+    """How to merge the tables of several `Collected` (same columns, any key type): the reduce of
+    each, so that aggregates made apart (files in Spark executors) fold as one process would."""
+
+    def eager(reduce: Callable[[pl.LazyFrame], pl.LazyFrame]) -> Callable[[pl.DataFrame], pl.DataFrame]:
+        return lambda frame: reduce(frame.lazy()).collect()
+
+    def events(lf: pl.LazyFrame) -> pl.LazyFrame:
+        conn = lf.group_by([*PAIR_KEYS, "c_addr", "c_port"]).agg(pl.col("t").min())
+        return conn.sort(["t", "c_addr", "c_port"]).group_by(PAIR_KEYS, maintain_order=True).head(
+            options.beacon_max_events)
+
+    return {"edges": reduce_edges, "scans": eager(_scans_reduce), "events": eager(events),
+            "egress": eager(_egress_reduce), "imds": eager(_imds_reduce), "dns": eager(_dns_reduce)}
+
+
 @dataclass
 class Collected:
     edges: pl.DataFrame  # c_key s_key s_port protocol bytes packets flows rejects answered ... s_addr
@@ -314,13 +335,9 @@ class Collector:
         dec = self.codes.decode
         remap = self._learned_remap()
         links = self._rekey(self.links.result(LINK_SCHEMA), remap, ["c_key", "s_key"], reduce_links)
-        scans = (
-            links.lazy()
-            .filter(pl.col("c_int") & pl.col("s_int") & (pl.col("c_key") != pl.col("s_key")))
-            .group_by(SCAN_KEYS)
-            .agg(*_sums("flows", "rejects", "answered"), pl.col("first").min(), pl.col("last").max())
-            .collect()
-        )
+        scans = _scans_reduce(
+            links.lazy().filter(pl.col("c_int") & pl.col("s_int") & (pl.col("c_key") != pl.col("s_key")))
+        ).collect()
         return Collected(
             edges=dec(reduce_edges(links), ["c_key", "s_key", "s_addr"]),
             scans=dec(scans, ["c_key", "s_key", "s_addr"]),

@@ -102,10 +102,8 @@ def stateless(config: NetConfig) -> Callable[[Iterable[pa.RecordBatch]], Iterabl
 
 def _reducers(options: NetworkOptions) -> dict[str, Callable[[pl.DataFrame], pl.DataFrame]]:
     from seawall.network import engine
-    from seawall.network.inventory import Inventory
 
-    collector = engine.Collector(Inventory.load([], options.max_json_bytes), options)
-    return {name: part.reduce for name, part in collector._partials().items()}
+    return engine.reducers(options)
 
 
 def merge(config: NetConfig) -> Callable[[pa.Table], pa.Table]:
