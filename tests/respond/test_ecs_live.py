@@ -360,3 +360,24 @@ def test_offline_plan_from_cli_json_matches_the_live_plan(moto: dict[str, Any], 
     offline = json.loads(proc.stdout)
     assert [s["changes"] for s in offline["steps"]] == [s["changes"] for s in live["steps"]]
     assert offline["source"] != "live"
+
+
+def test_stop_only_when_asked_and_after_the_evidence(moto: dict[str, Any], tmp_path: Path) -> None:
+    other = moto["tasks"][1]
+    ref = f"ecs:prod/task/{other['id']}"
+    env = _env(moto, tmp_path)
+    proc = run_cli("respond", "isolate", ref, "--apply", "--stop", "--reason", "IR-44", "--evidence-dir",
+                   str(tmp_path / "ev"), "-f", "json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(proc.stdout)
+    stop = next(s for s in plan["steps"] if s["id"] == "stop")
+    assert stop["enabled"] and [s["id"] for s in plan["steps"]][-1] == "stop"
+    ecs = ecs_env.client(moto["url"], "ecs")
+    task = ecs.describe_tasks(cluster="prod", tasks=[other["arn"]])["tasks"][0]
+    assert task["desiredStatus"] == "STOPPED" and task["stoppedReason"].startswith("seawall respond")
+    record = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()][-1]
+    calls = [c["body"]["operation"] for c in record["changes"]]
+    assert calls[-1] == "StopTask" and record["evidence"]  # the evidence was saved before
+    proc = run_cli("respond", "release", ref, "--apply", "--reason", "stopped", env=env)
+    assert proc.returncode == 0 and _deny_entries(moto, other["ip"]) == set()
+    assert "StopTask" not in proc.stdout  # a stopped task is not restarted by release

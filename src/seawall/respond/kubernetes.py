@@ -621,13 +621,15 @@ class KubernetesPlatform:
                 allowed: list[str] = []
                 by: set[str] = set()
                 for port, proto in ports:
-                    v = (
-                        cluster.allowed(peer, target, port, proto)
-                        if direction == "ingress"
-                        else cluster.allowed(target, peer, port, proto)
+                    # the target's side first: it denies almost everyone, and then the peer's
+                    # policies need no evaluation
+                    own = cluster.side(target, direction, peer, port, proto)
+                    if not (own.allowed and own.isolated):
+                        continue
+                    other = cluster.side(
+                        peer, "egress" if direction == "ingress" else "ingress", target, port, proto
                     )
-                    own = v.ingress if direction == "ingress" else v.egress
-                    if v.allowed and own.isolated:
+                    if other.allowed:
                         allowed.append("any port" if port == 0 else f"{port}/{proto}")
                         by.update(str(r) for r in own.by if not str(r).startswith(ours + " "))
                 if allowed:

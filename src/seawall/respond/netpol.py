@@ -24,6 +24,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -163,24 +164,44 @@ Endpoint = Pod | str  # a pod, or an IP address outside the pod network
 # -- policies ----------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=65536)
+def _address(ip: str) -> tuple[int, int] | None:
+    """(version, integer) of an address, parsed once however many rules look at it."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    return addr.version, int(addr)
+
+
+def _span(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> tuple[int, int, int]:
+    return net.version, int(net.network_address), int(net.broadcast_address)
+
+
 @dataclass(frozen=True, slots=True)
 class IPBlock:
     cidr: ipaddress.IPv4Network | ipaddress.IPv6Network
     excepts: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
     def contains(self, ip: str) -> bool:
-        try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
+        parsed = _address(ip)
+        if parsed is None:
             return False
-        if addr.version != self.cidr.version or addr not in self.cidr:
+        version, value = parsed
+        inside = _spans(self)
+        if version != inside[0][0] or not inside[0][1] <= value <= inside[0][2]:
             return False
-        return not any(addr in ex for ex in self.excepts)
+        return not any(v == version and low <= value <= high for v, low, high in inside[1:])
 
     def describe(self) -> str:
         if self.excepts:
             return f"{self.cidr} except {', '.join(str(e) for e in self.excepts)}"
         return str(self.cidr)
+
+
+@lru_cache(maxsize=4096)
+def _spans(block: IPBlock) -> tuple[tuple[int, int, int], ...]:
+    return (_span(block.cidr), *(_span(e) for e in block.excepts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,6 +455,8 @@ class Cluster:
         self.pods = list(pods)
         self.policies = list(policies)
         self._by_ns: dict[str, list[Policy]] = {}
+        self._selecting: dict[tuple[str, tuple[tuple[str, str], ...], str | None], list[Policy]] = {}
+        self._ns_labels: dict[str, Mapping[str, str]] = {}
         for pol in self.policies:
             self._by_ns.setdefault(pol.namespace, []).append(pol)
             self.namespaces.setdefault(pol.namespace, Namespace(pol.namespace))
@@ -441,17 +464,25 @@ class Cluster:
             self.namespaces.setdefault(pod.namespace, Namespace(pod.namespace))
 
     def ns_labels(self, name: str) -> Mapping[str, str]:
-        return self.namespaces.get(name, Namespace(name)).effective_labels()
+        labels = self._ns_labels.get(name)
+        if labels is None:
+            labels = self._ns_labels[name] = self.namespaces.get(name, Namespace(name)).effective_labels()
+        return labels
 
     def selecting(self, pod: Pod, direction: str | None = None) -> list[Policy]:
         """Policies of the pod's namespace whose podSelector selects it (for one direction)."""
         if pod.host_network:
             return []
-        return [
-            p
-            for p in self._by_ns.get(pod.namespace, [])
-            if p.pod_selector.matches(pod.labels) and (direction is None or p.isolates(direction))
-        ]
+        key = (pod.namespace, tuple(sorted(pod.labels.items())), direction)
+        found = self._selecting.get(key)
+        if found is None:
+            found = [
+                p
+                for p in self._by_ns.get(pod.namespace, [])
+                if p.pod_selector.matches(pod.labels) and (direction is None or p.isolates(direction))
+            ]
+            self._selecting[key] = found
+        return found
 
     def peer_matches(self, peer: Peer, policy_ns: str, other: Endpoint) -> bool:
         if peer.ip_block is not None:
