@@ -1,5 +1,15 @@
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
 from seawall.cli.common import exit_code
 from seawall.core import Finding, FindingKind, Location, Report, Resource, Severity, Target
 from tests.conftest import run_cli
@@ -77,3 +87,158 @@ def test_output_file_is_written_atomically(tmp_path) -> None:
     emit(Report(target=Target(kind="image", name="x")), "json", out)
     assert out.read_text().startswith("{")
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+# -- newcomers: version, help, bare verbs, flags ----------------------------------------------------
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version_flags(flag: str) -> None:
+    result = run_cli(flag)
+    assert result.returncode == 0 and result.stdout.strip() == "seawall 0.1.0"
+
+
+@pytest.mark.parametrize("args", [["-h"], ["--help"], ["scan", "-h"], ["sbom", "-h"],
+                                  ["scan", "image", "-h"]])
+def test_short_help(args: list[str]) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout and result.stderr == ""
+
+
+@pytest.mark.parametrize("args", [[], ["scan"], ["db"], ["respond"]])
+def test_bare_verb_shows_help_without_an_empty_error(args: list[str]) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert "Usage:" in result.stdout + result.stderr
+    assert "seawall: error:" not in result.stderr
+
+
+def test_on_off_flags_take_no_value_in_help() -> None:
+    for verb in (["scan", "image"], ["scan", "rootfs"], ["sbom"], ["audit"], ["detect"], ["netmap"]):
+        text = run_cli(*verb, "--help", env={"COLUMNS": "200"}).stdout
+        assert "--quiet" in text or "--help" in text
+        assert "<bool>" not in text, verb
+    text = run_cli("sbom", "--help", env={"COLUMNS": "200"}).stdout
+    for default in ("[default: 16GiB]", "[default: 100]", "[default: 1000000]", "[default: 512MiB]",
+                    "[default: 300.0]"):
+        assert default in text  # the per-image budgets and the registry deadline, visible
+
+
+# -- exit codes: closed pipe, SIGTERM, -o -----------------------------------------------------------
+
+def _python_packages_image(root: Path, count: int) -> str:
+    from tests.image.builder import E, Layer, build, write_oci
+
+    files = [E(f"usr/lib/python3/dist-packages/pkg{i}-1.0.dist-info/METADATA",
+               f"Metadata-Version: 2.1\nName: pkg{i}\nVersion: 1.0\n".encode()) for i in range(count)]
+    write_oci(root, [(build([Layer(files)]), "1")])
+    return f"oci:{root}:1"
+
+
+def test_closed_pipe_exits_quietly_with_141(tmp_path: Path) -> None:
+    """`seawall sbom IMAGE | head -1`: the reader leaves; seawall stops without a word, exit 141
+    (as a shell reports SIGPIPE), not 1, which means "findings at --fail-on"."""
+    ref = _python_packages_image(tmp_path / "oci", 3000)
+    for fmt in ("table", "json"):
+        proc = subprocess.Popen([sys.executable, "-m", "seawall", "sbom", ref, "-f", fmt],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.readline()
+        proc.stdout.close()
+        code = proc.wait(timeout=300)
+        err = proc.stderr.read().decode()
+        assert code == 141, (fmt, code, err)
+        assert err == "", err
+
+
+def test_sigterm_cleans_up_like_ctrl_c(tmp_path: Path) -> None:
+    """SIGTERM while a registry blob downloads: the temp dir of blobs is removed, exit 143."""
+    import json as _json
+
+    from tests.image.builder import E, Layer, build
+    from tests.image.hostile_server import answer, hostile_server, trickle
+
+    img = build([Layer([E("a", b"1" * 4096)])])
+    config = _json.loads(img.manifest)["config"]["digest"]
+    manifest_type = {"Content-Type": "application/vnd.oci.image.manifest.v1+json"}
+    routes = {r"/manifests/": answer(200, img.manifest, manifest_type),
+              rf"/blobs/{config}": answer(200, img.config),
+              r"/blobs/": trickle(img.layers[0], 0.5)}
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    with hostile_server(tmp_path, routes) as srv:
+        assert srv.ca_cert is not None
+        proc = subprocess.Popen([sys.executable, "-m", "seawall", "sbom", f"registry:{srv.host}/x/y:1",
+                                 "--ca-cert", str(srv.ca_cert)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env={**os.environ, "TMPDIR": str(tmp)})
+        deadline = time.monotonic() + 60
+        while not any(p.name.startswith("seawall-blobs-") and any(p.iterdir()) for p in tmp.iterdir()):
+            assert time.monotonic() < deadline and proc.poll() is None, "no download started"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert err.decode().strip() == "seawall: terminated"
+    assert list(tmp.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def verb_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    root = tmp_path_factory.mktemp("inputs")
+    (root / "rootfs" / "etc").mkdir(parents=True)
+    (root / "rootfs" / "etc" / "os-release").write_text("ID=alpine\n")
+    (root / "pod.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: web}\n"
+                                   "spec: {containers: [{name: web, image: nginx}]}\n")
+    (root / "audit.log").write_text(
+        '{"kind":"Event","apiVersion":"audit.k8s.io/v1","stage":"ResponseComplete","verb":"get",'
+        '"requestURI":"/api","user":{"username":"a"},"requestReceivedTimestamp":"2026-01-01T00:00:00Z"}\n')
+    (root / "flows.log").write_text(
+        "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end "
+        "action log-status\n2 123456789012 eni-1 10.0.0.1 10.0.0.2 40000 443 6 1 60 1 2 ACCEPT OK\n")
+    (root / "pods.json").write_text('{"items": []}')
+    return {
+        "scan image": ["scan", "image", f"dir:{root / 'rootfs'}", "--scanners", "secret"],
+        "scan rootfs": ["scan", "rootfs", str(root / "rootfs"), "--scanners", "secret"],
+        "sbom": ["sbom", f"dir:{root / 'rootfs'}"],
+        "audit": ["audit", str(root / "pod.yaml")],
+        "detect": ["detect", "-s", "k8s-audit", str(root / "audit.log"), "--no-state"],
+        "netmap": ["netmap", "--source", "vpc-flow", str(root / "flows.log")],
+        "respond plan": ["respond", "plan", "k8s:default/pod/web", "--from", str(root / "pods.json")],
+    }
+
+
+NETMAP_OUTPUT = pytest.mark.xfail(strict=True, reason="cli/netmap.py (the network helper's) neither calls "
+                                  "check_output nor writes through write_atomically: internal error")
+VERBS = ["scan image", "scan rootfs", "sbom", "audit", "detect", pytest.param("netmap", marks=NETMAP_OUTPUT),
+         "respond plan"]
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_output_naming_a_directory_is_one_line(verb: str, verb_inputs: dict[str, list[str]],
+                                               tmp_path: Path) -> None:
+    result = run_cli(*verb_inputs[verb], "-o", str(tmp_path))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [f"seawall: error: --output {tmp_path}: is a directory; "
+                                                  "name a file"]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_output_in_an_unwritable_directory_is_one_line(verb: str, verb_inputs: dict[str, list[str]],
+                                                       tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    cmd = [sys.executable, "-m", "seawall", *verb_inputs[verb], "-o", str(locked / "report.out")]
+    if os.geteuid() == 0:  # root writes anywhere: drop the capabilities that allow it
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv")
+        cmd = ["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search", "--", *cmd]
+    try:
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    finally:
+        locked.chmod(0o755)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [f"seawall: error: --output {locked / 'report.out'}: "
+                                                  "not writable"]
+    assert list(locked.iterdir()) == []

@@ -21,10 +21,12 @@ from tests.conftest import run_cli
 GITHUB_TOKEN = "ghp_" + "R8kq2Zt7Vw4Lm9Xc3Bn6Hs1Jd5Fg0Pa2Qy7E"  # ghp_ + 36 characters
 AWS_KEY_ID = "AKIAZ7Q3RT5WLKM2XN4P"
 AWS_SECRET = "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"
-SECRETS = (GITHUB_TOKEN, AWS_KEY_ID, AWS_SECRET)
+ODD_KEY_ID = "AKIA0189ZQ3RT5WLKM18"  # digits 0, 1, 8, 9: outside AWS's base32, still a key id
+SECRETS = (GITHUB_TOKEN, AWS_KEY_ID, AWS_SECRET, ODD_KEY_ID)
 RUN_LINE = (f"|3 GITHUB_TOKEN={GITHUB_TOKEN} AWS_ACCESS_KEY_ID={AWS_KEY_ID} "
             f"AWS_SECRET_ACCESS_KEY={AWS_SECRET} /bin/sh -c pip install idna "
-            f"&& aws configure set aws_secret_access_key {AWS_SECRET} # buildkit")
+            f"&& aws configure set aws_secret_access_key {AWS_SECRET} "
+            f"&& aws configure set aws_access_key_id {ODD_KEY_ID} # buildkit")
 
 
 def _metadata() -> bytes:

@@ -50,10 +50,15 @@ TERMINATED = 143  # the shell's code for SIGTERM
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread like Ctrl-C so that every `with` block (temp dirs,
-    registry downloads, worker pools) cleans up on the way out."""
+    registry downloads, worker pools) and every handler of Ctrl-C cleans up on the way out."""
+
+
+_terminated = False  # Typer turns a KeyboardInterrupt into exit code 130: this tells SIGTERM apart
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    global _terminated
+    _terminated = True
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
     raise Terminated()
 
@@ -103,7 +108,7 @@ def version() -> None:
 
 def _stopped(exc: BaseException) -> int:
     """Ctrl-C or SIGTERM (click wraps them in Abort): one line, the shell's exit code."""
-    terminated = isinstance(exc, Terminated) or isinstance(exc.__cause__ or exc.__context__, Terminated)
+    terminated = _terminated or isinstance(exc, Terminated)
     print("seawall: terminated" if terminated else "seawall: interrupted", file=sys.stderr)
     return TERMINATED if terminated else INTERRUPTED
 
@@ -132,9 +137,14 @@ def _run() -> int:
     try:
         register_verbs(sys.argv[1:])
         code = app(standalone_mode=False)
-        if code == INTERRUPTED:  # typer turns Ctrl-C into this exit code
-            print("seawall: interrupted", file=sys.stderr)
+        if code == INTERRUPTED:  # typer turns Ctrl-C (and SIGTERM, see Terminated) into this code
+            return _stopped(KeyboardInterrupt())
         return code if isinstance(code, int) else 0
+    except SystemExit as exc:
+        # Typer (like click) answers a closed output pipe with exit 1, after wrapping stdout
+        if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            return _pipe_closed()
+        raise
     except SeawallError as exc:
         print(f"seawall: error: {printable(exc.message)}", file=sys.stderr)
         return exc.exit_code

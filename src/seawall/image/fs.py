@@ -19,7 +19,6 @@ and layer count are bounded (LimitExceeded).
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import stat
 import tarfile
@@ -28,7 +27,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, cast
 
-from seawall.bounded import CappedReader
 from seawall.core.errors import InputError, LimitExceeded
 from seawall.image.base import (
     EntryKind,
@@ -42,7 +40,15 @@ from seawall.image.base import (
     Limits,
 )
 from seawall.image.rootfs import DirSource
-from seawall.image.streams import CHUNK, TAR_ERRORS, CountingReader, SafeTarInfo, SizeBudget, drain
+from seawall.image.streams import (
+    CHUNK,
+    NAME_ERRORS,
+    TAR_ERRORS,
+    CountingReader,
+    SafeTarInfo,
+    SizeBudget,
+    drain,
+)
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -100,6 +106,8 @@ class FileIndex:
     # hardlink path -> (index of the layer holding its bytes, member name there), for hardlinks
     # whose target is in a lower layer
     link_sources: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # dir: only, for names that are not UTF-8: the indexed path -> the path as the OS names it
+    os_paths: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -305,7 +313,7 @@ def _too_big(size: int, path: str, limits: Limits, index: FileIndex) -> bool:
 
 def _open_tar(stream: IO[bytes], what: str) -> tarfile.TarFile:
     try:
-        return tarfile.open(fileobj=stream, mode="r|", tarinfo=SafeTarInfo)
+        return tarfile.open(fileobj=stream, mode="r|", tarinfo=SafeTarInfo, errors=NAME_ERRORS)
     except TAR_ERRORS as exc:
         raise InputError(f"{what}: not a tar stream ({type(exc).__name__}: {exc})") from None
 
@@ -621,7 +629,9 @@ def _bytes_of(index: FileIndex, real: str, entry: FileEntry) -> tuple[int, str]:
 def walk(source: ImageSource, visitors: Sequence[FileVisitor], limits: Limits) -> FileIndex:
     """Read `source` once, top layer first; feed `visitors`; return the final file index."""
     if isinstance(source, DirSource):
-        return _walk_dir(source, visitors, limits)
+        from seawall.image.dirwalk import walk_dir  # (it builds on this module)
+
+        return walk_dir(source, visitors, limits)
     layers = source.layers()
     if len(layers) > limits.max_layers:
         raise LimitExceeded(f"image has {len(layers)} layers, more than the limit of {limits.max_layers} "
@@ -647,103 +657,6 @@ def walk(source: ImageSource, visitors: Sequence[FileVisitor], limits: Limits) -
     for layer_index in sorted(state.layer_requests, reverse=True):
         _serve_layer_requests(source, by_index[layer_index], state.layer_requests[layer_index])
     return state.index
-
-
-# -- dir: ---------------------------------------------------------------------------------
-
-# a live host's kernel filesystems: mounted at the root, they are not part of the root filesystem
-# (as in Trivy's rootfs scan); a plain directory of that name (an unpacked image) is walked
-PSEUDO_FS_DIRS = frozenset({"proc", "sys", "dev"})
-
-
-def _scandir_entries(it: Iterator[os.DirEntry[str]], rel: str,
-                     index: FileIndex) -> Iterator[os.DirEntry[str]]:
-    """The entries of one directory; an error while listing ends that directory with a warning."""
-    while True:
-        try:
-            de = next(it)
-        except StopIteration:
-            return
-        except OSError as exc:
-            index.warnings.append(f"/{rel}: cannot list ({exc.strerror})")
-            return
-        yield de
-
-
-def _walk_dir(source: DirSource, visitors: Sequence[FileVisitor], limits: Limits) -> FileIndex:
-    state = _State(limits=limits, index=FileIndex(max_symlink_depth=limits.max_symlink_depth))
-    index = state.index.entries
-    budget = SizeBudget(limits.max_total_size)
-    root = str(source.root)
-    stack = [""]
-    while stack:
-        rel = stack.pop()
-        try:
-            it = os.scandir(os.path.join(root, rel) if rel else root)
-        except OSError as exc:
-            state.index.warnings.append(f"/{rel}: cannot list ({exc.strerror})")
-            continue
-        with it:
-            for de in _scandir_entries(it, rel, state.index):
-                _check_count(state)
-                path = f"/{rel}/{de.name}" if rel else f"/{de.name}"
-                try:
-                    st = de.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                mode = st.st_mode
-                link_target = None
-                if stat.S_ISDIR(mode):
-                    kind = EntryKind.DIR
-                    if not (not rel and de.name in PSEUDO_FS_DIRS and os.path.ismount(de.path)):
-                        stack.append(path[1:])
-                elif stat.S_ISREG(mode):
-                    kind = EntryKind.FILE
-                elif stat.S_ISLNK(mode):
-                    kind = EntryKind.SYMLINK
-                    try:
-                        link_target = os.readlink(de.path)
-                    except OSError:
-                        continue
-                else:
-                    continue
-                entry = FileEntry(path=path, kind=kind, size=st.st_size, mode=stat.S_IMODE(mode), layer=None,
-                                  link_target=link_target, uid=st.st_uid, gid=st.st_gid)
-                index[path] = entry
-                if kind == EntryKind.DIR or not visitors:
-                    continue
-                wanting = [v for v in visitors if v.wants(entry)]
-                if not wanting:
-                    continue
-                if kind == EntryKind.FILE and _too_big(st.st_size, path, limits, state.index):
-                    continue
-                if kind == EntryKind.SYMLINK:
-                    state.symlink_requests.append((entry, wanting))
-                    continue
-                budget.charge(st.st_size)
-                _deliver_dir_file(source, path, entry, wanting, st.st_size, state)
-    for link, wanting in state.symlink_requests:
-        real = state.index.resolve_path(link.path)
-        target = index.get(real) if real is not None else None
-        if target is None or target.kind != EntryKind.FILE or real is None:
-            state.index.warnings.append(f"{link.path}: symlink to {link.link_target} does not resolve "
-                                        "to a file inside the root")
-            continue
-        delivered = FileEntry(path=link.path, kind=EntryKind.FILE, size=target.size, mode=target.mode,
-                              layer=None, link_target=real, uid=target.uid, gid=target.gid)
-        _deliver_dir_file(source, real, delivered, wanting, target.size, state)
-    return state.index
-
-
-def _deliver_dir_file(source: DirSource, path: str, entry: FileEntry, visitors: list[FileVisitor],
-                      size: int, state: _State) -> None:
-    try:
-        f = source.open_file(path)
-    except (OSError, InputError) as exc:
-        state.index.warnings.append(f"{path}: cannot read ({exc})")
-        return
-    with f, io.BufferedReader(CappedReader(f, size), CHUNK) as bounded:
-        _deliver(visitors, entry, bounded)
 
 
 class _Collect:
@@ -776,8 +689,9 @@ def read_files(source: ImageSource, index: FileIndex, paths: Sequence[str],
                               layer=entry.layer, link_target=real if real != path else None,
                               uid=entry.uid, gid=entry.gid)
         if isinstance(source, DirSource):
-            _deliver_dir_file(source, real, delivered, [collect], entry.size,
-                              _State(limits=limits, index=index))
+            from seawall.image.dirwalk import deliver_dir_file
+
+            deliver_dir_file(source, real, delivered, [collect], index)
             continue
         requests.setdefault(layer_index, []).append(_Request(member, delivered, [collect]))
     by_index = {layer.index: layer for layer in index.layers}

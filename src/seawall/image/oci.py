@@ -163,6 +163,8 @@ class OCILayoutSource(_LayoutImage):
         if not path.is_dir():
             raise InputError(f"{path}: no such OCI layout directory")
         index = path / "index.json"
+        if index.is_symlink():
+            raise InputError(f"{path}: index.json is a symlink, not a regular file (refusing the layout)")
         if not index.is_file():
             raise InputError(f"{path}: not an OCI layout (no index.json)")
         with index.open("rb") as f:
@@ -186,13 +188,8 @@ class OCIArchiveSource(_LayoutImage):
     def __init__(self, path: Path, name: str, options: SourceOptions, tag: str | None = None) -> None:
         super().__init__(name, options)
         self._tar, self._members = open_archive(path, self._limits.max_entries, "oci-archive")
-        member = self._members.get("index.json")
-        if member is None:
-            self.close()
-            raise InputError(f"{path}: not an oci-archive (no index.json)")
         try:
-            f = self._tar.extractfile(member)
-            assert f is not None
+            f = self._open_member("index.json", f"{path}: not an oci-archive (no index.json)")
             data = read_bounded(f, self._limits.max_manifest_size, f"{path}:index.json")
             self._init_from_index(data, tag, None)
         except BaseException:
@@ -201,12 +198,21 @@ class OCIArchiveSource(_LayoutImage):
 
     def _open_blob(self, digest: str, size: int | None) -> IO[bytes]:
         hexpart = parse_digest(digest, self._name)
-        member = self._members.get(f"blobs/sha256/{hexpart}")
+        return self._open_member(f"blobs/sha256/{hexpart}",
+                                 f"{self._name}: blob {digest} is missing from the archive")
+
+    def _open_member(self, name: str, missing: str) -> IO[bytes]:
+        """A regular file of the archive. An OCI layout holds nothing else: a symlink (to a file
+        outside the archive, or inside it) is refused, never followed."""
+        member = self._members.get(name)
         if member is None:
-            raise InputError(f"{self._name}: blob {digest} is missing from the archive")
+            raise InputError(missing)
+        if not member.isfile():
+            raise InputError(f"{self._name}: {name} is a symlink to {member.linkname!r} in the archive, "
+                             "not a regular file (refusing the image)")
         f = self._tar.extractfile(member)
         if f is None:
-            raise InputError(f"{self._name}: blob {digest} is not a regular file")
+            raise InputError(f"{self._name}: {name} is not a regular file")
         return f
 
     def close(self) -> None:

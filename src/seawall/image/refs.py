@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seawall.core.errors import InputError
-from seawall.image.streams import TAR_ERRORS, SafeTarInfo, parse_digest
+from seawall.image.streams import NAME_ERRORS, TAR_ERRORS, SafeTarInfo, parse_digest
 
 TRANSPORTS = ("docker-archive", "oci-archive", "oci", "dir", "registry")
 DOCKER_HUB = "registry-1.docker.io"
@@ -91,7 +91,7 @@ def parse_registry_ref(text: str, original: str | None = None) -> ImageRef:
 
 def _detect_file(path: Path) -> str:
     try:
-        with tarfile.open(path, "r:*", tarinfo=SafeTarInfo) as tf:
+        with tarfile.open(path, "r:*", tarinfo=SafeTarInfo, errors=NAME_ERRORS) as tf:
             names = set()
             for i, member in enumerate(tf):
                 names.add(member.name.removeprefix("./"))

@@ -363,6 +363,10 @@ def drain(stream: IO[bytes] | io.RawIOBase) -> None:
 
 
 MAX_TAR_HEADER = 1024 * 1024  # a PAX or GNU long-name header larger than this is hostile
+# Member names that are not UTF-8 are read with their bad bytes as `\xNN` text, so that a name is
+# always a valid string (JSON, SPDX, SARIF can carry it; every lookup agrees on it). tarfile's
+# default on POSIX, surrogateescape, gave strings that no encoder accepts.
+NAME_ERRORS = "backslashreplace"
 TAR_ERRORS = (tarfile.TarError, EOFError, ValueError, UnicodeError, OverflowError, RecursionError)
 
 
@@ -389,7 +393,8 @@ def open_archive(path: Path, max_entries: int,
     """Open an image archive (docker-archive, oci-archive) for reading in place: its members by
     name (regular files and symlinks), with bounded headers and entry count."""
     try:
-        tf = tarfile.open(path, "r:*", tarinfo=SafeTarInfo)  # noqa: SIM115 - the caller closes it
+        tf = tarfile.open(path, "r:*", tarinfo=SafeTarInfo,  # noqa: SIM115 - the caller closes it
+                          errors=NAME_ERRORS)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
