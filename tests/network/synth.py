@@ -395,3 +395,151 @@ def write_probe_story(directory: Path) -> tuple[Path, Path, Path]:
         "containers": [{"name": "billing", "networkInterfaces": [{"privateIpv4Address": PROBER}]}],
     }], "failures": []}))
     return p2, p7, inv
+
+
+# -- a benign day: the system traffic of an EKS cluster and of an ECS service ---------------------
+
+EKS_NODES = {"ip-10-1-1-10.eu-west-1.compute.internal": "10.1.1.10",
+             "ip-10-1-2-10.eu-west-1.compute.internal": "10.1.2.10",
+             "ip-10-1-3-10.eu-west-1.compute.internal": "10.1.3.10"}
+CONTROL_PLANE = ["10.1.1.200", "10.1.2.200"]  # EKS control-plane ENIs in the cluster's subnets
+NTP_POOL = ["162.159.200.1", "162.159.200.123", "204.2.134.162", "45.79.1.70"]
+AWS_ENDPOINTS = {  # ec2, ssm, ec2messages, logs, ecs, ecr api, s3 (eu-west-1): AWS service ranges
+    "ec2": "52.95.120.10", "ssm": "52.95.121.20", "ec2messages": "52.95.121.30", "logs": "52.95.122.40",
+    "ecs": "52.95.123.50", "ecr": "52.95.124.60", "s3": "52.218.30.70"}
+MIRROR = "54.239.30.80"  # Amazon Linux repositories (CloudFront)
+ALB_ENIS = ["10.1.0.5", "10.1.0.6"]
+EKS_PODS = {  # workload -> (kind, namespace, pod ips, port)
+    "coredns": ("Deployment", "kube-system", ["10.1.1.31", "10.1.2.31"], 53),
+    "metrics-server": ("Deployment", "kube-system", ["10.1.3.32"], 10250),
+    "prometheus": ("StatefulSet", "monitoring", ["10.1.2.33"], 9090),
+    "frontend": ("Deployment", "shop", ["10.1.1.41", "10.1.2.41", "10.1.3.41"], 8080),
+    "api": ("Deployment", "shop", ["10.1.1.42", "10.1.3.42"], 8000),
+}
+ECS_TASKS = {"10.1.4.21": "a1b2c3d4e5f60718293a4b5c6d7e8f90", "10.1.4.22": "0f9e8d7c6b5a49382716a5b4c3d2e1f0"}
+RDS = "10.1.5.20"
+
+
+def benign_records(seed: int = 5, hours: int = 24, extra: Any = None) -> list[str]:
+    """v2 records (each ENI its own side) of a day with no attack: NTP to public pool servers every
+    1024 s from every node (chrony: a new source port each time), kubelets and the API server talking
+    both ways, metrics-server and Prometheus scraping, CoreDNS, the VPC CNI and the SSM agent polling
+    AWS APIs, image pulls and package updates, ALB health checks of pods and ECS tasks, the ECS agent,
+    the awslogs driver shipping logs, the ECS service using its database."""
+    rng = random.Random(seed)
+    rows: list[tuple[int, str]] = []
+    internal = {*EKS_NODES.values(), *CONTROL_PLANE, *ALB_ENIS, *ECS_TASKS, RDS,
+                *(ip for _, _, ips, _ in EKS_PODS.values() for ip in ips)}
+
+    def rec(eni_ip: str, src: str, dst: str, sp: int, dp: int, proto: int, by: int, t: int) -> None:
+        line = (f"2 123456789012 eni-0{eni_ip.replace('.', '')[-9:]} {src} {dst} {sp} {dp} {proto} "
+                f"{max(1, by // 1200)} {by} {t} {t + 60} ACCEPT OK")
+        rows.append((t, line))
+
+    def conn(t: float, client: str, server: str, port: int, proto: int = 6, up: int = 800,
+             down: int = 2000) -> None:
+        ti = int(t)
+        sp = rng.randint(32768, 60999)
+        for side in (client, server):
+            if side in internal:
+                rec(side, client, server, sp, port, proto, up, ti)
+                rec(side, server, client, port, sp, proto, down, ti)
+
+    def every(period: float, jitter: float, fn: Any) -> None:
+        t = DAY + rng.uniform(0, period)
+        while t < DAY + hours * 3600:
+            fn(t)
+            t += period * (1 + rng.uniform(-jitter, jitter))
+
+    nodes = list(EKS_NODES.values())
+    pods = {w: ips for w, (_, _, ips, _) in EKS_PODS.items()}
+    for node in nodes:
+        every(1024, 0.02, lambda t, n=node: conn(t, n, rng.choice(NTP_POOL), 123, proto=17, up=76, down=76))
+        every(60, 0.1, lambda t, n=node: conn(t, n, rng.choice(CONTROL_PLANE), 443, up=4_000, down=9_000))
+        every(120, 0.1, lambda t, n=node: conn(t, rng.choice(CONTROL_PLANE), n, 10250, up=900, down=3_000))
+        every(60, 0.05, lambda t, n=node: conn(t, pods["metrics-server"][0], n, 10250, up=600, down=8_000))
+        every(60, 0.05, lambda t, n=node: conn(t, pods["prometheus"][0], n, 9100, up=300, down=40_000))
+        every(60, 0.15, lambda t, n=node: conn(t, n, AWS_ENDPOINTS["ec2"], 443, up=2_000, down=6_000))
+        every(300, 0.2, lambda t, n=node: conn(t, n, AWS_ENDPOINTS["ssm"], 443, up=1_500, down=2_000))
+        every(300, 0.2, lambda t, n=node: conn(t, n, AWS_ENDPOINTS["ec2messages"], 443, up=900, down=1_200))
+        every(21600, 0.1, lambda t, n=node: conn(t, n, MIRROR, 443, up=20_000, down=8_000_000))
+        every(5400, 0.3, lambda t, n=node: conn(t, n, AWS_ENDPOINTS["ecr"], 443, up=5_000, down=30_000))
+        every(5400, 0.3, lambda t, n=node: conn(t, n, AWS_ENDPOINTS["s3"], 443, up=5_000, down=90_000_000))
+    for w, ips in pods.items():
+        for ip in ips:
+            every(60, 0.3, lambda t, i=ip: conn(t, i, rng.choice(pods["coredns"]), 53, proto=17, up=80,
+                                                down=160))
+            if w == "frontend":
+                for alb in ALB_ENIS:
+                    every(30, 0.05, lambda t, i=ip, a=alb: conn(t, a, i, 8080, up=200, down=600))
+                every(15, 0.5, lambda t, i=ip: conn(t, i, rng.choice(pods["api"]), 8000, up=3_000,
+                                                    down=20_000))
+    every(30, 0.05, lambda t: conn(t, pods["prometheus"][0], rng.choice(pods["api"]), 8000, up=300,
+                                   down=9_000))
+    for task in ECS_TASKS:
+        for alb in ALB_ENIS:
+            every(30, 0.05, lambda t, i=task, a=alb: conn(t, a, i, 8080, up=200, down=600))
+        every(10, 0.2, lambda t, i=task: conn(t, i, RDS, 5432, up=2_000, down=12_000))
+        every(10, 0.1, lambda t, i=task: conn(t, i, AWS_ENDPOINTS["logs"], 443, up=3_000, down=500))
+        every(60, 0.1, lambda t, i=task: conn(t, i, AWS_ENDPOINTS["ecs"], 443, up=1_000, down=1_000))
+    if extra is not None:  # a test's own story on top of the day: extra(conn, every)
+        extra(conn, every)
+    rows.sort(key=lambda r: r[0])
+    return [" ".join(V2_FIELDS)] + [line for _, line in rows]
+
+
+def benign_inventory() -> dict[str, Any]:
+    """`kubectl get pods,services,nodes,endpoints -A -o json` of the cluster."""
+    items: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+         "status": {"addresses": [{"type": "InternalIP", "address": ip}]}}
+        for name, ip in EKS_NODES.items()
+    ]
+    items.append({"apiVersion": "v1", "kind": "Endpoints",
+                  "metadata": {"name": "kubernetes", "namespace": "default"},
+                  "subsets": [{"addresses": [{"ip": ip} for ip in CONTROL_PLANE],
+                               "ports": [{"name": "https", "port": 443}]}]})
+    for w, (kind, ns, ips, port) in EKS_PODS.items():
+        for i, ip in enumerate(ips):
+            owner = ({"kind": "ReplicaSet", "name": f"{w}-7c9d8b6f5"} if kind == "Deployment"
+                     else {"kind": kind, "name": w})
+            items.append({"apiVersion": "v1", "kind": "Pod",
+                          "metadata": {"name": f"{w}-7c9d8b6f5-x{i}abc" if kind == "Deployment"
+                                       else f"{w}-{i}",
+                                       "namespace": ns, "labels": {"app": w},
+                                       "ownerReferences": [{**owner, "controller": True}]},
+                          "spec": {"containers": [{"name": w, "ports": [{"containerPort": port}]}]},
+                          "status": {"podIP": ip, "podIPs": [{"ip": ip}]}})
+    return {"apiVersion": "v1", "kind": "List", "items": items}
+
+
+def benign_ecs_tasks() -> dict[str, Any]:
+    return {"tasks": [{
+        "taskArn": f"arn:aws:ecs:eu-west-1:123456789012:task/web/{task}",
+        "clusterArn": "arn:aws:ecs:eu-west-1:123456789012:cluster/web", "group": "service:web",
+        "containers": [{"name": "web", "networkInterfaces": [{"privateIpv4Address": ip}],
+                        "networkBindings": [{"containerPort": 8080}]}],
+    } for ip, task in ECS_TASKS.items()], "failures": []}
+
+
+def aws_ip_ranges() -> dict[str, Any]:
+    """A small file in the shape of AWS's ip-ranges.json (the service ranges of the day above)."""
+    def prefix(cidr: str, region: str, service: str) -> dict[str, str]:
+        return {"ip_prefix": cidr, "region": region, "service": service, "network_border_group": region}
+
+    return {"syncToken": "1793577600", "createDate": "2026-11-02-00-00-00", "prefixes": [
+        prefix("52.95.0.0/16", "eu-west-1", "AMAZON"), prefix("52.218.0.0/17", "eu-west-1", "S3"),
+        prefix("54.239.0.0/17", "GLOBAL", "CLOUDFRONT"), prefix("52.95.250.0/24", "eu-west-1", "EC2"),
+    ], "ipv6_prefixes": []}
+
+
+def write_benign_day(directory: Path, hours: int = 24, extra: Any = None) -> dict[str, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    out = {"flows": directory / "benign-v2.log.gz", "k8s": directory / "kubectl.json",
+           "ecs": directory / "ecs-tasks.json", "ranges": directory / "ip-ranges.json"}
+    with gzip.open(out["flows"], "wt", encoding="utf-8") as fh:
+        fh.write("\n".join(benign_records(hours=hours, extra=extra)) + "\n")
+    out["k8s"].write_text(json.dumps(benign_inventory()))
+    out["ecs"].write_text(json.dumps(benign_ecs_tasks()))
+    out["ranges"].write_text(json.dumps(aws_ip_ranges()))
+    return out

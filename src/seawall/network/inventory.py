@@ -1,9 +1,10 @@
 """Workload inventory: which workload owns an IP (or IP:port), from the dumps users already have.
 
 Understood inputs (JSON, auto-detected, several files merge):
-- `kubectl get pods,services,nodes -o json` (a v1 List, or single objects): pods -> their
+- `kubectl get pods,services,nodes,endpoints -o json` (a v1 List, or single objects): pods -> their
   controller (Deployment from the ReplicaSet, StatefulSet, DaemonSet, CronJob from the Job),
-  services' cluster/external IPs -> the one workload they select, nodes' addresses -> the node;
+  services' cluster/external IPs -> the one workload they select, nodes' addresses -> the node,
+  the `kubernetes` endpoints -> the API server (`KubeAPIServer`);
 - `aws ecs describe-tasks` output: ENI private IPs -> task, service (group `service:NAME`), cluster;
 - `docker inspect` output: container IPs (and published host IP:port) -> compose service/container.
 
@@ -140,7 +141,8 @@ class Inventory:
             items = doc
         else:
             items = [doc]
-        k8s = [i for i in items if isinstance(i, dict) and i.get("kind") in ("Pod", "Service", "Node")]
+        k8s = [i for i in items if isinstance(i, dict)
+               and i.get("kind") in ("Pod", "Service", "Node", "Endpoints")]
         if k8s:
             self._add_kubernetes(k8s)
         for item in items:
@@ -151,6 +153,18 @@ class Inventory:
 
     def _add_kubernetes(self, items: list[dict[str, Any]]) -> None:
         pods: list[tuple[str, dict[str, str], str]] = []  # (ns, labels, key)
+        for item in items:
+            meta = _dict(item.get("metadata"))
+            # `kubectl get endpoints kubernetes`: the API server's addresses (on EKS, the control
+            # plane's ENIs in the cluster's subnets)
+            if item.get("kind") == "Endpoints" and meta.get("name") == "kubernetes" \
+                    and (meta.get("namespace") or "default") == "default":
+                key = make_key("KubeAPIServer", None, "kube-apiserver")
+                for subset in _list(item.get("subsets")):
+                    for address in _list(_dict(subset).get("addresses")):
+                        ip = _dict(address).get("ip")
+                        if ip:
+                            self.by_ip.setdefault(str(ip), (key, str(ip)))
         for item in items:
             if item.get("kind") != "Pod":
                 continue
