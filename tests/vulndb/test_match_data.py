@@ -222,3 +222,24 @@ def test_go_toolchain_names_match_stdlib_ranges(shipped_db: Path) -> None:
         c = db.match([Package("stdlib", "1.19.8", "golang", "")], None)
     assert {f.rule for f in a} == {f.rule for f in b} == {f.rule for f in c}
     assert a
+
+
+def test_shipped_nvd_subset_gives_go_and_pypi_findings_a_severity(shipped_db: Path) -> None:
+    """The Go and PyPA advisories carry no CVSS for most of the demo's findings; the shipped NVD
+    excerpt (real records, metrics only) gives those CVEs NVD's or CISA's CVSS vector."""
+    nvd = [json.loads(p.read_text()) for p in sorted((SHIPPED_DIR / "nvd").glob("*.json"))]
+    ids = {i["cve"]["CVE_data_meta"]["ID"] for i in nvd[0]["CVE_Items"]}
+    ids |= {v["cve"]["id"] for v in nvd[1]["vulnerabilities"]}
+    with open_db(shipped_db) as db:
+        findings = db.match([Package("stdlib", "go1.19.8", "Go", "pkg:golang/stdlib@go1.19.8"),
+                             Package("Django", "3.2.0", "PyPI", "pkg:pypi/django@3.2.0")], None)
+    by_rule = {f.rule: f for f in findings}
+    # CVE-2024-34158 (go/build/constraint): only CISA-ADP's CVSS 3.1 vector, HIGH 7.5
+    f = by_rule["CVE-2024-34158"]
+    assert f.vulnerability.severity_source == "nvd"
+    assert f.vulnerability.cvss_vector == "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"
+    assert f.severity.value == "high"
+    sourced = [f for f in findings if f.vulnerability.severity_source == "nvd"]
+    assert sourced and all(f.rule in ids or ids & set(f.vulnerability.aliases) for f in sourced)
+    # a CVE whose NVD record had no metrics at the time stays unknown, never guessed
+    assert by_rule["CVE-2021-45116"].severity.value == "unknown"

@@ -185,7 +185,8 @@ def shipped_feed_paths() -> list[Path]:
     Directory names are identifiers (`v3_11`) so that setuptools ships them as package data."""
     zips = sorted((SHIPPED_DIR / "osv").glob("*.zip"))
     secdb = sorted((SHIPPED_DIR / "alpine").glob("v*/*.json"))
-    return [*zips, *secdb]
+    nvd = sorted((SHIPPED_DIR / "nvd").glob("*.json"))  # severity (CVSS) only, keyed by CVE id
+    return [*zips, *secdb, *nvd]
 
 
 @dataclass(slots=True)
