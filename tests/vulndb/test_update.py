@@ -24,6 +24,7 @@ import pytest
 
 from seawall.core import OSInfo, Package
 from seawall.vulndb import SHIPPED_DIR, open_db
+from seawall.vulndb.update import load_feeds
 from tests.conftest import run_cli
 
 from .conftest import FIXTURES
@@ -202,6 +203,20 @@ def test_update_one_feed_only(tmp_path: Path, server: tuple[str, Path], tls: tup
         assert [f.name for f in vdb.feeds()] == ["alpine-secdb:v3.11/main"]
     res = run_cli("db", "update", "--db", str(db), "--feeds-file", str(feeds), "--feed", "osv:nope")
     assert res.returncode == 2 and "unknown feed" in res.stderr
+
+
+def test_default_feeds_cover_every_supported_distribution() -> None:
+    """The feeds `db update` fetches by default: every distribution the matcher supports, the
+    prioritisation feeds and NVD; all https, every type known."""
+    feeds = load_feeds()
+    names = {f.name for f in feeds}
+    for name in ("osv:PyPI", "osv:Go", "debian-tracker", "osv:Ubuntu", "osv:Red Hat", "osv:Rocky Linux",
+                 "osv:AlmaLinux", "osv:SUSE", "osv:openSUSE", "wolfi-secdb", "chainguard-secdb",
+                 "bottlerocket", "alas:2023", "cisa-kev", "epss", "nvd:2024"):
+        assert name in names, name
+    assert all(f.url.startswith("https://") and f.type for f in feeds)
+    assert next(f for f in feeds if f.name == "osv:Red Hat").url.endswith("/Red%20Hat/all.zip")
+    assert next(f for f in feeds if f.name == "cisa-kev").max_bytes
 
 
 def test_update_every_new_feed_type(tmp_path: Path, server: tuple[str, Path], tls: tuple[Path, Path]) -> None:
