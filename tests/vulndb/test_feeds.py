@@ -255,6 +255,7 @@ def test_severity_kev_and_epss_reach_the_findings(tmp_path: Path) -> None:
     assert [rule for rule, f in after.items() if f.severity is Severity.UNKNOWN] == unknown
     assert v.kev == {"cves": ["CVE-2023-45803"], "date_added": "2099-01-01", "due_date": "2099-01-22",
                      "ransomware": "Unknown"}
+    assert (after["CVE-2023-45803"].evidence or "").endswith("; known exploited (CISA KEV, added 2099-01-01)")
     assert (v.epss, v.epss_percentile) == (0.00123, 0.45678)
     others = [f for rule, f in after.items() if rule != "CVE-2023-45803"]
     assert others and all(f.vulnerability.kev is None and f.vulnerability.epss is None for f in others)

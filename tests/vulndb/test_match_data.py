@@ -205,13 +205,16 @@ def test_name_normalization_and_invalid_versions(shipped_db: Path) -> None:
     ]
     with open_db(shipped_db) as db:
         findings = db.match(packages, None)
-        stats = db.stats
+        stats, skips = db.stats, db.skips
     by_name: dict[str, set[str]] = {}
     for f in findings:
         by_name.setdefault(f.package.name, set()).add(f.rule)
     assert by_name["PyYAML"] == by_name["pyyaml"] and by_name["PyYAML"]
     assert "Py_Yaml" not in by_name
-    assert stats.invalid_versions == 2
+    # the unparsable PyPI version is an invalid version; Go's "(devel)" is no version at all
+    assert stats.invalid_versions == 1
+    reasons = {s.reason for s in skips}
+    assert any("does not parse" in r for r in reasons) and any("(devel)" in r for r in reasons)
     assert "django" not in by_name and "stdlib" not in by_name
 
 

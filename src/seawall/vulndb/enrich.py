@@ -123,6 +123,10 @@ class Enricher:
                 first = kev[hits[0]]
                 f.vulnerability.kev = {"cves": hits, "date_added": first[1], "due_date": first[2],
                                        "ransomware": first[3]}
+                # visible in every format, the table included, not only in JSON's vulnerability.kev
+                note = f"known exploited (CISA KEV, added {first[1]})" if first[1] else \
+                    "known exploited (CISA KEV)"
+                f.evidence = f"{f.evidence}; {note}" if f.evidence else note
 
     def _epss(self, findings: list[Finding], cves: set[str]) -> None:
         rows = self._query("SELECT cve, score, percentile FROM epss WHERE cve IN ({})", cves)
