@@ -14,6 +14,8 @@ from seawall.respond.kubernetes import ORIGINAL_LABELS, QUARANTINE_LABEL
 from tests.conftest import REPO, run_cli
 from tests.respond.kubeapi import KubeApi, serve, validate
 
+pytestmark = pytest.mark.slow  # starts an HTTPS server
+
 DUMP = REPO / "devtools" / "samples" / "respond" / "k8s-shop.json"
 POD = "frontend-6f7d9c8b4-x2kqz"
 SUSPECT = f"k8s:shop/pod/{POD}"

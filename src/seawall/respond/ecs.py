@@ -96,7 +96,7 @@ class EcsPlatform:
             svc = view.services.get(ref.name)
             tasks = [t for t in view.tasks.values() if str(t.get("group") or "") == f"service:{ref.name}"]
             if svc is None and not tasks:
-                raise InputError(f"ECS service {ref.scope}/{ref.name} not found in {where}")
+                raise InputError(f"ECS service {ref.scope}/{ref.name} not found in {where}" + _damage(view))
             if not options.whole and options.scale_to is None:
                 raise Refused(
                     f"{ref}: isolating every task of a service takes it down; name one task "
@@ -105,7 +105,7 @@ class EcsPlatform:
         else:
             task = view.tasks.get(ref.name)
             if task is None:
-                raise InputError(f"ECS task {ref.scope}/{ref.name} not found in {where}")
+                raise InputError(f"ECS task {ref.scope}/{ref.name} not found in {where}" + _damage(view))
             tasks = [task]
         plan = Plan(workload=ref, targets=[], source=view.source)
         plan.warnings.extend(view.warnings + view.damaged)
@@ -921,3 +921,10 @@ def _plain(value: Any) -> Any:
 
 
 ECS = EcsPlatform()
+
+
+def _damage(view: Any) -> str:
+    """Why the input may lack the workload: the files that could not be read at all."""
+    if not view.damaged:
+        return ""
+    return f" ({view.damaged[0]}{f' and {len(view.damaged) - 1} more' if len(view.damaged) > 1 else ''})"

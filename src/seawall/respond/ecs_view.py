@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,78 @@ from seawall.respond.aws import Aws, AwsCallError
 
 DUMP_CAP = 256 << 20
 MAX_TARGET_GROUPS = 400
+
+
+# top-level key of an AWS CLI output -> (service, operation) whose output shape it is
+DOCUMENTS = {
+    "tasks": ("ecs", "DescribeTasks"),
+    "taskDefinition": ("ecs", "DescribeTaskDefinition"),
+    "services": ("ecs", "DescribeServices"),
+    "containerInstances": ("ecs", "DescribeContainerInstances"),
+    "NetworkAcls": ("ec2", "DescribeNetworkAcls"),
+    "Subnets": ("ec2", "DescribeSubnets"),
+    "SecurityGroups": ("ec2", "DescribeSecurityGroups"),
+    "NetworkInterfaces": ("ec2", "DescribeNetworkInterfaces"),
+    "Reservations": ("ec2", "DescribeInstances"),
+}
+_SCALARS: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "blob": (str,),
+    "boolean": (bool,),
+    "integer": (int,),
+    "long": (int,),
+    "double": (int, float),
+    "float": (int, float),
+    "timestamp": (str, int, float),
+}
+
+
+def shape_problem(value: Any, shape: Any, where: str = "") -> str | None:
+    """Where `value` does not have the type botocore's model gives it (the AWS CLI prints responses
+    in that model), or None. Unknown members are ignored; nesting is bounded by the model."""
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, Mapping):
+            return f"{where or 'the document'} is not an object"
+        for name, member in shape.members.items():
+            if name in value and value[name] is not None:
+                problem = shape_problem(value[name], member, f"{where}.{name}" if where else name)
+                if problem:
+                    return problem
+        return None
+    if kind == "list":
+        if not isinstance(value, list):
+            return f"{where} is not a list"
+        for i, item in enumerate(value):
+            problem = shape_problem(item, shape.member, f"{where}[{i}]")
+            if problem:
+                return problem
+        return None
+    if kind == "map":
+        if not isinstance(value, Mapping):
+            return f"{where} is not an object"
+        for key, item in value.items():
+            problem = shape_problem(item, shape.value, f"{where}.{key}")
+            if problem:
+                return problem
+        return None
+    types = _SCALARS.get(kind, (str, int, float, bool))
+    if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+        return f"{where} is not a {kind}"
+    return None
+
+
+def _output_member(key: str) -> Any:
+    service, operation = DOCUMENTS[key]
+    session = _session()
+    return session.get_service_model(service).operation_model(operation).output_shape.members[key]
+
+
+@lru_cache(maxsize=1)
+def _session() -> Any:
+    import botocore.session
+
+    return botocore.session.get_session()
 
 
 def task_id(arn: str) -> str:
@@ -58,9 +131,38 @@ class EcsView:
     damaged: list[str] = field(default_factory=list)
     source: str = "live"
 
+    def sane(self, doc: Mapping[str, Any], where: str) -> dict[str, Any]:
+        """The document with every item whose types are not those of the AWS API dropped (warned)."""
+        out = dict(doc)
+        for key in DOCUMENTS:
+            if key not in doc or doc[key] is None:
+                continue
+            shape = _output_member(key)
+            if shape.type_name == "list":
+                if not isinstance(doc[key], list):
+                    self.warnings.append(f"{where}: {key} is not a list; skipped")
+                    out[key] = []
+                    continue
+                kept = []
+                for i, item in enumerate(doc[key]):
+                    problem = shape_problem(item, shape.member, f"{key}[{i}]")
+                    if problem:
+                        self.warnings.append(f"{where}: {key}[{i}] skipped: {problem}")
+                    else:
+                        kept.append(item)
+                out[key] = kept
+            else:
+                problem = shape_problem(doc[key], shape, key)
+                if problem:
+                    self.warnings.append(f"{where}: {key} skipped: {problem}")
+                    out[key] = None
+        return out
+
     def add_document(self, doc: Any, where: str) -> bool:
         if not isinstance(doc, Mapping):
             return False
+        if where != "api":  # botocore already parsed live responses into the model's types
+            doc = self.sane(doc, where)
         found = False
         for task in doc.get("tasks") or []:
             if isinstance(task, Mapping) and task.get("taskArn"):

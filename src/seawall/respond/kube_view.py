@@ -53,9 +53,97 @@ CNI_DAEMONSETS = {
 # what a plan says about the policy engines that enforce NetworkPolicy without precedence
 CNI_NOTES = {
     "aws-vpc-cni": "the AWS VPC CNI enforces NetworkPolicy only with its network policy agent enabled "
-                   "(enableNetworkPolicy / ENABLE_NETWORK_POLICY on aws-node)",
+    "(enableNetworkPolicy / ENABLE_NETWORK_POLICY on aws-node)",
     "weave": "Weave Net enforces NetworkPolicy through weave-npc",
 }
+
+
+def _labels_ok(value: Any) -> bool:
+    return value is None or (
+        isinstance(value, Mapping)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    )
+
+
+def _dicts(value: Any) -> bool:
+    return value is None or (isinstance(value, list) and all(isinstance(v, Mapping) for v in value))
+
+
+def _selector_ok(value: Any) -> bool:
+    from seawall.respond.netpol import PolicyError, Selector
+
+    if value is None:
+        return True
+    if not isinstance(value, Mapping) or not _labels_ok(value.get("matchLabels")):
+        return False
+    try:
+        Selector.parse(value, "selector")
+    except (PolicyError, TypeError, AttributeError):
+        return False
+    return True
+
+
+def _containers_ok(spec: Mapping[str, Any]) -> bool:
+    for key in ("containers", "initContainers"):
+        if not _dicts(spec.get(key)):
+            return False
+        for c in spec.get(key) or []:
+            if not isinstance(c.get("name", ""), str) or not _dicts(c.get("ports")):
+                return False
+            for port in c.get("ports") or []:
+                if (
+                    not isinstance(port.get("containerPort"), int)
+                    or not isinstance(port.get("name", ""), str | None)
+                    or not isinstance(port.get("protocol", "TCP"), str | None)
+                ):
+                    return False
+    return True
+
+
+def shape_problem(kind: str, obj: Mapping[str, Any]) -> str | None:
+    """What makes an object unusable for planning (types the API would never return), or None.
+    Checked once on input, so that the planner can rely on the shapes it reads."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, Mapping):
+        return "metadata is not an object"
+    if not isinstance(meta.get("name"), str) or not isinstance(meta.get("namespace", ""), str | None):
+        return "metadata.name/namespace are not strings"
+    if not _labels_ok(meta.get("labels")) or not _labels_ok(meta.get("annotations")):
+        return "labels or annotations are not string maps"
+    if not _dicts(meta.get("ownerReferences")) or not all(
+        isinstance(r.get("kind", ""), str) and isinstance(r.get("name", ""), str)
+        for r in meta.get("ownerReferences") or []
+    ):
+        return "ownerReferences are malformed"
+    spec = obj.get("spec", {})
+    status = obj.get("status", {})
+    if not isinstance(spec, Mapping | None) or not isinstance(status, Mapping | None):
+        return "spec or status is not an object"
+    spec, status = spec or {}, status or {}
+    if kind == "Pod":
+        if not _containers_ok(spec) or not isinstance(spec.get("nodeName", ""), str | None):
+            return "spec.containers are malformed"
+        if not isinstance(status.get("podIP", ""), str | None) or not isinstance(
+            status.get("phase", ""), str | None
+        ):
+            return "status.podIP/phase are not strings"
+        if not _dicts(status.get("conditions")) or not _dicts(status.get("containerStatuses")):
+            return "status.conditions are malformed"
+    elif kind == "Service":
+        if not _labels_ok(spec.get("selector")):
+            return "spec.selector is not a string map"
+    elif kind in ("ReplicaSet", "Deployment", "DaemonSet", "StatefulSet", "Job"):
+        template = spec.get("template", {})
+        if not _selector_ok(spec.get("selector")) or not isinstance(template, Mapping | None):
+            return "spec.selector or spec.template is malformed"
+        tmeta = (template or {}).get("metadata", {})
+        if not isinstance(tmeta, Mapping | None) or not _labels_ok((tmeta or {}).get("labels")):
+            return "spec.template.metadata.labels is not a string map"
+        if not isinstance(spec.get("replicas", 0), int | None):
+            return "spec.replicas is not a number"
+    elif kind == "NetworkPolicy" and not isinstance(obj.get("spec"), Mapping):
+        return "spec is not an object"
+    return None
 
 
 def _key(obj: Mapping[str, Any]) -> tuple[str, str]:
@@ -103,6 +191,14 @@ class KubeView:
             return
         table = KINDS.get(str(kind))
         if table is None:
+            return
+        problem = shape_problem(str(kind), obj)
+        if problem is not None:
+            meta = obj.get("metadata")
+            name = meta.get("name") if isinstance(meta, Mapping) else None
+            self.warnings.append(
+                f"{where}: {kind} {name if isinstance(name, str) else '?'} skipped: {problem}"
+            )
             return
         ns, name = _key(obj)
         if not name:

@@ -94,7 +94,7 @@ class KubernetesPlatform:
         pod = view.pod(ref.scope, ref.name)
         where = "the cluster" if view.source == "live" else view.source
         if pod is None:
-            raise InputError(f"pod {ref.scope}/{ref.name} not found in {where}")
+            raise InputError(f"pod {ref.scope}/{ref.name} not found in {where}" + _damage(view))
         labels = _labels(pod)
         if options.scope is not None:
             options.scope.check_k8s(ref.scope, labels, str(ref))
@@ -703,7 +703,7 @@ class KubernetesPlatform:
         dep = view.deployments.get((ref.scope, ref.name))
         where = "the cluster" if view.source == "live" else view.source
         if dep is None:
-            raise InputError(f"deployment {ref.scope}/{ref.name} not found in {where}")
+            raise InputError(f"deployment {ref.scope}/{ref.name} not found in {where}" + _damage(view))
         template_labels = _labels((dep.get("spec") or {}).get("template") or {})
         if options.scope is not None:
             options.scope.check_k8s(ref.scope, template_labels, str(ref))
@@ -793,3 +793,10 @@ class KubernetesPlatform:
 
 
 KUBERNETES = KubernetesPlatform()
+
+
+def _damage(view: Any) -> str:
+    """Why the input may lack the workload: the files that could not be read at all."""
+    if not view.damaged:
+        return ""
+    return f" ({view.damaged[0]}{f' and {len(view.damaged) - 1} more' if len(view.damaged) > 1 else ''})"

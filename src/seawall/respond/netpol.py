@@ -351,6 +351,19 @@ def _parse_rule(raw: Any, where: str, peer_key: str) -> Rule:
 
 def parse_policy(obj: Mapping[str, Any]) -> Policy:
     """A NetworkPolicy object (as `kubectl get -o json` prints it) -> Policy; PolicyError if invalid."""
+    try:
+        return _parse_policy(obj)
+    except PolicyError:
+        raise
+    except (TypeError, AttributeError, ValueError, KeyError) as err:  # shapes the API never returns
+        meta = obj.get("metadata") if isinstance(obj, Mapping) else None
+        name = meta.get("name") if isinstance(meta, Mapping) else None
+        raise PolicyError(
+            f"NetworkPolicy {name if isinstance(name, str) else '?'}: malformed ({type(err).__name__})"
+        ) from None
+
+
+def _parse_policy(obj: Mapping[str, Any]) -> Policy:
     meta = obj.get("metadata") or {}
     name = meta.get("name")
     namespace = meta.get("namespace") or "default"
