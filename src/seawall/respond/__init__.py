@@ -143,6 +143,10 @@ def isolate(
             + (f" ({len(rolled)} change(s) rolled back)" if rolled else ""),
             err.applied,
         ) from None
+    except SeawallError as err:  # before any change (the evidence could not be read, no credentials)
+        entry.update(applied=False, result=f"failed before any change: {err.message}")
+        trail.record(entry)
+        raise
     entry.update(
         changes=[c.to_dict() for c in applied.changes],
         evidence=applied.evidence,
