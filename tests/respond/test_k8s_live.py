@@ -303,7 +303,9 @@ def test_evidence_that_cannot_be_read_stops_before_any_change(tmp_path: Path) ->
         proc = run_cli("respond", "isolate", SUSPECT, "--apply", "--reason", "IR-10", "--kubeconfig",
                        str(info["kubeconfig"]), "--evidence-dir", str(tmp_path / "ev"), env=_env(tmp_path))
         assert proc.returncode == 2
-        assert proc.stderr.strip().splitlines()[-1].startswith(f"seawall: error: forbidden: get pod shop/{POD}")
+        line = proc.stderr.strip().splitlines()[-1]
+        assert line.startswith(f"seawall: error: forbidden: get pod shop/{POD}")
         assert [c for c in api.calls if c["method"] != "GET"] == []
         record = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()][-1]
-        assert record["applied"] is False and record["result"].startswith("failed before any change: forbidden")
+        assert record["applied"] is False
+        assert record["result"].startswith("failed before any change: forbidden")
