@@ -66,6 +66,15 @@ def test_cyclonedx_of_demo_image(demo: DemoImage, tmp_path: Path) -> None:
     assert "six" not in comps
     deps = {d["ref"]: d.get("dependsOn", []) for d in bom["dependencies"]}
     assert set(deps[root["bom-ref"]]) == {c["bom-ref"] for c in bom["components"]}
+    # what each ecosystem records: Requires-Dist (extras left out), dpkg Depends, Go modules
+    names = {c["bom-ref"]: c["name"] for c in bom["components"]}
+    assert {names[r] for r in deps[django["bom-ref"]]} == {"asgiref", "pytz", "sqlparse"}
+    assert {names[r] for r in deps[comps["requests"]["bom-ref"]]} == {"urllib3", "idna", "chardet", "certifi"}
+    assert "libc6" in {names[r] for r in deps[libssl["bom-ref"]]}
+    assert "stdlib" in {names[r] for r in deps[comps["example.com/demo-server"]["bom-ref"]]}
+    assert django["cpe"] == "cpe:2.3:a:djangoproject:django:3.2:*:*:*:*:python:*:*"
+    assert libssl["cpe"].startswith("cpe:2.3:a:openssl:openssl:3.0.")
+    assert all(c.get("cpe") for c in bom["components"] if c["type"] != "operating-system")
 
 
 @pytest.mark.slow

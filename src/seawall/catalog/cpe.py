@@ -24,7 +24,7 @@ import yaml
 from seawall.core import Package
 
 _SAFE = re.compile(r"[^a-z0-9_.\-]")
-_DEB_REPACK = re.compile(r"[+~](?:dfsg|ds|repack|really|debian)[\w.]*$", re.IGNORECASE)
+_DEB_REPACK = re.compile(r"[+~.](?:dfsg|ds|repack|really|debian)[\w.]*$", re.IGNORECASE)
 _OS_CATALOGERS = frozenset({"dpkg", "apk", "rpm"})
 
 

@@ -235,7 +235,7 @@ def parse_file_list(data: bytes, md5sums: bool = False) -> list[str]:
             path = "/" + rel.strip().lstrip("/") if sep else ""
         else:
             path = line.strip()
-        if path.startswith("/") and len(path) > 1:
+        if path.startswith("/") and len(path) > 1 and path != "/.":  # dpkg lists the root as "/."
             out.append(path)
     return out
 

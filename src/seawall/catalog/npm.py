@@ -218,3 +218,33 @@ def _resolve(by_dir: dict[str, _Found], install_dir: str, name: str) -> _Found |
             return None
         current = posixpath.dirname(current)
     return None
+
+
+def _parse_with(path: str, data: bytes, loc: Location) -> list[Package]:
+    """Run the cataloger's own reader on one file held in memory (pure: no image, no I/O)."""
+    import io
+
+    from seawall.image.base import Limits
+
+    cataloger = NpmCataloger()
+    entry = FileEntry(path=path, kind=EntryKind.FILE, size=len(data), mode=0o644, layer=None)
+    cataloger.visit(entry, io.BytesIO(data))
+    packages = cataloger.packages(CatalogContext(os=None, limits=Limits()))
+    for pkg in packages:
+        pkg.locations = [Location(path=loc.path, layer=loc.layer, layer_created_by=loc.layer_created_by)]
+    return packages
+
+
+def parse_package_json(data: bytes, loc: Location) -> Package | None:
+    """The package an installed node_modules/<name>/package.json describes (None: not one)."""
+    path = loc.path or "/node_modules/x/package.json"
+    if _installed_name(path) is None:
+        path = "/node_modules/x/package.json"
+    found = _parse_with(path, data, loc)
+    return found[0] if found else None
+
+
+def parse_package_lock(data: bytes, loc: Location) -> list[Package]:
+    """The installed packages a package-lock.json (v1, v2 or v3) lists, with their dependencies."""
+    path = loc.path if loc.path and loc.path.endswith("/package-lock.json") else "/app/package-lock.json"
+    return _parse_with(path, data, loc)
