@@ -207,10 +207,7 @@ def verb_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]
     }
 
 
-NETMAP_OUTPUT = pytest.mark.xfail(strict=True, reason="cli/netmap.py (the network helper's) neither calls "
-                                  "check_output nor writes through write_atomically: internal error")
-VERBS = ["scan image", "scan rootfs", "sbom", "audit", "detect", pytest.param("netmap", marks=NETMAP_OUTPUT),
-         "respond plan"]
+VERBS = ["scan image", "scan rootfs", "sbom", "audit", "detect", "netmap", "respond plan"]
 
 
 @pytest.mark.parametrize("verb", VERBS)

@@ -148,3 +148,23 @@ def test_garbage_and_empty_inputs_never_traceback(tmp_path: Path, source: str) -
         assert all(line.startswith("seawall: ") for line in proc.stderr.strip().splitlines()), proc.stderr
         if proc.returncode == 0:
             assert json.loads(proc.stdout)["findings"] == []
+
+
+def test_context_known_cidrs_and_bad_context_files(tmp_path: Path) -> None:
+    header = ("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes "
+              "start end action log-status")
+    flows = tmp_path / "f.log"
+    flows.write_text(header + "\n2 1 eni-1 10.0.0.5 203.0.113.5 40000 443 6 1 100 1700000000 1700000060 "
+                     "ACCEPT OK\n")
+    ctx = tmp_path / "org.yaml"
+    ctx.write_text("known_cidrs: [203.0.113.0/24]  # a peered network of ours on a public range\n")
+    proc = run_cli("netmap", "--source", "vpc-flow", str(flows), "--context", str(ctx), "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    nodes = {n["id"]: n for n in json.loads(proc.stdout)["nodes"]}
+    assert nodes["IPAddress:/203.0.113.5"]["internal"] is True
+    ctx.write_text("known_cidrs: [not-a-range]\n")
+    proc = run_cli("netmap", "--source", "vpc-flow", str(flows), "--context", str(ctx))
+    assert proc.returncode == 2 and "not an address range" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    proc = run_cli("detect", "--source", "vpc-flow", str(flows), "--learning-period", "soon")
+    assert proc.returncode == 2 and "--learning-period" in proc.stderr

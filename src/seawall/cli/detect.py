@@ -109,6 +109,16 @@ def detect(
         bool, typer.Option("--no-state", help="Keep first-seen state in memory only")
     ] = False,
     baseline: Annotated[Path | None, typer.Option("--baseline", help="Flow sources: baseline file")] = None,
+    context: Annotated[
+        list[Path] | None,
+        typer.Option("--context", help="Flow sources: organisation context / infrastructure (YAML, JSON, "
+                     "or AWS ip-ranges.json; repeatable)"),
+    ] = None,
+    learning_period: Annotated[
+        str | None,
+        typer.Option("--learning-period", help="Flow sources: learn this long (e.g. 24h), then alert on "
+                     "new edges, destinations and periodic connections"),
+    ] = None,
     intel: Annotated[
         list[Path] | None, typer.Option("--intel", help="Flow sources: threat intel file (repeatable)")
     ] = None,
@@ -144,10 +154,13 @@ def detect(
     check_output(output)
     suppressions = load_suppressions(ignore_file)
     if source in FLOW_SOURCES and not (list_rules or rules_report):
+        from seawall.network.options import parse_period
+
         network = analyzers.get("network")
         options = network.options(source=source, baseline=baseline, intel=list(intel or []),
                                   inventory=list(inventory or []), vpc_format=vpc_format, engine=engine,
-                                  spark_master=spark_master)
+                                  spark_master=spark_master, context=list(context or []),
+                                  learning_period=parse_period(learning_period))
         report = network.run(paths, options)
         suppress(report, suppressions)
         filter_severity(report, severities)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from seawall.cli.common import warn
+from seawall.cli.common import check_output, warn, write_atomically
 from seawall.core.errors import InputError
 
 FORMATS = ("json", "dot", "html")
@@ -52,6 +52,16 @@ def register(app: typer.Typer) -> None:
         intel: Annotated[
             list[Path] | None, typer.Option("--intel", help="IP/CIDR list or STIX 2.1 bundle")
         ] = None,
+        context: Annotated[
+            list[Path] | None,
+            typer.Option("--context", help="Organisation context / infrastructure (YAML, JSON, or AWS "
+                         "ip-ranges.json; repeatable)"),
+        ] = None,
+        learning_period: Annotated[
+            str | None,
+            typer.Option("--learning-period", help="Learn this long (e.g. 24h), then alert on new edges, "
+                         "destinations and periodic connections"),
+        ] = None,
         vpc_format: Annotated[
             str | None,
             typer.Option("--vpc-format", help="VPC flow log format for files without a header line"),
@@ -67,8 +77,12 @@ def register(app: typer.Typer) -> None:
 
         if fmt not in FORMATS:
             raise InputError(f"unknown netmap format {fmt!r}; use {', '.join(FORMATS)}")
+        check_output(output)
+        from seawall.network.options import parse_period
+
         options = network.NetworkOptions(
-            inventory=list(inventory or []), baseline=baseline, intel=list(intel or []), vpc_format=vpc_format
+            inventory=list(inventory or []), baseline=baseline, intel=list(intel or []),
+            vpc_format=vpc_format, context=list(context or []), learning_period=parse_period(learning_period),
         )
         analysis = network.analyze(source, [str(f) for f in files], options)
         findings = network.run_detectors(analysis, options) if with_findings else []
@@ -90,6 +104,4 @@ def register(app: typer.Typer) -> None:
             sys.stdout.write(text)
             sys.stdout.flush()
         else:
-            tmp = output.with_name(f".{output.name}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(output)
+            write_atomically(output, text)

@@ -66,3 +66,21 @@ class NetworkOptions:
     dns_label_length: int = 40
     dns_label_entropy: float = 3.5
     dns_long_queries: int = 20
+
+
+def parse_period(text: str | None) -> float | None:
+    """`90`, `90s`, `30m`, `24h`, `7d` -> seconds (None stays None); anything else is an InputError."""
+    from seawall.core.errors import InputError
+
+    if text is None:
+        return None
+    value = text.strip().lower()
+    scale = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(value[-1:])
+    number = value[:-1] if scale else value
+    try:
+        seconds = float(number) * (scale or 1)
+    except ValueError:
+        raise InputError(f"--learning-period: {text!r} is not a duration (e.g. 3600, 30m, 24h, 7d)") from None
+    if seconds <= 0:
+        raise InputError("--learning-period: give a positive duration")
+    return seconds
