@@ -101,6 +101,7 @@ ANALYZERS: dict[str, str] = {
     "audit": "seawall.posture.analyzer:AUDIT",
     "detect": "seawall.detect.analyzer:DETECT",
     "network": "seawall.network.analyzer:NETWORK",
+    "runtime": "seawall.runtime.analyzer:RUNTIME",
 }
 
 

@@ -88,6 +88,10 @@ def register(app: typer.Typer) -> None:
                                 "bad configuration.")
     app.add_typer(scan_app, name="scan")
 
+    from seawall.cli.runtime import register_scan_running
+
+    register_scan_running(scan_app)  # `seawall scan running` (seawall.runtime)
+
     @scan_app.command("image")
     def scan_image_cmd(
         ref: ImageRefArg,

@@ -144,3 +144,44 @@ suppressions = Table(
     Column("expires_at", TIME),
     Column("incident_id", Integer),
 )
+
+# -- stored SBOMs by digest (seawall.runtime.sbomstore; migration 0002) -------------------------
+
+runtime_images = Table(
+    "runtime_images",
+    metadata,
+    Column("digest", String(80), primary_key=True),  # manifest digest (or image id when none)
+    Column("image_id", String(80)),  # config digest
+    Column("name", Text, nullable=False),  # a reference it was seen under
+    Column("os", Text, nullable=False),  # JSON
+    Column("sbom", LargeBinary, nullable=False),  # zstd(JSON list of packages)
+    Column("files", LargeBinary),  # zstd(JSON file manifest) for drift; None for imported SBOMs
+    Column("origin", String(32), nullable=False),  # scan | registry | cyclonedx
+    Column("packages", Integer, nullable=False),
+    Column("db_fingerprint", String(64)),  # advisory DB the vulns below were matched against
+    Column("vulns", Text),  # JSON list of vulnerability ids at that match
+    Column("created_at", TIME, nullable=False),
+    Column("updated_at", TIME, nullable=False),
+    Index("ix_runtime_images_image_id", "image_id"),
+)
+
+runtime_refs = Table(
+    "runtime_refs",
+    metadata,
+    Column("reference", String(767), primary_key=True),  # registry/repo:tag
+    Column("digest", String(80), nullable=False),
+    Column("registry", String(255), nullable=False),
+    Column("seen_at", TIME, nullable=False),
+    Index("ix_runtime_refs_digest", "digest"),
+)
+
+runtime_running = Table(
+    "runtime_running",
+    metadata,
+    Column("container", String(255), primary_key=True),  # runtime:id
+    Column("digest", String(80), nullable=False),
+    Column("workload", String(512), nullable=False),
+    Column("name", String(512), nullable=False),
+    Column("seen_at", TIME, nullable=False),
+    Index("ix_runtime_running_digest", "digest"),
+)
