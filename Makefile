@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: setup system-deps demo test test-fast lint typecheck unit unit-fast bench clean
+.PHONY: setup system-deps demo test test-fast lint typecheck unit unit-fast fuzz bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ unit-fast: setup
 	$(VENV)/bin/pytest -q -m "not slow and not toolchain and not network"
 
 test-fast: setup lint typecheck unit-fast
+
+# longer fuzzing of the readers of hostile input (tests/fuzz; `make test` runs a few fixed inputs
+# per target): FUZZ_EXAMPLES new random inputs per target, failures kept in .cache/hypothesis
+FUZZ_EXAMPLES ?= 500
+fuzz: setup
+	SEAWALL_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest -q tests/fuzz -p no:cacheprovider --timeout 14400
 
 bench: system-deps setup
 	$(PY) -m benchmarks

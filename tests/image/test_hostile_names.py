@@ -207,6 +207,7 @@ def _zeros_layer(size: int) -> bytes:
     return out.getvalue()
 
 
+@pytest.mark.slow
 def test_gzip_bomb_is_stopped_relative_to_its_compressed_size(tmp_path: Path) -> None:
     """1 GiB of zeros in a 1 MiB layer: refused after 100 x its size (by default), not read to the end."""
     root = tmp_path / "oci"
@@ -219,6 +220,7 @@ def test_gzip_bomb_is_stopped_relative_to_its_compressed_size(tmp_path: Path) ->
     assert proc.returncode == 2 and "--max-layer-ratio" in proc.stderr and proc.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_repeated_entries_use_flat_memory(tmp_path: Path) -> None:
     """300,000 entries of one name: tarfile's own list of headers no longer grows with them."""
     out = io.BytesIO()

@@ -18,6 +18,8 @@ from tests.image.hostile_server import answer, endless, hostile_server, trickle
 
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 
+pytestmark = pytest.mark.network
+
 
 def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
