@@ -39,7 +39,7 @@ def _build(root: Path, delete: Layer) -> dict[str, Any]:
     rm = img.add(delete)
     img.step('CMD ["python3", "/app/main.py"]')
     img.write_oci(root / "oci", "1")
-    return {"ref": f"oci:{root / 'oci'}:1", "base": base.digest, "add": add.digest, "rm": rm.digest}
+    return {"ref": f"oci:{root / 'oci'}:1", "base": base.diff_id, "add": add.diff_id, "rm": rm.diff_id}
 
 
 @pytest.fixture(scope="module")

@@ -50,7 +50,7 @@ def leaky_image(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     img.step('CMD ["python3"]')
     oci = root / "oci"
     img.write_oci(oci, "1")
-    return {"ref": f"oci:{oci}:1", "run_layer": run.digest}
+    return {"ref": f"oci:{oci}:1", "run_layer": run.diff_id}
 
 
 def _clean(text: str) -> None:
@@ -70,7 +70,7 @@ def test_sbom_json_shows_the_redacted_history(leaky_image: dict[str, Any]) -> No
     proc = run_cli("sbom", leaky_image["ref"], "--format", "json")
     doc = json.loads(proc.stdout)
     layers = doc["target"]["metadata"]["layers"]
-    run = next(layer for layer in layers if layer["digest"] == leaky_image["run_layer"])
+    run = next(layer for layer in layers if layer["diff_id"] == leaky_image["run_layer"])
     shown = run["created_by"]
     assert shown.startswith("|3 GITHUB_TOKEN=ghp_****") and "pip install idna" in shown
     assert "AKIA****" in shown and "q8Tz****" in shown

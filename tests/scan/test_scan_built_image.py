@@ -89,7 +89,7 @@ def bad_image(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     img.step("HEALTHCHECK NONE")
     oci = root / "oci"
     img.write_oci(oci, "1")
-    return {"oci": oci, "key_line": pem.decode().splitlines()[1], **{k: v.digest for k, v in layers.items()}}
+    return {"oci": oci, "key_line": pem.decode().splitlines()[1], **{k: v.diff_id for k, v in layers.items()}}
 
 
 def _scan(ref: str) -> dict[str, Any]:

@@ -57,7 +57,7 @@ def test_vulnerabilities_point_at_the_pip_layer(demo: DemoImage, demo_scan: dict
         for f in demo_scan["findings"]
         if f["kind"] == "vulnerability" and f["package"]["ecosystem"] == "PyPI"
     }
-    assert layers == {demo.pip_layer}
+    assert layers == {demo.pip_diff_id}  # one layer id in every report: the diff_id
 
 
 def test_go_stdlib_advisories(demo_scan: dict[str, Any]) -> None:

@@ -127,9 +127,7 @@ def layer_id(layer: LayerInfo | None) -> str | None:
     uncompressed tar, as `rootfs.diff_ids` and `docker inspect` name it), the same whether the
     image came as a docker-archive, an OCI layout or from a registry (where blobs are named by
     their compressed digest). The blob digest only when a source has no diff_id."""
-    if layer is None:
-        return None
-    return layer.diff_id or layer.digest
+    return layer.id if layer is not None else None
 
 
 def location(entry: FileEntry, path: str | None = None) -> Location:

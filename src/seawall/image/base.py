@@ -49,6 +49,14 @@ class LayerInfo:
     media_type: str | None = None
     size: int | None = None
 
+    @property
+    def id(self) -> str:
+        """The one id of a layer in every report, whatever the input: its diff_id (the digest of
+        the uncompressed tar, as `rootfs.diff_ids` and `docker inspect` name it), the same whether
+        the image came as a docker-archive, an OCI layout or from a registry (where blobs are named
+        by their compressed digest); the blob digest only when a source has no diff_id."""
+        return self.diff_id or self.digest
+
 
 @dataclass(slots=True)
 class HistoryEntry:

@@ -171,7 +171,7 @@ def _history_hits(facts: ImageFacts, scanner: SecretScanner, pattern: re.Pattern
         shown = redact_text(created_by, scanner)
         hits.append(Hit(
             evidence=_short(redact_text(m.group(group), scanner)) if group else _short(shown),
-            location=Location(layer=layer.digest if layer else None,
+            location=Location(layer=layer.id if layer else None,
                               layer_created_by=_short(shown, 500)),
             extra={"history_index": index}))
     return hits
@@ -214,7 +214,7 @@ def _setuid_files(facts: ImageFacts, scanner: SecretScanner) -> list[Hit]:
         added = entry.layer is not None and entry.layer.index > 0
         hits.append(Hit(
             evidence=f"mode {entry.mode & 0o7777:04o} ({'+'.join(bits)}), owner uid {entry.uid}",
-            location=Location(path=entry.path, layer=entry.layer.digest if entry.layer else None,
+            location=Location(path=entry.path, layer=entry.layer.id if entry.layer else None,
                               layer_created_by=_short(redact_text(entry.layer.created_by,
                                                                   scanner), 500)
                               if entry.layer and entry.layer.created_by else None),

@@ -97,23 +97,23 @@ class SecretsVisitor:
         out: list[Finding] = []
         for copies in groups.values():
             entry, m, hidden = copies[0]
-            also = [c[0].layer.digest for c in copies[1:] if c[0].layer is not None]
+            also = [c[0].layer.id for c in copies[1:] if c[0].layer is not None]
             out.append(self._finding(entry, m, hidden, also, resource))
         return out
 
     def _finding(self, entry: FileEntry, m: SecretMatch, hidden: Hidden | None, also: list[str],
                  resource: Resource) -> Finding:
         layer = entry.layer
-        loc = Location(path=entry.path, line=m.line, layer=layer.digest if layer else None,
+        loc = Location(path=entry.path, line=m.line, layer=layer.id if layer else None,
                        layer_created_by=redact_text(layer.created_by, self.scanner)
                        if layer and layer.created_by else None)
         f = secret_finding(m, resource, loc, "file")
         if hidden is not None and layer is not None:
             verb = "deleted" if hidden.how is HiddenHow.DELETED else "replaced"
             f.title = f"{verb.capitalize()} in a later layer, still in the image: {m.title}"
-            f.evidence = f"{m.evidence}; still in layer {layer.digest}, {verb} by layer {hidden.by.digest}"
-            f.extra.update({"hidden": hidden.how.value, "hidden_by_layer": hidden.by.digest,
-                            "still_in_layer": layer.digest})
+            f.evidence = f"{m.evidence}; still in layer {layer.id}, {verb} by layer {hidden.by.id}"
+            f.extra.update({"hidden": hidden.how.value, "hidden_by_layer": hidden.by.id,
+                            "still_in_layer": layer.id})
         if also:
             f.extra["also_in_layers"] = also
         return f
@@ -164,7 +164,7 @@ def config_secret_findings(env: Sequence[str], history: Iterable[tuple[int, str,
             findings.append(Finding(
                 kind=FindingKind.SECRET, rule=m.rule, title=f"{m.title} (in image history)",
                 severity=m.severity, resource=resource,
-                location=Location(layer=layer.digest if layer else None,
+                location=Location(layer=layer.id if layer else None,
                                   layer_created_by=redact_text(created_by, scanner)),
                 evidence=m.evidence, remediation=m.remediation, references=list(m.references),
                 extra={"source": "config.history", "history_index": index}))
