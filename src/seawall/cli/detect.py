@@ -85,6 +85,10 @@ def detect(
     enable: Annotated[
         list[str] | None, typer.Option("--enable", help="Enable a rule that is off by default")
     ] = None,
+    context: Annotated[
+        list[Path] | None,
+        typer.Option("--context", help="Allowlists, value lists and organisation (YAML; repeatable)"),
+    ] = None,
     list_rules: Annotated[bool, typer.Option("--list-rules", help="List the rules and exit")] = False,
     rules_report: Annotated[
         bool, typer.Option("--rules-report", help="How many rules load, and why the rest do not")
@@ -174,7 +178,8 @@ def detect(
     from seawall.detect.loader import duration
 
     options = DetectOptions(source=source or "", paths=paths or ["-"], rule_paths=list(rules or []),
-                            builtin=not no_builtin, sigma=not no_sigma, enable=list(enable or []))
+                            builtin=not no_builtin, sigma=not no_sigma, enable=list(enable or []),
+                            context_paths=list(context or []))
     options.ruleset = load_ruleset(options)
     if list_rules or rules_report:
         if list_rules:

@@ -43,6 +43,7 @@ class DetectOptions:
     parallel_min_bytes: int = PARALLEL_MIN_BYTES  # smaller files run in this process
     part_bytes: int = PART_BYTES  # what one worker task reads
     enable: list[str] = field(default_factory=list)  # rules that are off by default, turned on
+    context_paths: list[Path] = field(default_factory=list)  # operator context files (--context)
     ruleset: RuleSet | None = None  # rules already loaded (else loaded from the fields above)
     engine: str = "local"  # local | spark (seawall.spark: the same rules on Apache Spark)
     spark_master: str | None = None  # with engine spark and no active session: local[N], yarn ...

@@ -29,7 +29,11 @@ from seawall.telemetry import ReadStats
 
 def load_ruleset(options: DetectOptions) -> RuleSet:
     """The rules `options` ask for, with `enable`d ones switched on (an unknown id is an error)."""
-    ruleset = load_rules(list(options.rule_paths), builtin=options.builtin, bundled_sigma=options.sigma)
+    from seawall.detect.context import load_context
+
+    context = load_context(list(options.context_paths))
+    ruleset = load_rules(list(options.rule_paths), builtin=options.builtin, bundled_sigma=options.sigma,
+                         context=context)
     for rid in options.enable:
         matched = [r for r in ruleset.rules if r.id == rid]
         if not matched:

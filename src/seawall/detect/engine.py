@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from seawall.core import Finding
+from seawall.core import Finding, Severity
 from seawall.detect import stateful
 from seawall.detect.findings import SAMPLES, Agg, Context, location, resource_of, samples, to_finding
 from seawall.detect.model import Rule, RuleProblem
@@ -30,6 +30,11 @@ from seawall.detect.state import StateStore
 from seawall.telemetry.base import WORKLOAD_COLUMNS, ReadStats
 
 _Agg = Agg  # (the name snapshots and older callers use)
+SEEN_IDS = 100_000  # request ids remembered per rule (the oldest are forgotten first)
+# workload columns that name one object: allowlisted events of many objects group without them
+_PER_OBJECT = ("workload_name", "container_id", "container_name")
+# what a rule that aggregates by its own key (`aggregate.by`, e.g. the actor) keeps of the workload
+_AGGREGATED = (*_PER_OBJECT, "namespace", "workload_kind")
 
 
 class Engine:
@@ -55,6 +60,8 @@ class Engine:
         self.problems: list[RuleProblem] = []
         self._opened: list[Agg] = []
         self.changed: dict[int, Agg] = {}  # aggregates opened or grown since take_changed()
+        # per rule: the request ids (auditID, eventID) already counted, oldest first
+        self.seen_ids: dict[str, dict[str, None]] = {}
 
     # -- per batch -----------------------------------------------------------------------
     def process(
@@ -70,12 +77,14 @@ class Engine:
         only has to hold the lines of the events in the evaluation."""
         df, masks, hits = evaluation.df, evaluation.masks, evaluation.hits
         match_parts: list[pl.DataFrame] = []
+        allows: dict[str, CompiledRule] = {}
         for cr in self.program.rules:
             if not any(hits.get(cr.mask(i)) for i in range(len(cr.exprs))):
                 continue
             rule = cr.rule
+            if rule.kind in ("match", "threshold"):
+                rows = self._unseen(rule.id, df, masks.get_column(cr.mask()).arg_true())
             if rule.kind == "match":
-                rows = masks.get_column(cr.mask()).arg_true()
                 part = df[rows].select(
                     pl.lit(rule.id).alias("_rule"),
                     "time",
@@ -83,17 +92,41 @@ class Engine:
                     *WORKLOAD_COLUMNS,
                     key_expr(rule.dedupe_by).alias("_dkey"),
                 )
-                match_parts.append(part)
+                if cr.allow_column in masks.columns:
+                    allow = masks.get_column(cr.allow_column).gather(rows)
+                    allows[rule.id] = cr
+                else:
+                    allow = pl.Series(values=[None] * part.height, dtype=pl.Int16)
+                match_parts.append(part.with_columns(allow.alias("_allow")))
                 self.matched_events += part.height
             elif rule.kind == "threshold":
-                stateful.threshold(self, cr, df, masks, ctx)
+                stateful.threshold(self, cr, df, rows, ctx)
             elif rule.kind == "sequence":
                 stateful.sequence(self, cr, df, masks, ctx)
             elif rule.kind == "first_seen":
                 stateful.first_seen(self, cr, df, masks, ctx)
         if match_parts:
-            self._group_matches(pl.concat(match_parts), ctx)
+            self._group_matches(pl.concat(match_parts), ctx, allows)
         self._emit_opened()
+
+    def _unseen(self, rule_id: str, df: pl.DataFrame, rows: pl.Series) -> pl.Series:
+        """The rows whose request was not counted by this rule yet: the same request logged at
+        several audit stages (ResponseStarted and ResponseComplete of an exec) or delivered
+        twice is one event."""
+        ident = self.program.identity
+        if ident is None or ident not in df.columns or rows.len() == 0:
+            return rows
+        seen = self.seen_ids.setdefault(rule_id, {})
+        keep = []
+        for row, value in zip(rows.to_list(), df.get_column(ident).gather(rows).to_list(), strict=True):
+            if value is None or value == "":
+                keep.append(row)
+            elif value not in seen:
+                seen[value] = None
+                keep.append(row)
+        while len(seen) > SEEN_IDS:
+            del seen[next(iter(seen))]
+        return rows if len(keep) == rows.len() else pl.Series(rows.name, keep, dtype=rows.dtype)
 
     def _emit_opened(self) -> None:
         """Stream the findings opened by this batch, in the order their first events happened."""
@@ -105,12 +138,30 @@ class Engine:
             self.on_finding(self._finding(agg))
             agg.emitted = True
 
-    def _group_matches(self, m: pl.DataFrame, ctx: Context) -> None:
+    def _group_matches(self, m: pl.DataFrame, ctx: Context, allows: dict[str, CompiledRule]) -> None:
+        """Matches -> findings: per rule, workload (and dedupe key), split where the window
+        passes between two events. Events an allowlist entry matched are a finding of their own
+        per entry and namespace (a DaemonSet rollout, every CronJob run: one finding)."""
         rules = {cr.rule.id: cr.rule for cr in self.program.rules}
-        key = [pl.col(c).fill_null("") for c in WORKLOAD_COLUMNS]
-        m = m.with_columns(pl.concat_str([*key, pl.col("_dkey")], separator=SEP).alias("_wkey"))
+        allowed = pl.col("_allow").is_not_null()
+        # a rule that aggregates by its own key (`aggregate.by`) keeps no per-object workload
+        per_rule = pl.col("_rule").is_in([r for r, rule in rules.items() if rule.aggregate is not None])
+        key = []
+        for c in WORKLOAD_COLUMNS:
+            cleared = (allowed & pl.lit(c in _PER_OBJECT)) | (per_rule & pl.lit(c in _AGGREGATED))
+            key.append(pl.when(cleared).then(pl.lit("")).otherwise(pl.col(c).fill_null("")))
+        windows = {
+            r: (rule.aggregate.window if rule.aggregate and rule.aggregate.window else self.window)
+            for r, rule in rules.items()
+        }
+        m = m.with_columns(pl.col("_rule").replace_strict(windows, return_dtype=pl.Float64).alias("_window"))
+        allow_key = pl.col("_allow").cast(pl.String).fill_null("")
+        m = m.with_columns(pl.concat_str([*key, pl.col("_dkey"), allow_key], separator=SEP).alias("_wkey"))
         m = m.sort(["_rule", "_wkey", "time", "_row"], nulls_last=False)
-        gap = pl.col("time").diff().over(["_rule", "_wkey"]).dt.total_seconds() > self.window
+        # (allowlisted events are one finding per entry for the whole run: never split by time)
+        gap = (
+            pl.col("time").diff().over(["_rule", "_wkey"]).dt.total_seconds() > pl.col("_window")
+        ) & ~allowed
         m = m.with_columns(gap.fill_null(False).cum_sum().over(["_rule", "_wkey"]).alias("_seg"))
         groups = m.group_by(["_rule", "_wkey", "_seg"], maintain_order=True).agg(
             pl.len().alias("n"),
@@ -119,12 +170,26 @@ class Engine:
             # samples and location: the first lines in the input (whatever the batches)
             pl.col("_row").sort().head(SAMPLES).alias("rows"),
             pl.col("_dkey").first(),
+            pl.col("_allow").first(),
             *[pl.col(c).first() for c in WORKLOAD_COLUMNS],
+            *[pl.col(c).n_unique().alias(f"_n_{c}") for c in _PER_OBJECT],
         )
         for g in groups.iter_rows(named=True):
             workload = {c: g[c] for c in WORKLOAD_COLUMNS}
+            extra, severity = None, None
+            rule = rules[g["_rule"]]
+            if rule.aggregate is not None:
+                for c in _AGGREGATED:
+                    workload[c] = None
+            if g["_allow"] is not None:
+                entry = allows[g["_rule"]].allow[g["_allow"]]
+                extra = {"allowlist": entry.describe()}
+                severity = entry.severity
+                for c in _PER_OBJECT:  # one name for the group, or none
+                    if g[f"_n_{c}"] > 1:
+                        workload[c] = None
             self.hit(
-                rules[g["_rule"]],
+                rule,
                 workload,
                 g["_dkey"],
                 g["n"],
@@ -132,6 +197,9 @@ class Engine:
                 g["last"],
                 samples(ctx, g["rows"]),
                 location(ctx, g["rows"][0]),
+                extra,
+                severity,
+                allow=g["_allow"],
             )
 
     def hit(
@@ -145,17 +213,26 @@ class Engine:
         shown: list[str],
         loc: tuple[str, int | None, int | None],
         extra: dict[str, Any] | None = None,
+        severity: Severity | None = None,
+        allow: int | None = None,
     ) -> None:
         """`count` events of `rule` on one workload: a new finding, or more of an open one
-        (unless the window since its last event has passed)."""
-        wkey = SEP.join(str(workload.get(c) or "") for c in WORKLOAD_COLUMNS)
+        (unless the window since its last event has passed). Allowlisted events (`allow`: the
+        entry's index) are kept apart, at the entry's `severity`."""
+        if allow is None:
+            wkey = SEP.join(str(workload.get(c) or "") for c in WORKLOAD_COLUMNS)
+        else:
+            wkey = SEP.join(str(workload.get(c) or "") for c in WORKLOAD_COLUMNS if c not in _PER_OBJECT)
+            wkey += f"{SEP}allow:{allow}"
         k = (rule.id, wkey, dkey)
         agg = self.open.get(k)
+        window = rule.aggregate.window if rule.aggregate and rule.aggregate.window else self.window
         if (
             agg is not None
+            and allow is None
             and agg.last is not None
             and first is not None
-            and (first - agg.last).total_seconds() > self.window
+            and (first - agg.last).total_seconds() > window
         ):
             self.closed.append(agg)
             agg = None
@@ -172,6 +249,7 @@ class Engine:
                 loc[2],
                 shown[:SAMPLES],
                 extra=dict(extra or {}),
+                severity=severity,
             )
             self.open[k] = agg
             self.changed[id(agg)] = agg
@@ -180,6 +258,9 @@ class Engine:
             return
         self.changed[id(agg)] = agg
         agg.count += count
+        for c in _PER_OBJECT:  # (allowlisted groups: more than one object -> no name)
+            if agg.workload.get(c) != workload.get(c):
+                agg.workload[c] = None
         if first is not None and (agg.first is None or first < agg.first):
             agg.first = first
         if last is not None and (agg.last is None or last > agg.last):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from seawall.core import Finding, FindingKind, Location, Resource
+from seawall.core import Finding, FindingKind, Location, Resource, Severity
 from seawall.detect.model import Rule
 from seawall.detect.program import SEP
 
@@ -34,6 +34,7 @@ class Agg:
     samples: list[str]
     emitted: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    severity: Severity | None = None  # lowered by an allowlist entry (else the rule's)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -108,7 +109,7 @@ def to_finding(agg: Agg, source: str) -> Finding:
         kind=FindingKind.DETECTION,
         rule=rule.id,
         title=rule.title,
-        severity=rule.severity,
+        severity=agg.severity or rule.severity,
         resource=resource_of(agg.workload),
         location=Location(path=agg.origin, line=agg.lineno),
         evidence=agg.samples[0] if agg.samples else None,

@@ -14,11 +14,14 @@ import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
+from sigma.filters import SigmaFilter
+from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
 from seawall.core import Severity
 from seawall.core.errors import InputError
-from seawall.detect.model import FirstSeen, Rule, RuleProblem, RuleSet, Sequence, Threshold
+from seawall.detect.context import Context, load_context
+from seawall.detect.model import Aggregate, FirstSeen, Rule, RuleProblem, RuleSet, Sequence, Threshold
 
 _NATIVE_NS = uuid.UUID("5e0a9a11-0000-4000-8000-5ea3a1100000")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -113,7 +116,16 @@ def _from_sigma(rule: SigmaRule, path: str, problems: list[RuleProblem]) -> Rule
     )
 
 
-def _native(entry: dict[str, Any], path: str) -> Rule:
+def _aggregate(spec: Any) -> Aggregate | None:
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or not isinstance(spec.get("by"), list) or not spec["by"]:
+        raise ValueError("aggregate needs `by: [fields]`")
+    window = duration(spec["window"]) if "window" in spec else None
+    return Aggregate(by=[str(f) for f in spec["by"]], window=window)
+
+
+def _native(entry: dict[str, Any], path: str, pipeline: ProcessingPipeline | None = None) -> Rule:
     rid = str(entry["id"])
     source = entry.get("source") or entry.get("sources")
     sources = [source] if isinstance(source, str) else list(source or [])
@@ -152,6 +164,8 @@ def _native(entry: dict[str, Any], path: str) -> Rule:
         "level": "medium",
     }
     srule = SigmaRule.from_dict(sigma_doc)
+    if pipeline is not None:
+        pipeline.apply(srule)
     trees = [c.parse() for c in srule.detection.parsed_condition]
     return Rule(
         id=rid,
@@ -169,15 +183,18 @@ def _native(entry: dict[str, Any], path: str) -> Rule:
         threshold=threshold,
         sequence=sequence,
         first_seen=first_seen,
-        dedupe_by=list(entry.get("dedupe_by", [])),
+        dedupe_by=list(entry.get("dedupe_by", [])) + list((entry.get("aggregate") or {}).get("by", [])),
+        aggregate=_aggregate(entry.get("aggregate")),
         falco=list(entry.get("falco", [])),
         enabled=bool(entry.get("enabled", True)),
         tests=dict(entry.get("tests", {})),
     )
 
 
-def load_text(text: str, path: str, out: RuleSet) -> None:
-    """One YAML file: native (`rules:` list) or Sigma (one or more rule documents)."""
+def load_text(text: str, path: str, out: RuleSet, pending: Pending | None = None) -> None:
+    """One YAML file: native (`rules:` list) or Sigma (rule and filter documents). Sigma rules
+    are converted once every file is read (`Pending.finish`), so that Sigma filters in any file
+    apply to them."""
     out.files += 1
     try:
         docs = [
@@ -191,12 +208,13 @@ def load_text(text: str, path: str, out: RuleSet) -> None:
         )
         return
     if len(docs) == 1 and isinstance(docs[0], dict) and isinstance(docs[0].get("rules"), list):
+        pipeline = pending.pipeline if pending is not None else None
         for entry in docs[0]["rules"]:
             rid = entry.get("id") if isinstance(entry, dict) else None
             try:
                 if not isinstance(entry, dict):
                     raise ValueError("a rule must be a mapping")
-                out.rules.append(_native(entry, path))
+                out.rules.append(_native(entry, path, pipeline))
             except (SigmaError, ValueError, KeyError, TypeError) as exc:
                 out.problems.append(
                     RuleProblem(
@@ -209,7 +227,7 @@ def load_text(text: str, path: str, out: RuleSet) -> None:
                 )
         return
     try:
-        collection = SigmaCollection.from_yaml(text, collect_errors=True)
+        collection = SigmaCollection.from_yaml(text, collect_errors=True, collect_filters=True)
     except SigmaError as exc:
         out.problems.append(RuleProblem(path, None, None, str(exc)[:300], "parse-error"))
         return
@@ -222,6 +240,14 @@ def load_text(text: str, path: str, out: RuleSet) -> None:
     for err in collection.errors or []:
         if str(err) not in rule_errors:  # the rule's own entry below says it, with its id
             out.problems.append(RuleProblem(path, None, None, str(err)[:300], "parse-error"))
+    own = pending is None
+    pending = pending if pending is not None else Pending()
+    for sfilter in collection.filters:
+        if sfilter.errors:
+            out.problems.append(RuleProblem(path, str(sfilter.id) if sfilter.id else None, sfilter.title,
+                                            "; ".join(str(e) for e in sfilter.errors)[:300], "parse-error"))
+        else:
+            pending.filters.append((sfilter, path))
     for rule in collection.rules:
         if isinstance(rule, SigmaCorrelationRule):
             out.problems.append(
@@ -245,14 +271,50 @@ def load_text(text: str, path: str, out: RuleSet) -> None:
                 )
             )
             continue
-        loaded = _from_sigma(rule, path, out.problems)
-        if loaded is not None:
-            out.rules.append(loaded)
+        pending.rules.append((rule, path))
+    if own:
+        pending.finish(out)
 
 
-def load_path(path: Path, out: RuleSet) -> None:
+class Pending:
+    """Sigma rules and filters read so far; `finish` applies every filter that names a rule and
+    the processing pipeline (seawall's, with the context's value lists), then converts them."""
+
+    def __init__(self, pipeline: ProcessingPipeline | None = None) -> None:
+        self.rules: list[tuple[SigmaRule, str]] = []
+        self.filters: list[tuple[SigmaFilter, str]] = []
+        self.pipeline = pipeline
+
+    def finish(self, out: RuleSet) -> None:
+        for rule, path in self.rules:
+            applied = []
+            try:
+                for sfilter, fpath in self.filters:
+                    before = list(rule.detection.condition)
+                    rule = sfilter.apply_on_rule(rule)  # type: ignore[assignment]
+                    if rule.detection.condition != before:
+                        applied.append(f"{sfilter.title} ({Path(fpath).name})")
+                if self.pipeline is not None:
+                    self.pipeline.apply(rule)
+            except SigmaError as exc:
+                out.problems.append(RuleProblem(path, str(rule.id) if rule.id else None, rule.title,
+                                                f"filter or pipeline: {exc}"[:300], "parse-error"))
+                continue
+            loaded = _from_sigma(rule, path, out.problems)
+            if loaded is not None:
+                loaded.filters = applied
+                out.rules.append(loaded)
+        self.rules, self.filters = [], []
+
+
+def load_path(path: Path, out: RuleSet, pending: Pending | None = None, skip: Path | None = None) -> None:
+    """A rule file, or every .yml/.yaml file under a directory (but not under `skip`)."""
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
+        files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.suffix in (".yml", ".yaml") and p.is_file() and (skip is None or skip not in p.parents)
+        )
     elif path.is_file():
         files = [path]
     else:
@@ -268,7 +330,7 @@ def load_path(path: Path, out: RuleSet) -> None:
         except (OSError, UnicodeDecodeError) as exc:
             out.problems.append(RuleProblem(str(file), None, None, f"cannot read: {exc}", "parse-error"))
             continue
-        load_text(text, str(file), out)
+        load_text(text, str(file), out, pending)
 
 
 def builtin_dir() -> Path:
@@ -279,19 +341,54 @@ def bundled_sigma_dir() -> Path:
     return Path(str(resources.files("seawall") / "data" / "sigma"))
 
 
-def load_builtin(out: RuleSet) -> None:
+def tuning_dir() -> Path:
+    """seawall's tuning of the SigmaHQ rules, beside them: pipeline.yml and filters/*.yml."""
+    return bundled_sigma_dir() / "seawall"
+
+
+def load_filters(pending: Pending, out: RuleSet) -> None:
+    """seawall's Sigma filters: they apply to the SigmaHQ rules they name, wherever those rules
+    are loaded from (the bundled subset or a full copy given with --rules)."""
+    for file in sorted((tuning_dir() / "filters").glob("*.yml")):
+        collection = SigmaCollection.from_yaml(file.read_text(encoding="utf-8"), collect_errors=True,
+                                               collect_filters=True)
+        for err in collection.errors:
+            where = f"builtin:{file.name}"
+            out.problems.append(RuleProblem(where, None, None, str(err)[:300], "parse-error"))
+        pending.filters.extend((f, f"builtin:{file.name}") for f in collection.filters if not f.errors)
+
+
+def load_pipeline(context: Context) -> ProcessingPipeline:
+    """seawall's pySigma processing pipeline (data/sigma/seawall/pipeline.yml), its value
+    placeholders filled from the context's lists."""
+    text = (tuning_dir() / "pipeline.yml").read_text(encoding="utf-8")
+    doc = yaml.safe_load(text)
+    doc["vars"] = {**doc.get("vars", {}), **context.placeholder_values()}
+    return ProcessingPipeline.from_dict(doc)
+
+
+def load_builtin(out: RuleSet, pending: Pending | None = None) -> None:
     for file in sorted(builtin_dir().glob("*.yaml")):
-        load_text(file.read_text(encoding="utf-8"), f"builtin:{file.name}", out)
+        load_text(file.read_text(encoding="utf-8"), f"builtin:{file.name}", out, pending)
 
 
-def load_rules(paths: list[Path], builtin: bool = True, bundled_sigma: bool = True) -> RuleSet:
-    out = RuleSet()
+def load_rules(
+    paths: list[Path], builtin: bool = True, bundled_sigma: bool = True, context: Context | None = None
+) -> RuleSet:
+    """The built-in pack, the bundled Sigma subset (with seawall's filters beside it) and `paths`;
+    Sigma filters and the pipeline apply to every Sigma rule, whichever file it came from."""
+    context = context if context is not None else load_context()
+    out = RuleSet(context=context)
+    pending = Pending(load_pipeline(context))
+    load_filters(pending, out)
     if builtin:
-        load_builtin(out)
+        load_builtin(out, pending)
     if bundled_sigma and bundled_sigma_dir().is_dir():
-        load_path(bundled_sigma_dir(), out)
-    for path in paths:
-        load_path(path, out)
+        load_path(bundled_sigma_dir(), out, pending, skip=tuning_dir())
+    for path in paths:  # (the bundled folder given again: its tuning is not a rule file)
+        bundled = path.resolve() == bundled_sigma_dir().resolve()
+        load_path(path, out, pending, skip=tuning_dir() if bundled else None)
+    pending.finish(out)
     seen: dict[str, int] = {}
     unique = []
     for rule in out.rules:
@@ -309,4 +406,6 @@ def load_rules(paths: list[Path], builtin: bool = True, bundled_sigma: bool = Tr
         seen[rule.id] = 1
         unique.append(rule)
     out.rules = unique
+    for rule in out.rules:
+        rule.allow = [entry.resolved(context) for entry in context.entries_for(rule.id)]
     return out

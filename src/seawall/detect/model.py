@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seawall.core import Severity
+
+if TYPE_CHECKING:
+    from seawall.detect.context import AllowEntry, Context
 
 RULE_KINDS = ("match", "threshold", "sequence", "first_seen")
 
@@ -31,6 +34,15 @@ class FirstSeen:
 
 
 @dataclass(slots=True)
+class Aggregate:
+    """How a rule's matches group into findings when the workload is not the point: by these
+    fields only (e.g. the actor), within this window (None: the run's --window)."""
+
+    by: list[str]
+    window: float | None = None
+
+
+@dataclass(slots=True)
 class Rule:
     id: str
     title: str
@@ -48,10 +60,13 @@ class Rule:
     sequence: Sequence | None = None
     first_seen: FirstSeen | None = None
     dedupe_by: list[str] = field(default_factory=list)
+    aggregate: Aggregate | None = None
     falco: list[str] = field(default_factory=list)  # Falco k8s audit rules this one covers
     tests: dict[str, Any] = field(default_factory=dict)
     status: str | None = None
     enabled: bool = True
+    filters: list[str] = field(default_factory=list)  # Sigma filters applied (title and file)
+    allow: list[AllowEntry] = field(default_factory=list)  # allowlist entries naming this rule (resolved)
 
 
 @dataclass(slots=True)
@@ -70,3 +85,4 @@ class RuleSet:
     rules: list[Rule] = field(default_factory=list)
     problems: list[RuleProblem] = field(default_factory=list)
     files: int = 0
+    context: Context | None = None  # allowlists, value lists, organisation (seawall.detect.context)

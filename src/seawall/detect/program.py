@@ -5,13 +5,15 @@ batch: decode it (two-tier for k8s-audit, seawall.detect.tiers), test every rule
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
 from seawall.detect import tiers
+from seawall.detect.allowlist import allow_expr
 from seawall.detect.compiler import Compiler, FieldUse, Unsupported, lower_name
+from seawall.detect.context import AllowEntry
 from seawall.detect.model import Rule, RuleProblem
 from seawall.detect.tiers import Tiers
 from seawall.telemetry import COMMON_COLUMNS, get_reader
@@ -40,21 +42,34 @@ class CompiledRule:
     rule: Rule
     exprs: list[pl.Expr]
     use: FieldUse
+    allow: list[AllowEntry] = field(default_factory=list)  # allowlist entries that name this rule
+    allow_expr: pl.Expr | None = None  # index of the first entry that matches an event, or null
 
     def mask(self, step: int = 0) -> str:
         """The batch's mask column of one of the rule's expressions (named by the rule, so
         that a batch evaluated elsewhere still lines up with the rules here)."""
         return mask_name(self.rule.id, step)
 
+    @property
+    def allow_column(self) -> str:
+        return f"{self.rule.id}#allow"
+
 
 class SourceProgram:
     """All rules for one source, compiled once into Polars expressions."""
 
     def __init__(
-        self, source: str, rules: list[Rule], problems: list[RuleProblem], prefilter: bool = True
+        self,
+        source: str,
+        rules: list[Rule],
+        problems: list[RuleProblem],
+        prefilter: bool = True,
     ) -> None:
         self.source = source
         self.reader = get_reader(source)
+        # the field naming one request (k8s auditID, CloudTrail eventID): an event logged more
+        # than once (at several audit stages, or delivered twice) counts once per rule
+        self.identity: str | None = getattr(self.reader, "identity_field", None)
         reader_is_list = getattr(self.reader, "is_list", None)
         keyword = "message" if source == "container-logs" else "_raw"
 
@@ -78,9 +93,15 @@ class SourceProgram:
             col = pl.col(name)
             expr = col.list.eval(pl.element().str.to_lowercase()) if is_list(name) else col.str.to_lowercase()
             self.lower_exprs.append(expr.alias(lower_name(name)))
+        for cr in self.rules:
+            if cr.allow:
+                cr.allow_expr = allow_expr(cr.allow, is_list)
+        self.mask_names: list[str] = []
         self.mask_exprs: list[pl.Expr] = self._mask_exprs()
         # what the stateful part (Engine.apply) reads of a batch besides the masks
         self.state_columns = {"_row", *COMMON_COLUMNS}
+        if self.identity is not None:
+            self.state_columns.add(self.identity)
         for cr in self.rules:
             self.state_columns.update(state_fields(cr.rule))
         self.keyword = keyword
@@ -159,10 +180,14 @@ class SourceProgram:
                     )
                 )
                 continue
-            self.rules.append(CompiledRule(rule, exprs, use))
+            self.rules.append(CompiledRule(rule, exprs, use, list(rule.allow)))
             fields |= use.fields
+            for entry in rule.allow:
+                fields |= entry.fields()
             for extra in state_fields(rule):
                 fields.add(extra)
+        if self.identity is not None and self.rules:
+            fields.add(self.identity)
         return fields
 
     def drop_broken(self, df: pl.DataFrame, problems: list[RuleProblem]) -> None:
@@ -170,7 +195,7 @@ class SourceProgram:
         keep = []
         for cr in self.rules:
             try:
-                df.head(1).select(cr.exprs)
+                df.head(1).select(cr.exprs + ([cr.allow_expr] if cr.allow_expr is not None else []))
                 keep.append(cr)
             except Exception as exc:
                 problems.append(
@@ -188,7 +213,18 @@ class SourceProgram:
         self.mask_exprs = self._mask_exprs()
 
     def _mask_exprs(self) -> list[pl.Expr]:
-        return [e.alias(cr.mask(i)) for cr in self.rules for i, e in enumerate(cr.exprs)]
+        """One boolean column per rule expression (sequence step); beside them, the allowlist
+        column of each rule that entries name. A stateful rule does not see allowlisted events."""
+        out = []
+        for cr in self.rules:
+            for i, e in enumerate(cr.exprs):
+                if cr.allow_expr is not None and cr.rule.kind != "match":
+                    e = e & cr.allow_expr.is_null()
+                out.append(e.alias(cr.mask(i)))
+            if cr.allow_expr is not None and cr.rule.kind == "match":
+                out.append(cr.allow_expr.alias(cr.allow_column))
+        self.mask_names = [cr.mask(i) for cr in self.rules for i in range(len(cr.exprs))]
+        return out
 
     # -- the stateless part of a batch --------------------------------------------------------
     def evaluate(
@@ -223,12 +259,12 @@ class SourceProgram:
             if not self.mask_exprs:
                 return None
             masks = df.select(self.mask_exprs)
-        hits = dict(zip(masks.columns, masks.sum().row(0), strict=True))
+        hits = dict(zip(self.mask_names, masks.select(self.mask_names).sum().row(0), strict=True))
         if compact:
             if not any(hits.values()):
                 return None
             masks = self._first_seen_firsts(df, masks, hits)
-            hit = masks.select(pl.any_horizontal(pl.all())).to_series()
+            hit = masks.select(pl.any_horizontal(self.mask_names)).to_series()
             kept = [c for c in df.columns if c in self.state_columns]
             df, masks = df.select(kept).filter(hit), masks.filter(hit)
         return Evaluation(df, masks, hits)

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from seawall.core import Severity
+
 if TYPE_CHECKING:
     from seawall.detect.engine import Engine
     from seawall.detect.findings import Agg as _Agg
@@ -44,7 +46,8 @@ def _dec(value: Any) -> Any:
 def _agg_out(agg: _Agg) -> dict[str, Any]:
     return {"rule": agg.rule.id, "workload": agg.workload, "dkey": agg.dkey, "count": agg.count,
             "first": agg.first, "last": agg.last, "origin": agg.origin, "lineno": agg.lineno,
-            "record": agg.record, "samples": agg.samples, "emitted": agg.emitted, "extra": agg.extra}
+            "record": agg.record, "samples": agg.samples, "emitted": agg.emitted, "extra": agg.extra,
+            "severity": agg.severity.value if agg.severity is not None else None}
 
 
 def _agg_in(raw: dict[str, Any], rules: dict[str, Rule]) -> _Agg | None:
@@ -55,7 +58,8 @@ def _agg_in(raw: dict[str, Any], rules: dict[str, Rule]) -> _Agg | None:
         return None
     return _Agg(rule, raw["workload"], raw["dkey"], raw["count"], raw["first"], raw["last"],
                 raw["origin"], raw["lineno"], raw["record"], list(raw["samples"]),
-                emitted=raw["emitted"], extra=dict(raw["extra"]))
+                emitted=raw["emitted"], extra=dict(raw["extra"]),
+                severity=Severity(raw["severity"]) if raw.get("severity") else None)
 
 
 def dump(engine: Engine) -> bytes:
@@ -71,6 +75,7 @@ def dump(engine: Engine) -> bytes:
         "threshold_fired": [list(t) for t in engine.threshold_fired],
         "sequences": [[rule, key, value] for (rule, key), value in engine.sequences.items()],
         "matched_events": engine.matched_events,
+        "seen_ids": {rule: list(ids) for rule, ids in engine.seen_ids.items()},
         "first_seen": state.export() if state is not None else None,
     }
     return msgspec.msgpack.encode(_enc(doc))
@@ -103,6 +108,8 @@ def load(engine: Engine, blob: bytes) -> None:
     for value in engine.sequences.values():
         value[3] = tuple(value[3])  # the location is a tuple in the engine
     engine.matched_events = doc["matched_events"]
+    seen = doc.get("seen_ids", {})
+    engine.seen_ids = {rule: dict.fromkeys(ids) for rule, ids in seen.items() if rule in rules}
     if doc.get("first_seen") is not None:
         from seawall.detect.state import StateStore
 

@@ -18,11 +18,11 @@ if TYPE_CHECKING:
     from seawall.detect.engine import Engine
 
 
-def threshold(engine: Engine, cr: CompiledRule, df: pl.DataFrame, masks: pl.DataFrame, ctx: Context) -> None:
+def threshold(engine: Engine, cr: CompiledRule, df: pl.DataFrame, rows: pl.Series, ctx: Context) -> None:
+    """`rows`: the events of the batch that the rule matched (each request once)."""
     spec = cr.rule.threshold
     assert spec is not None
     half = max(spec.window / 2, 0.001)
-    rows = masks.get_column(cr.mask()).arg_true()
     sub = (
         df[rows]
         .filter(pl.col("time").is_not_null())

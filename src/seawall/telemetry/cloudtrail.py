@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import orjson
 import polars as pl
 
+from seawall.telemetry import awspolicy
 from seawall.telemetry.jsonread import ExprOf, JsonReader, ts
 
 
@@ -16,10 +17,36 @@ def _svc(source: pl.Expr, name: str) -> pl.Expr:
     return source == f"{name}.amazonaws.com"
 
 
-def _foreign_accounts(f: ExprOf) -> pl.Expr:
-    """12-digit account ids named in a resource policy other than the account itself."""
-    ids = f("requestParameters.policyText").str.extract_all(r"\b\d{12}\b").list.unique()
-    return ids.list.set_difference(pl.concat_list(f("recipientAccountId").fill_null("")))
+def _policy(f: ExprOf, what: str) -> pl.Expr:
+    """A fact of the resource policy in `requestParameters.policyText`, evaluated (seawall.telemetry.
+    awspolicy): `public` ("true"/"false"), `accounts` (other accounts admitted), `grantees` (those
+    and `org:<id>` for Organizations admitted as a whole)."""
+    list_out = what != "public"
+
+    def facts(batch: pl.Series) -> pl.Series:
+        out: list[object] = []
+        for row in batch.to_list():
+            text, own = (row or {}).get("t"), (row or {}).get("o")
+            if text is None:
+                out.append(None)
+                continue
+            g = awspolicy.grants(text, own)
+            if what == "public":
+                out.append("true" if g.public else "false")
+            elif what == "accounts":
+                out.append(g.accounts)
+            else:
+                out.append(g.grantees())
+        return pl.Series(out, dtype=pl.List(pl.String) if list_out else pl.String)
+
+    both = pl.struct(f("requestParameters.policyText").alias("t"), f("recipientAccountId").alias("o"))
+    return both.map_batches(facts, return_dtype=pl.List(pl.String) if list_out else pl.String)
+
+
+def _replicas(f: ExprOf) -> pl.Expr:
+    """Other accounts that a registry replication configuration copies images to."""
+    ids = f("requestParameters.replicationConfiguration.rules[].destinations[].registryId").list.unique()
+    return ids.list.set_difference(pl.concat_list(f("recipientAccountId").fill_null(""))).list.sort()
 
 
 def _family(f: ExprOf) -> pl.Expr:
@@ -48,6 +75,7 @@ def _net24(f: ExprOf) -> pl.Expr:
 
 class CloudTrailReader(JsonReader):
     name = "cloudtrail"
+    identity_field = "eventID"  # CloudTrail may deliver an event more than once
     list_fields = frozenset(
         {
             "resources",
@@ -57,22 +85,37 @@ class CloudTrailReader(JsonReader):
             "requestParameters.logging.clusterLogging",
             "requestParameters.imageIds",
             "requestParameters.ipPermissions.items",
+            "requestParameters.replicationConfiguration.rules",
+            "requestParameters.replicationConfiguration.rules.destinations",
             "responseElements.failures",
         }
     )
     derived: ClassVar[dict[str, Callable[[ExprOf], pl.Expr]]] = {
-        "policy.foreign_accounts": _foreign_accounts,
+        "policy.foreign_accounts": lambda f: _policy(f, "accounts"),
+        "policy.accounts": lambda f: _policy(f, "accounts"),
+        "policy.grantees": lambda f: _policy(f, "grantees"),
+        "policy.public": lambda f: _policy(f, "public"),
+        "replication.accounts": _replicas,
         "taskdef.family": _family,
         "taskdef.images": _images,
         "sourceIPAddress.net24": _net24,
     }
     derived_needs: ClassVar[dict[str, tuple[str, ...]]] = {
         "policy.foreign_accounts": ("requestParameters.policyText", "recipientAccountId"),
+        "policy.accounts": ("requestParameters.policyText", "recipientAccountId"),
+        "policy.grantees": ("requestParameters.policyText", "recipientAccountId"),
+        "policy.public": ("requestParameters.policyText", "recipientAccountId"),
+        "replication.accounts": (
+            "requestParameters.replicationConfiguration.rules[].destinations[].registryId",
+            "recipientAccountId",
+        ),
         "taskdef.family": ("requestParameters.family", "requestParameters.taskDefinition"),
         "taskdef.images": ("requestParameters.containerDefinitions[].image",),
         "sourceIPAddress.net24": ("sourceIPAddress",),
     }
-    list_derived = frozenset({"policy.foreign_accounts"})
+    list_derived = frozenset(
+        {"policy.foreign_accounts", "policy.accounts", "policy.grantees", "replication.accounts"}
+    )
     base_fields = (
         "eventTime",
         "eventSource",

@@ -4,6 +4,7 @@ CloudWatch Logs (a timestamp before the JSON, or `{"events": [{"message": ...}]}
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import orjson
@@ -45,9 +46,50 @@ KINDS = {
 }
 
 
+_SPEC = "requestObject.spec"
+_TEMPLATE = "requestObject.spec.template.spec"
+_IMAGE_PATHS = tuple(
+    f"{spec}.{kind}[].image"
+    for spec in (_SPEC, _TEMPLATE)
+    for kind in ("containers", "initContainers", "ephemeralContainers")
+)
+
+
+def _images(f: ExprOf) -> pl.Expr:
+    """Every container image of a created pod or pod template (containers, init and ephemeral)."""
+    lists = [f(p).fill_null(pl.lit([], pl.List(pl.String))) for p in _IMAGE_PATHS]
+    return pl.concat_list(lists)
+
+
+def _owner_kind(f: ExprOf) -> pl.Expr:
+    return f("requestObject.metadata.ownerReferences[].kind").list.first()
+
+
+def _owner(f: ExprOf) -> pl.Expr:
+    """The controller that owns a created object: its ownerReference, else the generateName stem;
+    a ReplicaSet owner is named after its Deployment (the pod-template-hash suffix dropped)."""
+    ref = f("requestObject.metadata.ownerReferences[].name").list.first()
+    stem = f("requestObject.metadata.generateName").str.strip_suffix("-")
+    tmpl = f('requestObject.metadata.labels."pod-template-hash"')
+    deployment = (
+        pl.when((_owner_kind(f) == "ReplicaSet") & tmpl.is_not_null())
+        .then(ref.str.strip_suffix(pl.concat_str([pl.lit("-"), tmpl])))
+        .otherwise(ref)
+    )
+    return pl.coalesce(deployment, stem)
+
+
+def _pod(f: ExprOf) -> pl.Expr:
+    """The object's own name (a pod's generated name once the API server answered)."""
+    return pl.coalesce(
+        f("objectRef.name"), f("requestObject.metadata.name"), f("responseObject.metadata.name")
+    )
+
+
 class K8sAuditReader(JsonReader):
     name = "k8s-audit"
     prefilter = True  # raw JSON paths only: the engine may prefilter lines by literals
+    identity_field = "auditID"  # one request, logged once per audit stage the policy keeps
     # SigmaHQ's Kubernetes rules use a few names that are not raw audit fields (they assume a
     # field mapping); these are the audit paths they stand for
     aliases: ClassVar[dict[str, str]] = {
@@ -55,9 +97,28 @@ class K8sAuditReader(JsonReader):
         "hostPath": "requestObject.spec.volumes[].hostPath.path",
         "capabilities": "requestObject.spec.containers[].securityContext.capabilities.add[]",
     }
+    derived: ClassVar[dict[str, Callable[[ExprOf], pl.Expr]]] = {
+        "k8s.images": _images,
+        "k8s.owner": _owner,
+        "k8s.owner_kind": _owner_kind,
+        "k8s.object": _pod,
+    }
+    derived_needs: ClassVar[dict[str, tuple[str, ...]]] = {
+        "k8s.images": _IMAGE_PATHS,
+        "k8s.owner": (
+            "requestObject.metadata.ownerReferences[].name",
+            "requestObject.metadata.ownerReferences[].kind",
+            "requestObject.metadata.generateName",
+            'requestObject.metadata.labels."pod-template-hash"',
+        ),
+        "k8s.owner_kind": ("requestObject.metadata.ownerReferences[].kind",),
+        "k8s.object": ("objectRef.name", "requestObject.metadata.name", "responseObject.metadata.name"),
+    }
+    list_derived = frozenset({"k8s.images"})
     list_fields = frozenset(
         {
             "sourceIPs",
+            "requestObject.metadata.ownerReferences",
             "user.groups",
             "impersonatedUser.groups",
             "requestObject.subjects",
@@ -86,10 +147,23 @@ class K8sAuditReader(JsonReader):
         "requestObject.metadata.name",
         "requestObject.metadata.namespace",
         "responseObject.metadata.name",
+        "requestObject.metadata.ownerReferences[].name",
+        "requestObject.metadata.ownerReferences[].kind",
+        "requestObject.metadata.generateName",
+        'requestObject.metadata.labels."pod-template-hash"',
     )
 
     def common(self, f: ExprOf) -> dict[str, pl.Expr]:
+        """The workload of an event: the object it names, or for an object created by a
+        controller (a DaemonSet's pod, a Deployment's ReplicaSet pod, a CronJob's Job) that
+        controller -- so that one rollout is one finding, not one per pod."""
         resource = f("objectRef.resource")
+        owner = _owner(f)
+        kind = resource.replace_strict(KINDS, default=resource, return_dtype=pl.String)
+        deployment = (_owner_kind(f) == "ReplicaSet") & f(
+            'requestObject.metadata.labels."pod-template-hash"'
+        ).is_not_null()
+        owner_kind = pl.when(deployment).then(pl.lit("Deployment")).otherwise(_owner_kind(f))
         return {
             "time": ts(pl.coalesce(f("stageTimestamp"), f("requestReceivedTimestamp"))),
             "actor": f("user.username"),
@@ -97,10 +171,10 @@ class K8sAuditReader(JsonReader):
             "dst_ip": pl.lit(None, pl.String),
             "workload_type": pl.lit("k8s"),
             "namespace": pl.coalesce(f("objectRef.namespace"), f("requestObject.metadata.namespace")),
-            "workload_kind": resource.replace_strict(KINDS, default=resource, return_dtype=pl.String),
-            "workload_name": pl.coalesce(
-                f("objectRef.name"), f("requestObject.metadata.name"), f("responseObject.metadata.name")
-            ),
+            "workload_kind": pl.when(owner.is_not_null() & owner_kind.is_not_null())
+            .then(owner_kind)
+            .otherwise(kind),
+            "workload_name": pl.coalesce(owner, _pod(f)),
             "cluster": pl.lit(None, pl.String),
             "container_id": pl.lit(None, pl.String),
             "container_name": pl.lit(None, pl.String),
