@@ -7,6 +7,7 @@ batches (seawall.detect.stateful; first-seen also across runs, in the SQLite sta
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -195,7 +196,7 @@ class Engine:
                 g["n"],
                 g["first"],
                 g["last"],
-                samples(ctx, g["rows"]),
+                functools.partial(samples, ctx, g["rows"]),
                 location(ctx, g["rows"][0]),
                 extra,
                 severity,
@@ -210,7 +211,7 @@ class Engine:
         count: int,
         first: datetime | None,
         last: datetime | None,
-        shown: list[str],
+        shown: list[str] | Callable[[], list[str]],
         loc: tuple[str, int | None, int | None],
         extra: dict[str, Any] | None = None,
         severity: Severity | None = None,
@@ -218,7 +219,8 @@ class Engine:
     ) -> None:
         """`count` events of `rule` on one workload: a new finding, or more of an open one
         (unless the window since its last event has passed). Allowlisted events (`allow`: the
-        entry's index) are kept apart, at the entry's `severity`."""
+        entry's index) are kept apart, at the entry's `severity`. `shown` (the sample events, or
+        what makes them) is only made when the finding has room for more samples."""
         if allow is None:
             wkey = SEP.join(str(workload.get(c) or "") for c in WORKLOAD_COLUMNS)
         else:
@@ -247,7 +249,7 @@ class Engine:
                 loc[0],
                 loc[1],
                 loc[2],
-                shown[:SAMPLES],
+                (shown() if callable(shown) else shown)[:SAMPLES],
                 extra=dict(extra or {}),
                 severity=severity,
             )
@@ -266,7 +268,7 @@ class Engine:
         if last is not None and (agg.last is None or last > agg.last):
             agg.last = last
         if len(agg.samples) < SAMPLES:
-            agg.samples.extend(shown[: SAMPLES - len(agg.samples)])
+            agg.samples.extend((shown() if callable(shown) else shown)[: SAMPLES - len(agg.samples)])
         if extra:
             agg.extra.update(extra)
 

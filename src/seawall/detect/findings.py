@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from seawall.core import Finding, FindingKind, Location, Resource, Severity
 from seawall.detect.model import Rule
 from seawall.detect.program import SEP
+from seawall.secrets import SecretScanner, redact_text
 
 EVIDENCE_BYTES = 2048
+REDACT_MARGIN = 2048  # read beyond the cut when looking for secrets
 SAMPLES = 3
 
 # (lines of the batch, line number of its first line, origin, whether lines are records of one document)
@@ -75,10 +78,26 @@ def resource_of(w: dict[str, Any]) -> Resource:
     )
 
 
+_scanner: SecretScanner | None = None
+
+
+@lru_cache(maxsize=4096)
+def redact(text: str) -> str:
+    """`text` with every secret the one secret detector (seawall.secrets) finds in it redacted:
+    bearer tokens, Authorization headers, AWS keys, passwords in URLs and query strings, private
+    keys, JWTs and kubeconfig tokens, passwords in configuration-like text."""
+    global _scanner
+    if _scanner is None:
+        _scanner = SecretScanner()
+    return redact_text(text, _scanner)
+
+
 def evidence(line: bytes) -> str:
-    text = line[:EVIDENCE_BYTES].decode("utf-8", "replace")
-    if len(line) > EVIDENCE_BYTES:
-        text += f"... [{len(line) - EVIDENCE_BYTES} more bytes]"
+    """An event as a finding quotes it: secrets redacted, cut at EVIDENCE_BYTES (redaction reads a
+    margin beyond the cut, so that a secret the cut falls into is still found and hidden)."""
+    text = redact(line[: EVIDENCE_BYTES + REDACT_MARGIN].decode("utf-8", "replace"))
+    if len(text) > EVIDENCE_BYTES or len(line) > EVIDENCE_BYTES + REDACT_MARGIN:
+        text = text[:EVIDENCE_BYTES] + f"... [{max(len(line) - EVIDENCE_BYTES, 1)} more bytes]"
     return text
 
 
@@ -103,14 +122,21 @@ def to_finding(agg: Agg, source: str) -> Finding:
     if agg.record is not None:
         extra["record"] = agg.record
     if agg.dkey and rule.dedupe_by:
-        extra["key"] = dict(zip(rule.dedupe_by, agg.dkey.split(SEP), strict=False))
-    extra.update(agg.extra)
+        extra["key"] = {k: redact(v) for k, v in zip(rule.dedupe_by, agg.dkey.split(SEP), strict=False)}
+    for name, value in agg.extra.items():  # (threshold, sequence and first-seen keys are event values)
+        extra[name] = (
+            {k: redact(v) if k == "key" and isinstance(v, str) else v for k, v in value.items()}
+            if isinstance(value, dict)
+            else value
+        )
+    resource = resource_of(agg.workload)
+    resource = replace(resource, name=redact(resource.name))
     return Finding(
         kind=FindingKind.DETECTION,
         rule=rule.id,
-        title=rule.title,
+        title=redact(rule.title),
         severity=agg.severity or rule.severity,
-        resource=resource_of(agg.workload),
+        resource=resource,
         location=Location(path=agg.origin, line=agg.lineno),
         evidence=agg.samples[0] if agg.samples else None,
         remediation=rule.remediation,

@@ -193,7 +193,10 @@ class ReadStats:
     def bad_line(self, origin: str, lineno: int, line: bytes, reason: str) -> None:
         self.malformed += 1
         if len(self.bad) < MAX_QUOTED:
-            text = line[:60].decode("ascii", "backslashreplace")
+            from seawall.secrets import redact_text  # (a bad line may hold a credential too)
+
+            text = redact_text(line[:4096].decode("utf-8", "backslashreplace"))[:60]
+            text = text.encode("ascii", "backslashreplace").decode("ascii")
             text = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
             self.bad.append((origin, lineno, f"{reason}: '{text}'"))
 
