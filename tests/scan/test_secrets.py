@@ -110,8 +110,29 @@ def test_rule_true_positive_and_near_miss(
     assert rule not in rules_of(scanner, near_miss, path)
 
 
+# rules of scope `history` only: credentials in logged text (detection evidence, history lines)
+TEXT_CASES = [
+    ("http-bearer-token", "GET /v1 Authorization: Bearer 4f9c2e1a7b3d5e8f0a1c", "Bearer token expired"),
+    ("http-authorization", '"authorization":"Token 8c1d9e2f3a4b5c6d"', '"authorization.k8s.io/reason":"x"'),
+    ("jwt-token", "--token=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl", "eyJhbGciOiJSUzI1NiJ9"),
+    ("kubeconfig-token", "    token: k8s-aws-v1.aHR0cHM6Ly9zdHMuZXUtd2VzdC0x", "    token: short"),
+    ("url-password", "postgres://app:Pgs3cretPassw0rd@db:5432/x", "https://db.example:5432/x"),
+    ("url-query-secret", "/v1/items?id=7&access_token=qt_8c1d9e2f3a4b", "/v1/items?id=7&page=2"),
+    ("private-key-text", "-----BEGIN RSA PRIVATE KEY-----\\nMIIEpAIBAAKCAQEA7bq3", "no PRIVATE KEY"),
+]
+
+
+@pytest.mark.parametrize(("rule", "positive", "near_miss"), TEXT_CASES, ids=[c[0] for c in TEXT_CASES])
+def test_text_rule_true_positive_and_near_miss(scanner: SecretScanner, rule: str, positive: str,
+                                              near_miss: str) -> None:
+    assert rule in [m.rule for m in scanner.scan_text(positive, scope="history")]
+    assert rule not in [m.rule for m in scanner.scan_text(near_miss, scope="history")]
+    assert rule not in rules_of(scanner, positive, "/app/config.yaml")  # (not file scope)
+
+
 def test_every_rule_has_a_case() -> None:
     covered = {c[0] for c in CASES} | {"private-key", "openssh-private-key", "generic-env-secret"}
+    covered |= {c[0] for c in TEXT_CASES}
     assert {r.id for r in default_rules().rules} == covered
 
 
