@@ -327,3 +327,22 @@ def test_a_broken_context_file_is_an_error(tmp_path: Path, text: str) -> None:
     bad.write_text(text)
     with pytest.raises(InputError):
         load_context([bad])
+
+
+def test_one_context_file_for_logs_and_flows(tmp_path: Path) -> None:
+    """The mapping form a context file shares with the network analyzer: the organisation for
+    both, the network keys for flows, this analyzer's items under `detect:`."""
+    shared = tmp_path / "context.yaml"
+    shared.write_text(
+        "organization: {id: o-a1b2c3d4e5, accounts: ['111122223333', '444455556666'],"
+        " known_cidrs: [10.20.0.0/16]}\n"
+        "known_cidrs: [192.168.0.0/16]\n"
+        "detect:\n  - list: k8s_allowed_users\n    append: true\n    items: [alice]\n"
+    )
+    ctx = load_context([shared])
+    assert ctx.organization.id == "o-a1b2c3d4e5" and "444455556666" in ctx.organization.accounts
+    assert ctx.organization.cidrs == ["10.20.0.0/16"] and ctx.lists["k8s_allowed_users"][-1] == "alice"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("organisation: {id: o-x}\n")  # (misspelt: an error, not ignored)
+    with pytest.raises(InputError):
+        load_context([bad])

@@ -85,10 +85,6 @@ def detect(
     enable: Annotated[
         list[str] | None, typer.Option("--enable", help="Enable a rule that is off by default")
     ] = None,
-    context: Annotated[
-        list[Path] | None,
-        typer.Option("--context", help="Allowlists, value lists and organisation (YAML; repeatable)"),
-    ] = None,
     list_rules: Annotated[bool, typer.Option("--list-rules", help="List the rules and exit")] = False,
     rules_report: Annotated[
         bool, typer.Option("--rules-report", help="How many rules load, and why the rest do not")
@@ -115,8 +111,9 @@ def detect(
     baseline: Annotated[Path | None, typer.Option("--baseline", help="Flow sources: baseline file")] = None,
     context: Annotated[
         list[Path] | None,
-        typer.Option("--context", help="Flow sources: organisation context / infrastructure (YAML, JSON, "
-                     "or AWS ip-ranges.json; repeatable)"),
+        typer.Option("--context", help="Organisation context (YAML, JSON; repeatable): allowlists, value "
+                     "lists and the AWS Organization for log sources; infrastructure, known networks (or AWS "
+                     "ip-ranges.json) for flow sources (docs/detect.md, docs/network.md)"),
     ] = None,
     learning_period: Annotated[
         str | None,

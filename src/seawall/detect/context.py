@@ -209,9 +209,37 @@ def _entry(raw: Any, allowlist: str, where: str) -> AllowEntry:
     )
 
 
+# keys of a context file shared with the network analyzer (seawall.network.context): theirs
+_NETWORK_KEYS = {"known_cidrs", "infrastructure", "admin_clients", "network"}
+
+
 def merge_document(ctx: Context, doc: Any, where: str) -> None:
-    """One context document (a list of `list:`, `allowlist:` and `organization:` items) into `ctx`."""
+    """One context document into `ctx`: a list of `list:`, `allowlist:` and `organization:` items,
+    or a mapping shared with the network analyzer (`organization:`, and this analyzer's items
+    under `detect:`; the network keys are the network analyzer's)."""
     if doc is None:
+        return
+    if isinstance(doc, dict):
+        unknown = set(doc) - _NETWORK_KEYS - {"organization", "detect"}
+        if unknown:
+            raise InputError(f"{where}: unknown context key(s) {', '.join(sorted(map(str, unknown)))}")
+        if isinstance(doc.get("organization"), dict):
+            org = dict(doc["organization"])
+            if "known_cidrs" in org:  # (the network analyzer's name for them)
+                org["cidrs"] = list(_strings(org.pop("known_cidrs"), f"{where}: organization.known_cidrs"))
+            merge_document(
+                ctx,
+                [
+                    {
+                        "organization": {
+                            k: v for k, v in org.items() if k in ("id", "accounts", "cidrs", "registries")
+                        },
+                        "append": True,
+                    }
+                ],
+                where,
+            )
+        merge_document(ctx, doc.get("detect"), f"{where}: detect")
         return
     if not isinstance(doc, list):
         raise InputError(
