@@ -194,8 +194,10 @@ class TokenServer:
 
 def start_registry(username: str = "seawall", password: str = "s3cret-Passw0rd",
                    tls: bool = True, auth: bool = True, base_dir: Path | None = None,
-                   timeout: float = 30.0, token_auth: bool = False, anonymous_pull: bool = False) -> Registry:
-    """A registry; `token_auth` puts it behind a Bearer token server (as Docker Hub, GHCR, Harbor)."""
+                   timeout: float = 30.0, token_auth: bool = False, anonymous_pull: bool = False,
+                   access_log: bool = False) -> Registry:
+    """A registry; `token_auth` puts it behind a Bearer token server (as Docker Hub, GHCR, Harbor);
+    `access_log` writes one line per request to `reg.log` (tests count blob downloads there)."""
     root = Path(tempfile.mkdtemp(prefix="seawall-registry-", dir=base_dir))
     storage = root / "storage"
     storage.mkdir()
@@ -207,7 +209,8 @@ def start_registry(username: str = "seawall", password: str = "s3cret-Passw0rd",
     out = subprocess.run(["htpasswd", "-Bbn", username, password], check=True, capture_output=True)
     htpasswd.write_bytes(out.stdout)
     port = _free_port()
-    lines = ["version: 0.1", "log:", "  level: warn", "  accesslog:", "    disabled: true",
+    lines = ["version: 0.1", "log:", "  level: warn", "  accesslog:",
+             f"    disabled: {'false' if access_log else 'true'}",
              "storage:", "  filesystem:", f"    rootdirectory: {storage}", "  delete:", "    enabled: true",
              "  cache:", "    blobdescriptor: \"\"",
              "http:", f"  addr: 127.0.0.1:{port}", "  secret: seawall-test-secret"]

@@ -30,6 +30,7 @@ VERBS: dict[str, str] = {
     "serve": "seawall.cli.serve",
     "tokens": "seawall.cli.tokens",
     "events": "seawall.cli.events",
+    "registry": "seawall.cli.registry",
 }
 
 app = typer.Typer(
