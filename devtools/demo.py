@@ -5,6 +5,7 @@
 3. audit the bundled Kubernetes manifests, ECS/EKS/ECR JSON, Dockerfile and Docker host files;
 4. run detection over bundled Kubernetes audit, CloudTrail and container logs with attacks inside;
 5. build the service map of a bundled flow set and show the network findings per workload;
+   run one detection on Apache Spark (local mode) and compare it with the single-process run;
 6. plan the isolation of the compromised workload on Kubernetes (from kubectl dumps) and on ECS
    (moto), with what stays reachable, and isolate/release the ECS task.
 """
@@ -21,6 +22,7 @@ SECTIONS: list[tuple[str, str, str]] = [
     ("Posture audit", "devtools.demo_audit", "audit_demo"),
     ("Threat detection in logs", "devtools.demo_detect", "detect_demo"),
     ("Network flows and service map", "devtools.demo_network", "network_demo"),
+    ("Scale-out: the same rules on Apache Spark", "devtools.demo_spark", "spark_demo"),
     ("Respond: isolate one workload", "devtools.demo_respond", "respond_demo"),
     ("The service: sources, findings store, incidents, API", "devtools.demo_service", "service_demo"),
 ]
