@@ -27,8 +27,6 @@ def _finding(rule: str, aliases: list[str], name: str, version: str, purl: str) 
 
 
 def test_openvex_real_document_by_alias_and_version() -> None:
-    if not (FEEDS / "urllib3.openvex.json").is_file():
-        pytest.skip("urllib3.openvex.json removed for its license (see the fixtures README)")
     statements = load_vex([FEEDS / "urllib3.openvex.json"])
     assert len(statements) == 1 and statements[0].status == "fixed"
     assert statements[0].vulnerabilities == {"CGA-7qjw-ggh3-pp9f", "CVE-2023-45803", "GHSA-g4mx-q9vg-27p4"}
