@@ -162,15 +162,18 @@ def score(controls: Iterable[str] | None = None) -> dict[str, Score]:
     return out
 
 
-FAMILIES = {"kubernetes": "Workloads", "kubernetes_rbac": "RBAC",
-            "kubernetes_network": "Network and exposure", "kubernetes_controlplane": "Control plane"}
+FAMILIES = {"kubernetes_controlplane": "Control plane", "kubernetes_rbac": "RBAC",
+            "kubernetes_network": "Network and exposure", "kubernetes": "Workloads"}
 
 
 def family(control: str) -> str:
     """The control's family, as README and docs/posture.md group the figures: the posture module
     (workloads, RBAC, network and exposure, control plane) of the checks that reference it."""
     targets = {c.target for c in all_checks() if PREFIX + control in c.references}
-    return ", ".join(sorted(FAMILIES.get(t, t) for t in targets)) or "?"
+    for target, name in FAMILIES.items():  # a control referenced from two modules: the first here
+        if target in targets:
+            return name
+    return "?"
 
 
 def report(scores: dict[str, Score]) -> str:
@@ -189,10 +192,13 @@ def report(scores: dict[str, Score]) -> str:
                      + (f"  [{data['controls'].get(control, {}).get('name', '?')}]"))
     lines.append("")
     for fam, s in sorted(by_family.items()):
-        n = sum(1 for c in scores if family(c) == fam)
+        n = sum(1 for c, sc in scores.items() if family(c) == fam and sc.cases)
         lines.append(f"{fam:22} {n:3} controls {s.cases:4} cases  precision {s.precision:.3f}  "
                      f"recall {s.recall:.3f}  ({s.tp} found, {s.fn} missed, {s.fp} false positives)")
-    lines.append(f"{'all':22} {len(scores):3} controls {total.cases:4} cases  precision "
+    without = sorted(c for c, sc in scores.items() if not sc.cases)
+    if without:
+        lines.append(f"referenced, no usable case: {', '.join(without)}")
+    lines.append(f"{'all':22} {len(scores) - len(without):3} controls {total.cases:4} cases  precision "
                  f"{total.precision:.3f}  recall {total.recall:.3f}  ({total.tp} found, {total.fn} "
                  f"missed, {total.fp} false positives); left out: {total.left_out} cases with "
                  f"data.json, {total.unusable} whose inputs are not Kubernetes objects")

@@ -44,6 +44,10 @@ SELINUX_TYPES = {"", "container_t", "container_init_t", "container_kvm_t", "cont
 RUNTIME_SOCKETS = re.compile(
     r"^/(var/)?run/(docker|containerd/containerd|crio/crio|cri-dockerd|podman/podman|k3s/containerd"
     r"/containerd)\.sock$|^/(var/)?run/(docker|containerd|crio)/?$|^/var/lib/docker/?$")
+# a digest as the OCI image spec defines it: algorithm:encoded, and for the registered algorithms
+# (sha256, sha512, blake3) lower-case hex of their full length
+DIGEST = re.compile(r"^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}|blake3:[a-f0-9]{64}"
+                    r"|(?!(?:sha256|sha512|blake3):)[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+)$")
 APPARMOR_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
 
 
@@ -243,10 +247,12 @@ class _Run:
             return
         line = cont.data.ln("image")
         registry, repo, tag, digest = split_image(image)
-        if digest is None and (tag is None or tag == "latest"):
+        pinned = digest is not None and DIGEST.match(digest) is not None
+        if not pinned and (tag is None or tag == "latest"):
             self.hit(24, obj, line, f"{who}: image {image}")
-        if digest is None:
-            self.hit(25, obj, line, f"{who}: image {image}")
+        if not pinned:
+            invalid = " (not a valid digest: sha256, sha512 and blake3 need lower-case hex of full length)"
+            self.hit(25, obj, line, f"{who}: image {image}" + (invalid if digest else ""))
         allowed = self.ctx.policy.allowed_registries
         if allowed:
             full = f"{registry}/{repo}"
