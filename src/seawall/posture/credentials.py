@@ -6,12 +6,19 @@ redacted: no finding prints a full secret."""
 from __future__ import annotations
 
 import dataclasses
-from functools import cache
+import re
+from functools import cache, lru_cache
 from importlib import resources
 
 import yaml
 
 from seawall.secrets import SecretMatch, SecretScanner, default_rules, parse_rules
+
+
+@cache
+def _key_rules() -> tuple[re.Pattern[str], ...]:
+    """The name patterns of the rules that judge a value by its name (checked before the scanner)."""
+    return tuple(r.key_regex for r in scanner().rules.rules if r.key_regex is not None and "env" in r.scope)
 
 
 @cache
@@ -22,17 +29,19 @@ def scanner() -> SecretScanner:
     return SecretScanner(dataclasses.replace(base, rules=base.rules + extra.rules))
 
 
+@lru_cache(maxsize=8192)
 def secret_in(name: str, value: str) -> SecretMatch | None:
     """The credential that `name=value` holds, if any: a value in a known credential format whatever
     its name (a key id, a token, a password in a URL), else a real-looking value under a secret-like
-    name (not a placeholder, not a file path or a URL)."""
+    name (not a placeholder, not a file path or a URL). Remembered: the same variables recur in
+    every manifest of an application (the match is only read, never changed)."""
     value = value.strip()
     if not value:
         return None
     found = scanner().scan_bytes(f"{name}={value}".encode("utf-8", "replace"), scope="env")
     if found:
         return found[0]
-    if value.startswith(("/", "http://", "https://")):
+    if value.startswith(("/", "http://", "https://")) or not any(k.search(name) for k in _key_rules()):
         return None
     found = scanner().scan_env([f"{name}={value}"])
     return found[0] if found else None

@@ -129,19 +129,27 @@ def nearest(candidates: list[T], origin: K8sObject) -> list[T]:
 
 
 def objects(docs: list[Document]) -> Iterator[K8sObject]:
-    """Every Kubernetes object in the documents, with `List` (kubectl -o json|yaml) flattened."""
+    """Every Kubernetes object in the documents, with `List` (kubectl -o json|yaml) flattened.
+    Built once per document and shared by the modules that read it."""
     for doc in docs:
-        data = doc.data
-        if not isinstance(data, LDict):
-            continue
-        kind = data.get("kind")
-        if isinstance(kind, str) and kind.endswith("List") and isinstance(data.get("items"), list):
-            for item in data["items"]:
-                if isinstance(item, LDict) and isinstance(item.get("kind"), str):
-                    yield K8sObject(doc, item)
-            continue
-        if isinstance(kind, str):
-            yield K8sObject(doc, data)
+        found = doc.objects
+        if found is None:
+            found = doc.objects = list(_objects_of(doc))
+        yield from found
+
+
+def _objects_of(doc: Document) -> Iterator[K8sObject]:
+    data = doc.data
+    if not isinstance(data, LDict):
+        return
+    kind = data.get("kind")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(data.get("items"), list):
+        for item in data["items"]:
+            if isinstance(item, LDict) and isinstance(item.get("kind"), str):
+                yield K8sObject(doc, item)
+        return
+    if isinstance(kind, str):
+        yield K8sObject(doc, data)
 
 
 def pod_template(data: Any) -> tuple[LDict, LDict] | None:

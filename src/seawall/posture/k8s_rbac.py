@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from seawall.core import Severity
@@ -54,16 +55,29 @@ def _strings(values: object) -> list[str]:
     return [str(v) for v in values] if isinstance(values, list) else []
 
 
-def rule_allows(rule: LDict, verbs: Iterable[str], perm: Permission) -> bool:
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A PolicyRule's lists, read once."""
+
+    verbs: frozenset[str]
+    groups: frozenset[str]
+    resources: tuple[str, ...]
+
+    @classmethod
+    def of(cls, rule: LDict) -> Rule:
+        return cls(frozenset(_strings(rule.get("verbs"))), frozenset(_strings(rule.get("apiGroups"))),
+                   tuple(_strings(rule.get("resources"))))
+
+
+def rule_allows(rule: LDict | Rule, verbs: Iterable[str], perm: Permission) -> bool:
     """Whether one PolicyRule grants one of `verbs` on `perm` (the RBAC authorizer's matching)."""
-    rule_verbs = _strings(rule.get("verbs"))
-    if "*" not in rule_verbs and not set(rule_verbs) & set(verbs):
+    r = rule if isinstance(rule, Rule) else Rule.of(rule)
+    if "*" not in r.verbs and r.verbs.isdisjoint(verbs):
         return False
-    groups = _strings(rule.get("apiGroups"))
-    if "*" not in groups and perm.group not in groups:
+    if "*" not in r.groups and perm.group not in r.groups:
         return False
     combined = f"{perm.resource}/{perm.sub}" if perm.sub else perm.resource
-    for res in _strings(rule.get("resources")):
+    for res in r.resources:
         if res in ("*", combined):
             return True
         if perm.sub is not None and res in (f"{perm.resource}/*", f"*/{perm.sub}"):
@@ -137,7 +151,12 @@ def _subjects(obj: K8sObject) -> list[tuple[str, str, str | None, int]]:
     return out
 
 
-def _rule_matches(rule: LDict, spec: dict[str, Any], role: K8sObject) -> bool:
+@cache
+def _permissions(resources: tuple[str, ...]) -> tuple[Permission, ...]:
+    return tuple(Permission.parse(r) for r in resources)
+
+
+def _rule_matches(rule: LDict, spec: dict[str, Any], role: K8sObject, parsed: Rule | None = None) -> bool:
     names = rule.get("resourceNames")
     if names:
         if spec.get("unless_names"):
@@ -146,8 +165,11 @@ def _rule_matches(rule: LDict, spec: dict[str, Any], role: K8sObject) -> bool:
             return False
     if role.kind == "Role" and spec.get("role_namespaces") and role.namespace not in spec["role_namespaces"]:
         return False
-    verbs = [str(v) for v in spec["verbs"]]
-    return any(rule_allows(rule, verbs, Permission.parse(str(r))) for r in spec["resources"])
+    r = parsed or Rule.of(rule)
+    verbs = frozenset(str(v) for v in spec["verbs"])
+    if "*" not in r.verbs and r.verbs.isdisjoint(verbs):
+        return False
+    return any(rule_allows(r, verbs, p) for p in _permissions(tuple(str(x) for x in spec["resources"])))
 
 
 def granting_rules(role: K8sObject, check: Check) -> list[LDict]:
@@ -205,8 +227,9 @@ def judge(objs: list[K8sObject], ctx: Context) -> None:
                 ctx.report(checks["SW-K8S-041"], role.resource(), role.path, rule.ln(field),
                            f"rule {field}: ['*'] ({_describe(rule)}){subj}", suppress=role.suppressions(),
                            extra=role.extra())
+            parsed = Rule.of(rule)
             for check in role_checks:
-                if any(_rule_matches(rule, spec, role) for spec in check.params["grants"]):
+                if any(_rule_matches(rule, spec, role, parsed) for spec in check.params["grants"]):
                     line = rule.ln("verbs" if check.id in ("SW-K8S-044", "SW-K8S-045") else "resources")
                     ctx.report(check, role.resource(), role.path, line, _describe(rule) + subj,
                                suppress=role.suppressions(), extra=role.extra())

@@ -9,7 +9,6 @@ this list"; a null is an absent field. Only the fields some check reads are list
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from seawall.posture.k8s_common import WORKLOAD_KINDS, K8sObject
@@ -77,49 +76,85 @@ def _type_name(value: Any) -> str:
     return "number" if isinstance(value, (int, float)) else type(value).__name__
 
 
-def _fits(value: Any, expected: str) -> bool:
-    if expected == "map":
-        return isinstance(value, dict)
-    if expected == "list":
-        return isinstance(value, list)
-    if expected == "bool":
-        return isinstance(value, bool)
-    return isinstance(value, str)
+class _Node:
+    """One field of the schema: its expected type, the fields under it, the shape of its items."""
+
+    __slots__ = ("children", "expected", "items")
+
+    def __init__(self) -> None:
+        self.expected: str | None = None
+        self.children: dict[str, _Node] = {}
+        self.items: _Node | None = None
 
 
-def _values(data: Any, path: str) -> Iterator[tuple[str, Any, int]]:
-    """(concrete path, value, line) of every value at `path` (items of `[]` lists expanded)."""
-    nodes: list[tuple[str, Any, int]] = [("", data, getattr(data, "line", 0))]
-    for part in path.split("."):
-        each = part.endswith("[]")
-        key = part[:-2] if each else part
-        nxt: list[tuple[str, Any, int]] = []
-        for where, node, line in nodes:
-            if not isinstance(node, dict) or node.get(key) is None:
-                continue
-            value = node[key]
-            at = f"{where}.{key}" if where else key
-            vline = node.ln(key) if isinstance(node, LDict) else line
+def _compile(table: dict[str, str]) -> _Node:
+    root = _Node()
+    for path, expected in table.items():
+        node = root
+        for part in path.split("."):
+            each = part.endswith("[]")
+            node = node.children.setdefault(part[:-2] if each else part, _Node())
             if each:
-                if isinstance(value, list):
-                    nxt.extend((f"{at}[{i}]", item, value.ln(i) if isinstance(value, LList) else vline)
-                               for i, item in enumerate(value) if item is not None)
-            else:
-                nxt.append((at, value, vline))
-        nodes = nxt
-    return iter(nodes)
+                node.items = node.items or _Node()
+                node = node.items
+        node.expected = expected
+    return root
+
+
+_COMPILED: dict[str, _Node] = {}
+
+
+def _schema(kind: str) -> _Node:
+    node = _COMPILED.get(kind)
+    if node is None:
+        node = _COMPILED[kind] = _compile({**COMMON, **SHAPES.get(kind, {})})
+    return node
+
+
+_TYPES: dict[str, type] = {"map": dict, "list": list, "bool": bool, "str": str}
+Problem = tuple[tuple[str | int, ...], str, Any, Any, str | int]  # path, expected, value, parent, key
+
+
+def _walk(value: Any, node: _Node, path: tuple[str | int, ...], out: list[Problem]) -> None:
+    """Check what is under `value` (whose own type the caller checked) against `node` and descend
+    where the schema goes on; a field of the wrong type is noted once and not descended into. This
+    runs for every object read: paths and lines are only worked out for the rare problem."""
+    if node.children and isinstance(value, dict):
+        for key, child in node.children.items():
+            sub = value.get(key)
+            if sub is None:
+                continue
+            expected = child.expected
+            if expected is not None and not isinstance(sub, _TYPES[expected]):
+                out.append(((*path, key), expected, sub, value, key))
+            elif child.children or child.items is not None:
+                _walk(sub, child, (*path, key), out)
+    items = node.items
+    if items is not None and isinstance(value, list):
+        expected = items.expected
+        deeper = bool(items.children) or items.items is not None
+        for i, item in enumerate(value):
+            if item is None:
+                continue
+            if expected is not None and not isinstance(item, _TYPES[expected]):
+                out.append(((*path, i), expected, item, value, i))
+            elif deeper:
+                _walk(item, items, (*path, i), out)
+
+
+def _shown(path: tuple[str | int, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(path))
 
 
 def problems(obj: K8sObject) -> list[tuple[str, str, int]]:
     """(field path, what is wrong, line) of every checked field of the wrong type."""
-    out: list[tuple[str, str, int]] = []
-    table = {**COMMON, **SHAPES.get(obj.kind, {})}
-    bad_parents: list[str] = []
-    for path, expected in table.items():
-        for at, value, line in _values(obj.data, path):
-            if any(at.startswith(p + ".") or at.startswith(p + "[") for p in bad_parents):
-                continue
-            if not _fits(value, expected):
-                bad_parents.append(at)
-                out.append((at, f"expected a {_NAMES[expected]}, found a {_type_name(value)}", line))
+    found: list[Problem] = []
+    _walk(obj.data, _schema(obj.kind), (), found)
+    out = []
+    for path, expected, value, parent, key in found:
+        if isinstance(key, int):
+            line = parent.ln(key) if isinstance(parent, LList) else obj.line
+        else:
+            line = parent.ln(key) if isinstance(parent, LDict) else obj.line
+        out.append((_shown(path), f"expected a {_NAMES[expected]}, found a {_type_name(value)}", line))
     return out

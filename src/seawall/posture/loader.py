@@ -131,6 +131,10 @@ class Document:
     fmt: str = "yaml"  # yaml | json | text
     text: str | None = None  # raw text for line-oriented formats (Dockerfile, flags)
     source: str | None = None  # Helm `# Source:` template the document was rendered from
+    # the Kubernetes objects of the document, built once for every module that reads them
+    # (k8s_common.objects), so that what one module learns of an object (its resource, its
+    # suppressions) the next one does not compute again
+    objects: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)
