@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from seawall.checks import CheckSpec, specs_from_mapping_of_ids
 from seawall.core.models import Finding, FindingKind, Location, Resource, Severity
 from seawall.network.baseline import Baseline
 from seawall.network.context import Context as NetContext
@@ -44,10 +45,13 @@ class Detector(Protocol):
 
 
 @cache
-def rules() -> dict[str, dict[str, Any]]:
+def rules() -> dict[str, CheckSpec]:
+    """The detectors' metadata (rules.yaml) through the one check spec loader (seawall.checks):
+    severity, ATT&CK ids and references validated at load time."""
     text = resources.files("seawall.network").joinpath("rules.yaml").read_text(encoding="utf-8")
-    loaded: dict[str, dict[str, Any]] = yaml.safe_load(text)
-    return loaded
+    specs = specs_from_mapping_of_ids(yaml.safe_load(text), "seawall/network/rules.yaml",
+                                      default_kind=FindingKind.DETECTION)
+    return {spec.id: spec for spec in specs}
 
 
 def iso(ts: int | None) -> str | None:
@@ -86,18 +90,18 @@ def finding(
     severity: Severity | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Finding:
-    meta = rules()[rule_id]
+    spec = rules()[rule_id]
     return Finding(
-        kind=FindingKind.DETECTION,
+        kind=spec.kind,
         rule=rule_id,
-        title=redact(str(meta["title"])),
-        severity=severity or Severity.parse(str(meta["severity"])),
+        title=redact(spec.title),
+        severity=severity or spec.severity,
         resource=resource_of(key),
         location=Location(path=ctx.location),
         evidence=redact(evidence),
-        remediation=str(meta.get("remediation") or "") or None,
-        references=[str(r) for r in meta.get("references", [])],
-        attack=[str(a) for a in meta.get("attack", [])],
+        remediation=spec.remediation or None,
+        references=list(spec.references),
+        attack=list(spec.attack),
         count=count,
         first_seen=iso(first),
         last_seen=iso(last),
