@@ -79,6 +79,13 @@ def register_scan_running(scan_app: typer.Typer) -> None:
             bool, typer.Option("--vulns/--no-vulns", help="Match what runs against the advisory database.")
         ] = True,
         key: KeyOpt = None,
+        inventory: Annotated[
+            bool,
+            typer.Option(
+                "--inventory",
+                help="Only list what runs (id, name, image and digest, workload, start time, privileges).",
+            ),
+        ] = False,
         verify_signatures: Annotated[
             bool,
             typer.Option("--verify-signatures", help="Report unsigned images (also on when --key is given)."),
@@ -133,7 +140,36 @@ def register_scan_running(scan_app: typer.Typer) -> None:
             ),
         )
         report = analyzers.get("runtime").run(list(source or []), options)
+        if inventory and fmt == "table" and output is None:
+            _print_inventory(report.target.metadata.get("containers", []))
+            return
         if not quiet:
             for message in report.all_warnings():
                 warn(message)
         finish(report, fmt, output, fail_on)
+
+
+def _print_inventory(containers: list[dict[str, object]]) -> None:
+    from seawall.core.text import printable
+
+    rows = [("RUNTIME", "NAME", "IMAGE", "DIGEST", "WORKLOAD", "STARTED", "PRIVILEGES")]
+    for c in containers:
+        workload = c.get("workload") or {}
+        assert isinstance(workload, dict)
+        key = "/".join(str(workload[k]) for k in ("namespace", "controller", "name") if workload.get(k))
+        privileges = c.get("privileges") or {}
+        assert isinstance(privileges, dict)
+        rows.append(
+            (
+                str(c.get("runtime", "")),
+                str(c.get("name", "")),
+                str(c.get("image", "")),
+                str(c.get("image_digest") or c.get("image_id") or "")[:19],
+                key,
+                str(c.get("started_at") or ""),
+                ",".join(k for k, v in privileges.items() if v) or "-",
+            )
+        )
+    widths = [max(len(printable(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        typer.echo("  ".join(printable(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())

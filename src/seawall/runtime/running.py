@@ -39,6 +39,7 @@ class RuntimeOptions:
     endpoint_url: str | None = None
     keys: list[Path] = field(default_factory=list)  # trusted signing keys (PEM public keys)
     verify_signatures: bool = False
+    inventory_only: bool = False  # list what runs; read no image and no file
 
 
 def default_sources() -> list[str]:
@@ -75,7 +76,7 @@ def scan_running(options: RuntimeOptions) -> Report:
     db = None
     warnings: list[str] = []
     try:
-        if options.vulns:
+        if options.vulns and not options.inventory_only:
             from seawall.runtime.matching import open_vulndb
 
             db, db_warnings = open_vulndb(options.db_path)
@@ -90,6 +91,9 @@ def scan_running(options: RuntimeOptions) -> Report:
                 containers = [c for c in source.containers() if _selected(c, options.names)]
                 running: list[Running] = []
                 for container in containers:
+                    if options.inventory_only:
+                        described.append(container.to_dict())
+                        continue
                     summary, found, container_skips, container_warnings = _scan_container(
                         container, source, store, db, options, images
                     )
@@ -106,7 +110,8 @@ def scan_running(options: RuntimeOptions) -> Report:
                                 name=container.name,
                             )
                         )
-                store.set_running(running, scope=f"{source.name}:")
+                if not options.inventory_only:
+                    store.set_running(running, scope=f"{source.name}:")
             finally:
                 source.close()
     finally:

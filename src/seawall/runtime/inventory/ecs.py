@@ -19,6 +19,11 @@ def _iso(value: Any) -> str | None:
     return str(value)
 
 
+def _pinned(image: str) -> str | None:
+    """The digest of an image reference pinned by digest (`repo@sha256:...`)."""
+    return image.rsplit("@", 1)[1] if "@sha256:" in image else None
+
+
 def containers_from_tasks(
     tasks: list[dict[str, Any]], definitions: dict[str, dict[str, Any]]
 ) -> list[Container]:
@@ -40,7 +45,7 @@ def containers_from_tasks(
         taskdef = definitions.get(str(task.get("taskDefinitionArn", ""))) or {}
         defs = {d.get("name"): d for d in taskdef.get("containerDefinitions") or [] if isinstance(d, dict)}
         for c in task.get("containers") or []:
-            if not isinstance(c, dict) or c.get("lastStatus") not in (None, "RUNNING"):
+            if not isinstance(c, dict) or c.get("lastStatus") in ("STOPPED", "DEPROVISIONING"):
                 continue
             d = defs.get(c.get("name")) or {}
             caps = ((d.get("linuxParameters") or {}).get("capabilities") or {}).get("add") or []
@@ -50,7 +55,7 @@ def containers_from_tasks(
                     name=str(c.get("name", "")),
                     image=str(c.get("image", "")),
                     runtime="ecs",
-                    image_digest=c.get("imageDigest") or None,
+                    image_digest=c.get("imageDigest") or _pinned(str(c.get("image", ""))),
                     workload=workload,
                     started_at=_iso(task.get("startedAt")),
                     privileges=Privileges(
