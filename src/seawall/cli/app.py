@@ -31,6 +31,7 @@ VERBS: dict[str, str] = {
     "tokens": "seawall.cli.tokens",
     "events": "seawall.cli.events",
     "registry": "seawall.cli.registry",
+    "agent": "seawall.cli.agent",
 }
 
 app = typer.Typer(

@@ -1,0 +1,204 @@
+"""`seawall agent`: the /proc sidecar watching a real Podman container (its processes seen from
+outside, as a sidecar sees the task's other containers with pidMode task), shipping Falco-shaped
+events to a file and to a real `seawall serve`; and the task-definition change it prints."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.runtime.conftest import DEMO_TAG
+from tests.runtime.podman import Podman
+from tests.service.conftest import Service, make_token, source_row, wait_for, write_config
+
+DATA = Path(__file__).parent / "data"
+
+
+def _agent(cid: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "seawall",
+            "agent",
+            "--cgroup-match",
+            f"libpod-{cid}",
+            "--interval",
+            "0.2",
+            "--drift-interval",
+            "1",
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _attack(podman: Podman, name: str) -> None:
+    podman.exec(name, "cp /bin/sleep /tmp/dropper && chmod 755 /tmp/dropper")
+    podman.run("exec", "-d", name, "/tmp/dropper", "6")
+    podman.run("exec", "-d", name, "sh", "-c", "sleep 6; true")
+    podman.run(
+        "exec",
+        "-d",
+        name,
+        "python3",
+        "-c",
+        "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', 8999)); s.listen(); time.sleep(6)",
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.toolchain
+def test_agent_sees_drift_shells_and_sockets(podman: Podman, tmp_path: Path) -> None:
+    cid = podman.start(DEMO_TAG, "rt-agent", "sleep", "3600")
+    events_file = tmp_path / "events.jsonl"
+    proc = _agent(cid, "--output", str(events_file), "--duration", "12")
+    try:
+        time.sleep(2.5)  # the baseline poll
+        _attack(podman, "rt-agent")
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    events = [json.loads(line) for line in events_file.read_text().splitlines()]
+    rules: dict[str, list[dict[str, Any]]] = {}
+    for e in events:
+        rules.setdefault(e["rule"], []).append(e)
+        assert e["output_fields"]["container.id"] == cid and e["source"] == "syscall"
+    drop = rules["Drop and execute new binary in container"][0]
+    assert drop["priority"] == "Critical" and drop["output_fields"]["proc.exepath"] == "/tmp/dropper"
+    assert drop["output_fields"]["proc.cmdline"] == "/tmp/dropper 6"
+    shell = rules["Shell spawned in a container"][0]["output_fields"]
+    assert shell["proc.name"] == "sh" and "sleep 6" in shell["proc.cmdline"]
+    assert any(
+        e["output_fields"]["fd.name"] == "127.0.0.1:8999" for e in rules["Listening port opened in container"]
+    )
+    written = {e["output_fields"]["fd.name"]: e for e in rules["Executable written in container"]}
+    assert written["/tmp/dropper"]["output_fields"]["fs.sha256"].startswith("sha256:")
+    assert len(written) <= 3, sorted(written)  # only what was written after start
+    assert "shipped" in stderr and "0 dropped" in stderr
+
+
+@pytest.mark.slow
+@pytest.mark.toolchain
+def test_agent_ships_to_the_service(podman: Podman, tmp_path: Path) -> None:
+    cid = podman.start(DEMO_TAG, "rt-agent2", "sleep", "3600")
+    config = write_config(
+        tmp_path / "svc",
+        f"sqlite:///{tmp_path / 'svc.db'}",
+        sources=[{"name": "agent", "type": "falco-http"}],
+    )
+    token = make_token(config, role="ingest")
+    admin = make_token(config, role="admin")
+    service = Service(config).start()
+    try:
+        proc = subprocess.Popen(
+            [*_agent_args(cid), "--output", f"{service.url}/api/v1/ingest/falco/agent"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+        )
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 2, stderr  # no token: one line, exit 2
+        assert stderr.count("\n") == 1 and "--token" in stderr
+        proc = subprocess.Popen(
+            [*_agent_args(cid), "--output", f"{service.url}/api/v1/ingest/falco/agent", "--duration", "10"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**_env(), "SEAWALL_TOKEN": token},
+        )
+        time.sleep(2.5)
+        _attack(podman, "rt-agent2")
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 0, stderr
+        with service.client(admin) as client:
+            row = wait_for(
+                lambda: (r := source_row(client, "agent"))["events_in"] >= 3 and r,
+                timeout=60,
+                what="agent events in the service",
+            )
+        assert row["events_in"] >= 3
+    finally:
+        service.stop()
+
+
+def _agent_args(cid: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "seawall",
+        "agent",
+        "--cgroup-match",
+        f"libpod-{cid}",
+        "--interval",
+        "0.2",
+        "--drift-interval",
+        "1",
+    ]
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k != "SEAWALL_TOKEN"}
+
+
+def test_task_definition_change(tmp_path: Path) -> None:
+    td = {
+        "taskDefinition": {
+            "taskDefinitionArn": "arn:aws:ecs:eu-west-1:111122223333:task-definition/web:7",
+            "family": "web",
+            "revision": 7,
+            "status": "ACTIVE",
+            "networkMode": "awsvpc",
+            "requiresCompatibilities": ["FARGATE"],
+            "cpu": "512",
+            "memory": "1024",
+            "containerDefinitions": [
+                {
+                    "name": "app",
+                    "image": "nginx:1.25",
+                    "essential": True,
+                    "logConfiguration": {"logDriver": "awslogs"},
+                }
+            ],
+        }
+    }
+    path = tmp_path / "td.json"
+    path.write_text(json.dumps(td))
+    proc = run_cli(
+        "agent",
+        "task-definition",
+        str(path),
+        "--service-url",
+        "https://seawall.example/api/v1/ingest/falco",
+        "--token-secret-arn",
+        "arn:aws:secretsmanager:eu-west-1:111122223333:secret:seawall-ingest",
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["pidMode"] == "task" and out["family"] == "web" and "revision" not in out
+    names = [c["name"] for c in out["containerDefinitions"]]
+    assert names == ["app", "seawall-agent"]
+    agent = out["containerDefinitions"][1]
+    assert agent["command"][:2] == ["agent", "--ecs-task"] and agent["essential"] is False
+    assert agent["memory"] == 64 and agent["linuxParameters"]["capabilities"]["add"] == ["SYS_PTRACE"]
+    assert agent["secrets"][0]["name"] == "SEAWALL_TOKEN"
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    proc = run_cli("agent", "task-definition", str(bad))
+    assert proc.returncode == 2 and "malformed JSON" in proc.stderr and proc.stderr.count("\n") == 1
+    proc = run_cli("agent")
+    assert proc.returncode == 2 and "--ecs-task" in proc.stderr
