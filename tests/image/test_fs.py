@@ -9,7 +9,7 @@ import pytest
 
 from seawall.core.errors import InputError, LimitExceeded
 from seawall.image import EntryKind, Limits, open_image
-from seawall.image.fs import FileIndex, normalize, read_files, walk
+from seawall.image.fs import FileIndex, normalize, walk
 from tests.image.builder import E, Layer, build, write_oci
 from tests.image.visitors import Recorder
 
@@ -239,17 +239,15 @@ def test_dir_source_never_follows_symlinks_out_of_root(tmp_path: Path) -> None:
     assert "/fifo" not in index
 
 
-def test_read_files_after_the_pass(tmp_path: Path) -> None:
+def test_files_hardlinks_and_symlinks_in_one_pass(tmp_path: Path) -> None:
     layers = [
         BASE,
         Layer([E("etc/passwd", b"root:x:0:0:changed\n"), E("bin/link", type="hardlink", link="etc/passwd")]),
     ]
+    rec = Recorder({"/etc/passwd", "/etc/os-release", "/bin/link", "/nope", "/etc"})
     with open_image(_image(tmp_path, layers)) as src:
-        index = walk(src, [], Limits())
-        got = read_files(
-            src, index, ["/etc/passwd", "/etc/os-release", "/bin/link", "/nope", "/etc"], Limits()
-        )
-    assert got == {
+        walk(src, [rec], Limits())
+    assert {path: content for path, (content, _) in rec.seen.items()} == {
         "/etc/passwd": b"root:x:0:0:changed\n",
         "/etc/os-release": b'ID=debian\nVERSION_ID="12"\n',
         "/bin/link": b"root:x:0:0:changed\n",
@@ -258,9 +256,10 @@ def test_read_files_after_the_pass(tmp_path: Path) -> None:
     (root / "etc").mkdir(parents=True)
     (root / "etc" / "hostname").write_text("box\n")
     (root / "hn").symlink_to("/etc/hostname")
+    rec = Recorder({"/hn", "/etc/missing"})
     with open_image(f"dir:{root}") as src:
-        index = walk(src, [], Limits())
-        assert read_files(src, index, ["/hn", "/etc/missing"], Limits()) == {"/hn": b"box\n"}
+        walk(src, [rec], Limits())
+    assert {path: content for path, (content, _) in rec.seen.items()} == {"/hn": b"box\n"}
 
 
 

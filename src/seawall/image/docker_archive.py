@@ -20,6 +20,7 @@ from seawall.image.streams import (
     CHUNK,
     HashingReader,
     decompressed,
+    inside,
     open_archive,
     sha256_bytes,
 )
@@ -60,17 +61,10 @@ class DockerArchiveSource:
             if depth > 8:
                 raise InputError(f"{self._name}: {name}: too many symlinks")
             base = name.rsplit("/", 1)[0] if "/" in name else ""
-            parts: list[str] = []
-            for p in f"{base}/{member.linkname}".split("/"):
-                if p in ("", "."):
-                    continue
-                if p == "..":
-                    if not parts:
-                        raise InputError(f"{self._name}: {name} links outside the archive")
-                    parts.pop()
-                else:
-                    parts.append(p)
-            return self._open_member("/".join(parts), depth + 1)
+            target = inside(f"{base}/{member.linkname}")
+            if target is None:
+                raise InputError(f"{self._name}: {name} links outside the archive")
+            return self._open_member(target, depth + 1)
         f = self._tar.extractfile(member)
         if f is None:
             raise InputError(f"{self._name}: {name} is not a regular file")

@@ -48,6 +48,7 @@ from seawall.image.streams import (
     SafeTarInfo,
     SizeBudget,
     drain,
+    inside,
 )
 
 WHITEOUT = ".wh."
@@ -65,17 +66,10 @@ def normalize(name: str, what: str = "entry") -> str:
         raise InputError(f"{what}: NUL byte in path {name!r}")
     if name.startswith("/"):
         raise InputError(f"{what}: absolute path {name[:200]!r} in a layer (refusing the image)")
-    parts: list[str] = []
-    for p in name.split("/"):
-        if p in ("", "."):
-            continue
-        if p == "..":
-            if not parts:
-                raise InputError(f"{what}: path {name[:200]!r} escapes the image root (refusing the image)")
-            parts.pop()
-        else:
-            parts.append(p)
-    return "/" + "/".join(parts)
+    cleaned = inside(name)
+    if cleaned is None:
+        raise InputError(f"{what}: path {name[:200]!r} escapes the image root (refusing the image)")
+    return "/" + cleaned
 
 
 def _parent(path: str) -> str:
@@ -123,9 +117,6 @@ class FileIndex:
 
     def get(self, path: str) -> FileEntry | None:
         return self.entries.get(path)
-
-    def files(self) -> Iterator[FileEntry]:
-        return (e for e in self.entries.values() if e.kind in (EntryKind.FILE, EntryKind.HARDLINK))
 
     def resolve_path(self, path: str, follow_final: bool = True) -> str | None:
         """The real path of `path` with symlinks resolved INSIDE the image.
@@ -657,45 +648,3 @@ def walk(source: ImageSource, visitors: Sequence[FileVisitor], limits: Limits) -
     for layer_index in sorted(state.layer_requests, reverse=True):
         _serve_layer_requests(source, by_index[layer_index], state.layer_requests[layer_index])
     return state.index
-
-
-class _Collect:
-    def __init__(self) -> None:
-        self.found: dict[str, bytes] = {}
-
-    def wants(self, entry: FileEntry) -> bool:
-        return True
-
-    def visit(self, entry: FileEntry, content: IO[bytes]) -> None:
-        self.found[entry.path] = content.read()
-
-
-def read_files(source: ImageSource, index: FileIndex, paths: Sequence[str],
-               limits: Limits) -> dict[str, bytes]:
-    """The content of final files after the pass (for questions the visitors did not ask), with
-    symlinks resolved inside the image; only the layers holding them are re-read. Paths that do
-    not name a regular file are left out."""
-    collect = _Collect()
-    requests: dict[int, list[_Request]] = {}
-    for path in paths:
-        real = index.resolve_path(path)
-        entry = index.get(real) if real is not None else None
-        if entry is None or real is None or entry.kind not in (EntryKind.FILE, EntryKind.HARDLINK):
-            continue
-        layer_index, member = _bytes_of(index, real, entry)
-        if _too_big(entry.size, path, limits, index):
-            continue
-        delivered = FileEntry(path=path, kind=EntryKind.FILE, size=entry.size, mode=entry.mode,
-                              layer=entry.layer, link_target=real if real != path else None,
-                              uid=entry.uid, gid=entry.gid)
-        if isinstance(source, DirSource):
-            from seawall.image.dirwalk import deliver_dir_file
-
-            deliver_dir_file(source, real, delivered, [collect], index)
-            continue
-        requests.setdefault(layer_index, []).append(_Request(member, delivered, [collect]))
-    by_index = {layer.index: layer for layer in index.layers}
-    for layer_index in sorted(requests, reverse=True):
-        if layer_index in by_index:
-            _serve_layer_requests(source, by_index[layer_index], requests[layer_index])
-    return collect.found

@@ -54,6 +54,22 @@ def parse_digest(digest: str, where: str = "digest") -> str:
     return hexpart
 
 
+def inside(path: str) -> str | None:
+    """`path` with `.`, empty and `..` parts resolved ("a/./b/../c" -> "a/c"), or None when a `..`
+    climbs above its start. Member names of layers and archives are checked through this."""
+    parts: list[str] = []
+    for p in path.split("/"):
+        if p in ("", "."):
+            continue
+        if p != "..":
+            parts.append(p)
+        elif parts:
+            parts.pop()
+        else:
+            return None
+    return "/".join(parts)
+
+
 def sha256_bytes(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
@@ -102,10 +118,6 @@ class HashingReader(io.RawIOBase):
         if self._expected_size is not None and self._size != self._expected_size:
             raise IntegrityError(
                 f"{self._what}: size mismatch (expected {self._expected_size} bytes, got {self._size})")
-
-    @property
-    def verified(self) -> bool:
-        return self._done
 
     def close(self) -> None:
         if self._close_inner and not self.closed:

@@ -77,12 +77,6 @@ class SecretRules:
     sniff_size: int
     skip_unmodified_conffiles: bool = True
 
-    def by_id(self, rule_id: str) -> SecretRule | None:
-        for rule in self.rules:
-            if rule.id == rule_id:
-                return rule
-        return None
-
     def skips(self, path: str) -> bool:
         if path.startswith(self.skip_prefixes) or path.lower().endswith(self.skip_extensions):
             return True
