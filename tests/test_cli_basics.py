@@ -153,19 +153,21 @@ def test_closed_pipe_exits_quietly_with_141(tmp_path: Path) -> None:
 
 
 @pytest.mark.network
-def test_sigterm_cleans_up_like_ctrl_c(tmp_path: Path) -> None:
-    """SIGTERM while a registry blob downloads: the temp dir of blobs is removed, exit 143."""
+@pytest.mark.parametrize("stall", ["trickle", "silent"])
+def test_sigterm_cleans_up_like_ctrl_c(tmp_path: Path, stall: str) -> None:
+    """SIGTERM while a registry blob downloads (one byte at a time, or nothing for a minute): the
+    download stops at once, the temp dir of blobs is removed, exit 143."""
     import json as _json
 
     from tests.image.builder import E, Layer, build
-    from tests.image.hostile_server import answer, hostile_server, trickle
+    from tests.image.hostile_server import answer, hostile_server, silent, trickle
 
     img = build([Layer([E("a", b"1" * 4096)])])
     config = _json.loads(img.manifest)["config"]["digest"]
     manifest_type = {"Content-Type": "application/vnd.oci.image.manifest.v1+json"}
     routes = {r"/manifests/": answer(200, img.manifest, manifest_type),
               rf"/blobs/{config}": answer(200, img.config),
-              r"/blobs/": trickle(img.layers[0], 0.5)}
+              r"/blobs/": trickle(img.layers[0], 0.5) if stall == "trickle" else silent(len(img.layers[0]))}
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     with hostile_server(tmp_path, routes) as srv:
@@ -177,9 +179,13 @@ def test_sigterm_cleans_up_like_ctrl_c(tmp_path: Path) -> None:
         while not any(p.name.startswith("seawall-blobs-") and any(p.iterdir()) for p in tmp.iterdir()):
             assert time.monotonic() < deadline and proc.poll() is None, "no download started"
             time.sleep(0.1)
+        time.sleep(0.5)
         proc.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
         _, err = proc.communicate(timeout=60)
+        stopped = time.monotonic() - signalled
     assert proc.returncode == 143, err
+    assert stopped < 15, f"{stopped:.1f} s to stop (the per-read timeout is 60 s)"
     assert err.decode().strip() == "seawall: terminated"
     assert list(tmp.iterdir()) == []
 

@@ -9,13 +9,15 @@ read has a size cap and an overall deadline (`http_client`, `read_response_cappe
 from __future__ import annotations
 
 import io
+import socket
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
 from seawall.core.errors import InputError, LimitExceeded
 
@@ -105,24 +107,51 @@ _local = threading.local()
 
 
 class Deadline:
-    """A point in time (monotonic) that the request must finish by."""
+    """A point in time (monotonic) that the request must finish by; `cancel()` ends it at once,
+    waking a socket operation that is waiting for the server (from any thread)."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.end = time.monotonic() + seconds
+        self.cancelled = False
+        self._waiting: set[socket.socket] = set()  # sockets in an operation under this deadline
+        self._lock = threading.Lock()
 
     def remaining(self) -> float:
         return self.end - time.monotonic()
 
     def message(self) -> str:
+        if self.cancelled:
+            return "request cancelled"
         return f"no complete answer within the deadline of {self.seconds:g} s"
 
     def clamp(self, timeout: float | None, error: type[Exception]) -> float:
         """The timeout of one socket operation, at most what is left; `error` when nothing is."""
         left = self.remaining()
-        if left <= 0:
+        if left <= 0 or self.cancelled:
             raise error(self.message())
         return left if timeout is None else min(timeout, left)
+
+    @contextmanager
+    def waiting(self, sock: socket.socket | None) -> Iterator[None]:
+        if sock is None:
+            yield
+            return
+        with self._lock:
+            self._waiting.add(sock)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._waiting.discard(sock)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self.end = time.monotonic()
+        with self._lock:
+            for sock in self._waiting:
+                with suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)  # the waiting recv/send returns now
 
 
 def deadline_extension(seconds: float) -> dict[str, Any]:
@@ -145,22 +174,30 @@ def _clamp(timeout: float | None, error: type[Exception]) -> float | None:
     return timeout if deadline is None else deadline.clamp(timeout, error)
 
 
+def _waiting(sock: socket.socket | None) -> AbstractContextManager[None]:
+    deadline: Deadline | None = getattr(_local, "deadline", None)
+    return deadline.waiting(sock) if deadline is not None else nullcontext()
+
+
 class _DeadlineStream:
     """An httpcore network stream whose every operation honours the active deadline."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
+        self._sock: socket.socket | None = inner.get_extra_info("socket")
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         import httpcore
 
-        data: bytes = self._inner.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
+        with _waiting(self._sock):
+            data: bytes = self._inner.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
         return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         import httpcore
 
-        self._inner.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
+        with _waiting(self._sock):
+            self._inner.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
 
     def close(self) -> None:
         self._inner.close()
@@ -202,11 +239,30 @@ class _DeadlineBackend:
         self._inner.sleep(seconds)
 
 
+class BoundedClient(Protocol):
+    """What `http_client` gives: an httpx.Client (its methods) that can also cancel()."""
+
+    def build_request(self, method: str, url: str, **kw: Any) -> httpx.Request: ...
+
+    def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response: ...
+
+    def stream(self, method: str, url: str, **kw: Any) -> AbstractContextManager[httpx.Response]: ...
+
+    def get(self, url: str, **kw: Any) -> httpx.Response: ...
+
+    def close(self) -> None: ...
+
+    def cancel(self) -> None:
+        """End every request in flight now, from any thread (they raise a timeout)."""
+        ...
+
+
 def http_client(*, verify: ssl.SSLContext | bool = True, timeout: float = 60.0, deadline: float = 300.0,
                 headers: dict[str, str] | None = None, follow_redirects: bool = True,
-                max_redirects: int = 5) -> httpx.Client:
+                max_redirects: int = 5) -> BoundedClient:
     """An httpx client whose requests each finish within `deadline` seconds (headers and body,
-    redirects included), each socket operation within `timeout`; no proxy from the environment."""
+    redirects included), each socket operation within `timeout`; no proxy from the environment.
+    `cancel()` ends the requests in flight at once (a blocked read returns), e.g. on Ctrl-C."""
     import httpcore
     import httpx
 
@@ -236,19 +292,34 @@ def http_client(*, verify: ssl.SSLContext | bool = True, timeout: float = 60.0, 
             # the pool httpx would build, with the deadline-aware network backend
             self._pool = httpcore.ConnectionPool(ssl_context=ssl_context,
                                                  network_backend=cast(Any, _DeadlineBackend()))
+            self.live: weakref.WeakSet[Deadline] = weakref.WeakSet()
+            self.cancelled = False
 
         def handle_request(self, request: httpx.Request) -> httpx.Response:
             limit = request.extensions.get(DEADLINE_KEY)
             if not isinstance(limit, Deadline):
                 limit = request.extensions[DEADLINE_KEY] = Deadline(deadline)  # redirects share it
+            self.live.add(limit)
+            if self.cancelled:
+                limit.cancel()
             with _active(limit):
                 resp = super().handle_request(request)
             return httpx.Response(status_code=resp.status_code, headers=resp.headers,
                                   stream=DeadlineBody(cast(httpx.SyncByteStream, resp.stream), limit),
                                   extensions=resp.extensions)
 
-    return httpx.Client(transport=DeadlineTransport(), timeout=timeout, follow_redirects=follow_redirects,
-                        max_redirects=max_redirects, headers=headers, trust_env=False)
+    class Client(httpx.Client):
+        def __init__(self) -> None:
+            self._deadlines = DeadlineTransport()
+            super().__init__(transport=self._deadlines, timeout=timeout, follow_redirects=follow_redirects,
+                             max_redirects=max_redirects, headers=headers, trust_env=False)
+
+        def cancel(self) -> None:
+            self._deadlines.cancelled = True
+            for limit in list(self._deadlines.live):
+                limit.cancel()
+
+    return cast(BoundedClient, Client())
 
 
 def timeout_reason(exc: BaseException) -> str:

@@ -127,3 +127,14 @@ def trickle(body: bytes, interval: float, headers: dict[str, str] | None = None,
             h.wfile.flush()
             time.sleep(interval)
     return route
+
+
+def silent(size: int, seconds: float = 90.0) -> Route:
+    """Headers promising `size` bytes, then nothing: a server that stalls mid-download."""
+    def route(h: Handler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Length", str(size))
+        h.end_headers()
+        h.wfile.flush()
+        time.sleep(seconds)
+    return route

@@ -120,6 +120,10 @@ class RegistryClient:
     def close(self) -> None:
         self._client.close()
 
+    def cancel(self) -> None:
+        """Stop the requests in flight at once (from another thread)."""
+        self._client.cancel()
+
     def url(self, path: str) -> str:
         return f"{self.scheme}://{self.host}/v2/{self.repository}/{path}"
 
@@ -350,10 +354,12 @@ class RegistrySource(BlobImage):
         cancelled = getattr(self, "_cancelled", None)
         if cancelled is not None:
             cancelled.set()
+        client: Any = getattr(self, "_client", None)
+        if client is not None:
+            client.cancel()  # downloads waiting for the registry stop now (Ctrl-C, SIGTERM, an error)
         pool = getattr(self, "_pool", None)
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-        client: Any = getattr(self, "_client", None)
         if client is not None:
             client.close()
         tmp = getattr(self, "_tmp", None)
