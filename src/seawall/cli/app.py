@@ -32,6 +32,7 @@ VERBS: dict[str, str] = {
     "events": "seawall.cli.events",
     "registry": "seawall.cli.registry",
     "agent": "seawall.cli.agent",
+    "export": "seawall.cli.export",
 }
 
 app = typer.Typer(

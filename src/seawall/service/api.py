@@ -340,4 +340,7 @@ def build(service: "Service") -> FastAPI:
         with service.store.read() as conn:
             return queries.list_audit(conn, int(cursor) if cursor else None, limit)
 
+    from seawall.service.console import mount as mount_console  # the web console: GET / and its pages
+
+    mount_console(app, service)
     return app

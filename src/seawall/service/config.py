@@ -78,6 +78,9 @@ class ServiceConfig:
     retention: Retention = field(default_factory=Retention)
     limits: Limits = field(default_factory=Limits)
     sources: list[SourceConfig] = field(default_factory=list)
+    # the whole document: sections read by their own modules (console, notifications, exports, respond)
+    doc: dict[str, Any] = field(default_factory=dict)
+    base: Path = Path(".")  # relative paths in those sections are relative to this folder
 
     @property
     def database_url(self) -> str:
@@ -116,7 +119,7 @@ def parse(doc: Any, path: Path | None = None, base: Path | None = None) -> Servi
         p = Path(os.path.expanduser(value))
         return p if p.is_absolute() else base / p
 
-    cfg = ServiceConfig(path=path)
+    cfg = ServiceConfig(path=path, doc=doc, base=base)
     if "listen" in doc:
         cfg.host, cfg.port = parse_listen(doc["listen"])
     if "data_dir" in doc:

@@ -89,6 +89,9 @@ class ServiceCollector:
         up = GaugeMetricFamily("seawall_store_up", "1 when the database answers")
         up.add_metric([], 0.0 if svc.store_down() else 1.0)
         yield up
+        from seawall.service import background  # notifications (outbox, failures) and exports
+
+        yield from background.collect(svc)
 
 
 def render(service: Service) -> bytes:

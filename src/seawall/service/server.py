@@ -81,6 +81,8 @@ class Service:
         self._rows_cache: tuple[float, dict[str, dict[str, Any]]] = (0.0, {})
         self._stop = threading.Event()
         self._retention: threading.Thread | None = None
+        self.notifier: Any = None  # seawall.service.background: notifications and scheduled exports
+        self.exports: list[Any] = []
         for sc in config.sources:
             cls = source_class(sc.type)
             wake = threading.Event()
@@ -121,12 +123,18 @@ class Service:
             r.start()
         self._retention = threading.Thread(target=self._retention_loop, name="retention", daemon=True)
         self._retention.start()
+        from seawall.service import background
+
+        background.start(self)
         deadline = time.monotonic() + wait
         for p in self.pipelines.values():
             p.ready.wait(max(0.0, deadline - time.monotonic()))
 
     def stop(self) -> None:
         self._stop.set()
+        from seawall.service import background
+
+        background.stop(self)
         for p in self.pipelines.values():
             p.stop()
         for r in self.runners.values():

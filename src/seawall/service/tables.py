@@ -185,3 +185,72 @@ runtime_running = Table(
     Column("seen_at", TIME, nullable=False),
     Index("ix_runtime_running_digest", "digest"),
 )
+
+# -- the console, notifications and exports (issue 12; migration 0003) -------------------------
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # SHA-256 of the session cookie's secret
+    Column("token_id", Integer, nullable=False),  # the token that logged in (revoked -> session ends)
+    Column("csrf", String(64), nullable=False),  # the session's CSRF token (forms, X-CSRF-Token)
+    Column("created_at", TIME, nullable=False),
+    Column("expires_at", TIME, nullable=False),
+    Column("ended_at", TIME),  # logout
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("incident_id", Integer),
+    Column("event", String(32), nullable=False),  # opened | state | escalated | update | test
+    Column("payload", Text, nullable=False),  # JSON: the message, built (and redacted) when enqueued
+    Column("state", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", TIME, nullable=False),
+    Column("last_error", Text),
+    Column("created_at", TIME, nullable=False),
+    Column("updated_at", TIME, nullable=False),
+    Column("delivered_at", TIME),
+    Index("ix_outbox_due", "state", "next_attempt_at"),
+    Index("ix_outbox_channel", "channel", "state"),
+)
+
+notify_state = Table(
+    "notify_state",
+    metadata,
+    Column("incident_id", Integer, primary_key=True, autoincrement=False),
+    Column("seen_updated_at", TIME, nullable=False),  # the incident's updated_at last looked at
+    Column("state", String(24), nullable=False),  # as last notified
+    Column("severity_rank", Integer, nullable=False),
+    Column("findings", Integer, nullable=False),
+    Column("events", BigInteger, nullable=False),
+    Column("techniques", Text, nullable=False),
+    Column("notified_at", TIME, nullable=False),
+)
+
+export_state = Table(
+    "export_state",
+    metadata,
+    Column("target", String(32), primary_key=True),  # securityhub
+    Column("finding_id", String(64), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),  # of what was sent (minus UpdatedAt)
+    Column("record_state", String(16), nullable=False),  # ACTIVE | ARCHIVED
+    Column("workflow", String(16), nullable=False),  # NEW | NOTIFIED | RESOLVED | SUPPRESSED
+    Column("exported_at", TIME, nullable=False),
+)
+
+export_runs = Table(
+    "export_runs",
+    metadata,
+    Column("name", String(32), primary_key=True),  # securityhub | securitylake
+    Column("watermark", TIME),  # findings and incidents changed after this are exported next
+    Column("runs", Integer, nullable=False),
+    Column("exported", BigInteger, nullable=False),
+    Column("last_run_at", TIME),
+    Column("last_ok_at", TIME),
+    Column("last_error", Text),
+    Column("last_result", Text),  # JSON summary of the last run
+)
