@@ -207,7 +207,11 @@ def mount(app: FastAPI, service: Service) -> None:
                 nav=[],
                 error="The login form expired or came from another site: try again.",
             )
-        principal = service.tokens.lookup(form.get("token", "").strip())
+        token = form.get("token", "").strip()[:200]
+        principal = service.tokens.lookup(token)
+        if principal is None:  # a token created a moment ago: read the table again (logins are rare)
+            service.tokens.refresh()
+            principal = service.tokens.lookup(token)
         if principal is None or principal.role not in CONSOLE_ROLES:
             service.rejections.add("unauthenticated")
             return render.page(
