@@ -25,6 +25,7 @@ SECTIONS: list[tuple[str, str, str]] = [
     ("Scale-out: the same rules on Apache Spark", "devtools.demo_spark", "spark_demo"),
     ("Respond: isolate one workload", "devtools.demo_respond", "respond_demo"),
     ("The service: sources, findings store, incidents, API", "devtools.demo_service", "service_demo"),
+    ("Running containers: drift, registry watch and rescans", "devtools.demo_runtime", "runtime_demo"),
 ]
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.podman import Podman, podman_unavailable, running_podman
 from tests.conftest import CACHE
-from tests.runtime.podman import Podman, podman_unavailable, running_podman
 
 DEMO_TAG = "localhost/demo:1"
 

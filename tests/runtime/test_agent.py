@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from devtools.podman import Podman
 from tests.conftest import run_cli
 from tests.runtime.conftest import DEMO_TAG
-from tests.runtime.podman import Podman
 from tests.service.conftest import Service, make_token, source_row, wait_for, write_config
 
 DATA = Path(__file__).parent / "data"

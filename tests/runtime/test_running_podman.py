@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from devtools.podman import Podman
 from tests.conftest import run_cli
 from tests.runtime.conftest import DEMO_TAG
-from tests.runtime.podman import Podman
 
 pytestmark = [pytest.mark.slow, pytest.mark.toolchain]
 

@@ -1,4 +1,4 @@
-"""Real containers for the runtime tests: Podman with its own storage root (parallel runs do not
+"""Real containers for the runtime tests and demo: Podman with its own storage root (parallel runs do not
 collide), `podman system service` as the Docker-compatible and libpod API, containers removed at
 the end. Podman needs root here (vfs storage, runc, cgroupfs)."""
 
