@@ -17,6 +17,15 @@ if TYPE_CHECKING:
     from seawall.service.server import Service
 
 
+def prepare() -> None:
+    """Import the console's modules (and Jinja2) in the main thread before any other thread runs:
+    pySigma imports Jinja2 too, and two threads importing one package at once can see it half
+    initialized."""
+    import jinja2  # noqa: F401
+
+    import seawall.service.console.views  # noqa: F401
+
+
 def start(service: Service) -> None:
     from seawall.service.exports import ExportScheduler
     from seawall.service.notify.worker import Notifier

@@ -117,14 +117,15 @@ class Service:
         return next((r for r in self.receivers.values() if r.type == kind), None)
 
     def start(self, wait: float = 30.0) -> None:
+        from seawall.service import background
+
+        background.prepare()  # imports shared with the pipelines' threads happen here, first
         for p in self.pipelines.values():
             p.start()
         for r in self.runners.values():
             r.start()
         self._retention = threading.Thread(target=self._retention_loop, name="retention", daemon=True)
         self._retention.start()
-        from seawall.service import background
-
         background.start(self)
         deadline = time.monotonic() + wait
         for p in self.pipelines.values():

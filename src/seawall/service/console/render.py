@@ -26,7 +26,7 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # (no-referrer makes browsers send `Origin: null` on form posts)
     "Cache-Control": "no-store",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
