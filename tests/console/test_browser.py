@@ -90,8 +90,8 @@ def test_triage_in_the_browser(browser: Any, console_sqlite: Console) -> None:
     page.wait_for_url(re.compile(r".*state=open.*"))
     page.select_option("#f-min-severity", "critical")
     page.wait_for_url(re.compile(r".*min_severity=critical.*"))
-    every_critical = "[...document.querySelectorAll('tr.incident .sev')].every(e => e.textContent.trim() == 'critical')"
-    page.wait_for_function(f"() => {every_critical}")
+    badges = "[...document.querySelectorAll('tr.incident .sev')]"
+    page.wait_for_function(f"() => {badges}.every(e => e.textContent.trim() == 'critical')")
     rows = page.locator("tr.incident")
     assert 0 < rows.count() < total
     for i in range(rows.count()):
