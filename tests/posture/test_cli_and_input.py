@@ -309,3 +309,26 @@ rules:
     assert all(s["category"] == "damaged" for s in report["skipped"])
     assert proc.stderr.count("seawall: warning:") == 4
     assert ("SW-K8S-003", "p", 13) in _rules(report)  # the good fields are still checked
+
+
+def test_a_file_with_findings_is_not_called_skipped(tmp_path: Path) -> None:
+    """A file with a Deployment and a custom resource: the Deployment's findings are reported and
+    the skip names only the custom resource, counted (it said "file.yaml: skipped (...)" while
+    reporting findings from that very file)."""
+    (tmp_path / "app.yaml").write_text(PRIVILEGED_POD + """---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: web-tls, namespace: team}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: api-tls, namespace: team}
+""")
+    report = _json(run_cli("audit", str(tmp_path), "-f", "json"))
+    assert ("SW-K8S-001", "debug", 11) in _rules(report)
+    path = tmp_path / "app.yaml"
+    assert report["skipped"] == [{"subject": f"Certificate object(s) in {path}", "count": 2,
+                                  "reason": "no posture check reads this kind", "category": "unsupported"}]
+    assert report["warnings"] == [f"2 Certificate object(s) in {path} not analyzed: "
+                                  "no posture check reads this kind"]
+    assert not any("skipped" in w for w in report["warnings"])
