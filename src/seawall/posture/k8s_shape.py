@@ -119,10 +119,11 @@ def _walk(value: Any, node: _Node, path: tuple[str | int, ...], out: list[Proble
     """Check what is under `value` (whose own type the caller checked) against `node` and descend
     where the schema goes on; a field of the wrong type is noted once and not descended into. This
     runs for every object read: paths and lines are only worked out for the rare problem."""
-    if node.children and isinstance(value, dict):
-        for key, child in node.children.items():
-            sub = value.get(key)
-            if sub is None:
+    children = node.children
+    if children and isinstance(value, dict):
+        for key, sub in value.items():  # an object holds fewer fields than the schema names
+            child = children.get(key)
+            if child is None or sub is None:
                 continue
             expected = child.expected
             if expected is not None and not isinstance(sub, _TYPES[expected]):
