@@ -4,7 +4,7 @@
       console_url: https://seawall.example:8443     # links in messages
       interval: 5                # seconds between passes over changed incidents and due messages
       aggregate_seconds: 600     # growth of an incident (more events) is told at most this often
-      max_age_hours: 24          # on first start, incidents last seen before this are not announced
+      max_age_hours: 24          # on first start, incidents stored before this are not announced
       retry: {base_seconds: 5, max_seconds: 3600, max_attempts: 12}
       channels:
         - {name: soc, type: webhook, url: https://hooks.example/seawall, secret_env: SEAWALL_WEBHOOK_SECRET}

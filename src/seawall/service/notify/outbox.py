@@ -137,8 +137,8 @@ def scan(store: Store, s: Settings, counters: Counters | None = None) -> int:
             event = _event(row, prev, now, s)
             if event == "wait":
                 continue
-            if event == "opened" and first_run and row["last_seen"] < oldest:
-                event = None  # an old incident found on the first start: not announced
+            if event == "opened" and first_run and row["created_at"] < oldest:
+                event = None  # stored long before notifications were set up: not announced
             channels: list[str] = []
             inc = incident_out(row, [])
             if event is not None:
