@@ -279,3 +279,25 @@ def test_invalid_versions_are_none_never_raise() -> None:
         s = scheme_named(name)
         for text in junk:
             s.key(text)  # must not raise
+
+
+# Upstream release versions as NVD's CPE criteria write them (seawall.vulndb.versions.upstream):
+# OpenSSL's letter releases (openssl.org's release list), pre-releases before the release,
+# patch releases after it, missing trailing parts equal to zero.
+def test_upstream_versions_as_nvd_writes_them() -> None:
+    _assert_ascending("upstream", ["1.0.2", "1.0.2a", "1.0.2z", "1.0.2za", "1.0.2zj", "1.1.0", "1.1.0l",
+                                   "1.1.1-pre1", "1.1.1", "1.1.1a", "1.1.1w", "1.1.1x", "3.0.0-alpha1",
+                                   "3.0.0-beta2", "3.0.0", "3.0.13", "3.2.0"])
+    _assert_ascending("upstream", ["2.0-beta7", "2.0-beta9", "2.0-rc1", "2.0-rc2", "2.0", "2.0.1", "2.3.2",
+                                   "2.4", "2.12.4", "2.13.0", "2.17.1"])
+    _assert_ascending("upstream", ["3.12.0a1", "3.12.0b2", "3.12.0rc1", "3.12.0", "3.12.0.post1"])
+    _assert_ascending("upstream", ["9.8", "9.8p1", "9.8p7", "9.9"])
+    _assert_ascending("upstream", ["7.0.9", "7.0.14", "7.0.15", "7.2.8", "7.881"])  # NVD's "7.881" typo
+    s = scheme_for("CPE")
+    assert s.name == "upstream"
+    assert compare(s, "7.0", "7.0.0") == 0
+    assert compare(s, "v20.18.0", "20.18.0") == 0
+    assert compare(s, "17.0.21.1+2", "17.0.21.1") == 0  # build metadata
+    assert compare(s, "2.6.0-rc1", "2.6.0rc1") == 0
+    for bad in ("r22", "R27-p1", "1.2.3-4", "", "*", "-", "(devel)", "1.x", "x" * 300):
+        assert s.key(bad) is None, bad

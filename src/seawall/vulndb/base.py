@@ -1,7 +1,7 @@
 """What every feed importer produces, and the one interface an importer implements.
 
 An importer reads one feed file (or directory) as a stream and yields records: `Advisory`
-(affected packages, or only a severity: NVD and CVE records), `KevEntry` (CISA KEV) or
+(affected packages; or a severity and NVD's CPE match criteria: NVD and CVE records), `KevEntry` (CISA KEV) or
 `EpssScore` (FIRST EPSS); the store writes them. Importers never write anywhere and bound every
 read (`FeedLimits`).
 """
@@ -39,6 +39,26 @@ class Affected:
 
 
 @dataclass(slots=True)
+class CpeMatch:
+    """One vulnerable application CPE of an NVD configuration (`cpeMatch` in NVD 2.0): the
+    criteria's vendor and product (as the CPE writes them, lower case), the rest of the criteria
+    string after the product (`*:*:*:*:*:*:*:*`, or `1.23.0:*:...` for one version) and the
+    version range around it (None: unbounded)."""
+
+    vendor: str
+    product: str
+    rest: str
+    start: str | None = None
+    start_incl: bool = True
+    end: str | None = None
+    end_incl: bool = False
+
+    @property
+    def criteria(self) -> str:
+        return f"cpe:2.3:a:{self.vendor}:{self.product}:{self.rest}"
+
+
+@dataclass(slots=True)
 class Advisory:
     id: str
     affected: list[Affected]
@@ -53,6 +73,8 @@ class Advisory:
     # `upstream`, Rocky/Alma `related`, the CVEs of an RHSA). One id reads as an alias; several
     # make the advisory a bundle (see seawall.vulndb.merge).
     related: list[str] = field(default_factory=list)
+    # NVD configurations: the vulnerable application CPEs (matched by seawall.vulndb.cpe)
+    cpes: list[CpeMatch] = field(default_factory=list)
 
 
 @dataclass(slots=True)

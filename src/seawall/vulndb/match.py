@@ -4,6 +4,8 @@ Per package, `query_for` decides which (ecosystem, name, version) to look up -- 
 `Skip` saying why the package cannot be matched (its OS was not detected, seawall has no feed for
 its distribution, the database holds no advisories for its ecosystem, its version does not
 parse). Skips are values: the scan turns them into report warnings with counts, never silence.
+Packages no ecosystem feed covers -- binaries without a package database, jars without a Maven
+group -- are matched by their CPEs against NVD's configurations instead (seawall.vulndb.cpe).
 Each row read is evaluated with the ecosystem's version scheme (seawall.vulndb.ranges), the
 advisories that matched are merged into one finding per vulnerability (seawall.vulndb.merge),
 and the findings get severities, KEV and EPSS from the database (seawall.vulndb.enrich).
@@ -19,6 +21,8 @@ from dataclasses import dataclass, field
 import orjson
 
 from seawall.core import Finding, OSInfo, Package, Resource, Skip
+from seawall.vulndb.cpe import BAD_VERSION as BAD_CPE_VERSION
+from seawall.vulndb.cpe import CPE_ECOSYSTEM, CpeMatcher, CpeQuery, cpe_query, wants_cpe
 from seawall.vulndb.distros import distro_for
 from seawall.vulndb.enrich import Enricher
 from seawall.vulndb.merge import Hit, Subject, finding_for, merge_hits, subject_text
@@ -77,9 +81,12 @@ def _os_label(os: OSInfo) -> str:
     return f"{os.id} {os.version}" if os.version else os.id
 
 
-def query_for(pkg: Package, os: OSInfo | None, known: Collection[str] | None = None) -> Query | Skip:
+def query_for(pkg: Package, os: OSInfo | None, known: Collection[str] | None = None
+              ) -> Query | CpeQuery | Skip:
     """The rows to read for a package, or why it cannot be matched. `known` is the set of
     ecosystems the database holds (None: do not check)."""
+    if wants_cpe(pkg):
+        return cpe_query(pkg, known)
     eco_text = pkg.ecosystem or ecosystem_of_purl(pkg.purl) or ""
     eco = canonical_ecosystem(eco_text) if eco_text else ""
     base = eco.split(":", 1)[0]
@@ -139,6 +146,7 @@ class Matcher:
         self.conn = conn
         self.known = known
         self.stats = MatchStats()
+        self.cpe = CpeMatcher(conn)
 
     def hits_for(self, query: Query) -> list[Hit]:
         hits: list[Hit] = []
@@ -167,6 +175,9 @@ class Matcher:
                     self.stats.no_os_release += 1
                 skipped[(query.subject, query.reason, query.category)] += 1
                 continue
+            if isinstance(query, CpeQuery):
+                findings.extend(self._match_cpe(pkg, query, skipped))
+                continue
             scheme = scheme_for(query.ecosystems[0])
             if query.version in ("(devel)", ""):
                 kind = package_kind(pkg, query.ecosystems[0].split(":", 1)[0])
@@ -188,7 +199,31 @@ class Matcher:
             resource = Resource(type="package", name=pkg.name)
             for group in merge_hits(hits):
                 findings.append(finding_for(pkg, read, group, text, resource))
+        self.stats.looked_up += self.cpe.lookups
         Enricher(self.conn).apply(findings)
         self.stats.findings += len(findings)
         self.stats.skips = [Skip(s, r, n, c) for (s, r, c), n in skipped.items()]
         return findings
+
+    def _match_cpe(self, pkg: Package, query: CpeQuery, skipped: Counter[tuple[str, str, str]]
+                   ) -> list[Finding]:
+        scheme = scheme_for(CPE_ECOSYSTEM)
+        vkey = scheme.key(query.version)
+        if vkey is None:
+            self.stats.invalid_versions += 1
+            if len(self.stats.invalid) < 100:
+                self.stats.invalid.append(f"{pkg.name} {query.version!r} (CPE)")
+            skipped[(query.subject, BAD_CPE_VERSION, "unsupported")] += 1
+            return []
+        found = self.cpe.hits(query, vkey)
+        if not found.hits:
+            return []
+        self.stats.matched_packages += 1
+        read = Subject(pkg.name, query.version, CPE_ECOSYSTEM)
+        resource = Resource(type="package", name=pkg.name)
+        out: list[Finding] = []
+        for group in merge_hits(found.hits):
+            finding = finding_for(pkg, read, group, pkg.name, resource)
+            self.cpe.finish(finding, pkg, found.last_affected)
+            out.append(finding)
+        return out

@@ -11,10 +11,13 @@ Schema (one row per (advisory, ecosystem, package), ranges serialized compactly)
   ecosystems(ecosystem, feed, records)     which ecosystems the database covers (skips say so)
   kev(cve, feed, date_added, due_date, ransomware, name)          CISA KEV
   epss(cve, feed, score, percentile)                              FIRST EPSS
+  cpe_match(vendor, product, feed, id, data)                      NVD's vulnerable application CPEs,
+                                           one row per (product, advisory), clustered by product
 `affected.data` is JSON: [[range type, [[event kind, version], ...]], ...] with event kinds
 i(ntroduced), f(ixed), l(ast_affected), m (limit); `affected.versions` is the OSV `versions`
 list minus the versions the ranges already cover (usually empty: NULL), decoded only when the
-ranges do not match.
+ranges do not match. `cpe_match.data` is JSON: [[rest of the criteria after the product, start,
+start included, end, end included], ...] (seawall.vulndb.cpe evaluates it).
 """
 
 from __future__ import annotations
@@ -33,11 +36,12 @@ from typing import ClassVar
 import orjson
 
 from seawall.core.errors import InputError, SeawallError
-from seawall.vulndb.base import Advisory, Affected, EpssScore, FeedLimits, Importer, KevEntry
+from seawall.vulndb.base import Advisory, Affected, CpeMatch, EpssScore, FeedLimits, Importer, KevEntry
+from seawall.vulndb.cpe import CPE_ECOSYSTEM
 from seawall.vulndb.names import canonical_version
 from seawall.vulndb.ranges import uncovered_versions
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 EVENT_CODES = {"introduced": "i", "fixed": "f", "last_affected": "l", "limit": "m"}
 
 SCHEMA = """
@@ -63,6 +67,9 @@ CREATE TABLE IF NOT EXISTS kev(
   PRIMARY KEY(cve, feed)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS epss(
   cve TEXT NOT NULL, feed TEXT NOT NULL, score REAL, percentile REAL, PRIMARY KEY(cve, feed)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cpe_match(
+  vendor TEXT NOT NULL, product TEXT NOT NULL, feed TEXT NOT NULL, id TEXT NOT NULL, data BLOB NOT NULL,
+  PRIMARY KEY(vendor, product, feed, id)) WITHOUT ROWID;
 """
 
 
@@ -107,7 +114,7 @@ def _newest_date(current: str | None, candidate: str | None) -> str | None:
 def write_feed(conn: sqlite3.Connection, feed: FeedSource, limits: FeedLimits) -> FeedStats:
     """Replace every row of `feed.name` with the feed's content (inside the caller's transaction)."""
     start = time.perf_counter()
-    for table in ("affected", "aliases", "advisories", "ecosystems", "kev", "epss", "feeds"):
+    for table in ("affected", "aliases", "advisories", "ecosystems", "kev", "epss", "cpe_match", "feeds"):
         column = "name" if table == "feeds" else "feed"
         conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (feed.name,))  # noqa: S608
     try:
@@ -135,7 +142,8 @@ class _Rows:
            "aliases": "INSERT OR IGNORE INTO aliases VALUES (?,?,?)",
            "affected": "INSERT INTO affected VALUES (?,?,?,?,?,?,?)",
            "kev": "INSERT OR REPLACE INTO kev VALUES (?,?,?,?,?,?)",
-           "epss": "INSERT OR REPLACE INTO epss VALUES (?,?,?,?)"}
+           "epss": "INSERT OR REPLACE INTO epss VALUES (?,?,?,?)",
+           "cpe_match": "INSERT OR REPLACE INTO cpe_match VALUES (?,?,?,?,?)"}
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -189,10 +197,23 @@ def _write_rows(conn: sqlite3.Connection, feed: FeedSource,
             ecosystems[aff.ecosystem] = ecosystems.get(aff.ecosystem, 0) + 1
             data, versions = _encode(aff)
             rows.add("affected", (aff.ecosystem, aff.name, feed.name, adv.id, data, versions, aff.severity))
+        if adv.cpes:
+            for (vendor, product), crits in _cpe_rows(adv.cpes).items():
+                n_aff += 1
+                ecosystems[CPE_ECOSYSTEM] = ecosystems.get(CPE_ECOSYSTEM, 0) + 1
+                rows.add("cpe_match", (vendor, product, feed.name, adv.id, orjson.dumps(crits)))
     rows.flush()
     conn.executemany("INSERT OR REPLACE INTO ecosystems VALUES (?,?,?)",
                      [(eco, feed.name, n) for eco, n in ecosystems.items()])
     return n_adv, n_aff, data_date
+
+
+def _cpe_rows(cpes: list[CpeMatch]) -> dict[tuple[str, str], list[list[object]]]:
+    out: dict[tuple[str, str], list[list[object]]] = {}
+    for c in cpes:
+        out.setdefault((c.vendor, c.product), []).append(
+            [c.rest, c.start, int(c.start_incl), c.end, int(c.end_incl)])
+    return out
 
 
 def _encode(aff: Affected) -> tuple[bytes, bytes | None]:

@@ -1,4 +1,4 @@
-"""Severity sources keyed by CVE id: NVD's JSON feeds and CVE records (no package ranges).
+"""NVD's JSON feeds and CVE records: severity keyed by CVE id, and NVD's CPE match criteria.
 
 Formats, told apart by content:
   - NVD 2.0 (API pages and the `nvdcve-2.0-YYYY.json.gz` feeds):
@@ -8,9 +8,17 @@ Formats, told apart by content:
     or one item per file;
   - CVE JSON 5 records (CVE List V5, `cves/YYYY/NNxxx/CVE-*.json`): the CNA's and ADP's (CISA
     Vulnrichment) `metrics`.
-Each yields `Advisory(id=CVE, affected=[], cvss_vector=...)`; seawall.vulndb.enrich gives a
-finding the CVSS of its CVE when its own advisory carries none. Vector choice: NVD's own
+Each yields `Advisory(id=CVE, affected=[], cvss_vector=..., cpes=[...])`; seawall.vulndb.enrich
+gives a finding the CVSS of its CVE when its own advisory carries none. Vector choice: NVD's own
 (Primary) assessment before a CNA's (Secondary), then the newest CVSS version (4.0, 3.1, 3.0, 2).
+
+`cpes` are the NVD records' configurations reduced to what CPE matching of applications needs
+(seawall.vulndb.cpe): the criteria marked `vulnerable: true` that name an application
+(`cpe:2.3:a:`), with their version ranges. A configuration with operator AND ("X running on Y")
+keeps its vulnerable applications only when every platform node can be a Linux system (an
+application, or a Linux OS): Windows- or macOS-only configurations never reach a container
+scan. Negated nodes and AND nodes inside a configuration are left out (rare, and not a statement
+about one product). Records with neither CVSS nor criteria are skipped.
 """
 
 from __future__ import annotations
@@ -21,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from seawall.core.errors import InputError
-from seawall.vulndb.base import Advisory, FeedLimits
+from seawall.vulndb.base import Advisory, CpeMatch, FeedLimits
+from seawall.vulndb.cpe import criterion, platform_can_be_linux
 from seawall.vulndb.importers.common import (
     iter_json_array_at,
     load_json_document,
@@ -58,6 +67,66 @@ def _v2_vector(metrics: Any) -> str | None:
     return min(found)[2] if found else None
 
 
+def _match_of(m: dict[str, Any], key: str) -> CpeMatch | None:
+    text = m.get(key)
+    if m.get("vulnerable") is not True or not isinstance(text, str):
+        return None
+    return criterion(text, _str(m.get("versionStartIncluding")) or _str(m.get("versionStartExcluding")),
+                     _str(m.get("versionStartExcluding")) is None,
+                     _str(m.get("versionEndIncluding")) or _str(m.get("versionEndExcluding")),
+                     _str(m.get("versionEndIncluding")) is not None)
+
+
+def _from_nodes(nodes: list[Any], operator: str, match_key: str, key: str,
+                out: dict[tuple[Any, ...], CpeMatch]) -> None:
+    """One configuration: its vulnerable applications, unless an AND needs a non-Linux platform."""
+    found: list[CpeMatch] = []
+    platforms: list[list[str]] = []
+    for node in nodes:
+        if not isinstance(node, dict):
+            continue
+        matches = [m for m in node.get(match_key) or [] if isinstance(m, dict)]
+        apps = [c for m in matches if (c := _match_of(m, key)) is not None]
+        if node.get("negate") is True:
+            if apps:
+                return  # "vulnerable unless ...": not evaluated, left out
+            continue  # "not running on X": no constraint a container fails
+        if apps:
+            if str(node.get("operator") or "OR").upper() != "AND" or len(matches) == 1:
+                found.extend(apps)
+        else:  # the platform of an AND ("running on"), or another part's vulnerable OS/hardware
+            platforms.append([m[key] for m in matches if isinstance(m.get(key), str)])
+    if operator == "AND" and not all(platform_can_be_linux(p) for p in platforms):
+        return
+    for c in found:
+        out.setdefault((c.vendor, c.product, c.rest, c.start, c.start_incl, c.end, c.end_incl), c)
+
+
+def cpes_nvd2(configurations: Any) -> list[CpeMatch]:
+    """The vulnerable application criteria of NVD 2.0 `configurations`."""
+    out: dict[tuple[Any, ...], CpeMatch] = {}
+    for conf in configurations if isinstance(configurations, list) else []:
+        if isinstance(conf, dict) and conf.get("negate") is not True:
+            _from_nodes(conf.get("nodes") or [], str(conf.get("operator") or "OR").upper(), "cpeMatch",
+                        "criteria", out)
+    return list(out.values())
+
+
+def cpes_nvd11(configurations: Any) -> list[CpeMatch]:
+    """The same from NVD 1.1 `configurations.nodes` (an AND node holds its parts as `children`)."""
+    out: dict[tuple[Any, ...], CpeMatch] = {}
+    nodes = configurations.get("nodes") if isinstance(configurations, dict) else None
+    for node in nodes if isinstance(nodes, list) else []:
+        if not isinstance(node, dict):
+            continue
+        children = node.get("children")
+        if isinstance(children, list) and children:
+            _from_nodes(children, str(node.get("operator") or "OR").upper(), "cpe_match", "cpe23Uri", out)
+        else:
+            _from_nodes([node], "OR", "cpe_match", "cpe23Uri", out)
+    return list(out.values())
+
+
 def from_nvd2(cve: Any, what: str) -> Advisory | None:
     """One NVD 2.0 `cve` object."""
     if not isinstance(cve, dict) or not isinstance(cve.get("id"), str):
@@ -65,9 +134,10 @@ def from_nvd2(cve: Any, what: str) -> Advisory | None:
     if not _CVE.match(cve["id"]) or cve.get("vulnStatus") == "Rejected":
         return None
     vector = _v2_vector(cve.get("metrics"))
-    if vector is None:
+    cpes = cpes_nvd2(cve.get("configurations"))
+    if vector is None and not cpes:
         return None
-    return Advisory(id=cve["id"], affected=[], cvss_vector=vector,
+    return Advisory(id=cve["id"], affected=[], cvss_vector=vector, cpes=cpes,
                     summary=_description(cve.get("descriptions")),
                     published=_str(cve.get("published")), modified=_str(cve.get("lastModified")),
                     references=[f"https://nvd.nist.gov/vuln/detail/{cve['id']}"])
@@ -86,10 +156,11 @@ def from_nvd11(item: Any, what: str) -> Advisory | None:
         if isinstance(data, dict) and _str(data.get("vectorString")):
             vector = data["vectorString"]
             break
-    if vector is None or not _CVE.match(cve_id):
+    cpes = cpes_nvd11(item.get("configurations"))
+    if (vector is None and not cpes) or not _CVE.match(cve_id):
         return None
     desc = item.get("cve", {}).get("description", {}).get("description_data")
-    return Advisory(id=cve_id, affected=[], cvss_vector=vector, summary=_description(desc),
+    return Advisory(id=cve_id, affected=[], cvss_vector=vector, cpes=cpes, summary=_description(desc),
                     published=_str(item.get("publishedDate")), modified=_str(item.get("lastModifiedDate")),
                     references=[f"https://nvd.nist.gov/vuln/detail/{cve_id}"])
 

@@ -13,13 +13,14 @@ from seawall.vulndb.versions.maven import MavenScheme
 from seawall.vulndb.versions.pep440 import Pep440Scheme
 from seawall.vulndb.versions.rpm import RpmScheme
 from seawall.vulndb.versions.semver import NpmScheme, SemverScheme
+from seawall.vulndb.versions.upstream import UpstreamScheme
 
 __all__ = ["SCHEMES", "VersionScheme", "compare", "scheme_for", "scheme_named"]
 
 SCHEMES: dict[str, VersionScheme] = {
     s.name: s
     for s in (Pep440Scheme(), SemverScheme(), NpmScheme(), GoScheme(), DpkgScheme(), ApkScheme(),
-              RpmScheme(), MavenScheme(), GenericScheme())
+              RpmScheme(), MavenScheme(), UpstreamScheme(), GenericScheme())
 }
 
 # OSV ecosystem (the part before ':') -> scheme name
@@ -48,6 +49,7 @@ _BY_ECOSYSTEM = {
     "openEuler": "rpm",
     "Photon OS": "rpm",
     "Bottlerocket": "rpm",
+    "CPE": "upstream",  # NVD CPE match criteria (seawall.vulndb.cpe)
 }
 
 
