@@ -171,6 +171,10 @@ def service_demo() -> int:
                     f"  {t['time'][:19]}  {t['source']:<14} {t['severity']:<8} {t['title'][:60]}"
                     + (f"  ({t['summary']})" if t.get("summary") else "")
                 )
+        from devtools.demo_console import browse  # the web console, in a real (headless) browser
+
+        print(f"\nconsole: {url}/ (log in with the token in {config.parent}/token)")
+        browse(url, token, REPO / ".cache" / "demo", top["id"])
         return 0
     finally:
         proc.send_signal(signal.SIGTERM)
