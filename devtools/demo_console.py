@@ -36,7 +36,8 @@ def browse(url: str, token: str, out: Path, incident_id: int | None = None) -> i
             if incident_id is not None:
                 page.goto(f"{url}/incidents/{incident_id}")
                 steps = page.locator("#timeline li.step").count()
-                print(f"  incident #{incident_id}: {page.locator('#summary').inner_text()[:160]} ({steps} steps)")
+                summary = page.locator("#summary").inner_text()[:160]
+                print(f"  incident #{incident_id}: {summary} ({steps} steps)")
                 page.screenshot(path=str(out / "console-incident.png"), full_page=False)
             print(f"  screenshots: {out}/console-incidents.png, console-incident.png")
         finally:
