@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import io
 import socket
-import ssl
 import threading
 import time
 import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
 from seawall.core.errors import InputError, LimitExceeded
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 CHUNK = 1 << 20
@@ -263,6 +265,15 @@ def http_client(*, verify: ssl.SSLContext | bool = True, timeout: float = 60.0, 
     """An httpx client whose requests each finish within `deadline` seconds (headers and body,
     redirects included), each socket operation within `timeout`; no proxy from the environment.
     `cancel()` ends the requests in flight at once (a blocked read returns), e.g. on Ctrl-C."""
+    transport = _classes()["transport"](verify, deadline)
+    client = _classes()["client"](transport=transport, timeout=timeout, follow_redirects=follow_redirects,
+                                  max_redirects=max_redirects, headers=headers, trust_env=False)
+    return cast(BoundedClient, client)
+
+
+@lru_cache(maxsize=1)
+def _classes() -> dict[str, Any]:
+    """The httpx classes of `http_client`, made on first use (httpx takes a while to import)."""
     import httpcore
     import httpx
 
@@ -286,19 +297,22 @@ def http_client(*, verify: ssl.SSLContext | bool = True, timeout: float = 60.0, 
             self._inner.close()
 
     class DeadlineTransport(httpx.HTTPTransport):
-        def __init__(self) -> None:
+        """httpx's transport on a deadline-aware network backend; every request gets a Deadline."""
+
+        def __init__(self, verify: ssl.SSLContext | bool, seconds: float) -> None:
             super().__init__(verify=verify, trust_env=False)
             ssl_context = httpx.create_ssl_context(verify=verify, trust_env=False)
             # the pool httpx would build, with the deadline-aware network backend
             self._pool = httpcore.ConnectionPool(ssl_context=ssl_context,
                                                  network_backend=cast(Any, _DeadlineBackend()))
+            self.seconds = seconds
             self.live: weakref.WeakSet[Deadline] = weakref.WeakSet()
             self.cancelled = False
 
         def handle_request(self, request: httpx.Request) -> httpx.Response:
             limit = request.extensions.get(DEADLINE_KEY)
             if not isinstance(limit, Deadline):
-                limit = request.extensions[DEADLINE_KEY] = Deadline(deadline)  # redirects share it
+                limit = request.extensions[DEADLINE_KEY] = Deadline(self.seconds)  # redirects share it
             self.live.add(limit)
             if self.cancelled:
                 limit.cancel()
@@ -309,17 +323,16 @@ def http_client(*, verify: ssl.SSLContext | bool = True, timeout: float = 60.0, 
                                   extensions=resp.extensions)
 
     class Client(httpx.Client):
-        def __init__(self) -> None:
-            self._deadlines = DeadlineTransport()
-            super().__init__(transport=self._deadlines, timeout=timeout, follow_redirects=follow_redirects,
-                             max_redirects=max_redirects, headers=headers, trust_env=False)
+        def __init__(self, *, transport: DeadlineTransport, **kw: Any) -> None:
+            super().__init__(transport=transport, **kw)
+            self.deadlines = transport
 
         def cancel(self) -> None:
-            self._deadlines.cancelled = True
-            for limit in list(self._deadlines.live):
+            self.deadlines.cancelled = True
+            for limit in list(self.deadlines.live):
                 limit.cancel()
 
-    return cast(BoundedClient, Client())
+    return {"transport": DeadlineTransport, "client": Client}
 
 
 def timeout_reason(exc: BaseException) -> str:

@@ -7,14 +7,15 @@ every layer's uncompressed tar against the config's `rootfs.diff_ids`.
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 from typing import IO, Any
 
 from seawall.bounded import read_capped as read_bounded
-from seawall.core.errors import InputError
+from seawall.core.errors import InputError, IntegrityError
 from seawall.image.base import ImageConfig, LayerInfo
-from seawall.image.manifest import Descriptor, layer_infos, load_json, parse_config
+from seawall.image.manifest import Descriptor, layer_infos, parse_config
 from seawall.image.options import SourceOptions
 from seawall.image.streams import (
     CHUNK,
@@ -73,40 +74,18 @@ class DockerArchiveSource:
     def _load(self, tag: str | None) -> None:
         raw = self._read_member("manifest.json", self._limits.max_manifest_size)
         try:
-            import json
-
             entries: Any = json.loads(raw)
         except (ValueError, RecursionError) as exc:
             raise InputError(f"{self._name}: manifest.json is not valid JSON "
                              f"({type(exc).__name__})") from None
         if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
             raise InputError(f"{self._name}: manifest.json lists no image")
-        if tag is not None:
-            chosen = [e for e in entries if _tag_matches(tag, [str(t) for t in e.get("RepoTags") or []])]
-            if not chosen:
-                raise InputError(f"{self._name}: no image tagged {tag!r} in the archive")
-            entry = chosen[0]
-        elif len(entries) == 1:
-            entry = entries[0]
-        else:
-            tags = sorted(str(t) for e in entries for t in e.get("RepoTags") or [])
-            raise InputError(f"{self._name}: the archive holds {len(entries)} images; name one with "
-                             f"docker-archive:PATH:REPO:TAG (tags: {', '.join(tags) or 'none'})")
+        entry = self._choose(entries, tag)
         config_name = entry.get("Config")
         layer_names = entry.get("Layers")
         if not isinstance(config_name, str) or not isinstance(layer_names, list):
             raise InputError(f"{self._name}: manifest.json entry without Config/Layers")
-        config_bytes = self._read_member(config_name, self._limits.max_config_size)
-        m = _HEX_NAME.search(config_name)
-        config_digest = sha256_bytes(config_bytes)
-        if m and f"sha256:{m.group(1)}" != config_digest:
-            from seawall.core.errors import IntegrityError
-
-            raise IntegrityError(f"{self._name}: config {config_name} does not match its digest "
-                                 f"(got {config_digest})")
-        load_json(config_bytes, f"{self._name}: config")
-        self._config: ImageConfig = parse_config(config_bytes, f"{self._name}: config")
-        self._digest = config_digest  # docker-archive has no manifest digest: the image ID
+        self._load_config(config_name)
         diff_ids = self._config.diff_ids
         if len(diff_ids) != len(layer_names):
             raise InputError(f"{self._name}: {len(layer_names)} layers but {len(diff_ids)} "
@@ -118,6 +97,30 @@ class DockerArchiveSource:
             # (no media type: a docker-archive layer is a plain tar, stored as it is)
             descs.append(Descriptor("", diff_id, member.size if member is not None else 0))
         self._layers = layer_infos(descs, self._config, self._limits.max_layers)
+
+    def _choose(self, entries: list[dict[str, Any]], tag: str | None) -> dict[str, Any]:
+        """The image of manifest.json that `tag` names, or the only one."""
+        if tag is not None:
+            chosen = [e for e in entries if _tag_matches(tag, [str(t) for t in e.get("RepoTags") or []])]
+            if not chosen:
+                raise InputError(f"{self._name}: no image tagged {tag!r} in the archive")
+            return chosen[0]
+        if len(entries) == 1:
+            return entries[0]
+        tags = sorted(str(t) for e in entries for t in e.get("RepoTags") or [])
+        raise InputError(f"{self._name}: the archive holds {len(entries)} images; name one with "
+                         f"docker-archive:PATH:REPO:TAG (tags: {', '.join(tags) or 'none'})")
+
+    def _load_config(self, config_name: str) -> None:
+        """The config, checked against the digest its name carries; its digest is the image ID."""
+        config_bytes = self._read_member(config_name, self._limits.max_config_size)
+        m = _HEX_NAME.search(config_name)
+        config_digest = sha256_bytes(config_bytes)
+        if m and f"sha256:{m.group(1)}" != config_digest:
+            raise IntegrityError(f"{self._name}: config {config_name} does not match its digest "
+                                 f"(got {config_digest})")
+        self._config: ImageConfig = parse_config(config_bytes, f"{self._name}: config")
+        self._digest = config_digest  # docker-archive has no manifest digest: the image ID
 
     @property
     def name(self) -> str:
