@@ -152,6 +152,31 @@ def _cosign(registry: Registry, repository: str, digest: str, keys: list[Any]) -
     )
 
 
+def _public_bytes(key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        return bytes(
+            key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
+    except (AttributeError, ValueError):
+        return b""
+
+
+def _claims_configured_key(envelope: dict[str, Any], keys: list[Any]) -> bool:
+    """The envelope's signing certificate (x5c[0]) carries one of the configured keys: a signature
+    that then fails to verify was tampered with, not made by a stranger."""
+    from cryptography import x509
+
+    try:
+        chain = (envelope.get("header") or {}).get("x5c") or []
+        cert = x509.load_der_x509_certificate(_b64url(str(chain[0])) if chain else b"")
+    except (ValueError, TypeError, IndexError, AttributeError):
+        return False
+    claimed = _public_bytes(cert.public_key())
+    return bool(claimed) and any(_public_bytes(k) == claimed for k in keys)
+
+
 def _notation_manifests(registry: Registry, repository: str, digest: str) -> list[dict[str, Any]]:
     """Signature manifests referring to `digest`: the referrers API, else the tag fallback."""
     referrers = registry.manifest(repository, digest.replace(":", "-"))  # tag schema fallback index
@@ -190,11 +215,12 @@ def _notation(registry: Registry, repository: str, digest: str, keys: list[Any])
                 statuses.append("invalid")
                 continue
             matching = [k for k in keys if _verify(k, signature, signed, str(alg))]
+            claims_trusted = _claims_configured_key(envelope, keys)
             if matching and target == digest and subject in (None, digest):
                 return Verdict(
                     "verified", "Notation signature verified with a configured certificate", ["notation"]
                 )
-            statuses.append("invalid" if matching or target != digest else "unknown-key")
+            statuses.append("invalid" if matching or claims_trusted or target != digest else "unknown-key")
     if "invalid" in statuses or not statuses:
         return Verdict("invalid", "Notation signature does not verify or names another digest", ["notation"])
     return Verdict(
