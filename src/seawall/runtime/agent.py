@@ -307,6 +307,8 @@ class Agent:
         alive: set[int] = set()
         for pid in self._pids():
             alive.add(pid)
+            if pid in self.procs:
+                continue  # known: only new PIDs are read (a PID reused within one poll is missed)
             stat_raw = _read(self.options.proc / str(pid) / "stat")
             if stat_raw is None:
                 continue
@@ -314,9 +316,6 @@ class Agent:
                 after = stat_raw.rsplit(b")", 1)[1].split()
                 start, ppid = int(after[19]), int(after[1])
             except (IndexError, ValueError):
-                continue
-            known = self.procs.get(pid)
-            if known is not None and known.start == start:
                 continue
             cgroup = _read(self.options.proc / str(pid) / "cgroup") or b""
             if not self._wanted(cgroup):
@@ -406,7 +405,7 @@ class Agent:
         from seawall.runtime.livefs import LiveRoot
 
         try:
-            root = LiveRoot(pid=pid) if self.options.proc == Path("/proc") else None
+            root = LiveRoot(pid=pid, mounts=False) if self.options.proc == Path("/proc") else None
         except SeawallError:
             return None
         if root is None:

@@ -77,7 +77,11 @@ class LiveRoot:
     """The live root of process `pid` (or, for tests and hosts, a directory `root`)."""
 
     def __init__(
-        self, pid: int | None = None, root: Path | None = None, max_entries: int = 1_000_000
+        self,
+        pid: int | None = None,
+        root: Path | None = None,
+        max_entries: int = 1_000_000,
+        mounts: bool = True,
     ) -> None:
         if pid is None and root is None:
             raise InputError("a live root needs a PID or a directory")
@@ -96,7 +100,7 @@ class LiveRoot:
             raise InputError(f"{where}: cannot open ({exc.strerror})") from None
         self.root_dev = os.fstat(self.fd).st_dev
         self.mounts: set[str] = set()
-        if pid is not None:
+        if pid is not None and mounts:  # the agent's single stat needs no mount table
             try:
                 text = read_file_capped(Path(f"/proc/{pid}/mountinfo"), MAX_MOUNTINFO).decode(
                     "utf-8", "replace"

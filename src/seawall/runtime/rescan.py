@@ -18,6 +18,8 @@ from seawall.core import Finding, FindingKind, Resource
 from seawall.runtime.matching import db_fingerprint
 from seawall.runtime.sbomstore import SbomStore
 
+BATCH = 200  # images whose new matches are written in one transaction
+
 
 @dataclass(slots=True)
 class Affected:
@@ -86,6 +88,7 @@ def rescan(store: SbomStore, db: Any, only_new: bool = True) -> RescanResult:
     refs: dict[str, list[str]] = {}
     for reference, digest in store.references():
         refs.setdefault(digest, []).append(reference)
+    pending: list[tuple[str, str, list[str]]] = []
     for image in store.iter_images():
         result.images += 1
         result.packages += len(image.packages)
@@ -125,5 +128,9 @@ def rescan(store: SbomStore, db: Any, only_new: bool = True) -> RescanResult:
                     },
                 )
             )
-        store.set_matches(image.digest, fingerprint, ids)
+        pending.append((image.digest, fingerprint, ids))
+        if len(pending) >= BATCH:
+            store.set_matches_many(pending)  # one transaction (one fsync) per batch
+            pending = []
+    store.set_matches_many(pending)
     return result

@@ -77,6 +77,10 @@ class SbomStore(Protocol):
 
     def set_matches(self, digest: str, fingerprint: str, vulns: list[str]) -> None: ...
 
+    def set_matches_many(self, matches: list[tuple[str, str, list[str]]]) -> None:
+        """(digest, fingerprint, vulns) for many images in one transaction."""
+        ...
+
     def add_reference(self, reference: str, digest: str, registry: str) -> None: ...
 
     def references(self, digest: str | None = None) -> list[tuple[str, str]]: ...
@@ -321,6 +325,23 @@ class SqlSbomStore:
                 )
             )
         )
+
+    def set_matches_many(self, matches: list[tuple[str, str, list[str]]]) -> None:
+        if not matches:
+            return
+        now = now_iso()
+
+        def fn(conn: Any) -> None:
+            for digest, fingerprint, vulns in matches:
+                conn.execute(
+                    update(runtime_images)
+                    .where(runtime_images.c.digest == digest)
+                    .values(
+                        db_fingerprint=fingerprint, vulns=orjson.dumps(sorted(vulns)).decode(), updated_at=now
+                    )
+                )
+
+        self._run(fn)
 
     # -- references and running containers -----------------------------------------------
     def add_reference(self, reference: str, digest: str, registry: str) -> None:
