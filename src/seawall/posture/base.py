@@ -220,13 +220,13 @@ class Context:
         if suppress and (check.id in suppress or "all" in suppress):
             self.suppressed += 1
             return
-        key = resource_key(resource)
         for exc in self.policy.exceptions:
             if exc.check not in (check.id, "*"):
                 continue
             if exc.expires is not None and exc.expires < self.today:
                 continue
-            if fnmatch.fnmatchcase(key, exc.resource) and fnmatch.fnmatchcase(path or "", exc.path):
+            if fnmatch.fnmatchcase(resource_key(resource), exc.resource) and \
+                    fnmatch.fnmatchcase(path or "", exc.path):
                 self.suppressed += 1
                 return
         sev = self.policy.severity.get(check.id, severity or check.severity)
