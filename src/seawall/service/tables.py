@@ -49,6 +49,9 @@ findings = Table(
     Index("ix_findings_workload", "workload", "last_seen"),
     Index("ix_findings_incident", "incident_id"),
     Index("ix_findings_severity", "severity_rank", "last_seen"),
+    # migration 0004 (the console): an incident's timeline in order; counts per kind, severity, source
+    Index("ix_findings_incident_time", "incident_id", "first_seen", "id"),
+    Index("ix_findings_kind_severity", "kind", "severity", "source"),
 )
 
 incidents = Table(

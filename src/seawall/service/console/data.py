@@ -18,7 +18,16 @@ from sqlalchemy import Connection, and_, func, or_, select
 
 from seawall.service import queries
 from seawall.service.incidents import split_bars
-from seawall.service.queries import Filters, _common, _cursor_in, _cursor_out, _like_contains, _like_prefix
+from seawall.service.queries import (
+    Filters,
+    _common,
+    _cursor_in,
+    _cursor_out,
+    _like_contains,
+    _like_prefix,
+    _page,
+)
+from seawall.service.store import Store
 from seawall.service.tables import (
     audit_log,
     export_runs,
@@ -34,25 +43,48 @@ SEVERITIES = ("critical", "high", "medium", "low", "info", "unknown")
 
 
 class Aggregates:
-    """GROUP BY results cached for `ttl` seconds per query key."""
+    """GROUP BY results kept for `ttl` seconds per query key. A stale result is served at once and
+    recomputed in the background (one thread per key), so that counting a million findings again
+    never holds up a page; only the first request of a key waits for it."""
 
-    def __init__(self, ttl: float = 10.0) -> None:
+    def __init__(self, store: Store, ttl: float = 10.0) -> None:
+        self.store = store
         self.ttl = ttl
         self.lock = threading.Lock()
         self.cache: dict[Any, tuple[float, Any]] = {}
+        self.running: set[Any] = set()
 
-    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
-        now = time.monotonic()
+    def _refresh(self, key: Any, compute: Callable[[Connection], Any]) -> Any:
+        try:
+            with self.store.read() as conn:
+                value = compute(conn)
+            with self.lock:
+                if len(self.cache) > 512:
+                    self.cache.clear()
+                self.cache[key] = (time.monotonic(), value)
+            return value
+        finally:
+            with self.lock:
+                self.running.discard(key)
+
+    def get(self, key: Any, compute: Callable[[Connection], Any]) -> Any:
         with self.lock:
             hit = self.cache.get(key)
-            if hit is not None and now - hit[0] < self.ttl:
-                return hit[1]
-        value = compute()
+            stale = hit is not None and time.monotonic() - hit[0] >= self.ttl
+            start = stale and key not in self.running
+            if start:
+                self.running.add(key)
+        if hit is None:
+            return self._refresh(key, compute)
+        if start:
+            threading.Thread(
+                target=self._refresh, args=(key, compute), daemon=True, name="console-count"
+            ).start()
+        return hit[1]
+
+    def clear(self) -> None:
         with self.lock:
-            if len(self.cache) > 256:
-                self.cache.clear()
-            self.cache[key] = (now, value)
-        return value
+            self.cache.clear()
 
 
 def _key(f: Filters) -> tuple[Any, ...]:
@@ -85,7 +117,7 @@ def _incident_where(q: Any, f: Filters) -> Any:
 def incident_facets(conn: Connection, f: Filters, cache: Aggregates) -> dict[str, dict[str, int]]:
     """Incidents per state (other filters applied) and per severity (other filters applied)."""
 
-    def compute() -> dict[str, dict[str, int]]:
+    def compute(conn: Connection) -> dict[str, dict[str, int]]:
         by_state = {
             str(s): int(n)
             for s, n in conn.execute(
@@ -176,34 +208,65 @@ def incident_page(conn: Connection, iid: int, cursor: str | None, limit: int = 2
 
 
 # -- findings ----------------------------------------------------------------------------------
-def finding_facets(conn: Connection, f: Filters, cache: Aggregates) -> dict[str, dict[str, int]]:
-    def where(q: Any, ff: Filters) -> Any:
-        q = _common(q, findings, ff)
-        if ff.kind:
-            q = q.where(findings.c.kind == ff.kind)
-        if ff.technique:
-            q = q.where(findings.c.attack.like(_like_contains("|" + ff.technique), escape="\\"))
-        if ff.rule:
-            q = q.where(findings.c.rule == ff.rule)
-        if ff.source:
-            q = q.where(findings.c.source == ff.source)
-        if ff.incident is not None:
-            q = q.where(findings.c.incident_id == ff.incident)
-        return q
+def _workload_keys(conn: Connection, value: str) -> list[str]:
+    """The stored workload keys a workload filter names (the key itself and the keys under it):
+    findings are then selected by `workload IN (...)`, which the workload index answers."""
+    rows = conn.execute(
+        select(workloads.c.key)
+        .where(or_(workloads.c.key == value, workloads.c.key.like(_like_prefix(value), escape="\\")))
+        .limit(5000)
+    )
+    return [r[0] for r in rows] or [value]
 
-    def compute() -> dict[str, dict[str, int]]:
+
+def _finding_where(q: Any, ff: Filters, keys: list[str] | None) -> Any:
+    if keys is not None:
+        q = q.where(findings.c.workload.in_(keys))
+        ff = _without(ff, "workload")
+    q = _common(q, findings, ff)
+    if ff.kind:
+        q = q.where(findings.c.kind == ff.kind)
+    if ff.technique:
+        q = q.where(findings.c.attack.like(_like_contains("|" + ff.technique), escape="\\"))
+    if ff.rule:
+        q = q.where(findings.c.rule == ff.rule)
+    if ff.source:
+        q = q.where(findings.c.source == ff.source)
+    if ff.incident is not None:
+        q = q.where(findings.c.incident_id == ff.incident)
+    return q
+
+
+def findings_page(conn: Connection, f: Filters, cursor: str | None, limit: int = 50) -> dict[str, Any]:
+    """queries.list_findings, with a workload filter resolved to keys (an index lookup)."""
+    keys = _workload_keys(conn, f.workload) if f.workload else None
+    rows = (
+        conn.execute(_page(_finding_where(select(findings), f, keys), findings, cursor, limit))
+        .mappings()
+        .all()
+    )
+    items = [queries.finding_out(r) for r in rows[:limit]]
+    nxt = _cursor_out(rows[limit - 1]["last_seen"], rows[limit - 1]["id"]) if len(rows) > limit else None
+    return {"items": items, "next": nxt}
+
+
+def finding_facets(conn: Connection, f: Filters, cache: Aggregates) -> dict[str, dict[str, int]]:
+    def compute(conn: Connection) -> dict[str, dict[str, int]]:
+        keys = _workload_keys(conn, f.workload) if f.workload else None
         by_sev = {
             str(s): int(n)
             for s, n in conn.execute(
-                where(
-                    select(findings.c.severity, func.count()), _without(f, "severity", "min_severity")
+                _finding_where(
+                    select(findings.c.severity, func.count()), _without(f, "severity", "min_severity"), keys
                 ).group_by(findings.c.severity)
             )
         }
         by_kind = {
             str(k): int(n)
             for k, n in conn.execute(
-                where(select(findings.c.kind, func.count()), _without(f, "kind")).group_by(findings.c.kind)
+                _finding_where(select(findings.c.kind, func.count()), _without(f, "kind"), keys).group_by(
+                    findings.c.kind
+                )
             )
         }
         return {"severity": by_sev, "kind": by_kind}
@@ -324,7 +387,7 @@ def scan_results(conn: Connection, cache: Aggregates) -> dict[str, Any]:
     """Vulnerability, secret and misconfiguration findings per source and severity; the images
     whose SBOMs are stored; the workloads with the most critical and high known findings."""
 
-    def compute() -> dict[str, Any]:
+    def compute(conn: Connection) -> dict[str, Any]:
         per_source: dict[tuple[str, str], dict[str, Any]] = {}
         for src, kind, sev, n, last in conn.execute(
             select(

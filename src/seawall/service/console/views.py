@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from datetime import timedelta
 from importlib import resources
 from typing import TYPE_CHECKING, Annotated, Any
@@ -98,12 +99,24 @@ Form = Annotated[dict[str, str], Depends(form_of)]
 
 def mount(app: FastAPI, service: Service) -> None:
     router = APIRouter(include_in_schema=False)
-    cache = data.Aggregates(ttl=10.0)
+    cache = data.Aggregates(service.store, ttl=10.0)
     settings = service.config.doc.get("console") or {}
     session_hours = float(settings.get("session_hours", 12)) if isinstance(settings, dict) else 12.0
     secure = bool(service.config.tls_cert)
 
     from seawall.service.console import respond as respond_hooks
+
+    def warm() -> None:  # the overview's counts, computed once before anyone asks
+        import contextlib
+
+        from seawall.service.store import StoreUnavailable
+
+        with contextlib.suppress(StoreUnavailable), service.store.read() as conn:
+            data.incident_facets(conn, queries.Filters(), cache)
+            data.finding_facets(conn, queries.Filters(), cache)
+            data.scan_results(conn, cache)
+
+    threading.Thread(target=warm, name="console-warm", daemon=True).start()
 
     respond_hooks.install(service)
 
@@ -340,7 +353,7 @@ def mount(app: FastAPI, service: Service) -> None:
             raise Denied(400, str(exc)) from None
         if found is None:
             raise Denied(404, "no such incident")
-        cache.cache.clear()
+        cache.clear()
         return RedirectResponse(f"/incidents/{iid}#history", status_code=303)
 
     @router.get("/incidents/{iid}/isolate")
@@ -409,7 +422,7 @@ def mount(app: FastAPI, service: Service) -> None:
         try:
             f = _filters(request, FINDING_FILTERS)
             with service.store.read() as conn:
-                result = queries.list_findings(conn, f, cursor, 50)
+                result = data.findings_page(conn, f, cursor, 50)
                 facets = data.finding_facets(conn, f, cache)
             error = None
         except BadFilter as exc:
