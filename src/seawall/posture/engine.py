@@ -78,6 +78,9 @@ class Feeder:
             if module.accepts(doc):
                 stream.feed(doc)
                 accepted = True
+        # the objects built for this document refer back to it: drop them so that the document is
+        # freed as soon as nothing else holds it (the cyclic collector is paused during an audit)
+        doc.objects = None
         if doc.fmt not in ("yaml", "json"):
             return
         data = doc.data
