@@ -356,3 +356,38 @@ def test_scan_rootfs_reports_binary_findings(cpe_db: Path, tmp_path: Path,
     assert not doc.get("findings")
     assert any(w.startswith("6 binary packages not analyzed: the vulnerability database holds no NVD CPE")
                for w in doc["warnings"]), doc["warnings"]
+
+
+def test_hostile_configurations_are_left_out_not_fatal(tmp_path: Path) -> None:
+    """Configurations of the wrong shape, criteria that are no CPE, oversized or odd versions:
+    those criteria are dropped; the record's other data and the feed's other records import."""
+    good = json.loads((NVD / "nvd-cpe-2.0-page.json").read_text())["vulnerabilities"][0]["cve"]
+    odd_cpe = "cpe:2.3:a:odd\\:vendor:pro\\:duct:*:*:*:*:*:*:*:*"
+    bad_configs: list[object] = [
+        "not a list", {"nodes": "no"}, [{"nodes": [{"cpeMatch": "no"}]}],
+        [{"nodes": [{"cpeMatch": [{"vulnerable": True, "criteria": 42},
+                                  {"vulnerable": True, "criteria": "cpe:2.3:a:short"},
+                                  {"vulnerable": "yes", "criteria": NODE.format(version="*")},
+                                  {"vulnerable": True, "criteria": NODE.format(version="*"),
+                                   "versionEndExcluding": "9" * 5000},
+                                  {"vulnerable": True, "criteria": odd_cpe,
+                                   "versionEndExcluding": "2.0"}]}]}],
+    ]
+    records = [{"cve": {**good, "id": f"CVE-2099-{1000 + i}", "configurations": c}}
+               for i, c in enumerate(bad_configs)] + [{"cve": good}]
+    page = {"resultsPerPage": len(records), "startIndex": 0, "totalResults": len(records),
+            "format": "NVD_CVE", "version": "2.0", "vulnerabilities": records}
+    feed = tmp_path / "page.json"
+    feed.write_text(json.dumps(page))
+    db = tmp_path / "db.sqlite"
+    import_paths([feed], db)
+    conn = sqlite3.connect(db)
+    rows = {(v, p, i) for v, p, i in conn.execute("SELECT vendor, product, id FROM cpe_match")}
+    severities = {i for (i,) in conn.execute("SELECT id FROM advisories")}
+    conn.close()
+    assert rows == {("nodejs", "node.js", "CVE-2023-32002"), ("nodejs", "node.js", "CVE-2099-1003"),
+                    ("odd\\:vendor", "pro\\:duct", "CVE-2099-1003")}
+    assert len(severities) == 5  # every record keeps its CVSS
+    got = rules_for(db, [binary("node", "20.5.0", NODE),
+                         binary("odd", "1.0", "cpe:2.3:a:odd\\:vendor:pro\\:duct:{version}:*:*:*:*:*:*:*")])
+    assert got == {"node 20.5.0": {"CVE-2023-32002"}, "odd 1.0": {"CVE-2099-1003"}}

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Collection, Iterable
+from bisect import bisect_left, bisect_right
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
@@ -229,32 +230,63 @@ def _range_text(start: str | None, start_incl: bool, end: str | None, end_incl: 
     return ", ".join(parts) if parts else "all versions"
 
 
-def evaluate(crit: list[Any], vkey: UpstreamKey, package_target: str) -> tuple[bool, str | None, str]:
-    """(matches?, the criterion's fixed version when it has one, a short text of the criterion).
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    """A stored criterion, parsed once: its target software and version keys."""
 
-    `crit` is a stored criterion: [rest, start, start_incl, end, end_incl]."""
+    rest: str
+    target: str
+    exact: UpstreamKey | None  # one version (with its update: `2.0:beta9` = 2.0-beta9)
+    skey: UpstreamKey | None
+    start_incl: bool
+    ekey: UpstreamKey | None
+    end_incl: bool
+    end: str | None
+    text: str  # "version 1.23.0", ">=7.0, <7.2.11", "all versions"
+
+    def matches(self, vkey: UpstreamKey, package_target: str) -> bool:
+        if not target_fits(self.target, package_target):
+            return False
+        if self.exact is not None:
+            return self.exact == vkey
+        if self.skey is not None and (vkey < self.skey or (not self.start_incl and vkey == self.skey)):
+            return False
+        return not (self.ekey is not None and (vkey > self.ekey or (not self.end_incl and vkey == self.ekey)))
+
+    @property
+    def fix(self) -> str | None:
+        return self.end if self.end and not self.end_incl else None
+
+    @property
+    def last_affected(self) -> str | None:
+        return self.end if self.end and self.end_incl else None
+
+
+def prepare(crit: list[Any]) -> Criterion | None:
+    """A stored criterion [rest, start, start_incl, end, end_incl] ready to compare, or None when
+    it can never match a release: version `-` (not applicable), an update on a range, a bound or
+    a version that is no release number (NGINX Plus's `r27`)."""
     rest, start, start_incl, end, end_incl = crit
     fields = _fields(rest)
-    if fields is None or not target_fits(fields[5], package_target):
-        return False, None, ""
+    if fields is None:
+        return None
     version, update = fields[0], fields[1]
     if version == "-":
-        return False, None, ""  # "not applicable": no version of it is meant
-    if version != "*":  # one version (its update is a pre- or patch release of it)
-        exact = unescape(version) if update in ANY else f"{unescape(version)}-{unescape(update)}"
-        ok = _key(exact) == vkey
-        return ok, None, (f"version {exact}" if ok else "")
+        return None
+    if version != "*":
+        exact_text = unescape(version) if update in ANY else f"{unescape(version)}-{unescape(update)}"
+        exact = _key(exact_text)
+        if exact is None:
+            return None
+        return Criterion(rest, fields[5], exact, None, True, None, False, None, f"version {exact_text}")
     if update not in ANY:
-        return False, None, ""  # "every version's update X": not a statement about releases
-    if start:
-        skey = _key(start)
-        if skey is None or vkey < skey or (not start_incl and vkey == skey):
-            return False, None, ""
-    if end:
-        ekey = _key(end)
-        if ekey is None or vkey > ekey or (not end_incl and vkey == ekey):
-            return False, None, ""
-    return True, (end if end and not end_incl else None), _range_text(start, start_incl, end, end_incl)
+        return None  # "every version's update X": not a statement about releases
+    skey = _key(start) if start else None
+    ekey = _key(end) if end else None
+    if (start and skey is None) or (end and ekey is None):
+        return None
+    return Criterion(rest, fields[5], None, skey, bool(start_incl), ekey, bool(end_incl), end or None,
+                     _range_text(start, bool(start_incl), end, bool(end_incl)))
 
 
 # --- the matcher ---------------------------------------------------------------------------
@@ -264,6 +296,75 @@ def _sort_key(version: str) -> UpstreamKey:
     return _key(version) or ((), "", 0, 0, (), 0)
 
 
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One (product, advisory) row, decoded once per match call."""
+
+    feed: str
+    id: str
+    criteria: tuple[Criterion, ...]
+    fixed: list[str]
+    meta: tuple[Any, ...]  # summary, rating, cvss, published, refs, aliases, related (as stored)
+
+
+@dataclass(slots=True)
+class _Product:
+    """The rows of one vendor:product, with their criteria indexed by version: exact versions by
+    key, ranges sorted by upper and by lower bound. A version lies in no range whose end is below
+    it nor in one whose start is above it, so only the smaller of the two candidate slices is
+    compared: for a recent binary most of a product's history ends below it, for an old one most
+    starts above."""
+
+    rows: list[_Row]
+    exact: dict[UpstreamKey, list[tuple[int, int]]]
+    ends: list[UpstreamKey]
+    by_end: list[tuple[int, int]]  # aligned with `ends`
+    no_end: list[tuple[int, int]]
+    starts: list[UpstreamKey]
+    by_start: list[tuple[int, int]]  # aligned with `starts`
+    no_start: list[tuple[int, int]]
+
+    @classmethod
+    def of(cls, rows: list[_Row]) -> _Product:
+        exact: dict[UpstreamKey, list[tuple[int, int]]] = {}
+        ends: list[tuple[UpstreamKey, int, int]] = []
+        starts: list[tuple[UpstreamKey, int, int]] = []
+        no_end: list[tuple[int, int]] = []
+        no_start: list[tuple[int, int]] = []
+        for ri, row in enumerate(rows):
+            for ci, c in enumerate(row.criteria):
+                if c.exact is not None:
+                    exact.setdefault(c.exact, []).append((ri, ci))
+                    continue
+                if c.ekey is not None:
+                    ends.append((c.ekey, ri, ci))
+                else:
+                    no_end.append((ri, ci))
+                if c.skey is not None:
+                    starts.append((c.skey, ri, ci))
+                else:
+                    no_start.append((ri, ci))
+        ends.sort(key=lambda b: b[0])
+        starts.sort(key=lambda b: b[0])
+        return cls(rows, exact, [b[0] for b in ends], [(b[1], b[2]) for b in ends], no_end,
+                   [b[0] for b in starts], [(b[1], b[2]) for b in starts], no_start)
+
+    def matching(self, vkey: UpstreamKey, target: str) -> list[tuple[_Row, Criterion]]:
+        """Each row with a criterion holding the version, with its first such criterion."""
+        at_end = bisect_left(self.ends, vkey)  # ranges ending at or above the version from here
+        at_start = bisect_right(self.starts, vkey)  # ranges starting at or below it up to here
+        if len(self.ends) - at_end + len(self.no_end) <= at_start + len(self.no_start):
+            ranges: tuple[Sequence[tuple[int, int]], ...] = (self.by_end[at_end:], self.no_end)
+        else:
+            ranges = (self.by_start[:at_start], self.no_start)
+        first: dict[int, int] = {}
+        for candidates in (self.exact.get(vkey, ()), *ranges):
+            for ri, ci in candidates:
+                if ci < first.get(ri, 1 << 30) and self.rows[ri].criteria[ci].matches(vkey, target):
+                    first[ri] = ci
+        return [(self.rows[ri], self.rows[ri].criteria[first[ri]]) for ri in sorted(first)]
+
+
 @dataclass(slots=True)
 class CpeHits:
     hits: list[Hit]
@@ -271,40 +372,46 @@ class CpeHits:
 
 
 class CpeMatcher:
-    """Reads the criteria of a package's products and turns the matching ones into Hits."""
+    """Reads the criteria of a package's products (each product once per match call) and turns
+    the matching ones into Hits."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.lookups = 0
+        self._products: dict[tuple[str, str], _Product] = {}
+
+    def product(self, vendor: str, product: str) -> _Product:
+        cached = self._products.get((vendor, product))
+        if cached is not None:
+            return cached
+        self.lookups += 1
+        rows: list[_Row] = []
+        for feed, vid, data, *meta in self.conn.execute(_QUERY, (vendor, product)).fetchall():
+            crits = tuple(c for c in map(prepare, orjson.loads(data)) if c is not None)
+            if not crits:
+                continue
+            fixed = sorted({f for c in crits if (f := c.fix) is not None}, key=_sort_key)
+            rows.append(_Row(feed, vid, crits, fixed, tuple(meta)))
+        found = self._products[(vendor, product)] = _Product.of(rows)
+        return found
 
     def hits(self, query: CpeQuery, vkey: UpstreamKey) -> CpeHits:
         found = CpeHits([], {})
         seen: set[tuple[str, str]] = set()
         for product in query.products:
-            self.lookups += 1
-            rows = self.conn.execute(_QUERY, (product.vendor, product.product)).fetchall()
-            for feed, vid, data, summary, rating, cvss, published, refs, aliases, related in rows:
-                if (feed, vid) in seen:
+            for row, crit in self.product(product.vendor, product.product).matching(vkey, product.target):
+                if (row.feed, row.id) in seen:
                     continue
-                crits = orjson.loads(data)
-                for crit in crits:
-                    ok, fix, text = evaluate(crit, vkey, product.target)
-                    if ok:
-                        break
-                else:
-                    continue
-                seen.add((feed, vid))
-                fixed = sorted({c[3] for c in crits if c[3] and not c[4] and _key(c[3]) is not None},
-                               key=_sort_key)
-                criteria = f"cpe:2.3:a:{product.vendor}:{product.product}:{crit[0]}"
-                evidence = f"NVD {criteria} {text}"
+                seen.add((row.feed, row.id))
+                summary, rating, cvss, published, refs, aliases, related = row.meta
+                evidence = f"NVD cpe:2.3:a:{product.vendor}:{product.product}:{crit.rest} {crit.text}"
                 if product.via:
                     evidence += f" (the same product as {product.via})"
-                if crit[3] and crit[4]:
-                    found.last_affected[vid] = crit[3]
-                found.hits.append(Hit(feed, vid, CPE_ECOSYSTEM, summary, rating, cvss, published,
+                if crit.last_affected:
+                    found.last_affected[row.id] = crit.last_affected
+                found.hits.append(Hit(row.feed, row.id, CPE_ECOSYSTEM, summary, rating, cvss, published,
                                       orjson.loads(refs) if refs else [],
-                                      orjson.loads(aliases) if aliases else [], fixed, fix, evidence,
+                                      orjson.loads(aliases) if aliases else [], row.fixed, crit.fix, evidence,
                                       orjson.loads(related) if related else []))
         return found
 
