@@ -85,7 +85,7 @@ def test_fuzz_layers(blobs: list[bytes]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "oci"
         write_oci(root, [(build([Layer([], raw=b) for b in blobs]), "1")])
-        check_reader(lambda: _walk(f"oci:{root}:1"))
+        check_reader(lambda: _walk(f"oci:{root}:1"), "layers")
 
 
 @FUZZ
@@ -102,7 +102,7 @@ def test_fuzz_layers_through_the_catalogers(blobs: list[bytes]) -> None:
             with open_image(f"oci:{root}:1", SourceOptions(limits=LIMITS)) as src:
                 inventory(src, LIMITS)
 
-        check_reader(run)
+        check_reader(run, "catalogers")
 
 
 @FUZZ
@@ -112,7 +112,7 @@ def test_fuzz_docker_archives(blobs: list[bytes], data: st.DataObject) -> None:
         archive = Path(tmp) / "img.tar"
         write_docker_archive(archive, [Layer([], raw=b) for b in blobs])
         archive.write_bytes(data.draw(mutated(archive.read_bytes())))
-        check_reader(lambda: _walk(f"docker-archive:{archive}"))
+        check_reader(lambda: _walk(f"docker-archive:{archive}"), "docker-archive")
 
 
 # -- manifests, indexes, configs --------------------------------------------------------------------
@@ -185,4 +185,4 @@ def test_fuzz_manifests_indexes_and_configs(which: str, data: st.DataObject) -> 
         index_doc["manifests"][0].update(_put(root, manifest))
         index = data.draw(documents(index_doc)) if which == "index" else json.dumps(index_doc).encode()
         _layout(root, index)
-        check_reader(lambda: _walk(f"oci:{root}"))
+        check_reader(lambda: _walk(f"oci:{root}"), f"oci {which}")

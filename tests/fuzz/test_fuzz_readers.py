@@ -37,11 +37,11 @@ def damaged(draw: st.DrawFn, data: bytes) -> tuple[bytes, str]:
     return draw(mutated(gzip.compress(data, mtime=0))), ".gz"
 
 
-def _run_file(data: bytes, suffix: str, call: Any) -> None:
+def _run_file(data: bytes, suffix: str, call: Any, target: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"input{suffix}"
         path.write_bytes(data)
-        check_reader(lambda: call(str(path)))
+        check_reader(lambda: call(str(path)), target)
 
 
 # -- YAML (audit) ----------------------------------------------------------------------------------
@@ -80,7 +80,8 @@ def yaml_files(draw: st.DrawFn) -> bytes:
 @given(yaml_files(), st.data())
 def test_fuzz_yaml_audit(text: bytes, data: st.DataObject) -> None:
     audit = analyzers.get("audit")
-    _run_file(data.draw(mutated(text)), ".yaml", lambda path: audit.run([path], audit.options(workers=0)))
+    _run_file(data.draw(mutated(text)), ".yaml", lambda path: audit.run([path], audit.options(workers=0)),
+              "yaml")
 
 
 # -- JSON lines: Kubernetes audit (detect) ---------------------------------------------------------
@@ -123,7 +124,7 @@ AUDIT_EVENT = st.fixed_dictionaries({
                           st.binary(max_size=80)), max_size=20), st.data())
 def test_fuzz_k8s_audit_json_lines(lines: list[bytes], data: st.DataObject) -> None:
     raw, suffix = data.draw(damaged(b"\n".join(lines) + b"\n"))
-    _run_file(raw, ".log" + suffix, _detect("k8s-audit"))
+    _run_file(raw, ".log" + suffix, _detect("k8s-audit"), "k8s-audit")
 
 
 # -- CloudTrail (detect) ---------------------------------------------------------------------------
@@ -163,7 +164,7 @@ def trails(draw: st.DrawFn) -> bytes:
 @given(trails(), st.data())
 def test_fuzz_cloudtrail(doc: bytes, data: st.DataObject) -> None:
     raw, suffix = data.draw(damaged(doc))
-    _run_file(raw, ".json" + suffix, _detect("cloudtrail"))
+    _run_file(raw, ".json" + suffix, _detect("cloudtrail"), "cloudtrail")
 
 
 # -- VPC Flow Logs (network) -----------------------------------------------------------------------
@@ -196,7 +197,8 @@ def flow_logs(draw: st.DrawFn) -> bytes:
 def test_fuzz_vpc_flow_logs(text: bytes, data: st.DataObject) -> None:
     network = analyzers.get("network")
     raw, suffix = data.draw(damaged(text))
-    _run_file(raw, ".log" + suffix, lambda path: network.run([path], network.options(source="vpc-flow")))
+    _run_file(raw, ".log" + suffix, lambda path: network.run([path], network.options(source="vpc-flow")),
+              "vpc-flow")
 
 
 # -- pcap (network) --------------------------------------------------------------------------------
@@ -237,4 +239,4 @@ def captures(draw: st.DrawFn) -> bytes:
 def test_fuzz_pcap(capture: bytes, data: st.DataObject) -> None:
     network = analyzers.get("network")
     raw = data.draw(mutated(capture))
-    _run_file(raw, ".pcap", lambda path: network.run([path], network.options(source="pcap")))
+    _run_file(raw, ".pcap", lambda path: network.run([path], network.options(source="pcap")), "pcap")
