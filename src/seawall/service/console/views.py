@@ -9,6 +9,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qs, quote
 
+import orjson
 from fastapi import APIRouter, Depends, FastAPI, Request
 from starlette.responses import RedirectResponse, Response
 
@@ -498,6 +499,45 @@ def mount(app: FastAPI, service: Service) -> None:
                 highlight=highlight or "",
                 marked=marked,
                 payload=netmap.payload(doc, marked),
+            ),
+        )
+
+    # -- raw events from the archive -----------------------------------------------------------
+    @router.get("/events")
+    def events(
+        request: Request,
+        workload: str | None = None,
+        source: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        contains: str | None = None,
+    ) -> Response:
+        who = need(request)
+        from seawall.service.archive import EventQuery, read_events
+
+        window = _window(since, until)
+        q = EventQuery(
+            source=source or None,
+            workload=(workload or "").split("/")[-1] or None,
+            since=parse_iso(window[0]) if window[0] else None,
+            until=parse_iso(window[1]) if window[1] else None,
+            contains=contains or None,
+            limit=500,
+        )
+        items = read_events(service.archive_root, service.formats, q)
+        for item in items:
+            ev = item.get("event")
+            item["text"] = ev if isinstance(ev, str) else orjson.dumps(ev).decode()
+        return render.page(
+            "events.html",
+            **ctx(
+                request,
+                who,
+                "/incidents",
+                items=items,
+                workload=workload or "",
+                since=window[0] or "",
+                until=window[1] or "",
             ),
         )
 

@@ -289,31 +289,3 @@ def retry_dead(store: Store, actor: str, channel: str | None = None) -> int:
         )
         store.audit(conn, actor, "notify.retry", f"channel:{channel or '*'}", {"messages": n})
     return int(n)
-
-
-def enqueue_test(store: Store, channel: str, actor: str) -> None:
-    """A test message for one channel (POST /notifications/test)."""
-    now = now_iso()
-    msg: dict[str, Any] = {
-        "schema": "seawall.notification/v1",
-        "event": "test",
-        "text": f"seawall test message from {actor}",
-        "incident": None,
-        "changes": {},
-        "steps": [],
-        "sent_at": now,
-    }
-    with store.write() as conn:
-        conn.execute(
-            insert(outbox).values(
-                channel=channel,
-                incident_id=None,
-                event="test",
-                payload=json_dumps(msg),
-                state="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-                updated_at=now,
-            )
-        )
