@@ -348,3 +348,74 @@ def test_pending_messages_survive_kill_9(tmp_path: Path, endpoints: tuple[Receiv
         assert sorted(ids) == sorted(incidents)  # each once: nothing lost, nothing repeated
     finally:
         svc.kill()
+
+
+def test_a_message_waiting_for_its_retry_holds_back_the_later_ones_of_its_channel(tmp_path: Path) -> None:
+    """The outbox on a real store and a real webhook endpoint: while the oldest message of a
+    channel waits for its retry, the later ones (already due) are not sent before it; another
+    channel is not held back; once the endpoint is up, the channel gets them in order."""
+    from sqlalchemy import insert, select, update
+
+    from seawall.service.notify.config import Settings
+    from seawall.service.notify.outbox import deliver
+    from seawall.service.notify.webhook import WebhookChannel
+    from seawall.service.store import Store
+    from seawall.service.tables import outbox
+    from seawall.service.timeutil import now_iso, shift
+
+    hooks = Receiver()
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    try:
+        store.migrate()
+        now = now_iso()
+        with store.write() as conn:
+            for channel, event in (
+                ("a", "opened"),
+                ("a", "acknowledged"),
+                ("b", "opened"),
+                ("a", "resolved"),
+            ):
+                conn.execute(
+                    insert(outbox).values(
+                        channel=channel,
+                        incident_id=1,
+                        event="state",
+                        payload=orjson.dumps({"event": event, "channel": channel}).decode(),
+                        state="pending",
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        channels = {
+            n: WebhookChannel({"name": n, "url": f"{hooks.url}/{n}", "secret": SECRET, "timeout": 5})
+            for n in ("a", "b")
+        }
+        s = Settings(base_seconds=30, max_seconds=60)
+        hooks.down = True
+        assert deliver(store, channels, s) == 0  # a: its first fails, the rest wait; b: fails too
+        hooks.down = False
+        assert deliver(store, channels, s) == 0  # both first messages wait for their retry (30 s)
+        assert hooks.requests == []
+        with store.write() as conn:  # b's retry is due: b is sent, a stays held behind its first
+            conn.execute(update(outbox).where(outbox.c.channel == "b").values(next_attempt_at=now))
+        assert deliver(store, channels, s) == 1
+        assert [verify(r)["event"] for r in hooks.on("/b")] == ["opened"] and hooks.on("/a") == []
+        with store.write() as conn:  # a's retry is due: all three, in their order
+            conn.execute(
+                update(outbox).where(outbox.c.state == "pending").values(next_attempt_at=shift(now, -1))
+            )
+        assert deliver(store, channels, s) == 3
+        assert [verify(r)["event"] for r in hooks.on("/a")] == ["opened", "acknowledged", "resolved"]
+        with store.read() as conn:
+            rows = conn.execute(select(outbox.c.channel, outbox.c.attempts, outbox.c.state)).all()
+        assert sorted(rows) == [
+            ("a", 1, "delivered"),
+            ("a", 1, "delivered"),
+            ("a", 2, "delivered"),
+            ("b", 2, "delivered"),
+        ]
+    finally:
+        store.close()
+        hooks.close()

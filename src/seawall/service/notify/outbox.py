@@ -11,10 +11,11 @@ against `notify_state.seen_updated_at`) and decides per incident at most one mes
 
 It writes one outbox row per channel of the rules that match, and the incident's new
 notify_state, in one transaction: a crash repeats nothing and loses nothing. `deliver` sends the
-due rows of each channel in order; a failure leaves the row pending with exponential backoff (a
-channel that fails is not tried again in the same pass, so its later messages keep their order),
-and after `max_attempts` the row is `dead`, shown in the console and in /metrics until an admin
-retries it.
+due rows of each channel in order; a failure leaves the row pending with exponential backoff, and
+the channel's later messages wait behind it (not tried in the same pass, nor in a later one while
+the failed message waits for its retry), so a channel is told the changes in the order they
+came. After `max_attempts` the row is `dead` (and no longer holds the channel back), shown in
+the console and in /metrics until an admin retries it.
 """
 
 from __future__ import annotations
@@ -207,20 +208,44 @@ def backoff(attempts: int, s: Settings) -> float:
     return delay * random.uniform(0.8, 1.2)
 
 
-def deliver(store: Store, channels: dict[str, Channel], s: Settings, counters: Counters | None = None) -> int:
-    """Send the due messages. Returns how many were delivered."""
-    now = now_iso()
+def _due(store: Store, now: str) -> list[Any]:
+    """The messages to send now, in order per channel: a channel's pending messages from its
+    oldest, up to the first that is not due yet (one waiting for its retry holds back the later
+    ones of its channel, so that "acknowledged" is never told after "resolved")."""
+    out: list[Any] = []
     with store.read() as conn:
-        due = (
-            conn.execute(
-                select(outbox.c.id, outbox.c.channel, outbox.c.payload, outbox.c.attempts)
-                .where(outbox.c.state == "pending", outbox.c.next_attempt_at <= now)
+        names = [
+            r[0]
+            for r in conn.execute(
+                select(outbox.c.channel)
+                .where(outbox.c.state == "pending")
+                .distinct()
+                .order_by(outbox.c.channel)
+            )
+        ]
+        for name in names:
+            rows = conn.execute(
+                select(
+                    outbox.c.id,
+                    outbox.c.channel,
+                    outbox.c.payload,
+                    outbox.c.attempts,
+                    outbox.c.next_attempt_at,
+                )
+                .where(outbox.c.channel == name, outbox.c.state == "pending")
                 .order_by(outbox.c.id)
                 .limit(DELIVER_LIMIT)
-            )
-            .mappings()
-            .all()
-        )
+            ).mappings()
+            for row in rows:
+                if row["next_attempt_at"] > now:
+                    break
+                out.append(row)
+    return out
+
+
+def deliver(store: Store, channels: dict[str, Channel], s: Settings, counters: Counters | None = None) -> int:
+    """Send the due messages. Returns how many were delivered."""
+    due = _due(store, now_iso())
     blocked: set[str] = set()
     sent = 0
     for row in due:
