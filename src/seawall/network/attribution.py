@@ -12,6 +12,7 @@ Then each flow is oriented client -> server (replies flipped) so edges read "who
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 
@@ -23,6 +24,7 @@ from seawall.network.inventory import IMDS_ADDRS, INTERNAL_NETS, Inventory, clas
 CODE = pl.UInt32
 OTHER_EXTERNAL = "External:/other"  # internet addresses beyond the attributor's bound
 INTERNET = "External:/internet"  # internet clients, folded in edges (detectors judge internal clients)
+OTHER_ROW, INTERNET_ROW = 0, 1  # the rows of Attributor.attrs for these two
 
 
 class Codes:
@@ -60,12 +62,65 @@ def in_ranges(ip: pl.Expr, ranges: list[tuple[int, int]]) -> pl.Expr:
     return pl.any_horizontal([ip.is_between(lo, hi) for lo, hi in ranges] or [pl.lit(False)])
 
 
+class AddressIndex:
+    """64-bit hash of an address -> its row: a direct-mapped table (a slot per value of the hash's
+    high bits, about eight slots per address, so that a lookup is two gathers per row) in front of
+    the full table, sorted (binary search, only for the rows whose slot holds another address)."""
+
+    def __init__(self) -> None:
+        self._hash = pl.Series("h", [], pl.UInt64)  # sorted
+        self._rows = pl.Series("r", [], pl.UInt32)  # in the order of _hash
+        self._cache(16)
+
+    def _cache(self, bits: int) -> None:
+        self._bits = bits
+        self._slot_hash = pl.zeros(1 << bits, pl.UInt64, eager=True)  # 0: empty
+        self._slot_row = pl.zeros(1 << bits, pl.UInt32, eager=True)
+
+    def _slot(self, hashes: pl.Series) -> pl.Series:
+        return (hashes // (1 << (64 - self._bits))).cast(pl.UInt32)
+
+    def find(self, hashes: pl.Series) -> pl.Series:
+        """The row of each hash, null where it is not in the table."""
+        slot = self._slot(hashes)
+        cached = pl.lit(self._slot_hash).gather(slot) == hashes
+        out = pl.select(pl.when(cached).then(pl.lit(self._slot_row).gather(slot)).alias("ai")).to_series()
+        if out.null_count() and len(self._hash):
+            miss = out.is_null()
+            wanted = hashes.filter(miss)
+            pos = self._hash.search_sorted(wanted).clip(0, len(self._hash) - 1).cast(pl.UInt32)
+            found = pl.select(pl.when(pl.lit(self._hash).gather(pos) == wanted)
+                              .then(pl.lit(self._rows).gather(pos))).to_series()
+            out = out.scatter(miss.arg_true(), found)
+        return out
+
+    def add(self, hashes: pl.Series, rows: pl.Series) -> None:
+        """Distinct hashes that are not in the table yet, and their rows."""
+        table = pl.DataFrame({"h": pl.concat([self._hash, hashes]), "r": pl.concat([self._rows, rows])})
+        table = table.sort("h").rechunk()
+        self._hash, self._rows = table["h"], table["r"]
+        bits = min(22, max(16, (8 * len(table)).bit_length()))
+        if bits != self._bits:  # grown: the slots again, the earliest addresses first
+            self._cache(bits)
+            hashes, rows = table.sort("r")["h"], table.sort("r")["r"]
+        slot = self._slot(hashes)
+        free = (pl.DataFrame({"s": slot, "h": hashes, "r": rows})
+                .filter(self._slot_hash.gather(slot) == 0).unique("s", keep="first", maintain_order=True))
+        self._slot_hash.scatter(free["s"], free["h"])
+        self._slot_row.scatter(free["s"], free["r"])
+
+
+_ATTRS: dict[str, pl.DataType] = {"aid": CODE(), "kid": CODE(), "iid": CODE(), "int": pl.Boolean(),
+                                  "infra": pl.Boolean(), "imds": pl.Boolean()}
+
+
 class Attributor:
     """Address -> (address code, workload key code, instance code, internal, infrastructure).
 
-    Addresses are looked up by a 64-bit hash in a sorted table (`search_sorted`): per batch only
+    Addresses get a dense index by their 64-bit hash (`AddressIndex`): per batch only
     the addresses never seen before are classified, all at once (IPv4 in columns, others in
-    Python), and every row gets its codes by one gather."""
+    Python), and every row gets its codes by gathers from the per-index attribute columns
+    (`attrs`)."""
 
     def __init__(self, inventory: Inventory, codes: Codes, max_addresses: int = 2_000_000,
                  context: Context | None = None) -> None:
@@ -78,25 +133,43 @@ class Attributor:
         self.other = codes.code(OTHER_EXTERNAL)
         self._internal_v4 = ipv4_ranges([*INTERNAL_NETS, *self.context.known_networks])
         self._infra_v4 = ipv4_ranges(self.context.infra_networks)
-        self._hash = pl.Series("h", [], pl.UInt64)  # sorted
-        self._table = pl.DataFrame(schema={"aid": CODE, "kid": CODE, "iid": CODE, "int": pl.Boolean,
-                                           "infra": pl.Boolean})  # rows in the order of _hash
-        self._size = 0
+        self.reset()
 
     def reset(self) -> None:
         """Forget the address table (it is rebuilt from the codes as addresses come again)."""
-        self._hash = self._hash.clear()
-        self._table = self._table.clear()
-        self._size = 0
+        # rows of `attrs` by address index; row 0: the addresses past the bound (OTHER_EXTERNAL),
+        # row 1 (INTERNET_ROW): internet clients folded into one node
+        self._index = AddressIndex()  # hash of an address -> its row of attrs
+        internet = self.codes.code(INTERNET)
+        self.attrs = pl.DataFrame({"aid": [self.other, internet], "kid": [self.other, internet],
+                                   "iid": [None, None], "int": [False, False], "infra": [False, False],
+                                   "imds": [False, False]}, schema=_ATTRS)
         self.imds_codes = set()
 
-    def _find(self, hashes: pl.Series) -> pl.Series:
-        """Row of the table for each hash, null where the address is new."""
-        if not self._size:
-            return pl.Series("pos", [None] * len(hashes), dtype=pl.UInt32)
-        pos = self._hash.search_sorted(hashes, side="left").clip(0, self._size - 1).cast(pl.UInt32)
-        hit = self._hash.gather(pos) == hashes
-        return pl.select(pl.when(hit).then(pos).otherwise(None).alias("pos")).to_series()
+    def index(self, addrs: pl.Series) -> pl.Series:
+        """The address index (row of `attrs`) of every row of `addrs` (0: past the bound)."""
+        addrs = addrs.fill_null("")
+        hashes = addrs.hash(seed=_SEED)
+        ai = self._index.find(hashes)
+        if ai.null_count():
+            missing = ai.is_null()
+            new = (pl.DataFrame({"h": hashes, "a": addrs}).filter(missing)
+                   .unique("h", keep="first", maintain_order=True))
+            fresh = self._classify(new["a"].to_list())
+            room = self.max_addresses - (self.attrs.height - 2)
+            if new.height > room:  # bounded memory: the internet addresses past the bound share one code
+                keep = fresh["int"] | (pl.int_range(new.height, eager=True) < max(room, 0))
+                new, fresh = new.filter(keep), fresh.filter(keep)
+            self._index.add(new["h"], pl.int_range(self.attrs.height, self.attrs.height + new.height,
+                                                   dtype=pl.UInt32, eager=True))
+            self.attrs = pl.concat([self.attrs, fresh], rechunk=True)
+            ai = ai.scatter(missing.arg_true(), self._index.find(hashes.filter(missing)).fill_null(OTHER_ROW))
+        return ai
+
+    def _codes_for(self, addrs: pl.Series) -> pl.DataFrame:
+        """aid, kid, iid, int, infra for every row of `addrs`."""
+        rows = self.index(addrs)  # first: it may add rows to attrs
+        return self.attrs.select("aid", "kid", "iid", "int", "infra")[rows]
 
     def _classify(self, addrs: list[str]) -> pl.DataFrame:
         """aid, kid, iid, int, infra of new addresses (in order)."""
@@ -132,40 +205,9 @@ class Attributor:
             infras.append(bool(infra))
             if key.startswith("InstanceMetadata:"):
                 self.imds_codes.add(kid)
-        return pl.DataFrame({"aid": aids, "kid": kids, "iid": iids, "int": ints, "infra": infras},
-                            schema=self._table.schema)
-
-    def _codes_for(self, addrs: pl.Series) -> pl.DataFrame:
-        """aid, kid, iid, int, infra for every row of `addrs`."""
-        addrs = addrs.fill_null("")
-        hashes = addrs.hash(seed=_SEED)
-        pos = self._find(hashes)
-        if pos.null_count():
-            new = (pl.DataFrame({"h": hashes, "a": addrs}).filter(pos.is_null())
-                   .unique("h", keep="first", maintain_order=True))
-            room = self.max_addresses - self._size
-            if new.height > room:  # bounded memory: the internet addresses past the bound share one code
-                fresh = self._classify(new["a"].to_list())
-                keep = fresh["int"] | (pl.int_range(new.height, eager=True) < max(room, 0))
-                new, fresh = new.filter(keep), fresh.filter(keep)
-            else:
-                fresh = self._classify(new["a"].to_list())
-            merged = pl.concat([pl.DataFrame({"h": self._hash}).hstack(self._table),
-                                new.select("h").hstack(fresh)]).sort("h")
-            self._hash, self._table = merged["h"], merged.drop("h")
-            self._size = merged.height
-            pos = self._find(hashes)
-        table = self._table[pos.fill_null(0)]
-        if pos.null_count():
-            over = pos.is_null()
-            table = table.with_columns(
-                pl.when(over).then(pl.lit(self.other, CODE)).otherwise(pl.col("aid")).alias("aid"),
-                pl.when(over).then(pl.lit(self.other, CODE)).otherwise(pl.col("kid")).alias("kid"),
-                pl.when(over).then(None).otherwise(pl.col("iid")).alias("iid"),
-                pl.when(over).then(False).otherwise(pl.col("int")).alias("int"),
-                pl.when(over).then(False).otherwise(pl.col("infra")).alias("infra"),
-            )
-        return table
+        imds = [k in self.imds_codes for k in kids]
+        return pl.DataFrame({"aid": aids, "kid": kids, "iid": iids, "int": ints, "infra": infras,
+                             "imds": imds}, schema=_ATTRS)
 
     def _identity_codes(self, frame: pl.DataFrame, side: str) -> pl.DataFrame:
         """key/inst codes of the identity a record carries (null where it carries none), by the
@@ -253,13 +295,43 @@ SERVICE_PORTS = (
 )
 
 
-def orient(lf: pl.LazyFrame, service_ports: Iterable[int] = SERVICE_PORTS) -> pl.LazyFrame:
-    """client/server columns: replies (is_reply; else the side on a well-known or service port
-    talking to one that is not; else the ephemeral range; else the lower port) flipped; `resp`
-    says the record was the server's side."""
+@functools.cache
+def _port_table(ports: tuple[int, ...]) -> pl.Series:
+    return pl.zeros(65536, pl.Boolean, eager=True).scatter([p for p in ports if 0 < p < 65536], True)
+
+
+@functools.cache
+def _port_rank(ports: tuple[int, ...]) -> pl.Series:
+    """Per port, how much it looks like a server's: the tests of `is_response` in order as bits
+    (well-known, service, below the ephemeral range), then the lower port."""
+    service = set(ports)
+    return pl.Series([(((p < 1024) << 2) | ((p in service and p > 0) << 1) | (p < 32768)) << 16 | (65535 - p)
+                      for p in range(65536)], dtype=pl.UInt32)
+
+
+def ports_in_range(frame: pl.DataFrame) -> bool:
+    """Every src_port and dst_port is a port number (0-65535, none missing)."""
+    sp, dp = frame["src_port"], frame["dst_port"]
+    if not frame.height:
+        return True
+    if sp.null_count() or dp.null_count():
+        return False
+    ports = pl.col("src_port", "dst_port")
+    lo, hi = frame.select(pl.min_horizontal(ports.min()).alias("lo"),
+                          pl.max_horizontal(ports.max()).alias("hi")).row(0)
+    return bool(lo >= 0 and hi <= 65535)
+
+
+def is_response(service_ports: Iterable[int] = SERVICE_PORTS, in_range: bool = False) -> pl.Expr:
+    """The record is the server's side: is_reply; else the side on a well-known or service port
+    talking to one that is not; else the ephemeral range; else the lower port. `in_range`: the
+    ports are all port numbers (`ports_in_range`), so that one lookup per side decides."""
     sp, dp = pl.col("src_port"), pl.col("dst_port")
-    table = pl.Series([False] * 65536, dtype=pl.Boolean).scatter(
-        [p for p in set(service_ports) if 0 < p < 65536], True)
+    ports = tuple(sorted(set(service_ports)))
+    if in_range:
+        rank = _port_rank(ports)
+        return pl.coalesce([pl.col("is_reply"), pl.lit(rank).gather(sp) > pl.lit(rank).gather(dp)])
+    table = _port_table(ports)
     s_svc = pl.lit(table).gather(sp.cast(pl.UInt32, strict=False).fill_null(0).clip(0, 65535))
     d_svc = pl.lit(table).gather(dp.cast(pl.UInt32, strict=False).fill_null(0).clip(0, 65535))
     by_ports = (
@@ -271,7 +343,14 @@ def orient(lf: pl.LazyFrame, service_ports: Iterable[int] = SERVICE_PORTS) -> pl
         .when((dp < 32768) & (sp >= 32768)).then(False)
         .otherwise(sp < dp)
     )
-    lf = lf.with_columns(pl.coalesce([pl.col("is_reply"), by_ports.fill_null(False)]).alias("resp"))
+    return pl.coalesce([pl.col("is_reply"), by_ports.fill_null(False)])
+
+
+def orient(lf: pl.LazyFrame, service_ports: Iterable[int] = SERVICE_PORTS,
+           in_range: bool = False) -> pl.LazyFrame:
+    """client/server columns: replies (`is_response`) flipped; `resp` says the record was the
+    server's side."""
+    lf = lf.with_columns(is_response(service_ports, in_range).alias("resp"))
     resp = pl.col("resp")
     cols = []
     for field in ("key", "inst", "int", "aid", "port", "infra"):

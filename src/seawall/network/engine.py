@@ -14,7 +14,16 @@ from typing import Any
 import polars as pl
 
 from seawall.core.errors import InputError
-from seawall.network.attribution import CODE, INTERNET, Attributor, Codes, orient
+from seawall.network.attribution import (
+    CODE,
+    INTERNET,
+    INTERNET_ROW,
+    Attributor,
+    Codes,
+    is_response,
+    orient,
+    ports_in_range,
+)
 from seawall.network.base import DNS_SCHEMA, FLOW_SCHEMA, FlowBatch, conform
 from seawall.network.context import Context
 from seawall.network.inventory import Inventory
@@ -50,11 +59,13 @@ class Partial:
     parts: list[pl.DataFrame] = field(default_factory=list)
     base_rows: int = 0
     pending_rows: int = 0
+    reduced: bool = True  # parts[0] is reduced (a part may repeat keys: it is not, until compacted)
 
     def add(self, frame: pl.DataFrame) -> None:
         if not frame.height:
             return
         self.parts.append(frame)
+        self.reduced = False
         self.pending_rows += frame.height
         if self.pending_rows >= max(self.base_rows, _MIN_PENDING) or len(self.parts) >= _MAX_PARTS:
             self.compacted()
@@ -65,15 +76,19 @@ class Partial:
     def result(self, schema: dict[str, Any]) -> pl.DataFrame:
         if not self.parts:
             return pl.DataFrame(schema=schema)
-        return self.parts[0] if len(self.parts) == 1 else self._reduced()
+        return self.parts[0] if len(self.parts) == 1 and self.reduced else self._reduced()
+
+    def restore(self, frame: pl.DataFrame | None) -> None:
+        self.parts = [frame] if frame is not None and frame.height else []
+        self.base_rows, self.pending_rows, self.reduced = (self.parts[0].height if self.parts else 0), 0, True
 
     def compacted(self) -> pl.DataFrame | None:
         """The parts reduced to one (kept so), or None when there is nothing yet."""
         if not self.parts:
             return None
-        if len(self.parts) > 1:
+        if len(self.parts) > 1 or not self.reduced:
             self.parts = [self._reduced()]
-        self.base_rows, self.pending_rows = self.parts[0].height, 0
+        self.base_rows, self.pending_rows, self.reduced = self.parts[0].height, 0, True
         return self.parts[0]
 
 
@@ -90,12 +105,28 @@ def reduce_links(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 def reduce_edges(df: pl.DataFrame) -> pl.DataFrame:
     """Edges of the same (client, server, port, protocol) as one: counts summed, times spanned."""
-    return df.lazy().group_by(EDGE_KEYS).agg(
+    return _reduce_edges(df.lazy()).collect()
+
+
+def links_to_edges(links: pl.DataFrame) -> pl.DataFrame:
+    """`reduce_edges` of links (unique on LINK_KEYS): only the servers with more than one address
+    (workloads) have links to merge; the others' links are their edges already."""
+    columns = reduce_edges(links.clear()).columns
+    many = links.group_by("s_key").agg(pl.col("s_addr").n_unique() > 1).filter("s_addr")["s_key"]
+    if not len(many):
+        return links.select(columns)
+    multi = pl.col("s_key").is_in(many.implode())
+    return pl.concat([links.filter(~multi).select(columns),
+                      reduce_edges(links.filter(multi)).select(columns)])
+
+
+def _reduce_edges(df: pl.LazyFrame) -> pl.LazyFrame:
+    return df.group_by(EDGE_KEYS).agg(
         *_sums("bytes", "packets", "flows", "rejects", "answered", "cross_replica"),
         pl.col("first").min(), pl.col("last").max(),
         # deterministic whatever the batching: min/max, never first()
         pl.col("s_addr").min(), pl.col("c_int").max(), pl.col("s_int").max(),
-    ).collect()
+    )
 
 
 def _egress_reduce(lf: pl.LazyFrame) -> pl.LazyFrame:
@@ -116,6 +147,18 @@ def _scans_reduce(lf: pl.LazyFrame) -> pl.LazyFrame:
                                       pl.col("last").max())
 
 
+def reduce_events(lf: pl.LazyFrame, max_events: int) -> pl.LazyFrame:
+    """One start per connection (client address and port) of a pair, its earliest; of a pair
+    with more than `max_events` connections, only the first ones (by time, then client)."""
+    conn = lf.group_by([*PAIR_KEYS, "c_addr", "c_port"]).agg(pl.col("t").min())
+    many = pl.len().over(PAIR_KEYS) > max_events  # few pairs: only they are sorted
+    return pl.concat([
+        conn.filter(~many),
+        conn.filter(many).sort(["t", "c_addr", "c_port"]).group_by(PAIR_KEYS, maintain_order=True)
+        .head(max_events),
+    ])
+
+
 def reducers(options: NetworkOptions) -> dict[str, Callable[[pl.DataFrame], pl.DataFrame]]:
     """How to merge the tables of several `Collected` (same columns, any key type): the reduce of
     each, so that aggregates made apart (files in Spark executors) fold as one process would."""
@@ -124,9 +167,7 @@ def reducers(options: NetworkOptions) -> dict[str, Callable[[pl.DataFrame], pl.D
         return lambda frame: reduce(frame.lazy()).collect()
 
     def events(lf: pl.LazyFrame) -> pl.LazyFrame:
-        conn = lf.group_by([*PAIR_KEYS, "c_addr", "c_port"]).agg(pl.col("t").min())
-        return conn.sort(["t", "c_addr", "c_port"]).group_by(PAIR_KEYS, maintain_order=True).head(
-            options.beacon_max_events)
+        return reduce_events(lf, options.beacon_max_events)
 
     return {"edges": reduce_edges, "scans": eager(_scans_reduce), "events": eager(events),
             "egress": eager(_egress_reduce), "imds": eager(_imds_reduce), "dns": eager(_dns_reduce)}
@@ -161,10 +202,7 @@ class Collector:
         self.last: int | None = None
 
     def _events_reduce(self, lf: pl.LazyFrame) -> pl.LazyFrame:
-        conn = lf.group_by([*PAIR_KEYS, "c_addr", "c_port"]).agg(pl.col("t").min())
-        return conn.sort(["t", "c_addr", "c_port"]).group_by(PAIR_KEYS, maintain_order=True).head(
-            self.options.beacon_max_events
-        )
+        return reduce_events(lf, self.options.beacon_max_events)
 
     def add(self, batch: FlowBatch) -> None:
         if batch.flows.height:
@@ -173,9 +211,134 @@ class Collector:
             self._add_dns(conform(batch.dns, DNS_SCHEMA))
 
     def _add_flows(self, flows: pl.DataFrame) -> None:
+        plain = not self.attributor.inventory.by_ip_port and all(
+            flows[f"{side}_id_name"].null_count() == flows.height for side in ("src", "dst"))
+        frames = self._aggregate_by_address(flows) if plain else self._aggregate(flows)
+        links, events, egress, imds_hits, span = frames
+        self.links.add(links)
+        self.events.add(events)
+        self.egress.add(egress)
+        self.imds.add(imds_hits)
+        lo, hi = span["lo"][0], span["hi"][0]
+        if lo is not None:
+            self.first = lo if self.first is None else min(self.first, lo)
+        if hi is not None:
+            self.last = hi if self.last is None else max(self.last, hi)
+        if flows["dst_name"].null_count() < flows.height:
+            named = flows.filter(pl.col("dst_name").is_not_null()).select("dst_addr", "dst_name").unique()
+            for addr, name in named.iter_rows():
+                self.names.setdefault(addr, set()).add(name)
+
+    def _beacon_filter(self) -> pl.Expr:
+        """Connection starts the beaconing detector looks at (of a client inside, not rejected,
+        tcp SYN or udp, not to infrastructure), on oriented rows with c_int, s_int, s_infra."""
+        opts = self.options
+        syn = pl.col("tcp_flags").is_null() | ((pl.col("tcp_flags") & 2) > 0)
+        beacon_scope = pl.lit(True) if opts.beacon_internal else ~pl.col("s_int")
+        infra_port = pl.any_horizontal(
+            [(pl.col("s_port") == p) & (pl.col("protocol") == proto) for p, proto in
+             sorted(self.context.infra_ports)] or [pl.lit(False)]
+        ).fill_null(False)
+        return (pl.col("c_int") & beacon_scope & ~pl.col("s_infra") & ~infra_port & ~pl.col("rej")
+                & pl.col("protocol").is_in([6, 17]) & (syn | (pl.col("protocol") == 17)))
+
+    def _aggregate_by_address(self, flows: pl.DataFrame) -> list[pl.DataFrame]:
+        """The batch's partial aggregates when every endpoint is attributed by its address alone
+        (no identity in the records, no IP:port in the inventory): rows are grouped by address
+        indexes (integers), and workload keys are looked up on the (far fewer) groups."""
+        at = self.attributor
+        src_ai, dst_ai = at.index(flows["src_addr"]), at.index(flows["dst_addr"])
+        attrs = at.attrs
+
+        def of(column: str, ai: str) -> pl.Expr:
+            return pl.lit(attrs[column]).gather(pl.col(ai))
+
+        resp = pl.col("resp")
+        rows = (
+            flows.lazy()
+            .select("start", "end", "protocol", "bytes", "packets", "tcp_flags", "answered",
+                    (pl.col("action") == "REJECT").alias("rej"),
+                    is_response(in_range=ports_in_range(flows)).alias("resp"),
+                    src_ai.alias("src_ai"), dst_ai.alias("dst_ai"), "src_port", "dst_port")
+            .with_columns(
+                pl.when(resp).then(pl.col("dst_ai")).otherwise(pl.col("src_ai")).alias("c_ai"),
+                pl.when(resp).then(pl.col("src_ai")).otherwise(pl.col("dst_ai")).alias("s_ai"),
+                pl.when(resp).then(pl.col("dst_port")).otherwise(pl.col("src_port")).alias("c_port"),
+                pl.when(resp).then(pl.col("src_port")).otherwise(pl.col("dst_port")).alias("s_port"),
+            )
+            .with_columns(of("int", "c_ai").alias("c_int"), of("int", "s_ai").alias("s_int"),
+                          of("infra", "s_ai").alias("s_infra"))
+            .collect()
+            .lazy()
+        )
+        ai_pair = pl.col("c_ai").cast(pl.UInt64) * (1 << 32) + pl.col("s_ai")
+        c_of = (pl.col("pair") // (1 << 32)).cast(pl.UInt32)
+        s_of = (pl.col("pair") % (1 << 32)).cast(pl.UInt32)
+
+        def kid(ai: pl.Expr) -> pl.Expr:
+            return pl.lit(attrs["kid"]).gather(ai)
+
+        def iid(ai: pl.Expr) -> pl.Expr:
+            return pl.lit(attrs["iid"]).gather(ai)
+
+        links = (
+            # inbound internet clients fold into one node: the aggregate stays bounded on public
+            # services (detections judge internal clients)
+            rows.with_columns(pl.when(pl.col("c_int")).then(pl.col("c_ai"))
+                              .otherwise(pl.lit(INTERNET_ROW, CODE)).alias("c_ai"))
+            .group_by(ai_pair.alias("pair"), "s_port", "protocol")
+            .agg(
+                pl.col("bytes").sum(),
+                pl.col("packets").sum(),
+                pl.len().cast(pl.Int64).alias("flows"),
+                pl.col("rej").sum().cast(pl.Int64).alias("rejects"),
+                # records of the server's side: the server answered (v2 logs have no flags)
+                pl.coalesce(pl.col("answered"), resp & ~pl.col("rej")).sum().cast(pl.Int64).alias("answered"),
+                pl.col("start").min().alias("first"),
+                pl.col("end").max().alias("last"),
+            )
+            .with_columns(c_of.alias("c"), s_of.alias("s"))
+            .select(
+                kid(pl.col("c")).alias("c_key"), kid(pl.col("s")).alias("s_key"),
+                pl.lit(attrs["aid"]).gather(pl.col("s")).alias("s_addr"), "s_port", "protocol", "bytes",
+                "packets", "flows", "rejects", "answered",
+                pl.when((kid(pl.col("c")) == kid(pl.col("s"))) & (iid(pl.col("c")) != iid(pl.col("s"))))
+                .then(pl.col("flows")).otherwise(0).alias("cross_replica"),
+                "first", "last",
+                pl.lit(attrs["int"]).gather(pl.col("c")).alias("c_int"),
+                pl.lit(attrs["int"]).gather(pl.col("s")).alias("s_int"),
+            )
+        )
+        events = (
+            rows.filter(self._beacon_filter())
+            .group_by(ai_pair.alias("pair"), "s_port", "c_port")
+            .agg(pl.col("start").min().alias("t"))
+            .with_columns(c_of.alias("c"), s_of.alias("s"))
+            .select(kid(pl.col("c")).alias("c_key"), pl.lit(attrs["aid"]).gather(pl.col("s")).alias("s_addr"),
+                    "s_port", pl.lit(attrs["aid"]).gather(pl.col("c")).alias("c_addr"), "c_port", "t")
+        )
+        egress = _egress_reduce(
+            rows.filter(of("int", "src_ai") & ~of("int", "dst_ai"))
+            .group_by("src_ai", (pl.col("start") // 3600 * 3600).alias("hour"))
+            .agg(pl.col("bytes").sum(), pl.len().cast(pl.Int64).alias("flows"))
+            .select(kid(pl.col("src_ai")).alias("src_key"), "hour", "bytes", "flows")
+        )
+        imds = _imds_reduce(
+            rows.filter(of("imds", "s_ai"))
+            .group_by("c_ai")
+            .agg(pl.len().cast(pl.Int64).alias("flows"), pl.col("bytes").sum(),
+                 pl.col("start").min().alias("first"), pl.col("end").max().alias("last"))
+            .select(kid(pl.col("c_ai")).alias("c_key"), "flows", "bytes", "first", "last")
+        )
+        span = rows.select(pl.col("start").min().alias("lo"), pl.col("end").max().alias("hi"))
+        return pl.collect_all([links, events, egress, imds, span])
+
+    def _aggregate(self, flows: pl.DataFrame) -> list[pl.DataFrame]:
+        """The batch's partial aggregates, endpoints attributed row by row (identities the
+        records carry, the inventory's IP:port)."""
         # attribute + orient once, keep only the integer-coded columns the aggregations need
         lf = (
-            orient(self.attributor.attribute(flows))
+            orient(self.attributor.attribute(flows), in_range=ports_in_range(flows))
             .select(
                 "c_key", "s_key", "c_inst", "s_inst", "c_int", "s_int", "s_infra", "src_key", "src_int",
                 "dst_int", "s_port", "c_port", "protocol", "bytes", "packets", "start", "end", "resp",
@@ -189,16 +352,9 @@ class Collector:
             .lazy()
         )
         reject = pl.col("rej").cast(pl.Int64)
-        opts = self.options
-        syn = pl.col("tcp_flags").is_null() | ((pl.col("tcp_flags") & 2) > 0)
-        beacon_scope = pl.lit(True) if opts.beacon_internal else ~pl.col("s_int")
-        infra_port = pl.any_horizontal(
-            [(pl.col("s_port") == p) & (pl.col("protocol") == proto) for p, proto in
-             sorted(self.context.infra_ports)] or [pl.lit(False)]
-        ).fill_null(False)
         imds = sorted(self.attributor.imds_codes)
         internet = self.codes.code(INTERNET)
-        frames = pl.collect_all(
+        return pl.collect_all(
             [
                 # inbound internet clients fold into one node: the aggregate stays bounded on
                 # public services (detections judge internal clients)
@@ -224,15 +380,7 @@ class Collector:
                     pl.col("c_int").max(),
                     pl.col("s_int").max(),
                 ),
-                lf.filter(
-                    pl.col("c_int")
-                    & beacon_scope
-                    & ~pl.col("s_infra")
-                    & ~infra_port
-                    & ~pl.col("rej")
-                    & pl.col("protocol").is_in([6, 17])
-                    & (syn | (pl.col("protocol") == 17))
-                )
+                lf.filter(self._beacon_filter())
                 .group_by([*PAIR_KEYS, "c_addr", "c_port"])
                 .agg(pl.col("start").min().alias("t")),
                 lf.filter(pl.col("src_int") & ~pl.col("dst_int"))
@@ -249,20 +397,6 @@ class Collector:
                 lf.select(pl.col("start").min().alias("lo"), pl.col("end").max().alias("hi")),
             ]
         )
-        links, events, egress, imds_hits, span = frames
-        self.links.add(links)
-        self.events.add(events)
-        self.egress.add(egress)
-        self.imds.add(imds_hits)
-        lo, hi = span["lo"][0], span["hi"][0]
-        if lo is not None:
-            self.first = lo if self.first is None else min(self.first, lo)
-        if hi is not None:
-            self.last = hi if self.last is None else max(self.last, hi)
-        if flows["dst_name"].null_count() < flows.height:
-            named = flows.filter(pl.col("dst_name").is_not_null()).select("dst_addr", "dst_name").unique()
-            for addr, name in named.iter_rows():
-                self.names.setdefault(addr, set()).add(name)
 
     def _add_dns(self, dns: pl.DataFrame) -> None:
         lf = self.attributor.attribute(dns, ("src",))
@@ -298,8 +432,7 @@ class Collector:
             self.codes.index = {v: i for i, v in enumerate(self.codes.values)}
             self.attributor.reset()
             for name, part in self._partials().items():
-                part.parts = [tables[name]] if name in tables and tables[name].height else []
-                part.base_rows, part.pending_rows = (part.parts[0].height if part.parts else 0), 0
+                part.restore(tables.get(name))
             self.names = {}
             for addr, name in tables["names"].iter_rows():
                 self.names.setdefault(str(addr), set()).add(str(name))
@@ -339,7 +472,7 @@ class Collector:
             links.lazy().filter(pl.col("c_int") & pl.col("s_int") & (pl.col("c_key") != pl.col("s_key")))
         ).collect()
         return Collected(
-            edges=dec(reduce_edges(links), ["c_key", "s_key", "s_addr"]),
+            edges=dec(links_to_edges(links), ["c_key", "s_key", "s_addr"]),
             scans=dec(scans, ["c_key", "s_key", "s_addr"]),
             events=dec(self._rekey(self.events.result(EVENT_SCHEMA), remap, ["c_key"], self._events_reduce),
                        ["c_key", "s_addr", "c_addr"]),

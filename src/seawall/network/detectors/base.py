@@ -9,10 +9,12 @@ from functools import cache
 from importlib import resources
 from typing import Any, Protocol
 
+import polars as pl
 import yaml
 
 from seawall.checks import CheckSpec, specs_from_mapping_of_ids
 from seawall.core.models import Finding, FindingKind, Location, Resource, Severity
+from seawall.network.attribution import in_ranges, ipv4_ranges
 from seawall.network.baseline import Baseline
 from seawall.network.context import Context as NetContext
 from seawall.network.engine import Collected
@@ -20,6 +22,9 @@ from seawall.network.intel import Intel
 from seawall.network.inventory import Inventory, split_key
 from seawall.network.options import NetworkOptions
 from seawall.secrets import SecretScanner, redact_text
+
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_V4 = rf"^{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}$"
 
 
 @dataclass
@@ -36,6 +41,24 @@ class Context:
         """A well-known infrastructure address: by range, or by a name seen for it."""
         return self.env.is_infra_address(addr) or any(
             self.env.is_infra_name(n) for n in self.data.names.get(addr, ()))
+
+    def infra_among(self, addrs: pl.Series) -> list[str]:
+        """The distinct addresses of `addrs` that `is_infra` (IPv4 in columns, the rest one by one)."""
+        distinct = addrs.drop_nulls().unique()
+        ranges = ipv4_ranges(self.env.infra_networks)
+        canonical = distinct.str.contains(_CANONICAL_V4)  # what ipaddress parses as IPv4
+        v4 = distinct.filter(canonical)
+        octets = v4.str.split_exact(".", 3).struct.unnest()
+        ip = pl.lit(0, pl.UInt64)
+        for name in octets.columns:
+            ip = ip * 256 + pl.col(name).cast(pl.UInt64)
+        hits: set[str] = set()
+        if len(v4):
+            hits.update(v4.filter(octets.select(in_ranges(ip, ranges).alias("hit"))["hit"]).to_list())
+        hits.update(a for a in distinct.filter(~canonical).to_list() if self.env.is_infra_address(a))
+        hits.update(a for a in set(self.data.names).intersection(distinct.to_list())
+                    if any(self.env.is_infra_name(n) for n in self.data.names[a]))
+        return sorted(hits)
 
 
 class Detector(Protocol):

@@ -15,32 +15,30 @@ class Beaconing:
     def run(self, ctx: Context) -> list[Finding]:
         o = ctx.options
         ev = ctx.data.events
+        # a pair with fewer connections than a beacon needs is never one (each row is a connection)
+        ev = ev.filter(pl.len().over(PAIR_KEYS) >= o.beacon_min_connections)
         if not ev.height:
             return []
         # well-known infrastructure (NTP, DNS, AWS endpoints, mirrors: ranges and names from the
         # context) is periodic by design; infrastructure ranges and ports were left out while reading
-        addrs = ev["s_addr"].unique().to_list()
-        infra = [a for a in addrs if ctx.is_infra(a)]
+        infra = ctx.infra_among(ev["s_addr"])
         if infra:
             ev = ev.filter(~pl.col("s_addr").is_in(infra))
         if o.learning_period is not None and ctx.data.first is not None:
             # periodic connections that already ran in the learning period are the usual ones
-            known = ev.group_by(PAIR_KEYS).agg(pl.col("t").min().alias("t0")).filter(
-                pl.col("t0") < ctx.data.first + o.learning_period)
-            ev = ev.join(known.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
+            ev = ev.filter(pl.col("t").min().over(PAIR_KEYS) >= ctx.data.first + o.learning_period)
         # one event per connection start per pair (several client addresses = replicas merge)
+        dt = pl.col("ts").list.diff(null_behavior="drop")
         stats = (
-            ev.group_by([*PAIR_KEYS, "t"])
-            .agg()
-            .sort([*PAIR_KEYS, "t"])
-            .with_columns(pl.col("t").diff().over(PAIR_KEYS).alias("dt"))
-            .group_by(PAIR_KEYS)
-            .agg(
-                pl.len().alias("n"),
-                pl.col("t").min().alias("first"),
-                pl.col("t").max().alias("last"),
-                pl.col("dt").drop_nulls().median().alias("median"),
-                (pl.col("dt").drop_nulls() - pl.col("dt").drop_nulls().median()).abs().median().alias("mad"),
+            ev.group_by(PAIR_KEYS)
+            .agg(pl.col("t").unique().sort().alias("ts"))
+            .select(
+                *PAIR_KEYS,
+                pl.col("ts").list.len().alias("n"),
+                pl.col("ts").list.first().alias("first"),
+                pl.col("ts").list.last().alias("last"),
+                dt.list.median().alias("median"),
+                dt.list.eval((pl.element() - pl.element().median()).abs().median()).list.first().alias("mad"),
             )
             .with_columns((pl.col("mad") / pl.col("median")).alias("jitter"))
             .filter(
@@ -50,7 +48,8 @@ class Beaconing:
             )
         )
         out = []
-        for (key,), group in stats.sort("n", descending=True).group_by(["c_key"], maintain_order=True):
+        ranked = stats.sort(["n", "s_addr", "s_port"], descending=[True, False, False], nulls_last=True)
+        for (key,), group in ranked.group_by(["c_key"], maintain_order=True):
             lines = [
                 f"{r['s_addr']}:{r['s_port']} every {r['median']:.0f}s (jitter {r['jitter']:.2f}, "
                 f"{r['n']} connections)"

@@ -22,14 +22,20 @@ class PortScan:
                 .with_columns(edge_class_expr().alias("s_class"))
                 .join(known, on=["c_key", "s_class", "s_port"], how="anti")
             )
-        per_client = scans.group_by("c_key").agg(
-            pl.struct("s_addr", "s_port").n_unique().alias("targets"),
+        # the strings as integer codes (a local dictionary): the counting below groups on integers
+        words = pl.concat([scans["c_key"], scans["s_key"], scans["s_addr"]]).unique().sort()
+        coded = scans.with_columns(pl.col(c).cast(pl.Enum(words)).to_physical().cast(pl.UInt64)
+                                   for c in ("c_key", "s_key", "s_addr"))
+        # (address, port) as one integer (a port of any Int32 value, or none, stays distinct)
+        port = (pl.col("s_port").cast(pl.Int64) + (1 << 31)).fill_null(1 << 32).cast(pl.UInt64)
+        target = pl.col("s_addr") * (1 << 33) + port
+        per_client = coded.group_by("c_key").agg(
+            target.n_unique().alias("targets"),
             pl.col("s_key").n_unique().alias("hosts"),
             pl.col("s_port").n_unique().alias("ports"),
             # targets that never answered (rejected, or silent: VPC Flow Logs show an unanswered
             # probe as an accepted record on the prober's side only) -- a scanner's misses
-            pl.struct("s_addr", "s_port")
-            .filter((pl.col("answered") == 0) | (pl.col("rejects") >= pl.col("flows")))
+            target.filter((pl.col("answered") == 0) | (pl.col("rejects") >= pl.col("flows")))
             .n_unique()
             .alias("rejected"),
             pl.col("flows").sum(),
@@ -37,16 +43,16 @@ class PortScan:
             pl.col("last").max(),
         )
         vertical = (
-            scans.group_by(["c_key", "s_addr"])
+            coded.group_by((pl.col("c_key") * (1 << 32) + pl.col("s_addr")).alias("c_addr"))
             .agg(pl.col("s_port").n_unique().alias("n"))
-            .group_by("c_key")
+            .group_by((pl.col("c_addr") // (1 << 32)).alias("c_key"))
             .agg(
                 pl.col("n").max().alias("max_ports"),
-                pl.col("s_addr").filter(pl.col("n") >= o.scan_ports).alias("v_hosts"),
+                (pl.col("c_addr") % (1 << 32)).filter(pl.col("n") >= o.scan_ports).alias("v_hosts"),
             )
         )
         horizontal = (
-            scans.group_by(["c_key", "s_port"])
+            coded.group_by("c_key", "s_port")
             .agg(pl.col("s_key").n_unique().alias("n"))
             .group_by("c_key")
             .agg(
@@ -69,6 +75,8 @@ class PortScan:
                 | pl.col("is_horizontal")
                 | (pl.col("rejected") >= o.scan_rejects)
             )
+            .with_columns(pl.lit(words).gather(pl.col("c_key")).alias("c_key"),
+                          pl.col("v_hosts").list.eval(pl.lit(words).gather(pl.element())))
         )
         out = []
         for r in table.sort("c_key").iter_rows(named=True):
