@@ -3,7 +3,7 @@
 # tools, PostgreSQL). As root it installs what is missing; otherwise it lists what is missing.
 set -euo pipefail
 pkgs=(docker-registry skopeo umoci mmdebstrap golang-go apache2-utils openssl tshark tcpdump
-      ca-certificates rpm db5.3-util chromium postgresql openjdk-17-jre-headless procps podman runc)
+      ca-certificates rpm db5.3-util chromium postgresql openjdk-17-jre-headless procps podman runc containerd containernetworking-plugins)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
