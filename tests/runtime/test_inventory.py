@@ -215,3 +215,67 @@ def test_sources_unreachable_socket_one_line(tmp_path: Path) -> None:
         env={"HOME": str(tmp_path)},
     )
     assert proc.returncode == 2 and "podman API: cannot reach" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+@pytest.mark.network
+def test_registry_watch_lists_ecr_through_its_api(
+    moto_ecs: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ECR: repositories and image digests/tags from DescribeRepositories/DescribeImages (moto);
+    every reference is stored; reading the new images needs the registry itself (not in moto), so
+    each is a skip with its reason, not an error."""
+    for k, v in CREDS.items():
+        monkeypatch.setenv(k, v)
+    ecr = boto3.client("ecr", region_name="us-east-1", endpoint_url=moto_ecs)
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 2,
+                "digest": "sha256:" + "1" * 64,
+            },
+            "layers": [],
+        }
+    )
+    for repo, tags in (("shop/web", ["1.4", "latest"]), ("tools/jwt", ["1"])):
+        ecr.create_repository(repositoryName=repo)
+        for tag in tags:
+            ecr.put_image(
+                repositoryName=repo,
+                imageManifest=manifest.replace("1" * 64, f"{len(repo):064x}"),
+                imageTag=tag,
+            )
+    store = tmp_path / "store.sqlite"
+    env = {**CREDS, "HOME": str(tmp_path), "AWS_EC2_METADATA_DISABLED": "true"}
+    proc = run_cli(
+        "registry",
+        "watch",
+        "ecr:us-east-1",
+        "--endpoint-url",
+        moto_ecs,
+        "--store",
+        str(store),
+        "--repository",
+        "shop/*",
+        "--format",
+        "json",
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads(proc.stdout)
+    (rnd,) = doc["target"]["metadata"]["rounds"]
+    assert rnd["repositories"] == 1 and rnd["tags"] == 2 and rnd["digests"] == 1
+    assert any("not analyzed" in w for w in doc.get("warnings", [])), doc.get("warnings")
+    from seawall.runtime.sbomstore import open_store
+
+    s = open_store(str(store))
+    try:
+        refs = dict(s.references())
+    finally:
+        s.close()
+    assert set(refs) == {
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/web:1.4",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/web:latest",
+    }
