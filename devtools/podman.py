@@ -64,6 +64,29 @@ class Podman:
         self.containers.append(name)
         return cid
 
+    def remove(self, *names: str) -> None:
+        """Remove these containers now (force, no grace period); missing ones are fine."""
+        for name in names:
+            self.run("rm", "-f", "-t", "0", name, check=False, timeout=120)
+            if name in self.containers:
+                self.containers.remove(name)
+
+    @contextmanager
+    def started(
+        self, image: str, names: tuple[str, ...], *cmd: str, label: str, extra: tuple[str, ...] = ()
+    ) -> Iterator[dict[str, str]]:
+        """Containers that exist only inside the `with` block, labelled `label` (KEY=VALUE) so that a
+        test or demo can select its own (`seawall scan running --label`); removed at the end even
+        when the block fails. Yields name -> container id."""
+        ids: dict[str, str] = {}
+        try:
+            for name in names:
+                self.remove(name)  # a leftover of an interrupted run
+                ids[name] = self.start(image, name, *cmd, extra=("--label", label, *extra))
+            yield ids
+        finally:
+            self.remove(*names)
+
     def exec(self, name: str, script: str) -> str:
         return self.run("exec", name, "sh", "-c", script).stdout
 
@@ -84,9 +107,7 @@ class Podman:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        for name in self.containers:
-            self.run("rm", "-f", "-t", "0", name, check=False, timeout=120)
-        self.containers.clear()
+        self.remove(*list(self.containers))
         if self.service is not None and self.service.poll() is None:
             os.killpg(self.service.pid, signal.SIGTERM)
             try:

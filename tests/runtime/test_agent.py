@@ -59,16 +59,17 @@ def _attack(podman: Podman, name: str) -> None:
 @pytest.mark.slow
 @pytest.mark.toolchain
 def test_agent_sees_drift_shells_and_sockets(podman: Podman, tmp_path: Path) -> None:
-    cid = podman.start(DEMO_TAG, "rt-agent", "sleep", "3600")
-    events_file = tmp_path / "events.jsonl"
-    proc = _agent(cid, "--output", str(events_file), "--duration", "12")
-    try:
-        time.sleep(2.5)  # the baseline poll
-        _attack(podman, "rt-agent")
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    with podman.started(DEMO_TAG, ("rt-agent",), "sleep", "3600", label="seawall.test=agent") as ids:
+        cid = ids["rt-agent"]
+        events_file = tmp_path / "events.jsonl"
+        proc = _agent(cid, "--output", str(events_file), "--duration", "12")
+        try:
+            time.sleep(2.5)  # the baseline poll
+            _attack(podman, "rt-agent")
+            _, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
     assert proc.returncode == 0, stderr
     events = [json.loads(line) for line in events_file.read_text().splitlines()]
     rules: dict[str, list[dict[str, Any]]] = {}
@@ -92,7 +93,11 @@ def test_agent_sees_drift_shells_and_sockets(podman: Podman, tmp_path: Path) -> 
 @pytest.mark.slow
 @pytest.mark.toolchain
 def test_agent_ships_to_the_service(podman: Podman, tmp_path: Path) -> None:
-    cid = podman.start(DEMO_TAG, "rt-agent2", "sleep", "3600")
+    with podman.started(DEMO_TAG, ("rt-agent2",), "sleep", "3600", label="seawall.test=agent") as ids:
+        _ship_to_the_service(podman, ids["rt-agent2"], tmp_path)
+
+
+def _ship_to_the_service(podman: Podman, cid: str, tmp_path: Path) -> None:
     config = write_config(
         tmp_path / "svc",
         f"sqlite:///{tmp_path / 'svc.db'}",

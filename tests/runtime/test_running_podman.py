@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +35,22 @@ ln -s /proc/1/root /tmp/host-root
 """
 
 
+# the containers of this module carry this label, and every scan selects by it: other tests'
+# containers in the same Podman (the agent's) are never seen here, whatever the order
+LABEL = f"seawall.test=running-{uuid.uuid4().hex[:8]}"
+
+
 @pytest.fixture(scope="module")
 def scanned(
     podman: Podman, runtime_inputs: dict[str, Path], vulndb: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    with podman.started(DEMO_TAG, ("rt-drift", "rt-clean"), "sleep", "3600", label=LABEL):
+        yield _scan_with_drift(podman, runtime_inputs, vulndb, tmp_path_factory)
+
+
+def _scan_with_drift(
+    podman: Podman, runtime_inputs: dict[str, Path], vulndb: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
-    podman.start(DEMO_TAG, "rt-drift", "sleep", "3600")
-    podman.start(DEMO_TAG, "rt-clean", "sleep", "3600")
     podman.run("cp", str(runtime_inputs["wheel"]), "rt-drift:/tmp/")
     podman.run("cp", str(runtime_inputs["deb"]), "rt-drift:/tmp/hello.deb")
     podman.exec("rt-drift", DRIFT)
@@ -49,6 +61,8 @@ def scanned(
         "running",
         "--source",
         f"podman:unix://{podman.socket}",
+        "--label",
+        LABEL,
         "--store",
         str(store),
         "--db",
@@ -197,3 +211,37 @@ def test_fail_on_and_table(scanned: dict[str, Any], podman: Podman, vulndb: Path
     )
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "RT-DRIFT-EXEC-CHANGED" in proc.stdout and "/usr/bin/yes" in proc.stdout
+
+
+def test_label_selects_and_a_filtered_scan_keeps_the_others_running(
+    scanned: dict[str, Any], podman: Podman, vulndb: Path
+) -> None:
+    """A container without the label is listed by a plain inventory and left out by `--label`;
+    `--inventory` reads no image; a scan of one container does not forget the other one runs."""
+    area = scanned["area"]
+    fresh = area / "inventory-only.sqlite"
+    with podman.started(DEMO_TAG, ("rt-other",), "sleep", "3600", label="seawall.test=other"):
+        listed = {}
+        for selector in ((), ("--label", LABEL), ("--label", "seawall.test")):
+            proc = run_cli(
+                "scan", "running", "--source", f"podman:unix://{podman.socket}", *selector,
+                "--inventory", "--store", str(fresh), "--format", "json",
+                env={"HOME": str(area), "TMPDIR": str(area)},
+            )  # fmt: skip
+            assert proc.returncode == 0, proc.stderr[-2000:]
+            names = {c["name"] for c in json.loads(proc.stdout)["target"]["metadata"]["containers"]}
+            listed[selector] = names
+    assert {"rt-drift", "rt-clean", "rt-other"} <= listed[()]
+    assert listed[("--label", LABEL)] == {"rt-drift", "rt-clean"}
+    assert {"rt-drift", "rt-clean", "rt-other"} <= listed[("--label", "seawall.test")]
+    with sqlite3.connect(fresh) as conn:  # the inventory read no image and recorded nothing
+        assert conn.execute("SELECT count(*) FROM runtime_images").fetchone()[0] == 0
+    proc = run_cli(
+        "scan", "running", "--source", f"podman:unix://{podman.socket}", "--container", "rt-clean",
+        "--store", str(scanned["store"]), "--db", str(vulndb), "--format", "json",
+        env={"HOME": str(area), "TMPDIR": str(area)},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with sqlite3.connect(scanned["store"]) as conn:
+        running = {r[0] for r in conn.execute("SELECT name FROM runtime_running")}
+    assert running == {"rt-clean", "rt-drift"}

@@ -60,6 +60,14 @@ def register_scan_running(scan_app: typer.Typer) -> None:
                 "--container", help="Only this container (name or id prefix); repeat.", show_default=False
             ),
         ] = None,
+        label: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--label",
+                help="Only containers with this label, KEY or KEY=VALUE (repeat: all must match).",
+                show_default=False,
+            ),
+        ] = None,
         store: StoreOpt = None,
         db: DBOpt = None,
         drift: Annotated[
@@ -130,11 +138,13 @@ def register_scan_running(scan_app: typer.Typer) -> None:
             hash_all=hash_all,
             vulns=vulns,
             names=list(container or []),
+            labels=list(label or []),
             severities=parse_severity_list(severity),
             region=region,
             endpoint_url=endpoint_url,
             keys=list(key or []),
             verify_signatures=verify_signatures,
+            inventory_only=inventory,
             source=source_options(
                 username=username, password=password, insecure=insecure_registry, ca_cert=ca_cert
             ),

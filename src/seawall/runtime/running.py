@@ -33,6 +33,7 @@ class RuntimeOptions:
     hash_all: bool = False  # hash every live file, not only those touched after start
     vulns: bool = True
     names: list[str] = field(default_factory=list)  # only these containers (name or id prefix)
+    labels: list[str] = field(default_factory=list)  # only containers with all these labels (KEY[=VALUE])
     severities: set[Severity] | None = None
     source: SourceOptions = field(default_factory=SourceOptions)
     region: str | None = None
@@ -58,8 +59,14 @@ def default_sources() -> list[str]:
     return found
 
 
-def _selected(container: Container, names: Sequence[str]) -> bool:
-    return not names or any(container.name == n or container.id.startswith(n) for n in names)
+def _selected(container: Container, names: Sequence[str], labels: Sequence[str] = ()) -> bool:
+    if names and not any(container.name == n or container.id.startswith(n) for n in names):
+        return False
+    for label in labels:
+        key, eq, value = label.partition("=")
+        if key not in container.labels or (eq and container.labels[key] != value):
+            return False
+    return True
 
 
 def scan_running(options: RuntimeOptions) -> Report:
@@ -88,7 +95,10 @@ def scan_running(options: RuntimeOptions) -> Report:
         for spec in specs:
             source = open_source(spec, region=options.region, endpoint_url=options.endpoint_url)
             try:
-                containers = [c for c in source.containers() if _selected(c, options.names)]
+                listed = source.containers()
+                containers = [c for c in listed if _selected(c, options.names, options.labels)]
+                chosen = {c.id for c in containers}
+                others = frozenset(f"{c.runtime}:{c.id}" for c in listed if c.id not in chosen)
                 running: list[Running] = []
                 for container in containers:
                     if options.inventory_only:
@@ -111,7 +121,7 @@ def scan_running(options: RuntimeOptions) -> Report:
                             )
                         )
                 if not options.inventory_only:
-                    store.set_running(running, scope=f"{source.name}:")
+                    store.set_running(running, scope=f"{source.name}:", keep=others)
             finally:
                 source.close()
     finally:

@@ -85,7 +85,9 @@ class SbomStore(Protocol):
 
     def references(self, digest: str | None = None) -> list[tuple[str, str]]: ...
 
-    def set_running(self, running: list[Running], scope: str | None = None) -> None: ...
+    def set_running(
+        self, running: list[Running], scope: str | None = None, keep: frozenset[str] = frozenset()
+    ) -> None: ...
 
     def running(self) -> list[Running]: ...
 
@@ -372,15 +374,29 @@ class SqlSbomStore:
             query = query.where(runtime_refs.c.digest == digest)
         return list(self._run(lambda conn: [(r[0], r[1]) for r in conn.execute(query)]))
 
-    def set_running(self, running: list[Running], scope: str | None = None) -> None:
-        """Replace what is running (for containers whose id starts with `scope`, e.g. `podman:`)."""
+    def set_running(
+        self, running: list[Running], scope: str | None = None, keep: frozenset[str] = frozenset()
+    ) -> None:
+        """Replace what is running (for containers whose id starts with `scope`, e.g. `podman:`);
+        the rows of `keep` stay as they were (containers still running that a filtered scan
+        did not look at)."""
         now = now_iso()
 
         def fn(conn: Any) -> None:
-            if scope is None:
-                conn.execute(delete(runtime_running))
+            if not keep:
+                gone = delete(runtime_running)
+                if scope is not None:
+                    gone = gone.where(runtime_running.c.container.startswith(scope))
+                conn.execute(gone)
             else:
-                conn.execute(delete(runtime_running).where(runtime_running.c.container.startswith(scope)))
+                listed = select(runtime_running.c.container)
+                if scope is not None:
+                    listed = listed.where(runtime_running.c.container.startswith(scope))
+                untouched = keep - {r.container for r in running}
+                stale = sorted({row[0] for row in conn.execute(listed)} - untouched)
+                for i in range(0, len(stale), 500):
+                    chunk = stale[i : i + 500]
+                    conn.execute(delete(runtime_running).where(runtime_running.c.container.in_(chunk)))
             for r in {r.container: r for r in running}.values():
                 conn.execute(
                     insert(runtime_running).values(
