@@ -198,4 +198,12 @@ def test_bad_requests_are_4xx_counted_and_inert(tmp_path, service_factory) -> No
         assert 'seawall_requests_rejected_total{reason="bad_request"}' in metrics
         assert 'seawall_requests_rejected_total{reason="too_large"}' in metrics
         assert 'seawall_requests_rejected_total{reason="unauthenticated"}' in metrics
+        # the same refusals per receiving source: 3 malformed, 1 oversized, 1 unauthenticated
+        refused = source_row(c, "default")["refused"]
+        assert refused == {"bad_request": 3, "too_large": 1, "unauthenticated": 1}, refused
+        assert 'seawall_requests_refused_total{reason="bad_request",source="default"} 3.0' in metrics
+        assert 'seawall_requests_refused_total{reason="too_large",source="default"} 1.0' in metrics
+        with svc.client(make_token(config, "viewer")) as viewer:  # a viewer may not post events
+            assert viewer.post("/api/v1/ingest/k8s-audit/default", content=event_list([])).status_code == 403
+        assert source_row(c, "default")["refused"]["forbidden"] == 1
     assert svc.proc is not None and svc.proc.poll() is None  # still serving

@@ -231,6 +231,7 @@ def test_full_spool_answers_503_then_recovers(tmp_path, service_factory) -> None
         wait_for(lambda: source_row(c, "default")["lag_events"] == 0, what="drained")
         row = source_row(c, "default")
         assert row["refused_requests"] >= 1 and row["dropped"] == 0
+        assert row["refused"]["spool_full"] == row["refused_requests"] >= 1  # counted for its source
         assert row["events_in"] == 400 * statuses.count(200) + 400
         assert 'seawall_requests_rejected_total{reason="spool_full"}' in c.get("/metrics").text
 
@@ -262,6 +263,10 @@ def test_disk_full_spool_answers_503(tmp_path, service_factory) -> None:
         assert _post(svc, token, body).status_code == 200
         with svc.client(token) as c:
             wait_for(lambda: source_row(c, "default")["events_in"] == 400, what="committed")
+            assert source_row(c, "default")["refused"] == {"disk_full": 1}
+            assert 'seawall_requests_refused_total{reason="disk_full",source="default"} 1.0' in (
+                c.get("/metrics").text
+            )
         svc.stop()
     finally:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)

@@ -61,20 +61,32 @@ def build(service: "Service") -> FastAPI:
         service.rejections.add(reason)
         return HTTPException(status_code=status, detail=detail, headers=headers)
 
+    def refused_by(request: Request, reason: str) -> None:
+        """A refused request to a receiver is counted for that source too."""
+        parts = request.url.path.split("/")  # "", api, v1, ingest, KIND[, SOURCE]
+        if len(parts) >= 5 and parts[3] == "ingest":
+            kind = {"k8s-audit": "k8s-audit-webhook", "falco": "falco-http"}.get(parts[4], "")
+            receiver = service.receiver_for(kind, parts[5] if len(parts) > 5 else None)
+            if receiver is not None and hasattr(receiver, "refuse"):
+                receiver.refuse(reason)
+
     def principal_for(needed: str) -> Any:
         def dependency(request: Request) -> Principal:
             header = request.headers.get("authorization", "")
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
+                refused_by(request, "unauthenticated")
                 raise reject(
                     "unauthenticated", 401, "a bearer token is required", {"WWW-Authenticate": "Bearer"}
                 )
             found = service.tokens.lookup(token.strip())
             if found is None:
+                refused_by(request, "unauthenticated")
                 raise reject(
                     "unauthenticated", 401, "unknown or revoked token", {"WWW-Authenticate": "Bearer"}
                 )
             if not allows(found.role, needed):
+                refused_by(request, "forbidden")
                 raise reject("forbidden", 403, f"role {found.role} may not do this (needs {needed})")
             return found
 
@@ -147,7 +159,12 @@ def build(service: "Service") -> FastAPI:
             raise reject(
                 "unknown_source", 404, f"no {kind} source named {name}" if name else f"no {kind} source"
             )
-        body = await _body(request)
+        try:
+            body = await _body(request)
+        except HTTPException as exc:
+            if hasattr(receiver, "refuse"):
+                receiver.refuse("too_large" if exc.status_code == 413 else "bad_request")
+            raise
         status, message, events = await run_in_threadpool(
             receiver.receive, body, request.headers.get("content-type", "")
         )

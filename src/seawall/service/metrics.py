@@ -4,6 +4,7 @@ seawall_events_in_total{source}          events committed to the store (after de
 seawall_events_received_total{source}    events acknowledged by a receiver (spooled)
 seawall_findings_changed_total{source}   findings opened or grown
 seawall_requests_rejected_total{reason}  4xx/503 answers (bad, oversized, unauthenticated, spool full)
+seawall_requests_refused_total{source,reason}  the same, per receiving source
 seawall_dropped_total{source}            events dropped (counted, never silent)
 seawall_malformed_total{source}          lines that were not events
 seawall_lag_events{source}               events received and not yet committed
@@ -63,6 +64,11 @@ class ServiceCollector:
             "queue": GaugeMetricFamily(
                 "seawall_queue_bytes", "Spooled bytes not yet committed", labels=["source"]
             ),
+            "refused": CounterMetricFamily(
+                "seawall_requests_refused",
+                "Requests a receiver refused (4xx/503), by reason",
+                labels=["source", "reason"],
+            ),
         }
         rows = svc.source_rows_cached()
         for name, source in svc.sources.items():
@@ -78,6 +84,8 @@ class ServiceCollector:
                 fams["received"].add_metric([name], float(health["received_events"]))
             fams["lag"].add_metric([name], float(health.get("lag_events", 0)))
             fams["queue"].add_metric([name], float(health.get("spool_pending_bytes", 0)))
+            for reason, n in sorted((health.get("refused") or {}).items()):
+                fams["refused"].add_metric([name, reason], float(n))
         yield from fams.values()
         rejected = CounterMetricFamily(
             "seawall_requests_rejected", "Requests answered 4xx or 503", labels=["reason"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, func, insert, or_, select, tuple_, update
 
 from seawall.core import FindingKind, Severity
 from seawall.service.incidents import STATES, split_bars
@@ -147,7 +147,8 @@ def _like_contains(value: str) -> str:
 def _page(q: Select[Any], table: Any, cursor: str | None, limit: int) -> Select[Any]:
     if cursor:
         last, rid = _cursor_in(cursor)
-        q = q.where(or_(table.c.last_seen < last, and_(table.c.last_seen == last, table.c.id < rid)))
+        # a row-value comparison: both databases walk the (last_seen, id) index from the cursor on
+        q = q.where(tuple_(table.c.last_seen, table.c.id) < tuple_(last, rid))
     return q.order_by(table.c.last_seen.desc(), table.c.id.desc()).limit(limit + 1)
 
 

@@ -39,6 +39,7 @@ class JobRunner(threading.Thread):
         self.stop_event = threading.Event()
         self.runs = 0
         self.last_error: str | None = None
+        self.last_warnings: list[str] = []
         self.last_run: float | None = None
 
     def run(self) -> None:
@@ -47,15 +48,16 @@ class JobRunner(threading.Thread):
             store.load_source(self.job.name, self.job.type)
         while not self.stop_event.is_set():
             try:
-                found, images, warnings = self.job.run()
+                found, images, warnings, complete = self.job.run(store.known_workloads())
                 while not self.stop_event.is_set():
                     try:
-                        store.store_report(self.job.name, found, images)
+                        store.store_report(self.job.name, found, images, complete=complete)
                         break
                     except StoreUnavailable:
                         self.stop_event.wait(2.0)
                 self.runs += 1
-                self.last_error = "; ".join(warnings)[:500] or None
+                self.last_error = None
+                self.last_warnings = [w[:300] for w in warnings[:20]]
             except Exception as exc:  # a job must never take the service down
                 self.last_error = f"{type(exc).__name__}: {exc}"[:500]
                 store.record_error(self.job.name, self.last_error)
@@ -201,6 +203,7 @@ class Service:
                 item["runs"] = runner.runs
                 item["interval"] = runner.job.interval
                 item["job_error"] = runner.last_error
+                item["job_warnings"] = runner.last_warnings
             out.append(item)
         return out
 

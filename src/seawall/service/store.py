@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event, exists, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, exists, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,7 +26,7 @@ from seawall.core.errors import InputError
 from seawall.service import incidents as incident_logic
 from seawall.service.tables import audit_log, findings, sources, suppressions, workloads
 from seawall.service.timeutil import normalize, now_iso
-from seawall.service.workloads import workload_of
+from seawall.service.workloads import WorkloadRef, workload_of
 
 
 class StoreUnavailable(Exception):
@@ -218,6 +218,9 @@ class Store:
         return [(r[0], r[1]) for r in rows]
 
     def _upsert(self, conn: Connection, source: str, changed: Sequence[Finding]) -> int:
+        """Findings by id, in batches: one SELECT of the stored ones, INSERTs and UPDATEs as
+        executemany, incidents placed in memory (incidents.Placer) and grown per incident, the
+        workloads touched once each. The same outcome as placing the findings one by one."""
         if not changed:
             return 0
         latest: dict[str, Finding] = {}
@@ -227,7 +230,7 @@ class Store:
         existing: dict[str, Any] = {}
         for chunk in range(0, len(ids), 500):
             part = ids[chunk : chunk + 500]
-            for row in conn.execute(
+            for stored in conn.execute(
                 select(
                     findings.c.id,
                     findings.c.count,
@@ -237,72 +240,130 @@ class Store:
                     findings.c.suppressed,
                 ).where(findings.c.id.in_(part))
             ).mappings():
-                existing[row["id"]] = row
-        suppressed_by = self._active_suppressions(conn)
+                existing[stored["id"]] = stored
         now = now_iso()
-        new = 0
+        fresh: list[tuple[str, Finding, WorkloadRef, int, str, str]] = []
+        updates: list[dict[str, Any]] = []
+        grows: dict[int, list[Any]] = {}  # incident id -> [events delta, first, last]
+        touched: dict[str, list[Any]] = {}  # workload key -> [ref, first, last, finding]
         for fid, f in latest.items():
             ref = workload_of(f.resource)
             count = f.count if f.count is not None else 1
             first = normalize(f.first_seen) or now
             last = normalize(f.last_seen) or first
-            doc = f.to_dict()
             old = existing.get(fid)
             if old is None:
-                new += 1
-                suppressed = any(rule in (f.rule, "*") and wl in (ref.key, "*") for rule, wl in suppressed_by)
-                incident_id = None
-                if not suppressed and incident_logic.makes_incident(f):
-                    incident_id = incident_logic.place(
-                        conn, ref, f, count, first, last, source, self.incident_window
-                    )
-                conn.execute(
-                    insert(findings).values(
-                        id=fid,
-                        kind=f.kind.value,
-                        rule=f.rule[:255],
-                        title=f.title,
-                        severity=f.severity.value,
-                        severity_rank=f.severity.rank,
-                        workload=ref.key[:512],
-                        namespace=ref.namespace,
-                        source=source,
-                        incident_id=incident_id,
-                        count=count,
-                        first_seen=first,
-                        last_seen=last,
-                        attack="|" + "|".join(f.attack) + "|" if f.attack else "",
-                        suppressed=suppressed,
-                        doc=json_dumps(doc),
-                        created_at=now,
-                        updated_at=now,
-                    )
+                fresh.append((fid, f, ref, count, first, last))
+            else:
+                delta = count - int(old["count"])
+                first = min(first, old["first_seen"])
+                last = max(last, old["last_seen"])
+                if delta == 0 and last == old["last_seen"] and first == old["first_seen"]:
+                    continue  # a replay: nothing moves
+                updates.append(
+                    {
+                        "b_id": fid,
+                        "b_count": count,
+                        "b_first": first,
+                        "b_last": last,
+                        "b_doc": json_dumps(f.to_dict()),
+                    }
                 )
-                _touch_workload(conn, ref, first, last, f)
-                continue
-            delta = count - int(old["count"])
-            first = min(first, old["first_seen"])
-            last = max(last, old["last_seen"])
-            if delta == 0 and last == old["last_seen"] and first == old["first_seen"]:
-                continue  # a replay: nothing moves
+                if old["incident_id"] is not None:
+                    g = grows.setdefault(int(old["incident_id"]), [0, first, last])
+                    g[0] += max(delta, 0)
+                    g[1], g[2] = min(g[1], first), max(g[2], last)
+            t = touched.get(ref.key)
+            if t is None:
+                touched[ref.key] = [ref, first, last, f]
+            else:
+                t[1], t[2] = min(t[1], first), max(t[2], last)
+                if not _digest_of(t[3]) and _digest_of(f):
+                    t[3] = f
+        if updates:
             conn.execute(
                 update(findings)
-                .where(findings.c.id == fid)
-                .values(count=count, first_seen=first, last_seen=last, doc=json_dumps(doc), updated_at=now)
+                .where(findings.c.id == bindparam("b_id"))
+                .values(
+                    count=bindparam("b_count"),
+                    first_seen=bindparam("b_first"),
+                    last_seen=bindparam("b_last"),
+                    doc=bindparam("b_doc"),
+                    updated_at=now,
+                ),
+                updates,
             )
-            if old["incident_id"] is not None:
-                incident_logic.grow(conn, old["incident_id"], max(delta, 0), first, last)
-            _touch_workload(conn, ref, first, last, f)
-        return new
+        for iid, (delta, first, last) in grows.items():
+            incident_logic.grow(conn, iid, delta, first, last)
+        if fresh:
+            suppressed_by = self._active_suppressions(conn)
+            placer = incident_logic.Placer(conn, self.incident_window, source)
+            placing = [x for x in fresh if incident_logic.makes_incident(x[1])]
+            if placing:
+                placer.load(
+                    {x[2].key[:512] for x in placing}, min(x[4] for x in placing), max(x[5] for x in placing)
+                )
+            rows: list[dict[str, Any]] = []
+            joins: list[tuple[dict[str, Any], dict[str, Any]]] = []
+            for fid, f, ref, count, first, last in fresh:
+                suppressed = any(rule in (f.rule, "*") and wl in (ref.key, "*") for rule, wl in suppressed_by)
+                row: dict[str, Any] = {
+                    "id": fid,
+                    "kind": f.kind.value,
+                    "rule": f.rule[:255],
+                    "title": f.title,
+                    "severity": f.severity.value,
+                    "severity_rank": f.severity.rank,
+                    "workload": ref.key[:512],
+                    "namespace": ref.namespace,
+                    "source": source,
+                    "incident_id": None,
+                    "count": count,
+                    "first_seen": first,
+                    "last_seen": last,
+                    "attack": "|" + "|".join(f.attack) + "|" if f.attack else "",
+                    "suppressed": suppressed,
+                    "doc": json_dumps(f.to_dict()),
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                if not suppressed and incident_logic.makes_incident(f):
+                    joins.append((row, placer.place(ref, f, count, first, last)))
+                rows.append(row)
+            placer.flush()
+            for joined, incident in joins:
+                joined["incident_id"] = incident["id"]
+            conn.execute(insert(findings), rows)
+        _touch_workloads(conn, touched)
+        return len(fresh)
 
     # -- findings of a scheduled job (scan, audit): replaced per run ---------------------------
     def store_report(
-        self, source: str, found: Sequence[Finding], images: dict[str, str] | None = None
+        self,
+        source: str,
+        found: Sequence[Finding],
+        images: dict[str, str] | None = None,
+        complete: bool = False,
     ) -> int:
+        """A scheduled job's findings. After a `complete` run, the job's earlier vulnerability,
+        misconfiguration and secret findings that it no longer reports are deleted (fixed)."""
         with self.write() as conn:
             new = self._upsert(conn, source, found)
             for ref, digest in (images or {}).items():
                 _add_image(conn, ref, digest)
+            if complete:
+                keep = {f.id for f in found}
+                stale = [
+                    r[0]
+                    for r in conn.execute(
+                        select(findings.c.id).where(
+                            findings.c.source == source, findings.c.kind.not_in(("detection", "exposure"))
+                        )
+                    )
+                    if r[0] not in keep
+                ]
+                for i in range(0, len(stale), 500):
+                    conn.execute(findings.delete().where(findings.c.id.in_(stale[i : i + 500])))
             conn.execute(
                 update(sources)
                 .where(sources.c.name == source)
@@ -311,6 +372,15 @@ class Store:
                 )
             )
             return new
+
+    def known_workloads(self) -> dict[str, list[dict[str, str]]]:
+        """Every workload's key and the images seen for it (for the scheduled jobs)."""
+        try:
+            with self.read() as conn:
+                rows = conn.execute(select(workloads.c.key, workloads.c.images)).all()
+            return {r[0]: orjson.loads(r[1]) for r in rows}
+        except StoreUnavailable:
+            return {}
 
     # -- audit trail -------------------------------------------------------------------------
     @staticmethod
@@ -339,32 +409,70 @@ class Store:
             return n
 
 
-def _touch_workload(conn: Connection, ref: Any, first: str, last: str, f: Finding) -> None:
-    row = conn.execute(
-        select(workloads.c.first_seen, workloads.c.last_seen).where(workloads.c.key == ref.key[:512])
-    ).first()
-    if row is None:
-        images: list[dict[str, str]] = []
-        digest = (f.extra or {}).get("image_digest") if f.extra else None
-        if digest:
-            images.append({"ref": str(f.extra.get("image", "")), "digest": str(digest)})
-        conn.execute(
-            insert(workloads).values(
-                key=ref.key[:512],
-                type=ref.type[:64],
-                namespace=ref.namespace,
-                name=ref.name[:512],
-                images=json_dumps(images),
-                first_seen=first,
-                last_seen=last,
+def _digest_of(f: Finding) -> str | None:
+    digest = (f.extra or {}).get("image_digest") if f.extra else None
+    return str(digest) if digest else None
+
+
+def _touch_workloads(conn: Connection, touched: dict[str, list[Any]]) -> None:
+    """Workload rows made or widened to the findings' times (one SELECT for all of them)."""
+    if not touched:
+        return
+    keys = {k[:512]: v for k, v in touched.items()}
+    have: dict[str, tuple[str, str]] = {}
+    key_list = sorted(keys)
+    for i in range(0, len(key_list), 500):
+        for row in conn.execute(
+            select(workloads.c.key, workloads.c.first_seen, workloads.c.last_seen).where(
+                workloads.c.key.in_(key_list[i : i + 500])
             )
-        )
-    elif first < row[0] or last > row[1]:
+        ):
+            have[row[0]] = (row[1], row[2])
+    new_rows = []
+    widened: list[dict[str, str]] = []
+    for key, (ref, first, last, f) in keys.items():
+        old = have.get(key)
+        if old is None:
+            images: list[dict[str, str]] = []
+            digest = _digest_of(f)
+            if digest:
+                images.append({"ref": str(f.extra.get("image", "")), "digest": digest})
+            new_rows.append(
+                {
+                    "key": key,
+                    "type": ref.type[:64],
+                    "namespace": ref.namespace,
+                    "name": ref.name[:512],
+                    "images": json_dumps(images),
+                    "first_seen": first,
+                    "last_seen": last,
+                }
+            )
+        else:
+            if first < old[0] or last > old[1]:
+                widened.append({"b_key": key, "b_first": min(first, old[0]), "b_last": max(last, old[1])})
+            digest = _digest_of(f)
+            if digest:
+                _add_workload_image(conn, key, str(f.extra.get("image", "")), digest)
+    if widened:
         conn.execute(
             update(workloads)
-            .where(workloads.c.key == ref.key[:512])
-            .values(first_seen=min(first, row[0]), last_seen=max(last, row[1]))
+            .where(workloads.c.key == bindparam("b_key"))
+            .values(first_seen=bindparam("b_first"), last_seen=bindparam("b_last")),
+            widened,
         )
+    if new_rows:
+        conn.execute(insert(workloads), new_rows)
+
+
+def _add_workload_image(conn: Connection, key: str, ref: str, digest: str) -> None:
+    row = conn.execute(select(workloads.c.images).where(workloads.c.key == key)).first()
+    if row is None:
+        return
+    images = orjson.loads(row[0])
+    if not any(i.get("digest") == digest for i in images):
+        images.append({"ref": ref, "digest": digest})
+        conn.execute(update(workloads).where(workloads.c.key == key).values(images=json_dumps(images)))
 
 
 def _add_image(conn: Connection, ref: str, digest: str) -> None:

@@ -5,6 +5,8 @@
     k8s:Secret * in data                       -> k8s/data                       (the namespace)
     ecs:service frontend in cluster prod       -> ecs/prod/frontend
     container 9c4d3b2a1f0e...                  -> container/9c4d3b2a1f0e
+    Deployment frontend in shop (posture)      -> k8s/shop/Deployment/frontend   (manifest kinds)
+    AWS::ECS::Service api in cluster prod      -> ecs/prod/api
     anything else                              -> TYPE/NAMESPACE/NAME
 
 A pod whose name ends in a ReplicaSet's pod-template hash and a 5-character suffix is taken to
@@ -33,8 +35,25 @@ class WorkloadRef:
     name: str
 
 
+# Kubernetes kinds as posture findings name them (the manifest's `kind`, no "k8s:" prefix)
+K8S_KINDS = frozenset(
+    {
+        *("Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController"),
+        *("Job", "CronJob", "Service", "Namespace", "ServiceAccount", "Role", "ClusterRole"),
+        *("RoleBinding", "ClusterRoleBinding", "ConfigMap", "Secret", "Ingress", "NetworkPolicy"),
+        "PersistentVolumeClaim",
+    }
+)
+
+
 def workload_of(resource: Resource) -> WorkloadRef:
     rtype, ns, name = resource.type, resource.namespace, resource.name
+    if rtype in K8S_KINDS:  # a posture finding: the same key as the detections of that workload
+        rtype = "k8s:" + rtype
+    if rtype == "k8s:Namespace" and not ns:
+        return WorkloadRef(f"k8s/{name}", "k8s:Namespace", name, name)
+    if rtype == "AWS::ECS::Service":
+        return WorkloadRef(f"ecs/{ns or '-'}/{name}", "ecs:service", ns, name)
     if rtype.startswith("k8s:"):
         kind = rtype[4:]
         if kind in ("Pod", "pods"):

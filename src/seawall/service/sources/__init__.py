@@ -19,6 +19,8 @@ SOURCE_TYPES: dict[str, str] = {
     "file": "seawall.service.sources.file:FileSource",
     "s3": "seawall.service.sources.s3:S3Source",
     "cloudwatch": "seawall.service.sources.cloudwatch:CloudWatchSource",
+    "scan": "seawall.service.sources.scan_job:ScanJob",
+    "audit": "seawall.service.sources.audit_job:AuditJob",
 }
 
 

@@ -91,8 +91,11 @@ class Job(Protocol):
     type: str
     interval: float
 
-    def run(self) -> tuple[list[Any], dict[str, str], list[str]]:
-        """(findings, images ref -> digest, warnings)"""
+    def run(
+        self, known: dict[str, list[dict[str, str]]]
+    ) -> tuple[list[Any], dict[str, str], list[str], bool]:
+        """(findings, images ref -> digest, warnings, complete?), given the known workloads and
+        their images (key -> [{ref, digest}]). A complete run replaces the job's earlier findings."""
         ...
 
 

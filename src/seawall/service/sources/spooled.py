@@ -8,6 +8,7 @@ service was stopped and started.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from typing import Any
 
 from seawall.analyzers import Batch
@@ -39,6 +40,14 @@ class SpooledReceiver:
         self.requests = 0
         self.bad_requests = 0
         self.committed_seq = 0
+        # requests refused, by reason (bad_request, too_large, spool_full, disk_full,
+        # unauthenticated, forbidden): shown per source in /api/v1/sources and /metrics
+        self.refusals: Counter[str] = Counter()
+        self._count_lock = threading.Lock()
+
+    def refuse(self, reason: str) -> None:
+        with self._count_lock:
+            self.refusals[reason] += 1
 
     @property
     def origin(self) -> str:
@@ -52,9 +61,11 @@ class SpooledReceiver:
             lines = self.parse(body, content_type)
         except BadRequest as exc:
             self.bad_requests += 1
+            self.refuse("bad_request")
             return 400, str(exc), 0
         if len(lines) > self.ctx.limits.max_events_per_request:
             self.bad_requests += 1
+            self.refuse("too_large")
             return 413, f"more than {self.ctx.limits.max_events_per_request} events in one request", 0
         self.requests += 1
         if not lines:
@@ -62,6 +73,7 @@ class SpooledReceiver:
         try:
             _seq, duplicate = self.spool.append(lines, request_digest(body))
         except SpoolFull as exc:
+            self.refuse("disk_full" if "disk full" in str(exc) else "spool_full")
             return 503, str(exc), 0
         if duplicate:
             return 200, "already received", 0
@@ -109,6 +121,7 @@ class SpooledReceiver:
             "bad_requests": self.bad_requests,
             "refused_requests": self.spool.refused,
             "duplicate_requests": self.spool.duplicates,
+            "refused": dict(sorted(self.refusals.items())),
         }
 
     def close(self) -> None:
