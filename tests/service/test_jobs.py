@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -190,6 +191,7 @@ def test_registry_scan_and_manifest_audit_show_in_the_incident(
         posture = all_pages(c, "/api/v1/findings", source="manifests", workload=FRONTEND)
         assert any(f["kind"] == "misconfiguration" and "privileged" in f["title"].lower() for f in posture)
 
+        wait_for(lambda: source_row(c, "audit")["events_in"] == 1, what="the exec event committed")
         incident = next(i for i in all_pages(c, "/api/v1/incidents") if i["workload"] == FRONTEND)
         detail = c.get(f"/api/v1/incidents/{incident['id']}").json()
         assert "SW-K8S-EXEC" in [t["rule"] for t in detail["timeline"]]
@@ -224,7 +226,9 @@ def moto_url() -> Iterator[str]:
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    yield f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}"
+    httpx.post(f"{url}/moto-api/reset")  # moto's accounts live in this process: start empty
+    yield url
     server.stop()
 
 
