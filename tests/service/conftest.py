@@ -10,6 +10,7 @@ import contextlib
 import gzip
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -72,6 +73,9 @@ def write_config(
     doc: dict[str, Any] = {"listen": "127.0.0.1:0", "data_dir": str(tmp_path / "data"), "database": database}
     if sources is not None:
         doc["sources"] = sources
+    # the bundled samples are dated (March 2026): the default retention (90 days of findings by
+    # their last_seen, applied every minute) would delete their findings in the middle of a test
+    doc["retention"] = {"archive_days": 0, "findings_days": 0}
     doc.update(extra)
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "seawall.yaml"
@@ -154,6 +158,35 @@ def service_factory() -> Iterator[Any]:
     yield make
     for svc in started:
         svc.kill()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture()
+def moto_url() -> Iterator[str]:
+    """moto in server mode on 127.0.0.1, emptied before each test.
+
+    moto's backends are module globals of this process: a second ThreadedMotoServer (the next
+    parametrization) would still hold the first one's buckets and log groups
+    (BucketAlreadyOwnedByYou in CI), so every test starts from a reset.
+    """
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    httpx.post(f"{url}/moto-api/reset", timeout=30).raise_for_status()
+    try:
+        yield url
+    finally:
+        with contextlib.suppress(Exception):
+            httpx.post(f"{url}/moto-api/reset", timeout=30)
+        server.stop()
 
 
 def wait_for(predicate: Any, timeout: float = 60.0, what: str = "condition") -> Any:

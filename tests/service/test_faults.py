@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -159,7 +160,8 @@ def test_database_away_30s_ingestion_spools_and_catches_up(tmp_path, database, s
     if "postgresql" in database:
         if not pg_dir:
             pytest.skip("SEAWALL_TEST_POSTGRES_DIR not set: cannot stop the test cluster")
-        env = {**os.environ, "SEAWALL_PG_DIR": pg_dir}
+        port = str(urlsplit(os.environ.get("SEAWALL_TEST_POSTGRES_URL", "")).port or 55432)
+        env = {**os.environ, "SEAWALL_PG_DIR": pg_dir, "SEAWALL_PG_PORT": port}
 
         def stop_db() -> None:
             subprocess.run(["bash", str(REPO / "devtools/postgres.sh"), "stop"], check=True, env=env)

@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 from devtools.registry import Registry, available, push, running_registry
 from seawall.service.sources.jobs import repository_of, resource_of, workloads_running
@@ -192,7 +189,10 @@ def test_registry_scan_and_manifest_audit_show_in_the_incident(
         assert any(f["kind"] == "misconfiguration" and "privileged" in f["title"].lower() for f in posture)
 
         wait_for(lambda: source_row(c, "audit")["events_in"] == 1, what="the exec event committed")
-        incident = next(i for i in all_pages(c, "/api/v1/incidents") if i["workload"] == FRONTEND)
+        listed = all_pages(c, "/api/v1/incidents")
+        mine_inc = [i for i in listed if i["workload"] == FRONTEND]
+        assert mine_inc, (listed, all_pages(c, "/api/v1/findings", source="audit"))
+        incident = mine_inc[0]
         detail = c.get(f"/api/v1/incidents/{incident['id']}").json()
         assert "SW-K8S-EXEC" in [t["rule"] for t in detail["timeline"]]
         known = detail["known"]
@@ -213,23 +213,6 @@ def test_registry_scan_and_manifest_audit_show_in_the_incident(
 
 
 # -- AWS --------------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture()
-def moto_url() -> Iterator[str]:
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    httpx.post(f"{url}/moto-api/reset")  # moto's accounts live in this process: start empty
-    yield url
-    server.stop()
 
 
 CREDS = {
