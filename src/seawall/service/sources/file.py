@@ -184,10 +184,20 @@ class FileSource:
                 data = fh.read(READ_BYTES)
         except OSError:
             return None
+        if st.get("skipping"):  # the rest of a line over the cap: skipped up to its newline
+            cut = data.find(b"\n")
+            if cut < 0:
+                st["offset"] += len(data)
+                return None
+            del st["skipping"]
+            st["offset"] += cut + 1
+            st["line"] += 1
+            data = data[cut + 1 :]
         end = data.rfind(b"\n")
         if end < 0:
-            if len(data) >= MAX_LINE:  # one line longer than the cap: skipped, counted
+            if len(data) >= MAX_LINE:  # one line longer than the cap: skipped, counted once
                 st["offset"] += len(data)
+                st["skipping"] = True
                 return Batch(lines=[], origin=origin, first_lineno=st["line"]), 1
             if st.get("rotated_to") and path != origin:
                 del st["rotated_to"]
