@@ -33,6 +33,7 @@ pytestmark = [pytest.mark.network, pytest.mark.slow]
 
 SECRET = "test-webhook-secret-0123456789"
 AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
+PD_KEY = "R0UT1NGKEY0123456789abcdef012345"
 
 
 class Receiver:
@@ -169,8 +170,15 @@ def test_incident_messages_on_every_channel(tmp_path: Path, endpoints: tuple[Rec
                 "secret": "s",
                 "timeout": 2,
             },
+            {
+                "name": "pager",
+                "type": "pagerduty",
+                "url": hooks.url + "/pd",
+                "routing_key_env": "TEST_PD_KEY",
+            },
         ],
         "rules": [
+            {"name": "pager-exec", "technique": "T1609", "workload": "k8s/data", "channels": ["pager"]},
             {"name": "urgent", "min_severity": "high", "channels": ["soc", "chat", "mail"]},
             {"name": "data", "namespace": "data", "events": ["opened"], "channels": ["down"]},
             {"name": "data-soc", "namespace": "data", "channels": ["soc", "chat", "mail"]},
@@ -184,7 +192,7 @@ def test_incident_messages_on_every_channel(tmp_path: Path, endpoints: tuple[Rec
         metrics_public=True,
     )
     admin = make_token(config, "admin")
-    env = {"TEST_WEBHOOK_SECRET": SECRET}
+    env = {"TEST_WEBHOOK_SECRET": SECRET, "TEST_PD_KEY": PD_KEY}
     svc = Service(config, env).start()
     try:
         items = audit_items() + more_exec_events(1, secret_in=True)
@@ -293,6 +301,33 @@ def test_incident_messages_on_every_channel(tmp_path: Path, endpoints: tuple[Rec
                 ("state", "resolved"),
             ]
             assert "by token:" in told[0]["text"] and "(was open)" in told[0]["text"]
+
+            # PagerDuty (Events API v2): the rule by technique and workload; one alert per incident
+            # (its id the dedup key), followed through acknowledge and resolve, in order
+            paged = {
+                i["id"]
+                for i in incidents
+                if i["workload"].startswith("k8s/data/")
+                and any(t.startswith("T1609") for t in i["techniques"])
+            }
+            assert etl["id"] in paged and len(paged) < len(incidents)
+            key = f"seawall/incident/{etl['id']}"
+            wait_for(
+                lambda: [orjson.loads(r["body"])["dedup_key"] for r in hooks.on("/pd")].count(key) >= 4,
+                60,
+                "the pager's acknowledge and resolve",
+            )
+            pd = [orjson.loads(r["body"]) for r in hooks.on("/pd")]
+            assert {int(e["dedup_key"].rsplit("/", 1)[1]) for e in pd} == paged
+            assert all(e["routing_key"] == PD_KEY for e in pd)
+            etl_pd = [e for e in pd if e["dedup_key"] == key]
+            assert [e["event_action"] for e in etl_pd] == ["trigger", "trigger", "acknowledge", "resolve"]
+            first = etl_pd[0]["payload"]
+            assert first["severity"] == {"critical": "critical", "high": "error"}[etl["severity"]]
+            assert first["source"] == etl["workload"] and "T1609" in first["class"]
+            assert etl_pd[0]["links"][0]["href"].endswith(f"/incidents/{etl['id']}")
+            assert "more events of this incident" in etl_pd[1]["payload"]["summary"]
+            assert AWS_KEY not in str(pd)
 
             # the channel that never answers: dead after its attempts, visible, retried by an admin
             wait_for(

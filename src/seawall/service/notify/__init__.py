@@ -6,7 +6,8 @@ per event; a durable outbox, so that a channel that is down loses nothing.
     outbox.py     incidents that changed -> outbox rows (one per channel), in one transaction with the
                   per-incident state; due rows delivered, retried with exponential backoff, then `dead`
     worker.py     the service's thread; counters for /metrics
-    webhook.py  slack.py  email.py    one module per channel type behind `Channel`, registered in CHANNELS
+    webhook.py  slack.py  email.py  pagerduty.py
+                  one module per channel type behind `Channel`, registered in CHANNELS
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ CHANNELS: dict[str, str] = {
     "webhook": "seawall.service.notify.webhook:WebhookChannel",
     "slack": "seawall.service.notify.slack:SlackChannel",
     "email": "seawall.service.notify.email:EmailChannel",
+    "pagerduty": "seawall.service.notify.pagerduty:PagerDutyChannel",
 }
 
 
