@@ -260,6 +260,10 @@ def test_broken_and_unsupported_sigma_rules_are_reported(tmp_path: Path) -> None
     assert "lookaround.yml" in proc.stdout and "invalid perl operator" in proc.stdout
     log = tmp_path / "audit.log"
     log.write_bytes(b"\n".join(_story_lines()) + b"\n")
+    # a rule file that does not parse is an error when detecting (exit 2, one line), not a silent drop
+    code, report, err = detect("--source", "k8s-audit", "--rules", str(tmp_path), str(log))
+    assert code == 2 and not report and "syntax.yml" in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "syntax.yml").unlink()
     code, report, _ = detect("--source", "k8s-audit", "--rules", str(tmp_path), str(log))
     assert code == 0
     f = by_rule(report, "sigma:0e1d1bd2-0000-4000-8000-000000000002")

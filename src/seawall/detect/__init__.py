@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seawall.core import Finding
+from seawall.core import Finding, Skip
 from seawall.core.errors import InputError
 from seawall.detect.engine import Engine
 from seawall.detect.loader import load_rules
@@ -57,6 +57,16 @@ class DetectResult:
     rules: int
     problems: list[RuleProblem]
     matched_events: int = 0
+    skips: list[Skip] = field(default_factory=list)
+
+
+def skips_of(stats: ReadStats, source: str) -> list[Skip]:
+    """What could not be analyzed, as values (they end as report warnings with their counts)."""
+    out = []
+    if stats.unknown_shape:
+        out.append(Skip(f"event(s) of the {source} input", f"none of the fields of a {source} event "
+                        "(another kind of input? check --source)", stats.unknown_shape, "unsupported"))
+    return out
 
 
 def default_state_path() -> Path:
@@ -82,15 +92,20 @@ def run(options: DetectOptions, ruleset: RuleSet | None = None) -> DetectResult:
         ruleset = load_rules(options.rule_paths, builtin=options.builtin, bundled_sigma=options.sigma)
     problems: list[RuleProblem] = []
     program = SourceProgram(options.source, ruleset.rules, problems, prefilter=options.prefilter)
-    inputs = expand_inputs(options.paths or ["-"])
+    unreadable: list[str] = []
+    inputs = expand_inputs(options.paths or ["-"], unreadable)
     state = StateStore(options.state_path) if options.state_path is not None else None
     engine = Engine(program, window=options.window, state=state, on_finding=options.on_finding)
     stats = ReadStats()
+    stats.warnings.extend(unreadable)
+    stats.unreadable_inputs += len(unreadable)
     read_stats = ReadStats()  # the reading threads' own counters, merged at the end
     reader = program.reader
     workers = default_workers() if options.workers is None else options.workers
     follow = options.follow and len(inputs) == 1
     pool: Workers | None = None
+    pending: list[LineChunk] = []  # records of whole-file documents waiting to be evaluated together
+    pending_lines = pending_bytes = 0
 
     def chunks(origin: str, stop: threading.Event) -> Iterator[LineChunk]:
         return iter_chunks(
@@ -101,6 +116,7 @@ def run(options: DetectOptions, ruleset: RuleSet | None = None) -> DetectResult:
             follow=follow,
             idle_timeout=options.follow_idle,
             stop=stop.is_set,
+            stream_document=getattr(reader, "stream_document", None),
         )
 
     try:
@@ -120,7 +136,23 @@ def run(options: DetectOptions, ruleset: RuleSet | None = None) -> DetectResult:
             # `stop` is set when the engine stops (it also ends --follow waits)
             stop = threading.Event()
             for chunk in read_ahead(chunks(origin, stop), stop=stop):
+                size = sum(map(len, chunk.lines))
+                limits = options.limits
+                if chunk.document and not follow and size < limits.batch_bytes // 4:
+                    # many small documents (CloudTrail's five-minute files) go through together
+                    pending.append(chunk)
+                    pending_lines += len(chunk.lines)
+                    pending_bytes += size
+                    if pending_lines >= limits.batch_lines or pending_bytes >= limits.batch_bytes:
+                        engine.process_chunks(pending, stats)
+                        pending, pending_lines, pending_bytes = [], 0, 0
+                    continue
+                if pending:
+                    engine.process_chunks(pending, stats)
+                    pending, pending_lines, pending_bytes = [], 0, 0
                 engine.process(chunk.lines, chunk.first_lineno, origin, stats, chunk.document)
+        if pending:
+            engine.process_chunks(pending, stats)
     except BaseException:  # an error or Ctrl-C: the workers' parts are not wanted any more
         if pool is not None:
             pool.close(finished=False)
@@ -145,6 +177,7 @@ def run(options: DetectOptions, ruleset: RuleSet | None = None) -> DetectResult:
         rules=len(program.rules),
         problems=problems,
         matched_events=engine.matched_events,
+        skips=skips_of(stats, options.source),
     )
 
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from seawall.analyzers import Batch
 from seawall.core import Finding, Report, ReportKind, Target
 from seawall.core.errors import InputError
-from seawall.detect import DetectOptions, SourceProgram, compile_all, run
+from seawall.detect import DetectOptions, SourceProgram, compile_all, run, skips_of
 from seawall.detect.engine import Engine
 from seawall.detect.loader import load_rules
 from seawall.detect.model import RuleProblem, RuleSet
@@ -27,13 +28,39 @@ from seawall.detect.state import StateStore
 from seawall.telemetry import ReadStats
 
 
+def check_rule_files(ruleset: RuleSet, options: DetectOptions) -> None:
+    """A rule file the user gave (--rules) that does not parse is an error, not a silent drop.
+    (Unsupported rules and logsources without a source are listed by --rules-report.)"""
+    mine = [
+        p
+        for p in ruleset.problems
+        if p.category == "parse-error"
+        and "duplicate rule id" not in p.reason
+        and any(_under(p.path, root) for root in options.rule_paths)
+    ]
+    if mine:
+        first = mine[0]
+        more = f" (and {len(mine) - 1} more problem(s); --rules-report lists them)" if len(mine) > 1 else ""
+        raise InputError(
+            f"--rules {first.path}: {first.rule_id + ': ' if first.rule_id else ''}{first.reason}{more}"
+        )
+
+
+def _under(path: str, root: Path) -> bool:
+    try:
+        return Path(path).resolve().is_relative_to(Path(root).resolve())
+    except (OSError, ValueError):
+        return False
+
+
 def load_ruleset(options: DetectOptions) -> RuleSet:
     """The rules `options` ask for, with `enable`d ones switched on (an unknown id is an error)."""
     from seawall.detect.context import load_context
 
     context = load_context(list(options.context_paths))
-    ruleset = load_rules(list(options.rule_paths), builtin=options.builtin, bundled_sigma=options.sigma,
-                         context=context)
+    ruleset = load_rules(
+        list(options.rule_paths), builtin=options.builtin, bundled_sigma=options.sigma, context=context
+    )
     for rid in options.enable:
         matched = [r for r in ruleset.rules if r.id == rid]
         if not matched:
@@ -64,7 +91,7 @@ class RulesSummary:
 def rules_summary(ruleset: RuleSet, source: str | None) -> RulesSummary:
     loading = list(ruleset.problems)
     programs = compile_all(ruleset, [source] if source else None)
-    compiling = ruleset.problems[len(loading):]
+    compiling = ruleset.problems[len(loading) :]
     ruleset.problems = loading
     return RulesSummary(
         files=ruleset.files,
@@ -92,8 +119,9 @@ class DetectStream:
 
         self.options = options
         self.problems: list[RuleProblem] = []
-        self.program = SourceProgram(options.source, ruleset.rules, self.problems,
-                                     prefilter=options.prefilter)
+        self.program = SourceProgram(
+            options.source, ruleset.rules, self.problems, prefilter=options.prefilter
+        )
         store = StateStore(options.state_path) if options.state_path is not None else None
         self.engine = Engine(self.program, window=options.window, state=store)
         self.stats = ReadStats()
@@ -123,10 +151,15 @@ class DetectStream:
 
     def report(self) -> Report:
         warnings = self.stats.summary()
-        warnings.extend(f"rule {p.rule_id or p.path} not used: {p.reason}"
-                        for p in self.problems + self.engine.problems)
-        return Report(target=_target(self.options.source, self.origins, self.stats, len(self.program.rules)),
-                      findings=self.engine.findings(), warnings=warnings)
+        warnings.extend(
+            f"rule {p.rule_id or p.path} not used: {p.reason}" for p in self.problems + self.engine.problems
+        )
+        return Report(
+            target=_target(self.options.source, self.origins, self.stats, len(self.program.rules)),
+            findings=self.engine.findings(),
+            warnings=warnings,
+            skips=skips_of(self.stats, self.options.source),
+        )
 
     def close(self) -> None:
         if self.engine.state is not None:
@@ -152,15 +185,22 @@ class DetectAnalyzer:
         if options.engine != "local":
             raise InputError(f"unknown engine {options.engine!r}; use local or spark")
         ruleset = options.ruleset or load_ruleset(options)
+        check_rule_files(ruleset, options)
         result = run(options, ruleset)
-        return Report(target=_target(options.source, options.paths, result.stats, result.rules),
-                      findings=result.findings, warnings=result.warnings)
+        return Report(
+            target=_target(options.source, options.paths, result.stats, result.rules),
+            findings=result.findings,
+            warnings=result.warnings,
+            skips=result.skips,
+        )
 
     def open_stream(self, options: DetectOptions, state: bytes | None = None) -> DetectStream:
         from seawall.telemetry import get_reader
 
         get_reader(options.source)  # validates the source name
-        return DetectStream(options, options.ruleset or load_ruleset(options), state)
+        ruleset = options.ruleset or load_ruleset(options)
+        check_rule_files(ruleset, options)
+        return DetectStream(options, ruleset, state)
 
 
 DETECT = DetectAnalyzer()

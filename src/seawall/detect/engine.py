@@ -29,6 +29,7 @@ from seawall.detect.program import (
 )
 from seawall.detect.state import StateStore
 from seawall.telemetry.base import WORKLOAD_COLUMNS, ReadStats
+from seawall.telemetry.lines import LineChunk
 
 _Agg = Agg  # (the name snapshots and older callers use)
 SEEN_IDS = 100_000  # request ids remembered per rule (the oldest are forgotten first)
@@ -72,10 +73,23 @@ class Engine:
         if evaluation is not None:
             self.apply(evaluation, (lines, first_lineno, origin, document))
 
+    def process_chunks(self, chunks: list[LineChunk], stats: ReadStats) -> None:
+        """Records of several whole-file documents (each small: a CloudTrail file holds five
+        minutes) evaluated as one batch; each event keeps its own file and record number."""
+        if len(chunks) == 1:
+            c = chunks[0]
+            self.process(c.lines, c.first_lineno, c.origin, stats, c.document)
+            return
+        lines = [line for c in chunks for line in c.lines]
+        locs = [(c.origin, None, c.first_lineno + i) for c in chunks for i in range(len(c.lines))]
+        evaluation = self.program.evaluate(lines, 1, chunks[0].origin, stats, self.problems)
+        if evaluation is not None:
+            self.apply(evaluation, (lines, 1, chunks[0].origin, True, locs))
+
     def apply(self, evaluation: Evaluation, ctx: Context) -> None:
         """The stateful part of a batch, in input order: findings, windows, thresholds,
-        sequences, first-seen. `ctx` is (lines, first line number, origin, document); `lines`
-        only has to hold the lines of the events in the evaluation."""
+        sequences, first-seen. `ctx` is (lines, first line number, origin, document[, location
+        of each row]); `lines` only has to hold the lines of the events in the evaluation."""
         df, masks, hits = evaluation.df, evaluation.masks, evaluation.hits
         match_parts: list[pl.DataFrame] = []
         allows: dict[str, CompiledRule] = {}

@@ -108,7 +108,10 @@ def samples(ctx: Context, rows: list[int]) -> list[str]:
 
 def location(ctx: Context, row: int) -> tuple[str, int | None, int | None]:
     """(origin, line, record) of one event of a batch."""
-    _, first_lineno, origin, document = ctx
+    if len(ctx) > 4 and ctx[4] is not None:  # a batch of several inputs: each row's own place
+        loc: tuple[str, int | None, int | None] = ctx[4][row]
+        return loc
+    _, first_lineno, origin, document = ctx[:4]
     if document:
         return (origin, None, first_lineno + row)
     return (origin, first_lineno + row, None)

@@ -131,11 +131,10 @@ def frame(
         return pl.DataFrame()
     subset = keep.cast(pl.Int32)
     kept = [lines[i] for i in subset.to_list()]
-    # (these lines were counted by the narrow pass; what only the full decode sees -- invalid
-    # UTF-8 or bad JSON inside a value the narrow pass skipped -- is added here)
+    # (these lines were counted by the narrow pass, invalid UTF-8 included; what only the full
+    # decode sees -- bad JSON inside a value the narrow pass skipped -- is added here)
     full_stats = ReadStats()
     df = reader.frame(kept, first_lineno, origin, plan, full_stats)
-    stats.repaired_utf8 += full_stats.repaired_utf8
     stats.malformed += full_stats.malformed
     stats.events -= full_stats.malformed
     if full_stats.bad:

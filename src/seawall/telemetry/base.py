@@ -168,6 +168,7 @@ class ReadStats:
     overlong: int = 0
     repaired_utf8: int = 0
     no_timestamp: int = 0
+    unknown_shape: int = 0  # events without any field of this source (another kind of input?)
     inputs: int = 0
     unreadable_inputs: int = 0
     bad: list[tuple[str, int, str]] = field(default_factory=list)  # (origin, line, what) of the first few
@@ -179,7 +180,9 @@ class ReadStats:
 
     def merge(self, other: ReadStats) -> None:
         """Add the counters of another reader of the same run (e.g. the reading thread)."""
-        for name in ("lines", "events", "malformed", "overlong", "repaired_utf8", "no_timestamp"):
+        counters = ("lines", "events", "malformed", "overlong", "repaired_utf8", "no_timestamp",
+                    "unknown_shape")
+        for name in counters:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.inputs += other.inputs
         self.unreadable_inputs += other.unreadable_inputs

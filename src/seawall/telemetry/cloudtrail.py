@@ -75,6 +75,7 @@ def _net24(f: ExprOf) -> pl.Expr:
 
 class CloudTrailReader(JsonReader):
     name = "cloudtrail"
+    signature = (b'"eventName"', b'"eventSource"')
     identity_field = "eventID"  # CloudTrail may deliver an event more than once
     list_fields = frozenset(
         {
@@ -194,6 +195,14 @@ class CloudTrailReader(JsonReader):
             "container_id": pl.lit(None, pl.String),
             "container_name": f(rp + "container"),
         }
+
+    def record_items(self, key: str, item: Any) -> list[Any]:
+        if key == "Events" and isinstance(item, dict) and isinstance(item.get("CloudTrailEvent"), str):
+            try:  # `aws cloudtrail lookup-events`: each event carries the record as a JSON string
+                return [orjson.loads(item["CloudTrailEvent"])]
+            except orjson.JSONDecodeError:
+                return [item["CloudTrailEvent"]]
+        return [item]
 
     def records_of(self, doc: Any) -> list[Any] | None:
         if isinstance(doc, dict) and isinstance(doc.get("Events"), list):

@@ -33,6 +33,7 @@ SIGMA_ALIASES = {
 
 class FalcoReader(JsonReader):
     name = "falco"
+    signature = (b'"output_fields"', b'"priority"')
     aliases = SIGMA_ALIASES
     list_fields = frozenset({"tags"})
     base_fields = (

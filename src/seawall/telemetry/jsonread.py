@@ -10,7 +10,7 @@ schema's shape before the projector reads it again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from itertools import repeat
 from typing import Any, ClassVar
 
@@ -19,6 +19,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from seawall.telemetry import jsonstream
 from seawall.telemetry.base import (
     COMMON_COLUMNS,
     JsonSchema,
@@ -53,6 +54,20 @@ def _project_one(value: Any, node: _Node) -> Any:
     return value
 
 
+def invalid_utf8(lines: list[bytes]) -> int:
+    """How many lines hold invalid UTF-8 (wherever it is in the line, read by a rule or not)."""
+    if all(map(bytes.isascii, lines)):
+        return 0
+    bad = 0
+    for line in lines:
+        if not line.isascii():
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                bad += 1
+    return bad
+
+
 def projector_of(plan: ReadPlan) -> Projector:
     if plan.decoder is None:
         plan.decoder = Projector(plan.schema)
@@ -81,9 +96,8 @@ def decode_slow(
                 valid_utf8 = False
             obj = None
             if not valid_utf8:
-                try:
+                try:  # (the line was counted by JsonReader.frame)
                     obj = orjson.loads(line.decode("utf-8", "replace"))
-                    stats.repaired_utf8 += 1
                 except orjson.JSONDecodeError:
                     obj = None
             if obj is None:
@@ -124,6 +138,9 @@ class JsonReader:
     # True when every rule field is a raw JSON path or a derived/common column (so the engine
     # may skip lines that hold none of the rules' literals; see seawall.detect.prefilter)
     prefilter = False
+    # keys that every event of this source has, one of them at least (an event with none of them
+    # and no timestamp is counted as another kind of input: see ReadStats.unknown_shape)
+    signature: tuple[bytes, ...] = ()
 
     def resolve(self, field_name: str) -> tuple[Segment, ...]:
         name = self.aliases.get(field_name, field_name)
@@ -202,7 +219,32 @@ class JsonReader:
         records = self.records_of(doc)
         if records is None:
             return None
-        return [orjson.dumps(r) for r in records if isinstance(r, dict)]
+        # (copies: orjson's bytes keep a much larger allocation than they use)
+        return [memoryview(orjson.dumps(r)).tobytes() for r in records if isinstance(r, dict)]
+
+    def stream_document(
+        self, first: bytes, read: Callable[[], bytes], stats: ReadStats, origin: str, max_record: int
+    ) -> Iterator[bytes]:
+        """A whole-file document record by record (seawall.telemetry.jsonstream), one JSON line
+        per record; what is not a record is counted, damage is a warning (records before it stay)."""
+        n = 0
+        try:
+            for key, item, text in jsonstream.records(first, read, max_record):
+                n += 1
+                for record in self.record_items(key, item):
+                    if not isinstance(record, dict):
+                        stats.bad_line(origin, n, orjson.dumps(record)[:200], "not a JSON object")
+                    elif record is item and text is not None:
+                        yield text.encode("utf-8", "surrogateescape")  # the record's own text
+                    else:  # (copied: orjson's bytes keep a much larger allocation than they use)
+                        yield memoryview(orjson.dumps(record)).tobytes()
+        except jsonstream.DocumentError as exc:
+            stats.malformed += 1
+            stats.warnings.append(f"{origin}: JSON document damaged after {n} record(s): {exc}")
+
+    def record_items(self, key: str, item: Any) -> list[Any]:
+        """The records an element of a document's record list (`key`) stands for."""
+        return [item]
 
     def records_of(self, doc: Any) -> list[Any] | None:
         if isinstance(doc, list):
@@ -232,6 +274,7 @@ class JsonReader:
                 elif line.strip():
                     stats.bad_line(origin, first_lineno + i, line, "not a JSON object")
         stats.lines += len(lines)
+        stats.repaired_utf8 += invalid_utf8(lines)
         if not rows:
             return pl.DataFrame()
         objs = lines if len(rows) == len(lines) else [lines[i] for i in rows]
@@ -257,6 +300,9 @@ class JsonReader:
             raw, _ = text_series("_raw", [lines[i] for i in rows])
             out = out.with_columns(raw)
         stats.events += out.height
+        if self.signature and "time" in out.columns and out["time"].null_count():
+            undated = out.filter(pl.col("time").is_null()).get_column("_row").to_list()
+            stats.unknown_shape += sum(1 for i in undated if not any(k in lines[i] for k in self.signature))
         return out
 
 

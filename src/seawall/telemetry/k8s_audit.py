@@ -88,6 +88,7 @@ def _pod(f: ExprOf) -> pl.Expr:
 
 class K8sAuditReader(JsonReader):
     name = "k8s-audit"
+    signature = (b'"auditID"', b'"requestURI"', b'"verb"')
     prefilter = True  # raw JSON paths only: the engine may prefilter lines by literals
     identity_field = "auditID"  # one request, logged once per audit stage the policy keeps
     # SigmaHQ's Kubernetes rules use a few names that are not raw audit fields (they assume a
@@ -187,6 +188,14 @@ class K8sAuditReader(JsonReader):
         if 0 < brace < 64:
             return stripped[brace + 1 :]
         return super().prepare_line(line)
+
+    def record_items(self, key: str, item: Any) -> list[Any]:
+        if key == "events" and isinstance(item, dict) and isinstance(item.get("message"), str):
+            try:  # `aws logs filter-log-events` output: each message is one audit event
+                return [orjson.loads(item["message"])]
+            except orjson.JSONDecodeError:
+                return [item["message"]]
+        return [item]
 
     def records_of(self, doc: Any) -> list[Any] | None:
         if isinstance(doc, dict) and isinstance(doc.get("events"), list):

@@ -31,6 +31,11 @@ FLUSH_SECONDS = 0.25  # lines from a pipe wait at most this long for more to bat
 DAMAGE = (EOFError, gzip.BadGzipFile, zlib.error, OSError)  # what reading a damaged input raises
 
 
+# a reader's record-by-record reading of a whole-file document: (first bytes, read more, stats,
+# origin, largest record) -> one JSON line per record
+StreamDocument = Callable[[bytes, Callable[[], bytes], ReadStats, str, int], Iterator[bytes]]
+
+
 @dataclass(frozen=True, slots=True)
 class LineLimits:
     max_line: int = 4 << 20  # an audit event with a 1 MiB ConfigMap still fits
@@ -48,22 +53,35 @@ class LineChunk:
     document: bool = False  # True: lines are records of one JSON document (lineno = record number)
 
 
-def expand_inputs(paths: list[str]) -> list[str]:
-    """Files as given, directories walked (sorted, regular files, hidden ones skipped), '-' = stdin."""
+def expand_inputs(paths: list[str], unreadable: list[str] | None = None) -> list[str]:
+    """Files as given, directories walked (sorted, regular files, hidden ones skipped), '-' = stdin.
+    A directory that cannot be listed is added to `unreadable` ("DIR: reason"), never silently
+    left out."""
     out: list[str] = []
+
+    def failed(exc: OSError) -> None:
+        if unreadable is not None:
+            unreadable.append(f"{exc.filename or '?'}: cannot read the directory: {exc.strerror or exc}")
+
     for raw in paths:
         if raw == "-":
             out.append(raw)
             continue
         path = Path(raw)
-        if path.is_dir():
-            for root, dirs, files in os.walk(path):
+        try:
+            is_dir, exists = path.is_dir(), path.exists()
+        except OSError as exc:  # (a parent directory that cannot be entered)
+            exc.filename = exc.filename or raw
+            failed(exc)
+            continue
+        if is_dir:
+            for root, dirs, files in os.walk(path, onerror=failed):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     full = Path(root, name)
                     if not name.startswith(".") and full.is_file() and not full.is_symlink():
                         out.append(str(full))
-        elif path.exists():
+        elif exists:
             out.append(raw)
         else:
             raise InputError(f"{raw}: no such file or directory")
@@ -98,6 +116,7 @@ def iter_chunks(
     follow: bool = False,
     idle_timeout: float | None = None,
     stop: Callable[[], bool] | None = None,
+    stream_document: StreamDocument | None = None,
 ) -> Iterator[LineChunk]:
     """Yield batches of complete lines from one input; errors become warnings in `stats`."""
     try:
@@ -108,7 +127,17 @@ def iter_chunks(
         return
     stats.inputs += 1
     try:
-        yield from stream_chunks(stream, origin, limits, stats, split_document, follow, idle_timeout, stop)
+        yield from stream_chunks(
+            stream,
+            origin,
+            limits,
+            stats,
+            split_document,
+            follow,
+            idle_timeout,
+            stop,
+            stream_document=stream_document,
+        )
     except DAMAGE as exc:
         stats.warnings.append(
             f"{origin}: input damaged ({type(exc).__name__}: {exc}); kept what was read before the damage"
@@ -165,6 +194,7 @@ def stream_chunks(
     idle_timeout: float | None,
     stop: Callable[[], bool] | None,
     documents: bool = True,
+    stream_document: StreamDocument | None = None,
 ) -> Iterator[LineChunk]:
     damage: list[BaseException] = []
 
@@ -183,6 +213,22 @@ def stream_chunks(
         return bool(damage) or (stop is not None and stop())
 
     first = read()
+    if documents and stream_document is not None and is_document_head(first):
+        # record by record: memory bounded by the largest record, not by the file
+        batch: list[bytes] = []
+        size, start = 0, 1
+        for n, record in enumerate(stream_document(first, read, stats, origin, limits.max_line)):
+            batch.append(record)
+            size += len(record)
+            if len(batch) >= limits.batch_lines or size >= limits.batch_bytes:
+                yield LineChunk(origin, start, batch, document=True)
+                batch, size, start = [], 0, n + 2
+        stats.lines += 1
+        if batch:
+            yield LineChunk(origin, start, batch, document=True)
+        if damage:
+            raise damage[0]
+        return
     if documents and is_document_head(first):
         doc = bytearray(first)
         while True:

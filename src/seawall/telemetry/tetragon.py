@@ -82,6 +82,7 @@ SIGMA_ALIASES = {
 
 class TetragonReader(JsonReader):
     name = "tetragon"
+    signature = (b'"process_', b'"node_name"')
     derived = DERIVED
     base_fields = ("time", "node_name")
 
