@@ -79,7 +79,7 @@ def test_cloudtrail_document_shapes(tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_bytes(orjson.dumps({"Records": {"eventName": "ExecuteCommand"}}))
     code, report, err = detect("--source", "cloudtrail", str(broken))
-    assert code == 2 and '"Records" is not a list' in err and len(err.strip().splitlines()) <= 2
+    assert code == 2 and '"Records" is not a list' in err.strip().splitlines()[-1]
     # beside a good file: the good one is analyzed, the bad one is a warning
     code, report, err = detect("--source", "cloudtrail", str(broken), str(listed))
     assert code == 0 and report["target"]["metadata"]["events"] == 3
