@@ -7,7 +7,6 @@ batches (seawall.detect.stateful; first-seen also across runs, in the SQLite sta
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -16,7 +15,16 @@ import polars as pl
 
 from seawall.core import Finding, Severity
 from seawall.detect import stateful
-from seawall.detect.findings import SAMPLES, Agg, Context, location, resource_of, samples, to_finding
+from seawall.detect.findings import (
+    SAMPLES,
+    Agg,
+    Context,
+    finish_evidence,
+    location,
+    raw_evidence,
+    resource_of,
+    to_finding,
+)
 from seawall.detect.model import Rule, RuleProblem
 from seawall.detect.program import (
     SAMPLE_LINES,
@@ -189,6 +197,8 @@ class Engine:
             *[pl.col(c).first() for c in WORKLOAD_COLUMNS],
             *[pl.col(c).n_unique().alias(f"_n_{c}") for c in _PER_OBJECT],
         )
+        wanted: list[tuple[Agg, list[int]]] = []  # the sample events that findings have room for
+        promised: dict[int, int] = {}  # samples already wanted, per aggregate
         for g in groups.iter_rows(named=True):
             workload = {c: g[c] for c in WORKLOAD_COLUMNS}
             extra, severity = None, None
@@ -203,19 +213,29 @@ class Engine:
                 for c in _PER_OBJECT:  # one name for the group, or none
                     if g[f"_n_{c}"] > 1:
                         workload[c] = None
-            self.hit(
+            agg = self.hit(
                 rule,
                 workload,
                 g["_dkey"],
                 g["n"],
                 g["first"],
                 g["last"],
-                functools.partial(samples, ctx, g["rows"]),
+                [],
                 location(ctx, g["rows"][0]),
                 extra,
                 severity,
                 allow=g["_allow"],
             )
+            room = SAMPLES - len(agg.samples) - promised.get(id(agg), 0)
+            if room > 0:
+                wanted.append((agg, g["rows"][:room]))
+                promised[id(agg)] = promised.get(id(agg), 0) + min(room, len(g["rows"]))
+        # (secrets redacted in one pass over every new sample of the batch)
+        texts = finish_evidence([raw_evidence(ctx[0][r]) for _, rows in wanted for r in rows])
+        k = 0
+        for agg, rows in wanted:
+            agg.samples.extend(texts[k : k + len(rows)])
+            k += len(rows)
 
     def hit(
         self,
@@ -225,16 +245,16 @@ class Engine:
         count: int,
         first: datetime | None,
         last: datetime | None,
-        shown: list[str] | Callable[[], list[str]],
+        shown: list[str],
         loc: tuple[str, int | None, int | None],
         extra: dict[str, Any] | None = None,
         severity: Severity | None = None,
         allow: int | None = None,
-    ) -> None:
+    ) -> Agg:
         """`count` events of `rule` on one workload: a new finding, or more of an open one
         (unless the window since its last event has passed). Allowlisted events (`allow`: the
-        entry's index) are kept apart, at the entry's `severity`. `shown` (the sample events, or
-        what makes them) is only made when the finding has room for more samples."""
+        entry's index) are kept apart, at the entry's `severity`. `shown`: sample events (the
+        finding keeps the first SAMPLES). Returns the finding's aggregate."""
         if allow is None:
             wkey = SEP.join(str(workload.get(c) or "") for c in WORKLOAD_COLUMNS)
         else:
@@ -263,7 +283,7 @@ class Engine:
                 loc[0],
                 loc[1],
                 loc[2],
-                (shown() if callable(shown) else shown)[:SAMPLES],
+                shown[:SAMPLES],
                 extra=dict(extra or {}),
                 severity=severity,
             )
@@ -271,7 +291,7 @@ class Engine:
             self.changed[id(agg)] = agg
             if self.on_finding is not None:
                 self._opened.append(agg)
-            return
+            return agg
         self.changed[id(agg)] = agg
         agg.count += count
         for c in _PER_OBJECT:  # (allowlisted groups: more than one object -> no name)
@@ -282,9 +302,10 @@ class Engine:
         if last is not None and (agg.last is None or last > agg.last):
             agg.last = last
         if len(agg.samples) < SAMPLES:
-            agg.samples.extend((shown() if callable(shown) else shown)[: SAMPLES - len(agg.samples)])
+            agg.samples.extend(shown[: SAMPLES - len(agg.samples)])
         if extra:
             agg.extra.update(extra)
+        return agg
 
     # -- output -------------------------------------------------------------------------------
     def _finding(self, agg: Agg) -> Finding:

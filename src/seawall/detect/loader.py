@@ -15,6 +15,8 @@ from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.filters import SigmaFilter
+from sigma.policy import SigmaPolicy
+from sigma.policy.regex_engine import PythonRegexEngine
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
@@ -26,6 +28,10 @@ from seawall.detect.model import Aggregate, FirstSeen, Rule, RuleProblem, RuleSe
 _NATIVE_NS = uuid.UUID("5e0a9a11-0000-4000-8000-5ea3a1100000")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 MAX_RULE_FILE = 4 << 20
+# regular expressions are checked against the engine that runs them (Rust's, in Polars: see
+# compiler.check_regex), which reports look-around and back-references as unsupported; pySigma's
+# default check (RE2) would call them parse errors and log to the terminal
+POLICY = SigmaPolicy(regex_engine=PythonRegexEngine())
 
 
 def duration(value: Any) -> float:
@@ -163,7 +169,7 @@ def _native(entry: dict[str, Any], path: str, pipeline: ProcessingPipeline | Non
         "detection": detection,
         "level": "medium",
     }
-    srule = SigmaRule.from_dict(sigma_doc)
+    srule = SigmaRule.from_dict(sigma_doc, policy=POLICY)
     if pipeline is not None:
         pipeline.apply(srule)
     trees = [c.parse() for c in srule.detection.parsed_condition]
@@ -227,7 +233,7 @@ def load_text(text: str, path: str, out: RuleSet, pending: Pending | None = None
                 )
         return
     try:
-        collection = SigmaCollection.from_yaml(text, collect_errors=True, collect_filters=True)
+        collection = SigmaCollection.from_yaml(text, collect_errors=True, collect_filters=True, policy=POLICY)
     except SigmaError as exc:
         out.problems.append(RuleProblem(path, None, None, str(exc)[:300], "parse-error"))
         return
@@ -351,7 +357,7 @@ def load_filters(pending: Pending, out: RuleSet) -> None:
     are loaded from (the bundled subset or a full copy given with --rules)."""
     for file in sorted((tuning_dir() / "filters").glob("*.yml")):
         collection = SigmaCollection.from_yaml(file.read_text(encoding="utf-8"), collect_errors=True,
-                                               collect_filters=True)
+                                               collect_filters=True, policy=POLICY)
         for err in collection.errors:
             where = f"builtin:{file.name}"
             out.problems.append(RuleProblem(where, None, None, str(err)[:300], "parse-error"))

@@ -44,6 +44,15 @@ PATTERN_NEEDLES = 24  # needles per regular expression (the SIMD literal search 
 
 Literals = frozenset[str]
 KeysOf = Callable[[str], tuple[str, ...] | None]  # raw field -> its JSON key names, or None
+PairKey = Callable[[str], str | None]  # raw field -> the key holding its string value, or None
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def usable(lit: str) -> bool:
@@ -103,10 +112,13 @@ class Estimator:
 
 
 class LiteralFinder:
-    def __init__(self, keys_of: KeysOf, keyword_field: str | None, est: Estimator) -> None:
+    def __init__(
+        self, keys_of: KeysOf, keyword_field: str | None, est: Estimator, pair_key: PairKey | None = None
+    ) -> None:
         self.keys_of = keys_of
         self.keyword_field = keyword_field
         self.est = est
+        self.pair_key = pair_key or (lambda name: None)
 
     def rule(self, conditions: list[Any]) -> Literals | None:
         """Literals one of which every event matched by any of the conditions contains."""
@@ -177,12 +189,43 @@ class LiteralFinder:
                 options.append(vals)
         # every other predicate is false when the field is missing: its keys are in the line
         options += [frozenset([k]) for k in map(_key_literal, keys) if k]
+        pairs = self._pairs(field, value)
+        if pairs is not None:
+            options.append(pairs)
         return min(options, key=self.est.cost) if options else None
+
+    def _pairs(self, field: str, value: Any) -> Literals | None:
+        """`key":"value` literals (the key and the start of its string value, adjacent as in
+        compact JSON: lines with white space around a colon are always kept, see candidate_rows)
+        for an equality or startswith test of a plain string field -- much rarer than the value
+        alone when the value is a common word (`create`, `secrets`)."""
+        key = self.pair_key(field)
+        if key is None or any(not 32 <= ord(c) < 127 or c in '"\\' for c in key):
+            return None
+        values = value.values if isinstance(value, T.SigmaExpansion) else [value]
+        out = set()
+        for v in values:
+            if not isinstance(v, T.SigmaString) or not v.s:
+                return None
+            head: list[str] = []
+            for part in v.s:  # the literal start of the value, up to its first wildcard
+                if not isinstance(part, str):
+                    break
+                head.append(part)
+            text = "".join(head).lower()
+            exact = len(head) == len(v.s)
+            if not text or (not exact and v.s[len(head)] is not T.SpecialChars.WILDCARD_MULTI):
+                return None
+            if not usable(text) or text in ("true", "false", "null") or _looks_numeric(text):
+                return None  # (the JSON value may be a literal, unquoted)
+            out.add(f'{key.lower()}":"{text}')
+        return frozenset(out)
 
 
 # escapes that decode to characters a literal may hold (any, or '/'). Raw control characters
 # need no check: both JSON decoders reject them, so such a line never reaches the prefilter.
 _UNSAFE = ("\\u", "\\/")
+_SPACED = r'"\s+:|":\s'  # JSON that is not compact around a key's colon
 _META = frozenset("\\.+*?()|[]{}^$#&-~")
 
 
@@ -205,6 +248,7 @@ def candidate_rows(lines: list[bytes], rows: pl.Series, patterns: tuple[list[str
     keep = text.str.len_bytes() != text.str.len_chars()
     for unsafe in _UNSAFE:
         keep = keep | text.str.contains(unsafe, literal=True)
+    keep = keep | text.str.contains(_SPACED)  # `"key": "value"`: no `key":"value` literal to find
     low = text.str.to_lowercase()  # ASCII lines (the only ones tested) lower-case byte for byte
     groups, short = patterns
     for pattern in groups:

@@ -124,6 +124,21 @@ class SourceProgram:
         except (AttributeError, KeyError, ValueError):
             return None
 
+    def pair_key(self, name: str) -> str | None:
+        """The JSON key right before a raw field's string value (for `key":"value` literals), or
+        None when the field is computed, a list element or read as JSON text."""
+        if self.keys_of(name) is None:
+            return None
+        reader: Any = self.reader
+        try:
+            segs = self.plan.schema.effective(reader.resolve(name))
+            interior = self.plan.schema.is_interior(segs)
+        except (AttributeError, KeyError, ValueError):
+            return None
+        if not segs or segs[-1].is_list or interior:
+            return None
+        return str(segs[-1].name)
+
     def plan_tiers(self, sample: list[bytes]) -> None:
         """Split the rules into selective and broad ones on a sample of lines (seawall.detect.tiers)."""
         self.sampled = max(len(sample), 1)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 # a rule whose literals are estimated in more than this share of lines is "broad"; tiers are
 # not used when the selective rules' literals together would keep more than TIER_MAX of the lines
 BROAD_SHARE = 0.25
-TIER_MAX = 0.5
+TIER_MAX = 0.8
 
 
 @dataclass(slots=True)
@@ -50,7 +50,7 @@ def plan(program: SourceProgram, sample: list[bytes]) -> Tiers | None:
     if "time" not in program.plan.columns:
         return None
     est = Estimator(sample)
-    finder = LiteralFinder(program.keys_of, program.keyword, est)
+    finder = LiteralFinder(program.keys_of, program.keyword, est, program.pair_key)
     broad: list[CompiledRule] = []
     needles: set[str] = set()
     for cr in program.rules:
