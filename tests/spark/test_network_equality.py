@@ -59,3 +59,28 @@ def test_story_day_in_hourly_files(spark: Any, tmp_path: Path) -> None:
     files = [str(f) for f in sorted(hourly.iterdir())]
     single = analyzers.get("network").run(files, options)
     assert on_spark.collected.edges.height == single.target.metadata["edges"]
+
+
+def test_damaged_files_among_good_ones(spark: Any, tmp_path: Path) -> None:
+    """A truncated gzip file and a record with a byte that is not UTF-8 beside good files: the
+    same findings and the same warnings as the single process, naming the user's files."""
+    sample = SAMPLES / "vpc-flow-logs.log.gz"
+    lines = gzip.decompress(sample.read_bytes()).splitlines()
+    good = tmp_path / "good.log.gz"
+    good.write_bytes(sample.read_bytes())
+    bad_byte = tmp_path / "bad-byte.log.gz"
+    bad_byte.write_bytes(gzip.compress(b"\n".join([lines[0], lines[1].replace(b" ACCEPT", b" \xffACCEPT"),
+                                                   *lines[2:50]]) + b"\n"))
+    whole = gzip.compress(b"\n".join(lines[:200]) + b"\n")
+    truncated = tmp_path / "truncated.log.gz"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    options = NetworkOptions(source="vpc-flow", inventory=[SAMPLES / "kubectl-inventory.json"])
+    files = [str(good), str(bad_byte), str(truncated)]
+    one = analyzers.get("network").run(files, options)
+    on_spark = analyze_files(spark, files, options)
+    assert _key(on_spark.report.findings) == _key(one.findings)
+    warned = on_spark.report.all_warnings()
+    assert one.skips and sorted(warned) == sorted(one.all_warnings())
+    assert any("truncated.log.gz" in w for w in warned)
+    assert any("invalid UTF-8" in w for w in warned)
+    assert not any("seawall-spark-" in w for w in warned)

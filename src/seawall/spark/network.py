@@ -1,8 +1,9 @@
 """Network analysis on Apache Spark: a month of an account's flow logs, the same detectors.
 
 1. Each flow log file (Spark's binaryFile, or S3 through boto3) is read in an executor by the
-   network analyzer's own stream (seawall.network.stream: the VPC Flow Logs / Hubble line readers,
-   attribution to workloads, the partial aggregates) and handed out as its per-file aggregates:
+   network analyzer's own file reader and collector (seawall.network.sources, engine.Collector: the
+   VPC Flow Logs / Hubble readers, attribution to workloads, the partial aggregates) and handed out
+   as its per-file aggregates:
    edges, scans, connection starts, egress per hour, instance-metadata use, DNS names.
 2. Spark merges them: rows are bucketed by their client (or source) key and each bucket is
    reduced by `groupBy(table, bucket).applyInArrow` with the engine's own reduce functions, so a
@@ -15,8 +16,10 @@
 from __future__ import annotations
 
 import io
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import orjson
@@ -54,23 +57,26 @@ def _ipc(frame: pl.DataFrame) -> bytes:
 
 
 def _file_parts(config: NetConfig, uri: str, content: bytes) -> Iterator[tuple[str, int, bytes]]:
-    """The aggregates of one file, cut into buckets of their key column."""
-    from seawall.analyzers import Batch
-    from seawall.network.stream import NetworkStream
-    from seawall.spark.detect import _open_content
-    from seawall.telemetry.base import ReadStats
-    from seawall.telemetry.lines import DAMAGE, LineLimits, stream_chunks
+    """The aggregates of one file, cut into buckets of their key column. The file is read by the
+    network analyzer's own file reader (the single process's code: whole chunks to Polars' CSV
+    reader, not line by line), from a private temporary copy of the executor's bytes."""
+    from seawall.network.context import Context
+    from seawall.network.engine import Collector
+    from seawall.network.inventory import Inventory
+    from seawall.network.sources import open_source
 
     origin = config.origins.get(uri, uri)
-    stream = NetworkStream(config.options)
-    damaged: list[str] = []
-    try:
-        for chunk in stream_chunks(_open_content(content), origin, LineLimits(), ReadStats(),  # type: ignore[arg-type]
-                                   lambda _doc: None, False, None, None, documents=False):
-            stream.feed(Batch(lines=chunk.lines, origin=origin, first_lineno=chunk.first_lineno))
-    except DAMAGE as exc:
-        damaged.append(f"{origin}: input damaged ({type(exc).__name__}: {exc}); kept what was read before")
-    data = stream.collector.finish(stream.reader.names)
+    options = config.options
+    reader = open_source(options.source, options)
+    collector = Collector(Inventory.load(list(options.inventory), options.max_json_bytes), options,
+                          Context.load(list(options.context), options.max_json_bytes))
+    with tempfile.TemporaryDirectory(prefix="seawall-spark-") as tmp:
+        path = Path(tmp) / (Path(uri).name or "flows")
+        path.write_bytes(content)
+        for batch in reader.read([str(path)]):
+            collector.add(batch)
+        data = collector.finish(reader.names)
+        warnings = [w.replace(str(path), origin) for w in reader.warnings]
     for name in TABLES:
         frame: pl.DataFrame = getattr(data, name)
         if frame.height == 0:
@@ -80,10 +86,9 @@ def _file_parts(config: NetConfig, uri: str, content: bytes) -> Iterator[tuple[s
                                       .alias("_bucket"))
         for (bucket,), part in bucketed.partition_by("_bucket", as_dict=True).items():
             yield name, int(bucket), _ipc(part.drop("_bucket"))
-    stats = stream.reader.stats
     meta = {"first": data.first, "last": data.last, "origin": origin,
             "names": [[a, sorted(n)] for a, n in data.names.items()],
-            "stats": stats.to_dict(), "warnings": [*stream.reader.warnings, *damaged]}
+            "stats": reader.stats.to_dict(), "warnings": warnings}
     yield META, -1, orjson.dumps(meta)
 
 
@@ -126,6 +131,7 @@ class SparkNetwork:
 def analyze_files(spark: SparkSession, paths: list[str], options: NetworkOptions) -> SparkNetwork:
     """Every detector over the flow logs under `paths` (files, directories, s3:// / s3a:// prefixes)."""
     from seawall.network import Analysis, run_detectors
+    from seawall.network.base import SourceStats, skips_of
     from seawall.network.baseline import Baseline
     from seawall.network.engine import Collected
     from seawall.network.intel import Intel
@@ -170,15 +176,15 @@ def analyze_files(spark: SparkSession, paths: list[str], options: NetworkOptions
             skipped[reason] = skipped.get(reason, 0) + n
     collected = Collected(names=names, first=min(firsts) if firsts else None,
                           last=max(lasts) if lasts else None, **frames)
+    read = SourceStats(files=len(meta), records=records, skipped=skipped)
     analysis = Analysis(source=options.source, paths=list(paths), data=collected, inventory=inventory,
                         stats={"source": options.source, "files": len(meta), "records": records,
                                "edges": collected.edges.height},
-                        warnings=warnings + [f"{options.source}: skipped {n} {r}"
-                                             for r, n in sorted(skipped.items())])
+                        warnings=warnings, skips=skips_of(options.source, read))
     findings = run_detectors(analysis, options, baseline, intel)
     report = Report(target=Target(kind="flows", name=f"{options.source}: " + ", ".join(paths)[:200],
                                   metadata={**analysis.stats, "engine": "spark"}),
-                    findings=findings, warnings=analysis.warnings)
+                    findings=findings, warnings=analysis.warnings, skips=analysis.skips)
     return SparkNetwork(report=report, collected=collected)
 
 
