@@ -18,6 +18,7 @@ SourceOpt = Annotated[
         "--source",
         help="Where containers run, KIND[:ADDRESS] (repeat): docker[:unix:///var/run/docker.sock], "
         "podman[:unix://...], cri[:unix:///run/containerd/containerd.sock], kubernetes[:pods.json], "
+        "kubernetes-api[:https://HOST:PORT], "
         "ecs[:CLUSTER], "
         "ecs-task[:URL]. Default: the Docker/Podman sockets found here.",
         show_default=False,

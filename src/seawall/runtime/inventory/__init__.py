@@ -6,6 +6,7 @@ A source is named on the command line as `KIND[:ADDRESS]`:
     podman[:unix:///run/podman/podman.sock]    Podman's libpod API
     cri[:unix:///run/containerd/containerd.sock]  CRI (containerd, CRI-O) over gRPC
     kubernetes[:pods.json|-]                   `kubectl get pods -A -o json` (run here without a file)
+    kubernetes-api[:https://HOST:PORT]         the Kubernetes API (in a pod: its service account)
     ecs[:CLUSTER,CLUSTER]                      the ECS API (boto3); all clusters without a name
     ecs-task[:URL]                             inside a task: $ECS_CONTAINER_METADATA_URI_V4
 """
@@ -23,6 +24,7 @@ SOURCES: dict[str, str] = {
     "podman": "seawall.runtime.inventory.podman:PodmanSource",
     "cri": "seawall.runtime.inventory.cri:CRISource",
     "kubernetes": "seawall.runtime.inventory.kubernetes:KubernetesSource",
+    "kubernetes-api": "seawall.runtime.inventory.kubernetes:KubernetesAPISource",
     "ecs": "seawall.runtime.inventory.ecs:ECSSource",
     "ecs-task": "seawall.runtime.inventory.ecs_metadata:ECSTaskMetadataSource",
 }

@@ -1,9 +1,10 @@
-"""A bounded JSON client for runtime APIs on a unix socket or 127.0.0.1 (Docker Engine API,
-Podman's libpod API, the ECS task metadata endpoint): every body capped, every request under
-an overall deadline, errors as one line."""
+"""A bounded JSON client for runtime APIs on a unix socket or over HTTP(S) (Docker Engine API,
+Podman's libpod API, the ECS task metadata endpoint, the Kubernetes API): every body capped, every
+request under an overall deadline, TLS verified (against `ca_file` when given), errors as one line."""
 
 from __future__ import annotations
 
+import ssl
 import time
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,16 @@ CHUNK = 1 << 16
 
 class APIClient:
     def __init__(
-        self, address: str, what: str, timeout: float = 10.0, deadline: float = 60.0, max_json: int = MAX_JSON
+        self,
+        address: str,
+        what: str,
+        timeout: float = 10.0,
+        deadline: float = 60.0,
+        max_json: int = MAX_JSON,
+        ca_file: Path | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        """`address`: `unix:///run/docker.sock`, a socket path, or `http://HOST:PORT[/base]`."""
+        """`address`: `unix:///run/docker.sock`, a socket path, or `http(s)://HOST:PORT[/base]`."""
         self.what = what
         self.deadline = deadline
         self.max_json = max_json
@@ -33,7 +41,12 @@ class APIClient:
             transport = httpx.HTTPTransport(uds=path)
             self.base = "http://localhost"
         elif address.startswith(("http://", "https://")):
-            transport = httpx.HTTPTransport()
+            try:
+                context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+            except (OSError, ssl.SSLError) as exc:
+                reason = printable(str(exc))[:200]
+                raise InputError(f"{what}: cannot use the CA file {ca_file}: {reason}") from None
+            transport = httpx.HTTPTransport(verify=context)
             self.base = address.rstrip("/")
         elif address.startswith("tcp://"):
             transport = httpx.HTTPTransport()
@@ -41,7 +54,9 @@ class APIClient:
         else:
             raise InputError(f"{what}: address {address!r} is not unix://PATH or http://HOST:PORT")
         self.address = address
-        self._client = httpx.Client(transport=transport, timeout=timeout, trust_env=False)
+        self._client = httpx.Client(
+            transport=transport, timeout=timeout, trust_env=False, headers=headers or {}
+        )
 
     def close(self) -> None:
         self._client.close()

@@ -1,21 +1,26 @@
 """Kubernetes: `kubectl get pods -A -o json` (a file, `-` for stdin, or run here when no file is
-given). Each running container of each pod: its image and `imageID` (the digest the kubelet
-pulled), start time, the pod's namespace and controller (a ReplicaSet's Deployment found by
-`pod-template-hash`), and privileges from the pod and container security contexts."""
+given), or the Kubernetes API itself (`kubernetes-api[:URL]`: `GET /api/v1/pods`, paged, with a
+bearer token; in a pod, the service account's token and CA). Each running container of each pod:
+its image and `imageID` (the digest the kubelet pulled), start time, the pod's namespace and
+controller (a ReplicaSet's Deployment found by `pod-template-hash`), and privileges from the pod
+and container security contexts."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from seawall.bounded import read_capped, read_file_capped
-from seawall.core.errors import InputError
+from seawall.core.errors import InputError, NetworkError
 from seawall.runtime.base import Container, Privileges, Workload
+from seawall.runtime.inventory._http import APIClient
 
 MAX_PODS_JSON = 512 << 20
 KUBECTL_TIMEOUT = 120.0
@@ -151,3 +156,78 @@ class KubernetesSource:
         except orjson.JSONDecodeError:
             raise InputError(f"kubernetes: {self.path or 'kubectl'}: malformed JSON") from None
         return containers_from_pods(doc)
+
+
+SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+TOKEN_ENV = "SEAWALL_KUBERNETES_TOKEN"  # the bearer token itself (else the service account's)
+CA_ENV = "SEAWALL_KUBERNETES_CA"  # the API server's CA (else the service account's ca.crt)
+PAGE = 500
+MAX_PAGES = 2000  # a million pods
+LIST_DEADLINE = 600.0
+
+
+class KubernetesAPISource:
+    """`GET /api/v1/pods?limit=500` and its `continue` pages, straight from the API server: in a
+    pod through `KUBERNETES_SERVICE_HOST` with the service account's token and CA (needs
+    `list pods` at cluster scope), else the URL given with `$SEAWALL_KUBERNETES_TOKEN` and
+    `$SEAWALL_KUBERNETES_CA`. TLS is always verified; the token is never printed."""
+
+    name = "kubernetes-api"
+
+    def __init__(self, address: str | None = None) -> None:
+        url = address or _in_cluster_url()
+        if not url.startswith("https://"):
+            raise InputError(f"kubernetes-api: {url!r} is not an https:// URL of the API server")
+        token = os.environ.get(TOKEN_ENV) or _read_small(SERVICE_ACCOUNT / "token", "service account token")
+        ca = os.environ.get(CA_ENV)
+        ca_file = Path(ca) if ca else SERVICE_ACCOUNT / "ca.crt"
+        if not ca_file.is_file():
+            raise InputError(
+                f"kubernetes-api: no CA file for the API server (set ${CA_ENV} or run in a pod with "
+                f"a service account); {ca_file} does not exist"
+            )
+        self.client = APIClient(
+            url,
+            "kubernetes-api",
+            timeout=30.0,
+            deadline=120.0,
+            ca_file=ca_file,
+            headers={"Authorization": f"Bearer {token.strip()}", "Accept": "application/json"},
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def containers(self) -> list[Container]:
+        out: list[Container] = []
+        started = time.monotonic()
+        token: str | None = None
+        for _ in range(MAX_PAGES):
+            params: dict[str, str | int] = {"limit": PAGE}
+            if token:
+                params["continue"] = token
+            page = self.client.get_json("/api/v1/pods", params=params)
+            out.extend(containers_from_pods(page))
+            meta = page.get("metadata") if isinstance(page, dict) else None
+            token = meta.get("continue") if isinstance(meta, dict) else None
+            if not token or not isinstance(token, str):
+                return out
+            if time.monotonic() - started > LIST_DEADLINE:
+                raise NetworkError(f"kubernetes-api: listing pods took longer than {LIST_DEADLINE:.0f} s")
+        raise InputError(f"kubernetes-api: more than {MAX_PAGES} pages of pods")
+
+
+def _in_cluster_url() -> str:
+    host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+    if not host:
+        raise InputError(
+            "kubernetes-api: not in a pod (no KUBERNETES_SERVICE_HOST); name the API server as "
+            "kubernetes-api:https://HOST:PORT"
+        )
+    return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+
+
+def _read_small(path: Path, what: str) -> str:
+    if not path.is_file():
+        raise InputError(f"kubernetes-api: no bearer token (set ${TOKEN_ENV} or run in a pod with a {what})")
+    return read_file_capped(path, 64 << 10, f"kubernetes-api {what}").decode("utf-8", "replace")
