@@ -11,14 +11,67 @@ What is running where comes from the last `seawall scan running` (its containers
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from seawall.core import Finding, FindingKind, Resource
+import orjson
+
+from seawall.core import Finding, FindingKind, Location, OSInfo, Package, Resource
 from seawall.runtime.matching import db_fingerprint
 from seawall.runtime.sbomstore import SbomStore
 
 BATCH = 200  # images whose new matches are written in one transaction
+MAX_CACHED = 200_000  # distinct packages whose matches a rescan keeps (then it starts over)
+
+
+def _package_key(pkg: Package, os: OSInfo | None) -> tuple[Any, ...]:
+    """Everything a match reads of a package (and the OS it runs on); not where it lies."""
+    meta = orjson.dumps(pkg.metadata, option=orjson.OPT_SORT_KEYS) if pkg.metadata else b""
+    return (
+        pkg.name, pkg.version, pkg.ecosystem, pkg.purl, pkg.source_name, pkg.source_version,
+        pkg.arch, tuple(pkg.cpes), pkg.cataloger, meta, os,
+    )  # fmt: skip
+
+
+class CachedMatcher:
+    """`db.match` once per distinct package of a rescan: images of one registry share most of
+    their packages (a base image, the same dependencies), so 1,000 stored SBOMs are mostly the
+    same few thousand packages. A package's advisories depend only on what it is (name, version,
+    ecosystem, purl, source, CPEs, OS), so its findings are reused with the image's own package
+    and location put back."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        self.cache: dict[tuple[Any, ...], list[Finding]] = {}
+
+    def match(self, packages: Sequence[Package], os: OSInfo | None) -> list[Finding]:
+        keys = [_package_key(p, os) for p in packages]
+        todo: dict[tuple[Any, ...], Package] = {}
+        for key, pkg in zip(keys, packages, strict=True):
+            if key not in self.cache and key not in todo:
+                todo[key] = pkg
+        if todo:
+            if len(self.cache) + len(todo) > MAX_CACHED:
+                self.cache.clear()  # bounded memory; later images are matched afresh
+            found = self.db.match(list(todo.values()), os)
+            owner = {id(pkg): key for key, pkg in todo.items()}
+            if any(f.package is None or id(f.package) not in owner for f in found):
+                return list(self.db.match(packages, os))  # findings not tied to one package: no reuse
+            for key in todo:
+                self.cache[key] = []
+            for f in found:
+                assert f.package is not None
+                self.cache[owner[id(f.package)]].append(f)
+        out: list[Finding] = []
+        for key, pkg in zip(keys, packages, strict=True):
+            for f in self.cache[key]:
+                if f.package is pkg:
+                    out.append(f)
+                else:
+                    location = pkg.locations[0] if pkg.locations else Location()
+                    out.append(dataclasses.replace(f, package=pkg, location=location))
+        return out
 
 
 @dataclass(slots=True)
@@ -89,12 +142,13 @@ def rescan(store: SbomStore, db: Any, only_new: bool = True) -> RescanResult:
     for reference, digest in store.references():
         refs.setdefault(digest, []).append(reference)
     pending: list[tuple[str, str, list[str]]] = []
+    matcher = CachedMatcher(db)
     for image in store.iter_images():
         result.images += 1
         result.packages += len(image.packages)
         name = (refs.get(image.digest) or [image.name])[0]
         resource = Resource(type="container-image", name=name)
-        matched = db.match(image.packages, image.os)
+        matched = matcher.match(image.packages, image.os)
         ids = sorted({f.rule for f in matched if f.kind is FindingKind.VULNERABILITY})
         before = set(image.vulns) if image.vulns is not None else None
         new_ids = set(ids) - before if before is not None else set(ids)
