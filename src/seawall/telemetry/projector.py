@@ -56,7 +56,10 @@ def leaf_text(value: Any) -> str | None:
         if math.isfinite(value) and value.is_integer() and abs(value) < _INT_FLOAT_LIMIT:
             return str(int(value))
         return repr(value)
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # an integer beyond 64 bits inside (msgspec writes it with all its digits)
+        return msgspec.json.encode(value).decode()
 
 
 def _leaf_texts(values: list[Any]) -> list[str | None]:
