@@ -144,7 +144,13 @@ class Serve:
 
     def __init__(self, workdir: Path, database: str | None, sources: list[dict[str, Any]] | None = None):
         self.workdir = workdir
-        doc: dict[str, Any] = {"listen": "127.0.0.1:0", "data_dir": str(workdir / "data")}
+        # retention off: the generated events are dated March 2026, and the default (90 days of
+        # findings by last_seen, applied every minute) deleted their findings during a run
+        doc: dict[str, Any] = {
+            "listen": "127.0.0.1:0",
+            "data_dir": str(workdir / "data"),
+            "retention": {"archive_days": 0, "findings_days": 0},
+        }
         if database:
             doc["database"] = database
         if sources is not None:
