@@ -6,11 +6,13 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from seawall.core.errors import InputError
 from seawall.network import NetworkOptions, analyze, detect
+from tests.network import synth
 
 # "Flow log record examples" (AWS VPC user guide), default format
 V2_HEADER = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"  # noqa: E501
@@ -155,3 +157,35 @@ def test_internet_addresses_are_bounded(tmp_path: Path) -> None:
     servers = a.data.edges["s_key"].to_list()
     assert "External:/other" in servers and len(servers) <= 101
     assert a.data.edges["flows"].sum() == 600
+
+
+def _edges(a: Any) -> list[tuple[Any, ...]]:
+    return sorted(a.data.edges.select("c_key", "s_key", "s_port", "flows", "bytes", "rejects").iter_rows())
+
+
+def test_a_plain_log_read_in_small_chunks_is_the_gzip_log_read_whole(tmp_path: Path) -> None:
+    story, _ = synth.write(tmp_path, story=True, seed=2)
+    text = b"".join(gzip.decompress(story.read_bytes()).splitlines(keepends=True)[:4001])
+    plain = tmp_path / "plain.log"
+    plain.write_bytes(text.rstrip(b"\n"))  # the last record without its line break
+    packed = tmp_path / "packed.log.gz"
+    packed.write_bytes(gzip.compress(text))
+    whole = analyze("vpc-flow", [str(packed)])
+    for size in (4096, 65_537):  # chunk ends fall inside records, at many page offsets
+        cut = analyze("vpc-flow", [str(plain)], NetworkOptions(batch_bytes=size))
+        assert cut.stats["records"] == whole.stats["records"] == 4000
+        assert cut.stats["skipped"] == whole.stats["skipped"] == {}
+        assert _edges(cut) == _edges(whole)
+
+
+def test_a_line_longer_than_four_chunks_is_not_a_log(tmp_path: Path) -> None:
+    path = tmp_path / "blob.log"
+    record = AWS_V2[0].encode()
+    path.write_bytes(V2_HEADER.encode() + b"\n" + record + b"\n" + b"x" * 5000 + b"\n" + record)
+    a = analyze("vpc-flow", [str(path)], NetworkOptions(batch_bytes=1024))
+    assert a.stats["flows"] == 1  # the record before the blob
+    assert any("no line break in 4096 bytes; not a text log" in w for w in a.all_warnings())
+    # a long line within four chunks is one damaged record, the others still count
+    a = analyze("vpc-flow", [str(path)], NetworkOptions(batch_bytes=2048))
+    assert a.stats["flows"] == 2
+    assert a.stats["skipped"] == {"records with the wrong field count": 1}

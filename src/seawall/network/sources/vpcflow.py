@@ -150,9 +150,9 @@ class VpcFlowSource(LineFlowSource):
         if header:
             first = b"" if nl < 0 else first[nl + 1 :]
         columns = prefix + fields
-        # bounded chunks of lines (plain files through one reused buffer), each parsed at once
+        # bounded chunks of lines (plain files mapped, copied once per chunk), each parsed at once
         for chunk in _chain(first, chunks):
-            if chunk.strip():
+            if chunk and not chunk.isspace():  # (isspace stops at the first other byte; strip copies)
                 yield self._parse(chunk, columns, path)
 
     def _layout(self, head_line: str, where: str) -> tuple[bool, list[str], list[str]]:
