@@ -154,6 +154,7 @@ def test_incident_messages_on_every_channel(tmp_path: Path, endpoints: tuple[Rec
                 "secret_env": "TEST_WEBHOOK_SECRET",
             },
             {"name": "chat", "type": "slack", "url": hooks.url + "/slack"},
+            {"name": "teams", "type": "teams", "url": hooks.url + "/teams"},
             {
                 "name": "mail",
                 "type": "email",
@@ -179,9 +180,9 @@ def test_incident_messages_on_every_channel(tmp_path: Path, endpoints: tuple[Rec
         ],
         "rules": [
             {"name": "pager-exec", "technique": "T1609", "workload": "k8s/data", "channels": ["pager"]},
-            {"name": "urgent", "min_severity": "high", "channels": ["soc", "chat", "mail"]},
+            {"name": "urgent", "min_severity": "high", "channels": ["soc", "chat", "mail", "teams"]},
             {"name": "data", "namespace": "data", "events": ["opened"], "channels": ["down"]},
-            {"name": "data-soc", "namespace": "data", "channels": ["soc", "chat", "mail"]},
+            {"name": "data-soc", "namespace": "data", "channels": ["soc", "chat", "mail", "teams"]},
         ],
     }
     config = write_config(
@@ -249,6 +250,35 @@ def test_incident_messages_on_every_channel(tmp_path: Path, endpoints: tuple[Rec
             assert len(slack) == len(soc) and all(s["text"] and s["blocks"] for s in slack)
             slack_raw = b"".join(r["body"] for r in hooks.on("/slack"))
             assert b"<!channel>" not in slack_raw and b"&lt;!channel&gt;" in slack_raw
+            # Teams (a Workflows webhook): an Adaptive Card per message; text from events only in
+            # TextRuns (shown verbatim), never in a TextBlock (Markdown: a pod name could be a link)
+            wait_for(lambda: len(hooks.on("/teams")) >= len(soc), 30, "the Teams cards")
+            teams = [orjson.loads(r["body"]) for r in hooks.on("/teams")]
+            assert len(teams) == len(soc)
+            for t in teams:
+                (att,) = t["attachments"]
+                assert (
+                    t["type"] == "message" and att["contentType"] == "application/vnd.microsoft.card.adaptive"
+                )
+                assert att["content"]["type"] == "AdaptiveCard" and att["content"]["version"] == "1.4"
+
+            def blocks(node: Any, kind: str) -> list[str]:
+                if isinstance(node, list):
+                    return [x for n in node for x in blocks(n, kind)]
+                if not isinstance(node, dict):
+                    return []
+                own = [str(node.get("text", ""))] if node.get("type") == kind else []
+                return own + [x for v in node.values() for x in blocks(v, kind)]
+
+            labels = blocks(teams, "TextBlock")
+            assert set(labels) <= {"Workload", "State", "Findings / events", "Techniques", "Latest steps"}
+            leaky_card = next(
+                t for t in teams if any("etl-secret<!channel>" in r for r in blocks(t, "TextRun"))
+            )
+            assert any("AKIA" in r for r in blocks(leaky_card, "TextRun"))  # the evidence, redacted
+            etl_card = next(t for t in teams if f"incident #{etl['id']} " in blocks(t, "TextRun")[0])
+            (action,) = etl_card["attachments"][0]["content"]["actions"]
+            assert action["type"] == "Action.OpenUrl" and action["url"] == etl_msg["incident"]["url"]
             # email: one per message, subject and body
             subjects = [m["Subject"] for m in mail.mails]
             assert len(mail.mails) == len(soc)

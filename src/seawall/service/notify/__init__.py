@@ -6,7 +6,7 @@ per event; a durable outbox, so that a channel that is down loses nothing.
     outbox.py     incidents that changed -> outbox rows (one per channel), in one transaction with the
                   per-incident state; due rows delivered, retried with exponential backoff, then `dead`
     worker.py     the service's thread; counters for /metrics
-    webhook.py  slack.py  email.py  pagerduty.py
+    webhook.py  slack.py  email.py  pagerduty.py  teams.py
                   one module per channel type behind `Channel`, registered in CHANNELS
 """
 
@@ -21,6 +21,7 @@ CHANNELS: dict[str, str] = {
     "slack": "seawall.service.notify.slack:SlackChannel",
     "email": "seawall.service.notify.email:EmailChannel",
     "pagerduty": "seawall.service.notify.pagerduty:PagerDutyChannel",
+    "teams": "seawall.service.notify.teams:TeamsChannel",
 }
 
 
