@@ -12,6 +12,20 @@ from seawall.network.detectors.base import Context, finding
 class PortScan:
     rule = "net-port-scan"
 
+    @staticmethod
+    def _candidates(scans: pl.DataFrame, ctx: Context) -> pl.Series:
+        """The clients that could pass a test below, by bounds one grouping gives: a vertical scan
+        needs as many distinct ports, a horizontal one as many rows and (with a reject share) a
+        target that never answered, the rejects test as many rows that never answered."""
+        o = ctx.options
+        silent = ((pl.col("answered") == 0) | (pl.col("rejects") >= pl.col("flows"))).sum()
+        bounds = scans.group_by("c_key").agg(
+            pl.col("s_port").n_unique().alias("ports"), pl.len().alias("rows"), silent.alias("silent"))
+        horizontal = (pl.col("rows") >= o.scan_hosts) & (
+            (pl.col("silent") >= 1) if o.scan_min_reject_share > 0 else pl.lit(True))
+        return bounds.filter(
+            (pl.col("ports") >= o.scan_ports) | horizontal | (pl.col("silent") >= o.scan_rejects))["c_key"]
+
     def run(self, ctx: Context) -> list[Finding]:
         o = ctx.options
         scans = ctx.data.scans
@@ -22,6 +36,7 @@ class PortScan:
                 .with_columns(edge_class_expr().alias("s_class"))
                 .join(known, on=["c_key", "s_class", "s_port"], how="anti")
             )
+        scans = scans.filter(pl.col("c_key").is_in(self._candidates(scans, ctx).implode()))
         # the strings as integer codes (a local dictionary): the counting below groups on integers
         words = pl.concat([scans["c_key"], scans["s_key"], scans["s_addr"]]).unique().sort()
         coded = scans.with_columns(pl.col(c).cast(pl.Enum(words)).to_physical().cast(pl.UInt64)
