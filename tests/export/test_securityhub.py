@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -320,3 +321,58 @@ def test_a_thousand_findings_in_batches_within_the_limits(tmp_path: Path, moto_u
     again = run_securityhub(store, {"region": REGION, "account": ACCOUNT}, client=client, full=True)
     assert again.sent == 0 and again.unchanged == 1234 and len(calls) == 13
     store.close()
+
+
+def test_the_service_exports_to_security_hub_on_a_schedule(tmp_path: Path, moto_url: str) -> None:
+    """`exports.securityhub.interval`: the running service imports its findings into moto's
+    Security Hub by itself, and a resolution through the API reaches the same findings (archived,
+    RESOLVED) on a later run, without adding one; the runs show on the console and in /metrics."""
+    config = write_config(
+        tmp_path,
+        f"sqlite:///{tmp_path / 's.db'}",
+        [{"name": "audit", "type": "k8s-audit-webhook"}],
+        exports={
+            "securityhub": {"region": REGION, "endpoint_url": moto_url, "interval": 1, "eks_cluster": "prod"}
+        },
+    )
+    admin = make_token(config, "admin")
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
+    svc = Service(config, env).start()
+    client = hub(moto_url)
+    try:
+        items = audit_items()
+        with svc.client(admin) as c:
+            assert c.post("/api/v1/ingest/k8s-audit", content=event_list(items)).status_code == 200
+            wait_for(
+                lambda: c.get("/api/v1/sources").json()["items"][0]["events_in"] == len(items), 90, "ingest"
+            )
+            stored = c.get("/api/v1/findings", params={"limit": 1000}).json()["items"]
+            wait_for(lambda: len(all_hub_findings(client)) >= len(stored), 60, "the scheduled import")
+            assert {f["Id"] for f in all_hub_findings(client)} == {f"seawall/{f['id']}" for f in stored}
+            incident = next(
+                i for i in c.get("/api/v1/incidents").json()["items"] if "etl-debug" in i["workload"]
+            )
+            r = c.post(f"/api/v1/incidents/{incident['id']}/state", json={"state": "resolved"})
+            assert r.status_code == 200
+
+            def archived() -> bool:
+                now = {f["Id"]: f for f in all_hub_findings(client)}
+                return all(
+                    now[f"seawall/{fid}"]["RecordState"] == "ARCHIVED" for fid in incident["finding_ids"]
+                )
+
+            wait_for(archived, 60, "the resolution exported")
+            after = all_hub_findings(client)
+            assert len(after) == len(stored)  # updated in place, nothing added
+            assert all(
+                f["Workflow"]["Status"] == "RESOLVED"
+                for f in after
+                if f["Id"][len("seawall/") :] in incident["finding_ids"]
+            )
+            page = c.get("/notifications").text
+            assert "securityhub" in page
+            metrics = c.get("/metrics").text
+            m = re.search(r'seawall_export_findings_total\{export="securityhub"\} (\d+)', metrics)
+            assert m and int(m.group(1)) >= len(stored) + len(incident["finding_ids"])
+    finally:
+        svc.kill()
