@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from devtools.registry import Registry, available, push, running_registry
+from tests.conftest import REPO
 from tests.console.test_browser import CHROMIUM, Watch, shot
 from tests.scan.conftest import demo, demo_db  # noqa: F401 (session fixtures)
 from tests.service.conftest import (
@@ -125,6 +126,8 @@ def test_the_incident_shows_its_workloads_scanned_image_and_posture(
             },
             {"name": "manifests", "type": "audit", "paths": [str(manifests)], "interval": 3},
         ],
+        # isolation planned from a kubectl dump of the same cluster (shop/frontend and its pods)
+        respond={"from": [str(REPO / "devtools/samples/respond/k8s-shop.json")]},
     )
     tokens = {role: make_token(config, role) for role in ("viewer", "admin")}
     home = tmp_path / "home"
@@ -181,6 +184,18 @@ def test_the_incident_shows_its_workloads_scanned_image_and_posture(
             shown = re.search(r'<code id="created-by">([^<]*)</code>', detail)
             assert shown and html.unescape(shown.group(1)) == created_by
             assert "/shop/frontend:1</code>" in detail
+        with svc.client(tokens["admin"]) as c:  # isolate: the `seawall respond` plan for the Deployment
+            plan = c.get(f"/incidents/{inc['id']}/isolate").text
+            assert '<code id="ref">k8s:shop/pod/frontend-6f7d9c8b4-x2kqz</code>' in plan
+            # the dump's own policies still let traffic in: the plan says so, and what stays open
+            assert 'id="plan"' in plan and '<b id="isolated">NO: traffic is still allowed' in plan
+            assert (
+                "create NetworkPolicy seawall-quarantine-" in plan
+                and "patch Pod frontend-6f7d9c8b4-x2kqz" in plan
+            )
+            residual = plan.split("What stays reachable", 1)[1].split("What it costs", 1)[0]
+            assert "shop/allow-same-namespace" in residual and "shop/allow-dns" in residual
+            assert "NetworkPolicy" in plan and 'id="apply"' in plan
 
         if not Path(CHROMIUM).exists():
             pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (devtools/system-deps.sh)")
