@@ -484,3 +484,55 @@ def test_a_message_waiting_for_its_retry_holds_back_the_later_ones_of_its_channe
     finally:
         store.close()
         hooks.close()
+
+
+@pytest.mark.parametrize(
+    ("channel", "rule", "error"),
+    [
+        (
+            {"name": "oncall", "type": "pagerduty"},
+            {"channels": ["oncall"]},
+            "notifications: channel oncall: routing_key (or routing_key_env) is required",
+        ),
+        (
+            {"name": "team", "type": "teams", "url": "ftp://teams.example/x"},
+            {"channels": ["team"]},
+            "notifications: channel team: url must be http(s)://",
+        ),
+        (
+            {
+                "name": "soc",
+                "type": "webhook",
+                "url": "https://hooks.example/x",
+                "secret_env": "NOT_SET_ANYWHERE",
+            },
+            {"channels": ["soc"]},
+            "notifications: channel soc: environment variable NOT_SET_ANYWHERE (secret) is not set",
+        ),
+        (
+            {"name": "soc", "type": "carrier-pigeon"},
+            {"channels": ["soc"]},
+            "notifications: unknown channel type 'carrier-pigeon'; choose one of: "
+            "webhook, slack, email, pagerduty, teams",
+        ),
+        (
+            {"name": "chat", "type": "slack", "url": "https://hooks.example/x"},
+            {"channels": ["chat"], "min_severity": "apocalyptic"},
+            "notifications: rule rule 1: min_severity must be one of ",
+        ),
+    ],
+)
+def test_bad_channel_and_rule_settings_stop_the_service_with_one_line(
+    tmp_path: Path, channel: dict[str, Any], rule: dict[str, Any], error: str
+) -> None:
+    from tests.conftest import run_cli
+
+    config = write_config(
+        tmp_path,
+        f"sqlite:///{tmp_path / 's.db'}",
+        notifications={"channels": [channel], "rules": [rule]},
+    )
+    out = run_cli("serve", "--config", str(config), timeout=60)
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"seawall: error: {error}"), out.stderr
