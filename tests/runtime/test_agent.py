@@ -4,10 +4,14 @@ events to a file and to a real `seawall serve`; and the task-definition change i
 
 from __future__ import annotations
 
+import http.server
 import json
+import os
 import subprocess
 import sys
-import time
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +25,7 @@ from tests.service.conftest import Service, make_token, source_row, wait_for, wr
 DATA = Path(__file__).parent / "data"
 
 
-def _agent(cid: str, *args: str) -> subprocess.Popen[str]:
+def _agent(cid: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -39,7 +43,45 @@ def _agent(cid: str, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, **(env or {})},
     )
+
+
+@contextmanager
+def _task_metadata(cid: str) -> Iterator[str]:
+    """The ECS task metadata endpoint v4 (a local HTTP server, the documented payload) naming the
+    Podman container as the task's `web` container: the agent names containers from it."""
+    doc = json.loads((DATA / "ecs-task-metadata-v4-task.json").read_text())
+    doc["Containers"][0].update(DockerId=cid, Name="web")
+    body = json.dumps(doc).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            ok = self.path == "/v4/task-meta/task"
+            self.send_response(200 if ok else 404)
+            self.send_header("Content-Length", str(len(body) if ok else 0))
+            self.end_headers()
+            if ok:
+                self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v4/task-meta"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _wait_ready(proc: subprocess.Popen[str]) -> str:
+    """The agent's line after its baseline poll (what ran before it is the container's own)."""
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    assert "seawall agent: watching 1 container(s)" in line, line
+    return line
 
 
 def _attack(podman: Podman, name: str) -> None:
@@ -62,25 +104,30 @@ def test_agent_sees_drift_shells_and_sockets(podman: Podman, tmp_path: Path) -> 
     with podman.started(DEMO_TAG, ("rt-agent",), "sleep", "3600", label="seawall.test=agent") as ids:
         cid = ids["rt-agent"]
         events_file = tmp_path / "events.jsonl"
-        proc = _agent(cid, "--output", str(events_file), "--duration", "12")
-        try:
-            time.sleep(2.5)  # the baseline poll
-            _attack(podman, "rt-agent")
-            _, stderr = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        with _task_metadata(cid) as metadata:
+            env = {"ECS_CONTAINER_METADATA_URI_V4": metadata}
+            proc = _agent(cid, "--output", str(events_file), "--duration", "12", env=env)
+            try:
+                first = _wait_ready(proc)
+                _attack(podman, "rt-agent")
+                _, stderr = proc.communicate(timeout=60)
+                stderr = first + stderr
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
     assert proc.returncode == 0, stderr
     events = [json.loads(line) for line in events_file.read_text().splitlines()]
     rules: dict[str, list[dict[str, Any]]] = {}
     for e in events:
         rules.setdefault(e["rule"], []).append(e)
         assert e["output_fields"]["container.id"] == cid and e["source"] == "syscall"
+        assert e["output_fields"]["container.name"] == "web"  # from the task metadata endpoint
     drop = rules["Drop and execute new binary in container"][0]
     assert drop["priority"] == "Critical" and drop["output_fields"]["proc.exepath"] == "/tmp/dropper"
     assert drop["output_fields"]["proc.cmdline"] == "/tmp/dropper 6"
-    shell = rules["Shell spawned in a container"][0]["output_fields"]
-    assert shell["proc.name"] == "sh" and "sleep 6" in shell["proc.cmdline"]
+    shells = [e["output_fields"] for e in rules["Shell spawned in a container"]]
+    assert all(shell["proc.name"] == "sh" for shell in shells)
+    assert any("sleep 6" in shell["proc.cmdline"] for shell in shells), shells
     assert any(
         e["output_fields"]["fd.name"] == "127.0.0.1:8999" for e in rules["Listening port opened in container"]
     )
@@ -124,7 +171,7 @@ def _ship_to_the_service(podman: Podman, cid: str, tmp_path: Path) -> None:
             text=True,
             env={**_env(), "SEAWALL_TOKEN": token},
         )
-        time.sleep(2.5)
+        _wait_ready(proc)
         _attack(podman, "rt-agent2")
         _, stderr = proc.communicate(timeout=60)
         assert proc.returncode == 0, stderr
@@ -155,8 +202,6 @@ def _agent_args(cid: str) -> list[str]:
 
 
 def _env() -> dict[str, str]:
-    import os
-
     return {k: v for k, v in os.environ.items() if k != "SEAWALL_TOKEN"}
 
 

@@ -125,7 +125,15 @@ def register(app: typer.Typer) -> None:
             stopping["now"] = True
 
         signal.signal(signal.SIGTERM, on_term)
-        stats = agent.run(stop=lambda: stopping["now"])
+
+        def on_ready(watching: Agent) -> None:
+            typer.echo(
+                f"seawall agent: watching {len(watching.container_start)} container(s), "
+                f"{watching.stats.processes_seen} process(es) at start",
+                err=True,
+            )
+
+        stats = agent.run(stop=lambda: stopping["now"], ready=on_ready)
         typer.echo(
             f"seawall agent: {stats.polls} polls, {stats.processes_seen} processes, {stats.events} events "
             f"({stats.shipped} shipped, {stats.dropped} dropped, {stats.ship_errors} failed posts)",

@@ -510,12 +510,18 @@ class Agent:
                 root.close()
 
     # -- the loop -------------------------------------------------------------------------------
-    def run(self, stop: Callable[[], bool] = lambda: False) -> AgentStats:
+    def run(
+        self, stop: Callable[[], bool] = lambda: False, ready: Callable[[Agent], None] | None = None
+    ) -> AgentStats:
+        """Poll until `stop()` or the duration; `ready(self)` once the first poll has taken the
+        baseline (what runs then is the containers' own, not reported)."""
         started = time.monotonic()
         try:
             while not stop():
                 tick = time.monotonic()
                 self.poll()
+                if ready is not None and self.stats.polls == 1:
+                    ready(self)
                 if self.options.drift_interval > 0 and tick - self.last_drift >= self.options.drift_interval:
                     self.last_drift = tick
                     self.drift_round()
