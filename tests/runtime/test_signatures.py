@@ -1,6 +1,7 @@
-"""Image signatures against the real registry: cosign `.sig` tags (simple signing) and Notation
-JWS signatures (through the referrers tag fallback), made here with `cryptography` the way the two
-tools lay them out, pushed over the registry API, and verified against configured keys."""
+"""Image signatures against the real registry: cosign `.sig` tags (simple signing), sigstore
+bundles v0.3 and Notation JWS signatures (both through the referrers tag fallback), made here with
+`cryptography` the way the tools lay them out, pushed over the registry API, and verified against
+configured keys."""
 
 from __future__ import annotations
 
@@ -196,6 +197,57 @@ class Pusher:
         )
 
 
+def _bundle(
+    push: Pusher, repo: str, digest: str, size: int, key: ec.EllipticCurvePrivateKey, names: str | None = None
+) -> None:
+    """As `cosign sign --key --new-bundle-format` (cosign 3's default) on a registry without the
+    referrers API: a sigstore bundle v0.3 (DSSE envelope over an in-toto statement naming the
+    image digest) as an OCI artifact whose subject is the image, listed in the `sha256-HEX` index."""
+    statement = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": f"{push.reg.host}/{repo}", "digest": {"sha256": (names or digest)[7:]}}],
+        "predicateType": "https://sigstore.dev/cosign/sign/v1",
+        "predicate": {},
+    }
+    body = json.dumps(statement).encode()
+    payload_type = "application/vnd.in-toto+json"
+    pae = b"DSSEv1 %d %s %d %s" % (len(payload_type), payload_type.encode(), len(body), body)
+    bundle = {
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {"publicKey": {"hint": "ci"}, "tlogEntries": []},
+        "dsseEnvelope": {
+            "payload": base64.b64encode(body).decode(),
+            "payloadType": payload_type,
+            "signatures": [{"sig": base64.b64encode(key.sign(pae, ec.ECDSA(hashes.SHA256()))).decode()}],
+        },
+    }
+    layer = push.blob(repo, json.dumps(bundle).encode())
+    config = push.blob(repo, b"{}")
+    media = "application/vnd.dev.sigstore.bundle.v0.3+json"
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": media,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", **config},
+        "layers": [{"mediaType": media, **layer}],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": digest, "size": size},
+    }
+    sig_digest = push.manifest(repo, "bundle-" + layer["digest"][7:23], doc)
+    index = {
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [
+            {
+                "mediaType": OCI_MANIFEST,
+                "digest": sig_digest,
+                "size": len(json.dumps(doc).encode()),
+                "artifactType": media,
+            }
+        ],
+    }
+    push.manifest(repo, digest.replace(":", "-"), index, OCI_INDEX)
+
+
 def _key_files(tmp: Path, name: str) -> tuple[ec.EllipticCurvePrivateKey, Path, bytes, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     pub = tmp / f"{name}.pub"
@@ -230,15 +282,30 @@ def test_cosign_and_notation_verdicts(reg: Registry, tmp_path: Path) -> None:
     repo = "shop/web"
     digests = {
         n: push.image(repo, n, f"layer of {n}".encode())
-        for n in ("signed", "unsigned", "stranger", "replayed", "notary", "notary-bad")
+        for n in (
+            "signed",
+            "unsigned",
+            "stranger",
+            "replayed",
+            "notary",
+            "notary-bad",
+            "bundle",
+            "bundle-stranger",
+            "bundle-replayed",
+        )
     }
     push.cosign(repo, digests["signed"], trusted)
     push.cosign(repo, digests["stranger"], stranger)
     push.cosign(repo, digests["replayed"], trusted, names=digests["signed"])  # a signature of another image
     sizes = {
         n: len(push.client.get(f"/v2/{repo}/manifests/{n}", headers={"Accept": OCI_MANIFEST}).content)
-        for n in ("notary", "notary-bad")
+        for n in ("notary", "notary-bad", "bundle", "bundle-stranger", "bundle-replayed")
     }
+    _bundle(push, repo, digests["bundle"], sizes["bundle"], trusted)
+    _bundle(push, repo, digests["bundle-stranger"], sizes["bundle-stranger"], stranger)
+    _bundle(
+        push, repo, digests["bundle-replayed"], sizes["bundle-replayed"], trusted, names=digests["bundle"]
+    )
     push.notation(repo, digests["notary"], sizes["notary"], trusted, trusted_der)
     push.notation(repo, digests["notary-bad"], sizes["notary-bad"], trusted, trusted_der, tamper=True)
 
@@ -257,8 +324,12 @@ def test_cosign_and_notation_verdicts(reg: Registry, tmp_path: Path) -> None:
         "replayed": "invalid",
         "notary": "verified",
         "notary-bad": "invalid",
+        "bundle": "verified",
+        "bundle-stranger": "unknown-key",
+        "bundle-replayed": "invalid",
     }
     assert got["notary"].kinds == ["notation"] and got["signed"].kinds == ["cosign"]
+    assert got["bundle"].kinds == ["cosign-bundle"]
     resource = Resource(type="container", name="web", workload="shop/Deployment/web")
     findings = {n: verdict_finding(v, resource, f"{reg.host}/{repo}", digests[n]) for n, v in got.items()}
     assert findings["signed"] is None and findings["notary"] is None

@@ -1,6 +1,8 @@
-"""Image signatures: cosign (`sha256-HEX.sig` tags, simple-signing payloads, and sigstore
-bundles in the layer annotation) and Notation (JWS envelopes found through the OCI referrers
-API or its tag fallback `sha256-HEX`), verified with `cryptography` against configured keys.
+"""Image signatures: cosign (`sha256-HEX.sig` tags with simple-signing payloads; and sigstore
+bundles v0.3, cosign's new bundle format: a DSSE envelope over an in-toto statement naming the
+image digest) and Notation (JWS envelopes). Bundles and Notation signatures are referrers, found
+through the OCI referrers tag schema (`sha256-HEX` index) that registries without the referrers
+API (distribution 2.x) serve. Verified with `cryptography` against configured keys.
 
 Result per image digest: verified (no finding), unsigned (RT-SIG-UNSIGNED), signed only by keys
 not configured (RT-SIG-UNKNOWN-KEY), or a signature that does not verify or signs another digest
@@ -32,7 +34,8 @@ from seawall.runtime.rules import signature_rule
 
 COSIGN_SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 COSIGN_SIG_ANNOTATION = "dev.cosignproject.cosign/signature"
-SIGSTORE_BUNDLE_ANNOTATION = "dev.sigstore.cosign/bundle"
+SIGSTORE_BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+IN_TOTO = "application/vnd.in-toto+json"
 NOTATION_ARTIFACT = "application/vnd.cncf.notary.signature"
 NOTATION_JWS = "application/jose+json"
 MAX_KEY = 64 << 10
@@ -177,23 +180,99 @@ def _claims_configured_key(envelope: dict[str, Any], keys: list[Any]) -> bool:
     return bool(claimed) and any(_public_bytes(k) == claimed for k in keys)
 
 
-def _notation_manifests(registry: Registry, repository: str, digest: str) -> list[dict[str, Any]]:
-    """Signature manifests referring to `digest`: the referrers API, else the tag fallback."""
-    referrers = registry.manifest(repository, digest.replace(":", "-"))  # tag schema fallback index
+def _referrer_manifests(
+    registry: Registry, repository: str, digest: str, artifact_type: str
+) -> list[dict[str, Any]]:
+    """Manifests of `artifact_type` referring to `digest`, listed in the referrers tag schema's
+    `sha256-HEX` index (the registries here have no referrers API)."""
+    referrers = registry.manifest(repository, digest.replace(":", "-"))
     out: list[dict[str, Any]] = []
     if referrers is None:
         return out
     _, index, _ = referrers
-    for desc in index.get("manifests") or []:
-        if isinstance(desc, dict) and desc.get("artifactType") == NOTATION_ARTIFACT and desc.get("digest"):
+    for desc in (index.get("manifests") or [])[:64]:
+        if isinstance(desc, dict) and desc.get("artifactType") == artifact_type and desc.get("digest"):
             found = registry.manifest(repository, str(desc["digest"]))
             if found is not None:
                 out.append(found[1])
     return out
 
 
+def _pae(payload_type: str, body: bytes) -> bytes:
+    """DSSE's pre-authentication encoding: what a DSSE signature signs."""
+    kind = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(body), body)
+
+
+def _bundle_certificate_key(material: dict[str, Any]) -> Any:
+    """The public key of a bundle's signing certificate (keyless: Fulcio), if it carries one."""
+    from cryptography import x509
+
+    cert = (material.get("certificate") or {}).get("rawBytes")
+    if not cert:
+        chain = (material.get("x509CertificateChain") or {}).get("certificates") or [{}]
+        cert = chain[0].get("rawBytes") if isinstance(chain[0], dict) else None
+    if not cert:
+        return None
+    try:
+        return x509.load_der_x509_certificate(_b64(str(cert))).public_key()
+    except (ValueError, TypeError):
+        return None
+
+
+def _sigstore_bundle(registry: Registry, repository: str, digest: str, keys: list[Any]) -> Verdict | None:
+    manifests = _referrer_manifests(registry, repository, digest, SIGSTORE_BUNDLE)
+    if not manifests:
+        return None
+    statuses: list[str] = []
+    for manifest in manifests:
+        subject = (manifest.get("subject") or {}).get("digest")
+        for layer in (manifest.get("layers") or [])[:8]:
+            if not isinstance(layer, dict) or layer.get("mediaType") != SIGSTORE_BUNDLE:
+                continue
+            blob = registry.small_blob(repository, str(layer.get("digest")))
+            try:
+                bundle = orjson.loads(blob or b"")
+                envelope = bundle["dsseEnvelope"]
+                payload_type = str(envelope["payloadType"])
+                body = _b64(str(envelope["payload"]))
+                signatures = [_b64(str(sig["sig"])) for sig in envelope["signatures"]]
+                statement = orjson.loads(body)
+                named = {
+                    "sha256:" + str(sub["digest"]["sha256"])
+                    for sub in statement["subject"]
+                    if isinstance(sub, dict) and "sha256" in (sub.get("digest") or {})
+                }
+                material = bundle.get("verificationMaterial") or {}
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+                statuses.append("invalid")
+                continue
+            signed = _pae(payload_type, body)
+            matching = [k for k in keys if any(_verify(k, sig, signed) for sig in signatures)]
+            names_digest = payload_type == IN_TOTO and digest in named and subject in (None, digest)
+            if matching and names_digest:
+                return Verdict(
+                    "verified", "sigstore bundle verified with a configured key", ["cosign-bundle"]
+                )
+            cert_key = _bundle_certificate_key(material)
+            claims_trusted = cert_key is not None and _public_bytes(cert_key) in {
+                _public_bytes(k) for k in keys
+            }
+            statuses.append("invalid" if matching or claims_trusted or not names_digest else "unknown-key")
+    if "invalid" in statuses or not statuses:
+        return Verdict(
+            "invalid", "sigstore bundle does not verify or names another digest", ["cosign-bundle"]
+        )
+    return Verdict(
+        "unknown-key",
+        "sigstore bundle verifies with none of the configured keys (keyless bundles are not checked "
+        "against the sigstore trust root)",
+        ["cosign-bundle"],
+    )
+
+
 def _notation(registry: Registry, repository: str, digest: str, keys: list[Any]) -> Verdict | None:
-    manifests = _notation_manifests(registry, repository, digest)
+    manifests = _referrer_manifests(registry, repository, digest, NOTATION_ARTIFACT)
     if not manifests:
         return None
     statuses: list[str] = []
@@ -231,11 +310,17 @@ def _notation(registry: Registry, repository: str, digest: str, keys: list[Any])
 def verify_digest(registry: Registry, repository: str, digest: str, keys: list[Any]) -> Verdict:
     verdicts = [
         v
-        for v in (_cosign(registry, repository, digest, keys), _notation(registry, repository, digest, keys))
+        for v in (
+            _cosign(registry, repository, digest, keys),
+            _sigstore_bundle(registry, repository, digest, keys),
+            _notation(registry, repository, digest, keys),
+        )
         if v is not None
     ]
     if not verdicts:
-        return Verdict("unsigned", "no cosign signature tag and no Notation signature for this digest")
+        return Verdict(
+            "unsigned", "no cosign signature tag, sigstore bundle or Notation signature for this digest"
+        )
     for status in ("verified", "invalid", "unknown-key"):
         for v in verdicts:
             if v.status == status:
