@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import orjson
@@ -318,6 +319,33 @@ def test_first_seen_state_persists_across_runs(tmp_path: Path) -> None:
     assert "SW-K8S-NEW-USER" in rules_of(json.loads(proc.stdout))
     proc = run_cli("detect", "-s", "k8s-audit", str(tmp_path / "2.log"), "--state", str(state), "-f", "json")
     assert "SW-K8S-NEW-USER" not in rules_of(json.loads(proc.stdout))
+
+
+def test_learning_period_of_the_first_seen_rules(tmp_path: Path) -> None:
+    """--learning-period replaces every first-seen rule's own (1h for new users): who is new is
+    what the period says."""
+    log = tmp_path / "audit.log"
+    log.write_bytes(
+        b"\n".join(
+            orjson.dumps(synth.audit_event(synth.START + timedelta(minutes=m), "get", who, resource="pods",
+                                           namespace="default"))
+            for m, who in ((0, "kubernetes-admin"), (20, "carol"), (120, "dave"))
+        )
+        + b"\n"
+    )
+
+    def new_users(*more: str) -> list[str]:
+        proc = run_cli("detect", "-s", "k8s-audit", str(log), "--no-state", "-f", "json", *more)
+        assert proc.returncode == 0, proc.stderr
+        found = json.loads(proc.stdout)["findings"]
+        return sorted(f["extra"]["first_seen"]["key"] for f in found if f["rule"] == "SW-K8S-NEW-USER")
+
+    assert new_users() == ["dave"]
+    assert new_users("--learning-period", "10m") == ["carol", "dave"]
+    assert new_users("--learning-period", "3h") == []
+    proc = run_cli("detect", "-s", "k8s-audit", str(log), "--no-state", "--learning-period", "soon")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("seawall: error: --learning-period")
 
 
 def test_follow_streams_jsonl_as_findings_occur(tmp_path: Path) -> None:

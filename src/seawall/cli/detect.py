@@ -117,8 +117,9 @@ def detect(
     ] = None,
     learning_period: Annotated[
         str | None,
-        typer.Option("--learning-period", help="Flow sources: learn this long (e.g. 24h), then alert on "
-                     "new edges, destinations and periodic connections"),
+        typer.Option("--learning-period", help="Learn this long (e.g. 24h), then alert: on new edges, "
+                     "destinations and periodic connections (flow sources); on new users, accounts, networks "
+                     "and images (the first-seen rules of log sources, whose own default is 1h)"),
     ] = None,
     intel: Annotated[
         list[Path] | None, typer.Option("--intel", help="Flow sources: threat intel file (repeatable)")
@@ -174,9 +175,13 @@ def detect(
     from seawall.detect.analyzer import load_ruleset, rules_summary
     from seawall.detect.loader import duration
 
+    try:
+        learn = duration(learning_period) if learning_period is not None else None
+    except ValueError as exc:
+        raise InputError(f"--learning-period: {exc}") from exc
     options = DetectOptions(source=source or "", paths=paths or ["-"], rule_paths=list(rules or []),
                             builtin=not no_builtin, sigma=not no_sigma, enable=list(enable or []),
-                            context_paths=list(context or []))
+                            context_paths=list(context or []), learning_period=learn)
     options.ruleset = load_ruleset(options)
     if list_rules or rules_report:
         if list_rules:

@@ -47,6 +47,8 @@ class DetectOptions:
     ruleset: RuleSet | None = None  # rules already loaded (else loaded from the fields above)
     engine: str = "local"  # local | spark (seawall.spark: the same rules on Apache Spark)
     spark_master: str | None = None  # with engine spark and no active session: local[N], yarn ...
+    # seconds a first-seen rule only learns when it first sees a scope (None: each rule's `learn`)
+    learning_period: float | None = None
 
 
 @dataclass(slots=True)

@@ -67,6 +67,10 @@ def load_ruleset(options: DetectOptions) -> RuleSet:
             raise InputError(f"--enable {rid}: no such rule")
         for r in matched:
             r.enabled = True
+    if options.learning_period is not None:  # (--learning-period: every first-seen rule's `learn`)
+        for r in ruleset.rules:
+            if r.first_seen is not None:
+                r.first_seen.learn = options.learning_period
     return ruleset
 
 
