@@ -62,3 +62,33 @@ def test_a_bad_spec_is_one_line_error_naming_the_check() -> None:
         spec_from_mapping({"id": "SW-3", "title": "t", "severity": "severe"}, "x.yaml")
     with pytest.raises(InputError, match="duplicate"):
         specs_from_list([{"id": "A", "title": "t", "severity": "low"}] * 2, "x.yaml")
+
+
+def test_detect_native_rules_are_read_through_the_spec(tmp_path: Path) -> None:
+    """A native detection rule's metadata goes through the same loader: a retired Security Hub
+    control or a malformed ATT&CK id is a rule problem naming the rule; its neighbours load."""
+    from seawall.detect.loader import load_rules
+
+    rules = tmp_path / "mine.yaml"
+    base = ("    source: cloudtrail\n    severity: high\n"
+            "    detection:\n      sel: {eventName: StopLogging}\n      condition: sel\n")
+    rules.write_text(
+        "rules:\n"
+        "  - id: my-retired\n    title: Cites a retired control\n" + base
+        + "    references: ['aws-securityhub:ECS.1']\n"
+        "  - id: my-attack\n    title: Bad technique\n" + base + "    attack: ['1562']\n"
+        "  - id: my-good\n    title: Trail stopped\n" + base
+        + "    attack: [T1562.008]\n    references: ['aws-securityhub:CloudTrail.1']\n"
+        "    remediation: >-\n      Start the trail\n      again.\n", "utf-8")
+    loaded = load_rules([rules], builtin=False, bundled_sigma=False)
+    problems = {p.rule_id: p.reason for p in loaded.problems}
+    assert "AWS retired this Security Hub control" in problems["my-retired"]
+    assert "ATT&CK" in problems["my-attack"]
+    (good,) = [r for r in loaded.rules if r.id == "my-good"]
+    assert (good.title, good.severity.value, good.attack, good.references, good.remediation) == (
+        "Trail stopped", "high", ["T1562.008"], ["aws-securityhub:CloudTrail.1"], "Start the trail again.")
+
+
+def test_secret_pairs_load_through_the_spec() -> None:
+    raw = yaml.safe_load((SRC / "secrets" / "rules.yaml").read_text("utf-8"))
+    assert specs_from_list(raw["pairs"], "rules.yaml")

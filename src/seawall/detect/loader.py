@@ -20,7 +20,8 @@ from sigma.policy.regex_engine import PythonRegexEngine
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
-from seawall.core import Severity
+from seawall.checks import spec_from_mapping
+from seawall.core import FindingKind, Severity
 from seawall.core.errors import InputError
 from seawall.detect.context import Context, load_context
 from seawall.detect.model import Aggregate, FirstSeen, Rule, RuleProblem, RuleSet, Sequence, Threshold
@@ -133,6 +134,10 @@ def _aggregate(spec: Any) -> Aggregate | None:
 
 def _native(entry: dict[str, Any], path: str, pipeline: ProcessingPipeline | None = None) -> Rule:
     rid = str(entry["id"])
+    # what a finding says (title, severity, ATT&CK, description, remediation, references) is read
+    # by the one check spec loader, seawall.checks, which validates the ATT&CK ids and references
+    meta = spec_from_mapping({**entry, "severity": entry.get("severity", "medium")}, path, id=rid,
+                             default_kind=FindingKind.DETECTION)
     source = entry.get("source") or entry.get("sources")
     sources = [source] if isinstance(source, str) else list(source or [])
     if not sources:
@@ -175,15 +180,15 @@ def _native(entry: dict[str, Any], path: str, pipeline: ProcessingPipeline | Non
     trees = [c.parse() for c in srule.detection.parsed_condition]
     return Rule(
         id=rid,
-        title=str(entry["title"]),
-        severity=Severity.parse(str(entry.get("severity", "medium"))),
+        title=meta.title,
+        severity=meta.severity,
         sources=sources,
         conditions=trees,
         kind=kind,
-        attack=[str(a) for a in entry.get("attack", [])],
-        description=str(entry.get("description", "")).strip(),
-        remediation=entry.get("remediation"),
-        references=[str(r) for r in entry.get("references", [])],
+        attack=list(meta.attack),
+        description=meta.description,
+        remediation=meta.remediation or None,
+        references=list(meta.references),
         origin="builtin" if path.startswith("builtin:") else "native",
         path=path,
         threshold=threshold,
@@ -221,7 +226,7 @@ def load_text(text: str, path: str, out: RuleSet, pending: Pending | None = None
                 if not isinstance(entry, dict):
                     raise ValueError("a rule must be a mapping")
                 out.rules.append(_native(entry, path, pipeline))
-            except (SigmaError, ValueError, KeyError, TypeError) as exc:
+            except (SigmaError, InputError, ValueError, KeyError, TypeError) as exc:
                 out.problems.append(
                     RuleProblem(
                         path,

@@ -1,18 +1,14 @@
 """Credentials in configuration values (env vars of pods and task definitions, Dockerfile ENV/ARG,
-ConfigMap data), found by the one secret detector (`seawall.secrets`) with the few rules that
-configuration needs on top of its own (`secret_rules.yaml` beside this module). Evidence is always
-redacted: no finding prints a full secret."""
+ConfigMap data), found by the one secret detector (`seawall.secrets`) with its configuration rules
+(its rules.yaml, the `config_only` rules included). Evidence is always redacted: no finding prints
+a full secret."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from functools import cache, lru_cache
-from importlib import resources
 
-import yaml
-
-from seawall.secrets import SecretMatch, SecretRules, SecretScanner, parse_rules
+from seawall.secrets import SecretMatch, SecretScanner, config_rules
 
 
 @cache
@@ -21,18 +17,11 @@ def _key_rules() -> tuple[re.Pattern[str], ...]:
     return tuple(r.key_regex for r in scanner().rules.rules if r.key_regex is not None and "env" in r.scope)
 
 
-def _rules(package: str, name: str) -> SecretRules:
-    """A secret rules file, read with libyaml's C loader (an audit pays this at every start)."""
-    text = resources.files(package).joinpath(name).read_text("utf-8")
-    return parse_rules(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))  # noqa: S506
-
-
 @cache
 def scanner() -> SecretScanner:
-    """seawall.secrets' own rules (its rules.yaml, as `default_rules` reads it) and ours after them."""
-    base = _rules("seawall.secrets", "rules.yaml")
-    extra = _rules("seawall.posture", "secret_rules.yaml")
-    return SecretScanner(dataclasses.replace(base, rules=base.rules + extra.rules))
+    """seawall.secrets' rules for configuration values (`config_rules`: the scan rules and the
+    `config_only` ones after them)."""
+    return SecretScanner(config_rules())
 
 
 @lru_cache(maxsize=8192)

@@ -18,7 +18,8 @@ from typing import Any
 
 import yaml
 
-from seawall.core import Severity
+from seawall.checks import CheckSpec, spec_from_mapping
+from seawall.core import FindingKind, Severity
 from seawall.core.errors import InputError
 
 REDACTED = "****"
@@ -46,6 +47,7 @@ class SecretRule:
     key_regex: re.Pattern[str] | None = None
     key_stop: re.Pattern[str] | None = None
     stoplist: frozenset[str] = frozenset()
+    value_stop: re.Pattern[str] | None = None  # values a name-judged rule never reports (durations ...)
     min_classes: int = 1
     remediation: str | None = None
     references: tuple[str, ...] = ()
@@ -114,9 +116,25 @@ def _compile(pattern: str, ignore_case: bool, rule_id: str) -> re.Pattern[bytes]
         raise InputError(f"secret rule {rule_id}: bad regex: {exc}") from exc
 
 
-def parse_rules(data: dict[str, Any]) -> SecretRules:
+RULES_ORIGIN = "seawall/secrets/rules.yaml"
+
+
+def _spec(raw: Any, origin: str, default_severity: str | None = None) -> CheckSpec:
+    """A rule's metadata through the one check spec loader (seawall.checks): title, severity,
+    remediation and references validated against the published lists like every other check."""
+    if isinstance(raw, dict) and default_severity is not None and "severity" not in raw:
+        raw = {**raw, "severity": default_severity}
+    return spec_from_mapping(raw, origin, default_kind=FindingKind.SECRET)
+
+
+def parse_rules(data: dict[str, Any], origin: str = RULES_ORIGIN, *, config: bool = False) -> SecretRules:
+    """The rules of a rules file. Rules marked `config_only` (the looser names and formats of
+    configuration values) are included only when `config` is true (configuration audits)."""
     rules: list[SecretRule] = []
     for raw in data.get("rules", []):
+        spec = _spec(raw, origin, default_severity="medium")
+        if raw.get("config_only") and not config:
+            continue
         ignore_case = bool(raw.get("ignore_case", False))
         regex = raw.get("regex")
         keywords = [str(k) for k in raw.get("keywords", [])]
@@ -124,9 +142,8 @@ def parse_rules(data: dict[str, Any]) -> SecretRules:
             keywords = [k.lower() for k in keywords]
         scope = frozenset(raw.get("scope", SCOPES))
         rules.append(SecretRule(
-            id=str(raw["id"]), title=str(raw["title"]),
-            severity=Severity.parse(str(raw.get("severity", "medium"))),
-            regex=_compile(regex, ignore_case, raw["id"]) if regex else None,
+            id=spec.id, title=spec.title, severity=spec.severity,
+            regex=_compile(regex, ignore_case, spec.id) if regex else None,
             keywords=tuple(k.encode() for k in keywords),
             ignore_case=ignore_case,
             scope=scope,
@@ -134,18 +151,21 @@ def parse_rules(data: dict[str, Any]) -> SecretRules:
             key_regex=re.compile(raw["key_regex"]) if raw.get("key_regex") else None,
             key_stop=re.compile(raw["key_stop"]) if raw.get("key_stop") else None,
             stoplist=frozenset(str(s).lower() for s in raw.get("stoplist", [])),
+            value_stop=re.compile(raw["value_stop"]) if raw.get("value_stop") else None,
             min_classes=int(raw.get("min_classes", 1)),
-            remediation=raw.get("remediation"),
-            references=tuple(raw.get("references", [])),
+            remediation=spec.remediation or None,
+            references=spec.references,
         ))
-    pairs = tuple(PairRule(
-        id=str(p["id"]), title=str(p["title"]), severity=Severity.parse(str(p["severity"])),
-        first=str(p["first"]), second=str(p["second"]), max_lines=int(p.get("max_lines", 10)),
-        remediation=p.get("remediation"), references=tuple(p.get("references", [])),
-    ) for p in data.get("pairs", []))
+    pairs = []
+    for p in data.get("pairs", []):
+        spec = _spec(p, origin)
+        pairs.append(PairRule(
+            id=spec.id, title=spec.title, severity=spec.severity, first=str(p["first"]),
+            second=str(p["second"]), max_lines=int(p.get("max_lines", 10)),
+            remediation=spec.remediation or None, references=spec.references))
     skip = [str(s) for s in data.get("skip_paths", [])]
     return SecretRules(
-        rules=tuple(rules), pairs=pairs,
+        rules=tuple(rules), pairs=tuple(pairs),
         skip_prefixes=tuple(s for s in skip if not s.startswith("*")),
         skip_substrings=tuple(s[1:] for s in skip if s.startswith("*")),
         skip_extensions=tuple(str(e).lower() for e in data.get("skip_extensions", [])),
@@ -156,9 +176,28 @@ def parse_rules(data: dict[str, Any]) -> SecretRules:
 
 
 @lru_cache(maxsize=1)
-def default_rules() -> SecretRules:
+def _rules_data() -> dict[str, Any]:
+    """rules.yaml, read once per process with libyaml's C loader (PyYAML's pure-Python one took
+    about 0.2 s, paid by every verb that redacts or scans)."""
     text = resources.files("seawall.secrets").joinpath("rules.yaml").read_text("utf-8")
-    return parse_rules(yaml.safe_load(text))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(text, Loader=loader)  # noqa: S506 (a safe loader, C or Python)
+    if not isinstance(data, dict):
+        raise InputError(f"{RULES_ORIGIN}: expected a mapping")
+    return data
+
+
+@lru_cache(maxsize=1)
+def default_rules() -> SecretRules:
+    """The rules of image scans, history, evidence and exports (rules.yaml without `config_only`)."""
+    return parse_rules(_rules_data())
+
+
+@lru_cache(maxsize=1)
+def config_rules() -> SecretRules:
+    """Every rule of rules.yaml, the `config_only` ones too: configuration audits (environment
+    variables of pods and task definitions, Dockerfile ENV/ARG, ConfigMap data)."""
+    return parse_rules(_rules_data(), config=True)
 
 
 def _is_placeholder(value: str, rule: SecretRule) -> bool:
@@ -169,6 +208,8 @@ def _is_placeholder(value: str, rule: SecretRule) -> bool:
         return True  # ${VAR}, $VAR, %(x)s, <password>, {{ .Values.x }}
     if len(set(low)) <= 2:  # ****, xxxx, 0000, ...
         return True
+    if rule.value_stop is not None and rule.value_stop.fullmatch(value.strip("\"'")):
+        return True  # a setting, not a secret: TOKEN_LIFETIME=24h, SECRET_ROTATION=P30D
     return _char_classes(value) < rule.min_classes
 
 

@@ -14,12 +14,18 @@ import re
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import yaml
 
 
 def _data(name: str) -> str:
     return resources.files("seawall.checks.references").joinpath(name).read_text("utf-8")
+
+
+def _yaml(text: str) -> Any:
+    """libyaml's C loader when PyYAML has it (these lists are read by every verb that loads checks)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
 
 
 @cache
@@ -40,7 +46,7 @@ def checkov_checks() -> frozenset[str]:
 
 @cache
 def _securityhub() -> tuple[frozenset[str], frozenset[str]]:
-    raw = yaml.safe_load(_data("aws-securityhub.yaml"))
+    raw = _yaml(_data("aws-securityhub.yaml"))
 
     def ids(section: str) -> frozenset[str]:
         return frozenset(f"{svc}.{n}" for svc, nums in (raw.get(section) or {}).items() for n in nums)
@@ -50,7 +56,7 @@ def _securityhub() -> tuple[frozenset[str], frozenset[str]]:
 
 @cache
 def _cis() -> dict[str, dict[str, int]]:
-    raw = yaml.safe_load(_data("cis.yaml"))
+    raw = _yaml(_data("cis.yaml"))
     return {bench: {str(k): int(v) for k, v in sections.items()} for bench, sections in raw.items()}
 
 
