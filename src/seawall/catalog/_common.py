@@ -160,7 +160,8 @@ def decode(data: bytes) -> str:
 class LineReader:
     """The lines of a stream (without their newline), read in chunks: memory is bounded by the
     longest line allowed (`max_line`) plus a chunk. Longer lines are dropped and counted in
-    `overlong`; past `max_bytes` the rest is not read (`truncated`)."""
+    `overlong` (`marked()` yields None in their place); past `max_bytes` the rest is not read
+    (`truncated`)."""
 
     def __init__(self, stream: IO[bytes], max_line: int, max_bytes: int | None = None) -> None:
         self._stream = stream
@@ -171,6 +172,10 @@ class LineReader:
         self.bytes_read = 0
 
     def __iter__(self) -> Iterator[bytes]:
+        return (line for line in self.marked() if line is not None)
+
+    def marked(self) -> Iterator[bytes | None]:
+        """The lines, and None where a line over `max_line` was dropped (after the lines before it)."""
         tail = b""
         skipping = False
         while True:
@@ -191,10 +196,13 @@ class LineReader:
                 chunk, skipping = chunk[nl + 1:], False
             lines = (tail + chunk if tail else chunk).split(b"\n")
             tail = lines.pop()
-            if len(tail) > self.max_line:
+            overlong = len(tail) > self.max_line
+            if overlong:
                 tail, skipping = b"", True
                 self.overlong += 1
             yield from lines
+            if overlong:
+                yield None
         if tail and not skipping:
             yield tail
 

@@ -22,6 +22,7 @@ from typing import IO
 
 from seawall.catalog._common import (
     BaseCataloger,
+    LineReader,
     Ownership,
     decode,
     distro_qualifier,
@@ -43,7 +44,6 @@ INFO = "/var/lib/dpkg/info/"
 MAX_FILE_LIST = 64 * 1024 * 1024
 MAX_COPYRIGHT = 2 * 1024 * 1024
 MAX_RECORD = 8 * 1024 * 1024  # one stanza; the largest real ones (long Conffiles) are ~100 KB
-CHUNK = 1024 * 1024
 
 # dpkg states in which the package's files are on disk ("config-files", "not-installed" and
 # "half-installed" are not). The want flag (install/hold/deinstall) does not change the files.
@@ -60,76 +60,59 @@ class StanzaReader:
 
     def __init__(self, stream: IO[bytes], max_record: int = MAX_RECORD, max_bytes: int | None = None,
                  required: str | None = "Package") -> None:
-        self._stream = stream
+        self._lines = LineReader(stream, max_record, max_bytes)  # the one bounded line reader
         self.max_record = max_record
-        self.max_bytes = max_bytes
         self.required = required
         self.damaged = 0
-        self.truncated = False  # more than max_bytes: the rest was not read
-        self.bytes_read = 0
+
+    @property
+    def truncated(self) -> bool:
+        """More than max_bytes: the rest was not read."""
+        return self._lines.truncated
+
+    @property
+    def bytes_read(self) -> int:
+        return self._lines.bytes_read
+
+    @property
+    def max_bytes(self) -> int | None:
+        return self._lines.max_bytes
 
     def __iter__(self) -> Iterator[dict[str, str]]:
         current: dict[str, str] = {}
         last: str | None = None
         size = 0
         bad = False
-        tail = b""  # a line not yet ended
-        skipping_line = False  # inside a line longer than max_record: drop until its newline
-        while True:
-            want = CHUNK
-            if self.max_bytes is not None:
-                want = min(want, self.max_bytes - self.bytes_read)
-                if want <= 0:
-                    self.truncated = bool(self._stream.read(1))
-                    break
-            chunk = self._stream.read(want)
-            if not chunk:
-                break
-            self.bytes_read += len(chunk)
-            if skipping_line:
-                nl = chunk.find(b"\n")
-                if nl < 0:
-                    continue
-                chunk = chunk[nl + 1:]
-                skipping_line = False
-            data = tail + chunk if tail else chunk
-            lines = data.split(b"\n")
-            tail = lines.pop()
-            if len(tail) > self.max_record:  # a line without end: the record is damaged
-                tail, skipping_line, bad = b"", True, True
-            for line in lines:
-                if not line or line.isspace():
-                    if current or bad:
-                        if bad or (self.required and self.required not in current):
-                            self.damaged += 1
-                        else:
-                            yield current
-                    current, last, size, bad = {}, None, 0, False
-                    continue
-                if bad:
-                    continue
-                size += len(line) + 1
-                if size > self.max_record:
-                    bad, current, last = True, {}, None
-                    continue
-                first = line[0]
-                if first == 0x20 or first == 0x09:  # continuation
-                    if last is not None and last not in _UNFOLDED:
-                        current[last] += "\n" + line.strip().decode("utf-8", "replace")
-                    continue
-                key, sep, value = line.partition(b":")
-                if not sep:
-                    continue
-                last = key.strip().decode("utf-8", "replace")
-                current[last] = value.strip().decode("utf-8", "replace")
-        if tail and not bad and not skipping_line:
-            line = tail
-            if not line.isspace():
-                key, sep, value = line.partition(b":")
-                if sep and line[0] not in (0x20, 0x09):
-                    current[key.strip().decode("utf-8", "replace")] = value.strip().decode("utf-8", "replace")
-        if current or bad or skipping_line:
-            if bad or skipping_line or (self.required and self.required not in current):
+        for line in self._lines.marked():
+            if line is None:  # a line longer than max_record: its record is damaged
+                bad = True
+                continue
+            if not line or line.isspace():
+                if current or bad:
+                    if bad or (self.required and self.required not in current):
+                        self.damaged += 1
+                    else:
+                        yield current
+                current, last, size, bad = {}, None, 0, False
+                continue
+            if bad:
+                continue
+            size += len(line) + 1
+            if size > self.max_record:
+                bad, current, last = True, {}, None
+                continue
+            first = line[0]
+            if first == 0x20 or first == 0x09:  # continuation
+                if last is not None and last not in _UNFOLDED:
+                    current[last] += "\n" + line.strip().decode("utf-8", "replace")
+                continue
+            key, sep, value = line.partition(b":")
+            if not sep:
+                continue
+            last = key.strip().decode("utf-8", "replace")
+            current[last] = value.strip().decode("utf-8", "replace")
+        if current or bad:
+            if bad or (self.required and self.required not in current):
                 self.damaged += 1
             else:
                 yield current

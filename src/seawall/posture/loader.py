@@ -396,8 +396,9 @@ def parse_structured(text: str, path: str, fmt: str = "yaml") -> list[Document]:
     return list(iter_structured(io.BytesIO(data), path, fmt, max_bytes=len(data)))
 
 
-def read_text(path: Path, max_bytes: int = MAX_FILE_BYTES) -> str:
-    """Read a file as UTF-8 within the size bound (errors are InputError with the reason)."""
+def _open_within(path: Path, max_bytes: int) -> BinaryIO:
+    """The file opened for reading when its size is within the bound (InputError/LimitExceeded
+    with the reason otherwise)."""
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -405,10 +406,18 @@ def read_text(path: Path, max_bytes: int = MAX_FILE_BYTES) -> str:
     if size > max_bytes:
         raise LimitExceeded(f"file is {size} bytes, over the {max_bytes}-byte limit")
     try:
-        with path.open("rb") as fh:
-            raw = fh.read(max_bytes + 1)
+        return path.open("rb")
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}") from None
+
+
+def read_text(path: Path, max_bytes: int = MAX_FILE_BYTES) -> str:
+    """Read a file as UTF-8 within the size bound (errors are InputError with the reason)."""
+    with _open_within(path, max_bytes) as fh:
+        try:
+            raw = fh.read(max_bytes + 1)
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror or exc}") from None
     if len(raw) > max_bytes:
         raise LimitExceeded(f"file grew over the {max_bytes}-byte limit while reading")
     if b"\x00" in raw[:8192]:
@@ -475,17 +484,7 @@ def iter_file(path: Path, display: str | None = None, max_bytes: int = MAX_FILE_
         elif kind in ("dockerfile", "text"):
             yield Document(path=shown, data=None, line=1, fmt=kind, text=text)
         return
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}") from None
-    if size > max_bytes:
-        raise LimitExceeded(f"file is {size} bytes, over the {max_bytes}-byte limit")
-    try:
-        fh = path.open("rb")
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}") from None
-    with fh:
+    with _open_within(path, max_bytes) as fh:
         try:
             head = fh.read(8192)
         except OSError as exc:
