@@ -30,9 +30,10 @@ unit: setup
 
 test: system-deps setup lint typecheck unit
 
-# the quick lane: no image builds, no toolchains, no servers (about two minutes)
+# the quick lane (CONTRIBUTING.md): no image builds, no toolchains, no servers, no test over about
+# a CPU-second (tests/conftest.py SLOW_TESTS), on every core; under two minutes on 2 cores
 unit-fast: setup
-	$(VENV)/bin/pytest -q -m "not slow and not toolchain and not network"
+	$(VENV)/bin/pytest -q -n auto -m "not slow and not toolchain and not network" --durations=10
 
 test-fast: setup lint typecheck unit-fast
 
