@@ -9,6 +9,7 @@ listing is checked on the empty runtime and the message decoding on the wire for
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -104,6 +105,51 @@ def test_cri_against_containerd(containerd: str, tmp_path: Path) -> None:
     assert proc.returncode == 2 and "cri: no socket at /nonexistent/cri.sock" in proc.stderr
 
 
+# containerd's verbose ContainerStatus info (pkg/cri/server/container_status.go: pid, sandboxID,
+# the CRI ContainerConfig as `config`, the OCI runtime spec as `runtimeSpec`), trimmed
+CONTAINERD_INFO = {
+    "sandboxID": "pod1",
+    "pid": 4242,
+    "removing": False,
+    "snapshotter": "overlayfs",
+    "runtimeType": "io.containerd.runc.v2",
+    "config": {
+        "metadata": {"name": "app"},
+        "image": {"image": "registry.example.com/shop/web:1.4"},
+        "linux": {
+            "security_context": {
+                "privileged": True,
+                "capabilities": {"add_capabilities": ["NET_ADMIN"]},
+                "namespace_options": {"pid": 2},
+                "readonly_rootfs": True,
+            }
+        },
+    },
+    "runtimeSpec": {
+        "ociVersion": "1.0.2-dev",
+        "process": {"user": {"uid": 0, "gid": 0}, "args": ["/app/serve"]},
+        "root": {"path": "rootfs", "readonly": True},
+        "linux": {"namespaces": [{"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "network"}]},
+    },
+}
+
+
+def test_cri_o_privileges_without_a_spec() -> None:
+    """CRI-O's info says `privileged` itself; without runtime-spec namespaces, the CRI
+    namespace options (NODE = 2) say host PID/network; nothing claimed: nothing reported."""
+    from seawall.runtime.inventory.cri import privileges_from_info
+
+    got = privileges_from_info(
+        {
+            "privileged": True,
+            "config": {"linux": {"security_context": {"namespace_options": {"network": 2, "pid": 1}}}},
+        }
+    )
+    assert got.to_dict() == {"privileged": True, "host_network": True}
+    assert privileges_from_info({}).to_dict() == {}
+    assert privileges_from_info({"runtimeSpec": [], "config": "x", "privileged": "yes"}).to_dict() == {}
+
+
 def test_cri_messages_decode() -> None:
     """A ListContainers answer and a verbose ContainerStatus as containerd encodes them (field
     numbers of k8s.io/cri-api runtime/v1/api.proto), decoded into containers."""
@@ -122,7 +168,7 @@ def test_cri_messages_decode() -> None:
     }
     status = {
         1: {1: "c0ffee", 3: 1, 5: 1_700_000_001_500_000_000, 8: {1: "registry.example.com/shop/web:1.4"}},
-        2: [{1: "info", 2: '{"pid": 4242, "sandboxID": "pod1"}'}],
+        2: [{1: "info", 2: json.dumps(CONTAINERD_INFO)}],
     }
 
     class Fake(CRISource):
@@ -144,5 +190,12 @@ def test_cri_messages_decode() -> None:
     assert (c.id, c.name, c.pid, c.image_digest) == ("c0ffee", "app", 4242, "sha256:" + "ab" * 32)
     assert c.workload is not None and c.workload.key == "shop/pod/web-0"
     assert c.started_at == "2023-11-14T22:13:21.500000Z"
+    assert c.privileges.to_dict() == {
+        "privileged": True,
+        "cap_add": ["NET_ADMIN"],
+        "user": "0",
+        "host_pid": True,  # no pid namespace of its own in the runtime spec
+        "read_only_rootfs": True,
+    }
     with pytest.raises(InputError):
         pw.decode(pw.encode(container)[:-3] + b"\x0a\x7f")

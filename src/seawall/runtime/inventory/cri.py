@@ -1,8 +1,9 @@
 """The Container Runtime Interface (containerd, CRI-O) over its gRPC socket, as `crictl ps` and
 `crictl inspect` ask it: `runtime.v1.RuntimeService/ListContainers` (state RUNNING),
 `ListPodSandbox` (pod name, namespace), `ContainerStatus` with `verbose` (start time, image ref,
-and containerd's `info.pid` for drift). Messages are encoded with seawall's small protobuf wire
-codec (`_protowire`); no generated stubs."""
+and the runtime's verbose `info`: the PID for drift, privileges from the OCI runtime spec and the
+CRI container config that containerd and CRI-O put there). Messages are encoded with seawall's
+small protobuf wire codec (`_protowire`); no generated stubs."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import orjson
 
 from seawall.core.errors import InputError, NetworkError
 from seawall.core.text import printable
-from seawall.runtime.base import Container, Workload
+from seawall.runtime.base import Container, Privileges, Workload
 from seawall.runtime.inventory import _protowire as pw
 from seawall.runtime.inventory.labels import workload_from_labels
 
@@ -135,7 +136,43 @@ class CRISource:
                     workload=workload,
                     started_at=_iso_ns(pw.number(status, 5)),
                     pid=pid if isinstance(pid, int) and pid > 0 else None,
+                    privileges=privileges_from_info(info),
                     labels=labels,
                 )
             )
         return out
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+NAMESPACE_NODE = 2  # CRI NamespaceMode NODE: the host's namespace
+
+
+def privileges_from_info(info: dict[str, Any]) -> Privileges:
+    """Privileges from a verbose ContainerStatus `info`: the OCI runtime spec (`runtimeSpec`:
+    user, namespaces, read-only root) and the CRI config (containerd's `config`, CRI-O's
+    `privileged`): privileged, added capabilities, host PID/network."""
+    spec = _dict(info.get("runtimeSpec"))
+    config = _dict(info.get("config"))
+    security = _dict(_dict(config.get("linux")).get("security_context"))
+    options = _dict(security.get("namespace_options"))
+    caps = _dict(security.get("capabilities"))
+    uid = _dict(_dict(spec.get("process")).get("user")).get("uid")
+    if uid is None:
+        uid = _dict(security.get("run_as_user")).get("value")
+    listed = _dict(spec.get("linux")).get("namespaces")
+    kinds = {str(_dict(ns).get("type")) for ns in listed} if isinstance(listed, list) and listed else None
+    return Privileges(
+        privileged=bool(info.get("privileged") is True or security.get("privileged") is True),
+        cap_add=tuple(str(c) for c in caps.get("add_capabilities") or () if isinstance(c, str))[:64],
+        user=str(uid) if isinstance(uid, int) else None,
+        host_pid="pid" not in kinds if kinds is not None else options.get("pid") == NAMESPACE_NODE,
+        host_network=(
+            "network" not in kinds if kinds is not None else options.get("network") == NAMESPACE_NODE
+        ),
+        read_only_rootfs=bool(
+            _dict(spec.get("root")).get("readonly") is True or security.get("readonly_rootfs") is True
+        ),
+    )
