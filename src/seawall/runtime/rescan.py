@@ -11,6 +11,7 @@ What is running where comes from the last `seawall scan running` (its containers
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,13 +26,17 @@ BATCH = 200  # images whose new matches are written in one transaction
 MAX_CACHED = 200_000  # distinct packages whose matches a rescan keeps (then it starts over)
 
 
-def _package_key(pkg: Package, os: OSInfo | None) -> tuple[Any, ...]:
-    """Everything a match reads of a package (and the OS it runs on); not where it lies."""
-    meta = orjson.dumps(pkg.metadata, option=orjson.OPT_SORT_KEYS) if pkg.metadata else b""
-    return (
-        pkg.name, pkg.version, pkg.ecosystem, pkg.purl, pkg.source_name, pkg.source_version,
-        pkg.arch, tuple(pkg.cpes), pkg.cataloger, meta, os,
+def _package_key(pkg: Package, os: OSInfo | None) -> bytes:
+    """Everything a match reads of a package (and the OS it runs on), not where it lies, as a
+    128-bit digest (a rescan may hold 200,000 of them)."""
+    ident = orjson.dumps(
+        [pkg.name, pkg.version, pkg.ecosystem, pkg.purl, pkg.source_name, pkg.source_version, pkg.arch,
+         pkg.cpes, pkg.cataloger, pkg.metadata, os.to_dict() if os else None,
+         list(os.id_like) if os else None],
+        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+        default=str,
     )  # fmt: skip
+    return hashlib.blake2b(ident, digest_size=16).digest()
 
 
 class CachedMatcher:
@@ -43,11 +48,11 @@ class CachedMatcher:
 
     def __init__(self, db: Any) -> None:
         self.db = db
-        self.cache: dict[tuple[Any, ...], list[Finding]] = {}
+        self.cache: dict[bytes, list[Finding]] = {}
 
     def match(self, packages: Sequence[Package], os: OSInfo | None) -> list[Finding]:
         keys = [_package_key(p, os) for p in packages]
-        todo: dict[tuple[Any, ...], Package] = {}
+        todo: dict[bytes, Package] = {}
         for key, pkg in zip(keys, packages, strict=True):
             if key not in self.cache and key not in todo:
                 todo[key] = pkg
