@@ -63,7 +63,7 @@ def analyze(source: str, paths: list[str], options: NetworkOptions | None = None
     collector = Collector(inventory, options, context)
     for batch in reader.read([str(p) for p in paths]):
         collector.add(batch)
-    data = collector.finish(reader.names)
+    data = collector.finish(reader.names, final=True)
     stats: dict[str, Any] = {
         "source": source,
         **reader.stats.to_dict(),

@@ -78,6 +78,12 @@ class Partial:
             return pl.DataFrame(schema=schema)
         return self.parts[0] if len(self.parts) == 1 and self.reduced else self._reduced()
 
+    def take(self, schema: dict[str, Any]) -> pl.DataFrame:
+        """`result`, the parts released (the partial is empty afterwards)."""
+        frame = self.result(schema)
+        self.restore(None)
+        return frame
+
     def restore(self, frame: pl.DataFrame | None) -> None:
         self.parts = [frame] if frame is not None and frame.height else []
         self.base_rows, self.pending_rows, self.reduced = (self.parts[0].height if self.parts else 0), 0, True
@@ -461,25 +467,33 @@ class Collector:
             moved = moved.with_columns(pl.col("c_int") | pl.col("c_key").is_in(new.implode()))
         return reduce(moved.lazy()).collect()
 
-    def finish(self, source_names: dict[str, set[str]]) -> Collected:
-        """The aggregates decoded (the collector goes on: a stream may be flushed many times)."""
+    def finish(self, source_names: dict[str, set[str]], final: bool = False) -> Collected:
+        """The aggregates decoded (the collector goes on: a stream may be flushed many times).
+        `final`: it does not go on (one analysis): each partial is released once read and each
+        coded table once decoded, which lowers the peak."""
         for addr, names in source_names.items():
             self.names.setdefault(addr, set()).update(names)
         dec = self.codes.decode
         remap = self._learned_remap()
-        links = self._rekey(self.links.result(LINK_SCHEMA), remap, ["c_key", "s_key"], reduce_links)
+
+        def read(part: Partial, schema: dict[str, Any]) -> pl.DataFrame:
+            return part.take(schema) if final else part.result(schema)
+
+        links = self._rekey(read(self.links, LINK_SCHEMA), remap, ["c_key", "s_key"], reduce_links)
         scans = _scans_reduce(
             links.lazy().filter(pl.col("c_int") & pl.col("s_int") & (pl.col("c_key") != pl.col("s_key")))
         ).collect()
+        edges = dec(links_to_edges(links), ["c_key", "s_key", "s_addr"])
+        del links
         return Collected(
-            edges=dec(links_to_edges(links), ["c_key", "s_key", "s_addr"]),
+            edges=edges,
             scans=dec(scans, ["c_key", "s_key", "s_addr"]),
-            events=dec(self._rekey(self.events.result(EVENT_SCHEMA), remap, ["c_key"], self._events_reduce),
+            events=dec(self._rekey(read(self.events, EVENT_SCHEMA), remap, ["c_key"], self._events_reduce),
                        ["c_key", "s_addr", "c_addr"]),
-            egress=dec(self._rekey(self.egress.result(EGRESS_SCHEMA), remap, ["src_key"], _egress_reduce),
+            egress=dec(self._rekey(read(self.egress, EGRESS_SCHEMA), remap, ["src_key"], _egress_reduce),
                        ["src_key"]),
-            imds=dec(self._rekey(self.imds.result(IMDS_SCHEMA), remap, ["c_key"], _imds_reduce), ["c_key"]),
-            dns=dec(self._rekey(self.dns.result(DNS_AGG_SCHEMA), remap, ["src_key"], _dns_reduce),
+            imds=dec(self._rekey(read(self.imds, IMDS_SCHEMA), remap, ["c_key"], _imds_reduce), ["c_key"]),
+            dns=dec(self._rekey(read(self.dns, DNS_AGG_SCHEMA), remap, ["src_key"], _dns_reduce),
                     ["src_key"]),
             names=self.names,
             first=self.first,
