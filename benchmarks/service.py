@@ -14,7 +14,9 @@ Every figure is set against a floor measured in the same run: the same events th
    process beside wall time (the machine is shared: CPU ratios are the steadier figure).
 2. event-to-finding latency: during the run, every 0.25 s one marker event (an exec into a pod of
    its own) is posted; a poller reads /api/v1/findings every 50 ms; latency = the marker's
-   arrival to its finding being returned by the API (p50, p99, max).
+   arrival to its finding being returned by the API (p50, p99, max). Measured three ways: behind
+   the flood of 1 (a backlog ahead of each marker), during the load test (4), and "paced":
+   `--paced-seconds` (30) of traffic at `--paced-rate` (2,000 events/s), where no backlog forms.
 3. API p99 for GET /api/v1/incidents (first page, a filtered page, the second page by cursor)
    with M findings stored (default 1,000,000, made through Store.commit like a pipeline's),
    against GET /healthz (the HTTP round trip) as the floor.
@@ -623,10 +625,12 @@ def api_latency(db_name: str, database: str, n: int, requests: int = 200) -> dic
 # -- 4: the load test ------------------------------------------------------------------------------
 
 
-def load_test(seconds: float, database: str | None = None, workdir: Path | None = None) -> dict[str, Any]:
-    """`seconds` of 400-event batches posted in order by one sender, marker events for the latency
-    beside them; then the counts compared with `seawall detect --no-state` on the same events
-    (written to a file in the order posted)."""
+def load_test(
+    seconds: float, database: str | None = None, workdir: Path | None = None, rate: float | None = None
+) -> dict[str, Any]:
+    """`seconds` of 400-event batches posted in order by one sender (at most `rate` events/s when
+    given), marker events for the latency beside them; then the counts compared with
+    `seawall detect --no-state` on the same events (written to a file in the order posted)."""
     from devtools.detectgen import audit as synth
 
     work = workdir or Path(tempfile.mkdtemp(prefix="swbench-load-"))
@@ -640,7 +644,12 @@ def load_test(seconds: float, database: str | None = None, workdir: Path | None 
         deadline = time.monotonic() + seconds
         probe.start()
         with open(posted, "wb") as out, httpx.Client(base_url=svc.url, headers=headers, timeout=60) as c:
+            began = time.monotonic()
             while time.monotonic() < deadline:
+                if rate:
+                    ahead = n / rate - (time.monotonic() - began)
+                    if ahead > 0:
+                        time.sleep(ahead)
                 lines = [next(gen) for _ in range(BATCH)]
                 body = EVENTLIST_HEAD + b",".join(lines) + b"]}"
                 while c.post("/api/v1/ingest/k8s-audit", content=body).status_code != 200:
@@ -656,6 +665,7 @@ def load_test(seconds: float, database: str | None = None, workdir: Path | None 
     floor = detect_floor(posted)
     result = {
         "seconds": seconds,
+        "rate": rate,
         "posted": n,
         "markers": probe.markers,
         "events_in": row["events_in"],
@@ -761,7 +771,9 @@ def main() -> int:
     ap.add_argument(
         "--minutes", type=float, default=float(os.environ.get("SEAWALL_BENCH_SERVICE_MINUTES", 1))
     )
-    ap.add_argument("--only", default="throughput,api,load,memory")
+    ap.add_argument("--paced-rate", type=float, default=2000.0)
+    ap.add_argument("--paced-seconds", type=float, default=30.0)
+    ap.add_argument("--only", default="throughput,load,paced,api,memory")
     args = ap.parse_args()
     only = set(args.only.split(","))
     dbs = [d.strip() for d in args.db.split(",") if d.strip()]
@@ -815,6 +827,16 @@ def main() -> int:
                 f"the same events {r['detect_findings']}: equal {r['same_findings']}"
             )
             print(f"[{db}] event-to-finding latency at the load test's pace: " + _lat(r["latency"]))
+            ok = ok and r["posted"] + r["markers"] == r["events_in"] and r["same_findings"]
+    if "paced" in only and args.paced_seconds:
+        for db in dbs:
+            with pg_database() if db == "postgresql" else contextlib.nullcontext(None) as url:
+                r = load_test(args.paced_seconds, url, rate=args.paced_rate)
+            print(
+                f"[{db}] paced: {r['posted']:,} events at {args.paced_rate:,.0f} events/s for "
+                f"{r['seconds']:.0f} s, {r['events_in']:,} in (+markers); findings equal to detect's: "
+                f"{r['same_findings']}; event-to-finding latency with no backlog: " + _lat(r["latency"])
+            )
             ok = ok and r["posted"] + r["markers"] == r["events_in"] and r["same_findings"]
     if "api" in only and args.api_findings:
         for db in dbs:

@@ -207,3 +207,42 @@ def test_bad_requests_are_4xx_counted_and_inert(tmp_path, service_factory) -> No
             assert viewer.post("/api/v1/ingest/k8s-audit/default", content=event_list([])).status_code == 403
         assert source_row(c, "default")["refused"]["forbidden"] == 1
     assert svc.proc is not None and svc.proc.poll() is None  # still serving
+
+
+def test_retention_deletes_findings_older_than_the_setting(tmp_path, database, service_factory) -> None:
+    """`retention.findings_days`: findings last seen before it are deleted (and their incidents
+    once empty) by the retention run (every minute); recent ones stay; the run is in the trail."""
+    from datetime import UTC, datetime
+
+    config = write_config(tmp_path, database, retention={"findings_days": 30, "archive_days": 30})
+    token = make_token(config)
+    svc = service_factory(config).start()
+    old = audit_items()  # March 2026: older than 30 days when this runs
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    fresh = dict(old[0])
+    fresh.update(
+        auditID="retention-fresh-0001",
+        verb="create",
+        stage="ResponseComplete",
+        requestReceivedTimestamp=now,
+        stageTimestamp=now,
+        objectRef={"resource": "pods", "subresource": "exec", "namespace": "keep", "name": "recent"},
+        requestURI="/api/v1/namespaces/keep/pods/recent/exec?command=sh",
+    )
+    with svc.client(token) as c:
+        for i in range(0, len(old), 400):
+            assert c.post("/api/v1/ingest/k8s-audit", content=event_list(old[i : i + 400])).status_code == 200
+        assert c.post("/api/v1/ingest/k8s-audit", content=event_list([fresh])).status_code == 200
+        wait_for(lambda: source_row(c, "default")["events_in"] == len(old) + 1, what="the events committed")
+        # the first retention run is a minute after the start: it may already have passed
+        wait_for(
+            lambda: {f["workload"] for f in all_pages(c, "/api/v1/findings")} == {"k8s/keep/Pod/recent"},
+            timeout=150,
+            what="the old findings deleted, the recent one kept",
+        )
+        kept = all_pages(c, "/api/v1/findings")
+        assert "SW-K8S-EXEC" in {f["rule"] for f in kept}  # (a Sigma rule on exec too)
+        incidents = all_pages(c, "/api/v1/incidents")
+        assert [i["workload"] for i in incidents] == ["k8s/keep/Pod/recent"]  # emptied ones gone
+        runs = [a for a in c.get("/api/v1/audit").json()["items"] if a["action"] == "retention"]
+        assert runs and sum(a["detail"]["deleted"] for a in runs) >= 1

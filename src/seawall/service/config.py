@@ -49,7 +49,7 @@ class Limits:
     max_request_bytes: int = 16 * 1024 * 1024  # one webhook request
     max_events_per_request: int = 100_000
     spool_max_bytes: int = 1024 * 1024 * 1024  # receivers answer 503 above this
-    batch_lines: int = 5000  # lines per analyzer batch (pulled sources)
+    batch_lines: int = 50_000  # lines per analyzer batch at most (as `seawall detect` reads files)
     commit_seconds: float = 0.5  # a pipeline commits at least this often while busy
     commit_lines: int = 50_000  # ... or after this many lines
     max_object_bytes: int = 512 * 1024 * 1024  # one S3 object, decompressed
