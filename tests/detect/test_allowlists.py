@@ -134,6 +134,7 @@ def test_every_entry_is_covered_by_a_case() -> None:
     covered = {e.id for e in POD_ENTRIES + SECRET_ENTRIES} | {
         "organization-shares",
         "organization-replication",
+        "organization-networks",
         "aws-iam-identity-center",
     }
     other = {e.id for e in ENTRIES if "%workload_change_rules%" in e.rules and "k8s.images" not in e.fields()}
@@ -273,6 +274,45 @@ def test_organization_shares_are_info_and_outside_shares_high(
     assert f.severity.value == "info" and f.extra["allowlist"]["entry"] == "organization-replication"
     f = findings(tmp_path, "cloudtrail", [_trail("PutReplicationConfiguration", outside)], ctx, rules)[rep]
     assert f.severity.value == "high"
+
+
+def test_pulls_from_the_organizations_networks_are_not_new_networks(tmp_path: Path) -> None:
+    import yaml
+
+    from seawall.detect.context import merge_document
+
+    def pull(minutes: int, ip: str) -> dict[str, Any]:
+        return {
+            "eventTime": f"2026-03-02T{8 + minutes // 60:02d}:{minutes % 60:02d}:00Z",
+            "eventSource": "ecr.amazonaws.com",
+            "eventName": "BatchGetImage",
+            "recipientAccountId": "111122223333",
+            "sourceIPAddress": ip,
+        }
+
+    # learning from 08:00; two hours later, pulls from new /24s: ours (IPv4 and IPv6) and not ours
+    events = [pull(0, "192.0.2.10"), pull(120, "10.2.7.9"), pull(121, "2001:DB8:0:5::10"),
+              pull(122, "198.51.100.23"), pull(123, "10.200.0.1")]
+    rule = "SW-AWS-ECR-PULL-NEW-NETWORK"
+
+    def new_networks(ctx: Context) -> list[str]:
+        log = tmp_path / "trail.log"
+        log.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
+        result = run(DetectOptions(source="cloudtrail", paths=[str(log)], state_path=None),
+                     load_rules([], context=ctx))
+        return sorted(str(f.extra["first_seen"]["key"]) for f in result.findings if f.rule == rule)
+
+    assert len(new_networks(CONTEXT)) == 4  # without the organisation's networks: every new one
+    ctx = load_context([])
+    merge_document(ctx, yaml.safe_load(ORG + "    cidrs: [10.0.0.0/12, '2001:db8::/32']\n"), "test")
+    keys = new_networks(ctx)
+    assert len(keys) == 2 and any("198.51.100" in k for k in keys) and any("10.200" in k for k in keys)
+    # a network that does not parse is an error of the context file
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- allowlist: ours\n  items:\n    - id: x\n      rules: [SW-AWS-*]\n"
+                   "      match: {sourceIPAddress: ['cidr:10.0.0.0/33']}\n")
+    with pytest.raises(InputError, match=r"10\.0\.0\.0/33"):
+        load_context([bad])
 
 
 def test_identity_center_sign_in_is_info_and_another_saml_provider_is_not(tmp_path: Path) -> None:

@@ -108,6 +108,28 @@ def _ipv4_int(expr: pl.Expr) -> pl.Expr:
     return total
 
 
+def cidr_test(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Callable[[pl.Expr], pl.Expr]:
+    """A test of address texts: inside `net`. IPv4 as integers; IPv6 by its leading groups as
+    text (as addresses are usually written, lower case, no leading zeros), a partial group as an
+    alternation of its possible values."""
+    if isinstance(net, ipaddress.IPv4Network):
+        lo, hi = int(net.network_address), int(net.broadcast_address)
+        return lambda e: _ipv4_int(e).is_between(lo, hi)
+    full, rest = divmod(net.prefixlen, 16)
+    groups = [g.lstrip("0") or "0" for g in net.network_address.exploded.split(":")[:full]]
+    head = re.escape(":".join(groups) + (":" if groups else ""))
+    if rest:
+        base = int(net.network_address.exploded.split(":")[full], 16)
+        span = 1 << (16 - rest)
+        if span > 4096:
+            raise Unsupported(f"IPv6 CIDR {net} too wide to match as text")
+        alts = "|".join(f"{v:x}" for v in range(base, base + span))
+        pattern = f"^{head}(?:{alts}):"
+    else:
+        pattern = f"^{head}"
+    return lambda e: e.str.to_lowercase().str.contains(pattern)
+
+
 class Compiler:
     """Compiles the condition trees of one source's rules; knows which fields are lists."""
 
@@ -262,25 +284,7 @@ class Compiler:
         raise Unsupported(f"value type {type(value).__name__} (modifier not supported)")
 
     def _cidr(self, name: str, value: T.SigmaCIDRExpression, use: FieldUse) -> pl.Expr:
-        net = value.network
-        if isinstance(net, ipaddress.IPv4Network):
-            lo, hi = int(net.network_address), int(net.broadcast_address)
-            return self._apply(name, lambda e: _ipv4_int(e).is_between(lo, hi), use, False)
-        # IPv6: the leading groups as text (as addresses are usually written, lower case, no
-        # leading zeros); a partial group becomes an alternation of its possible values
-        full, rest = divmod(net.prefixlen, 16)
-        groups = [g.lstrip("0") or "0" for g in net.network_address.exploded.split(":")[:full]]
-        head = re.escape(":".join(groups) + (":" if groups else ""))
-        if rest:
-            base = int(net.network_address.exploded.split(":")[full], 16)
-            span = 1 << (16 - rest)
-            if span > 4096:
-                raise Unsupported(f"IPv6 CIDR {net} too wide to match as text")
-            alts = "|".join(f"{v:x}" for v in range(base, base + span))
-            pattern = f"^{head}(?:{alts}):"
-        else:
-            pattern = f"^{head}"
-        return self._apply(name, lambda e: e.str.contains(pattern), use, True)
+        return self._apply(name, cidr_test(value.network), use, value.network.version == 6)
 
     def _keyword(self, value: Any, use: FieldUse) -> pl.Expr:
         if self.keyword_field is None:

@@ -48,6 +48,7 @@ from seawall.core.errors import InputError
 
 MAX_CONTEXT_FILE = 4 << 20
 ACTIONS = ("suppress", "lower")
+CIDR_PREFIX = "cidr:"  # an allowlist pattern matching the addresses of a network
 PLACEHOLDER_NONE = "\x00seawall:empty-list\x00"  # what an empty value list expands to (matches nothing)
 
 
@@ -192,6 +193,13 @@ def _entry(raw: Any, allowlist: str, where: str) -> AllowEntry:
     )
     if not match and not every:
         raise InputError(f"{where}: an allowlist item needs `match` or `every`")
+    for name, patterns in match + every:  # `cidr:10.0.0.0/8`: an address inside the network
+        for p in patterns:
+            if p.startswith(CIDR_PREFIX) and "%" not in p:
+                try:
+                    ipaddress.ip_network(p[len(CIDR_PREFIX) :], strict=False)
+                except ValueError as exc:
+                    raise InputError(f"{where}.{name}: {exc}") from None
     try:
         severity = Severity.parse(str(raw.get("severity", "info" if action == "suppress" else "low")))
     except ValueError as exc:
