@@ -12,6 +12,7 @@ import pytest
 
 from seawall.core.errors import InputError
 from seawall.network import NetworkOptions, analyze, detect
+from seawall.network.sources.vpcflow import VpcFlowSource
 from tests.network import synth
 
 # "Flow log record examples" (AWS VPC user guide), default format
@@ -189,3 +190,18 @@ def test_a_line_longer_than_four_chunks_is_not_a_log(tmp_path: Path) -> None:
     a = analyze("vpc-flow", [str(path)], NetworkOptions(batch_bytes=2048))
     assert a.stats["flows"] == 2
     assert a.stats["skipped"] == {"records with the wrong field count": 1}
+
+
+def test_a_log_truncated_while_it_is_read_is_a_warning_not_a_crash(tmp_path: Path) -> None:
+    story, _ = synth.write(tmp_path, story=True, seed=3)
+    path = tmp_path / "live.log"
+    path.write_bytes(gzip.decompress(story.read_bytes()))
+    source = VpcFlowSource(NetworkOptions(batch_bytes=64 << 10))
+    batches = source.read([str(path)])
+    first = next(batches)
+    assert first.flows.height > 100
+    with path.open("r+b") as handle:  # log rotation by truncation, as the reader goes on
+        handle.truncate(1000)
+    rest = list(batches)  # no SIGBUS: the reader stops at the next chunk
+    assert sum(b.flows.height for b in rest) == 0
+    assert any("truncated while it was read" in w for w in source.warnings)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import io
 import mmap
+import os
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -101,13 +102,16 @@ def _plain_line_chunks(handle: io.RawIOBase, path: Path, size: int) -> Iterator[
         fill -= cut
 
 
-def _mapped_line_chunks(view: mmap.mmap, path: Path, size: int) -> Iterator[bytes]:
+def _mapped_line_chunks(view: mmap.mmap, path: Path, size: int, fd: int) -> Iterator[bytes]:
     """`line_chunks` of a plain file mapped in memory: each chunk is copied once, straight from
-    the page cache (no read into a buffer first)."""
+    the page cache (no read into a buffer first). A file that another process cut shorter than
+    the mapping is an input error before its missing pages are touched (which would be SIGBUS)."""
     size = max(size, 1)
     start, end = 0, len(view)
     done = 0  # the mapped pages before this offset are released (they would count as resident)
     while start < end:
+        if os.fstat(fd).st_size < end:
+            raise InputError(f"{path}: the file was truncated while it was read")
         if start - done >= mmap.PAGESIZE:
             upto = start - start % mmap.PAGESIZE
             view.madvise(mmap.MADV_DONTNEED, done, upto - done)
@@ -143,7 +147,7 @@ def line_chunks(path: Path, size: int, on_damage: Callable[[str], None]) -> Iter
                 yield from _plain_line_chunks(handle, path, size)
                 return
             with view:
-                yield from _mapped_line_chunks(view, path, size)
+                yield from _mapped_line_chunks(view, path, size, handle.fileno())
             return
     parts: list[bytes] = []
     total = 0
