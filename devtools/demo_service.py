@@ -64,6 +64,9 @@ def service_demo() -> int:
             {
                 "listen": "127.0.0.1:0",
                 "data_dir": str(work / "data"),
+                # the bundled logs are dated March 2026: with the default retention (findings
+                # last seen more than 90 days ago deleted every minute) they would go mid-demo
+                "retention": {"findings_days": 0, "archive_days": 0},
                 "sources": [
                     {"name": "audit", "type": "k8s-audit-webhook"},
                     {"name": "falco", "type": "falco-http"},
