@@ -207,6 +207,16 @@ class LineReader:
             yield tail
 
 
+def in_installing_layer(loc: Location, paths: Iterable[str], files: FileIndex | None,
+                        default_path: str = "") -> tuple[Location, str | None]:
+    """`loc` moved to the layer that installed the package (`installing_layer`), with the file that
+    shows it (`metadata.layer_evidence`); `loc` itself and None when none of its files is there."""
+    found = installing_layer(paths, files)
+    if found is None:
+        return loc, None
+    return layer_location(found[0], loc.path or default_path), found[1]
+
+
 def installing_layer(paths: Iterable[str], files: FileIndex | None) -> tuple[LayerInfo, str] | None:
     """The layer that installed a package, from the package's own files in the final image: the
     lowest layer holding one of them (an upgrade rewrites every file of the package, a later

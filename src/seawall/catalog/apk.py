@@ -18,8 +18,7 @@ from seawall.catalog._common import (
     LineReader,
     Ownership,
     distro_qualifier,
-    installing_layer,
-    layer_location,
+    in_installing_layer,
     location,
     purl,
 )
@@ -163,12 +162,10 @@ class ApkCataloger(BaseCataloger):
         out: list[Package] = []
         by_name: dict[str, Package] = {}
         for r in self._records:
-            found = installing_layer(r.files, ctx.files)
-            if found is not None:
-                r.loc = layer_location(found[0], r.loc.path or INSTALLED)
+            r.loc, evidence = in_installing_layer(r.loc, r.files, ctx.files, INSTALLED)
             pkg = _package(r, ctx.os)
-            if found is not None:
-                pkg.metadata["layer_evidence"] = found[1]
+            if evidence is not None:
+                pkg.metadata["layer_evidence"] = evidence
             out.append(pkg)
             by_name.setdefault(r.name, pkg)
         for r, pkg in zip(self._records, out, strict=True):

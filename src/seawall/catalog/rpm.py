@@ -22,8 +22,7 @@ from seawall.catalog._common import (
     BaseCataloger,
     Ownership,
     distro_qualifier,
-    installing_layer,
-    layer_location,
+    in_installing_layer,
     location,
     purl,
 )
@@ -235,12 +234,10 @@ class RpmCataloger(BaseCataloger):
     def packages(self, ctx: CatalogContext) -> list[Package]:
         out: list[Package] = []
         for r in self._records:
-            found = installing_layer(r.files, ctx.files)
-            if found is not None:
-                r.loc = layer_location(found[0], r.loc.path or "")
+            r.loc, evidence = in_installing_layer(r.loc, r.files, ctx.files, "")
             pkg = _package(r, ctx.os)
-            if found is not None:
-                pkg.metadata["layer_evidence"] = found[1]
+            if evidence is not None:
+                pkg.metadata["layer_evidence"] = evidence
             out.append(pkg)
         return out
 
