@@ -59,6 +59,7 @@ SLOW_TESTS = frozenset({
     "tests/catalog/test_limits.py::test_many_stanzas_in_bounded_memory",
     "tests/catalog/test_limits.py::test_sbom_shows_cataloger_skips",
     "tests/checks/test_suppressions.py::test_detect_suppresses_and_expired_entries_warn",
+    "tests/checks/test_suppressions.py::test_netmap_leaves_suppressed_findings_off_the_map",
     "tests/detect/test_allowlists.py::test_organization_shares_are_info_and_outside_shares_high",
     "tests/detect/test_allowlists.py::test_system_workload_quiets_its_pods_and_not_the_near_misses",
     "tests/detect/test_benign_days.py::test_container_logs_day_is_quiet",

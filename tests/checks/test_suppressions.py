@@ -72,3 +72,30 @@ def test_bad_ignore_file_is_one_line_error(tmp_path: Path) -> None:
     proc = run_cli("audit", str(K8S), "--ignore-file", str(bad))
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "unknown kind" in proc.stderr
+
+
+def test_netmap_leaves_suppressed_findings_off_the_map(tmp_path: Path) -> None:
+    """`seawall netmap` honours the same file: a vertical port scan by the frontend is on the map,
+    and off it once accepted (by rule and workload); an entry for another workload changes nothing."""
+    from tests.network.test_hubble import API, FRONT, flow, tcp
+
+    flows = tmp_path / "hubble.json"
+    flows.write_text("\n".join(
+        flow(f"2026-11-02T10:00:{i % 60:02d}Z", "10.244.1.20", "10.244.1.12", FRONT, API,
+             tcp(40000 + i, port, SYN=True)) for i, port in enumerate(range(1000, 1080))) + "\n")
+    args = ("netmap", "--source", "hubble", str(flows), "-f", "json")
+
+    def scans(*extra: str) -> tuple[list[str], str]:
+        proc = run_cli(*args, *extra)
+        assert proc.returncode == 0, proc.stderr
+        return [f["rule"] for f in json.loads(proc.stdout)["findings"]], proc.stderr
+
+    assert scans()[0] == ["net-port-scan"]
+    other = tmp_path / "other.yaml"
+    other.write_text("- id: net-port-scan\n  resource: '*/shop/api'\n")
+    assert scans("--ignore-file", str(other))[0] == ["net-port-scan"]
+    accepted = tmp_path / "accepted"
+    accepted.write_text("net-port-scan  # the frontend's health prober\nSW-OLD exp:2020-01-01\n")
+    found, stderr = scans("--ignore-file", str(accepted))
+    assert found == []
+    assert "SW-OLD expired on 2020-01-01" in stderr

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from seawall.core import Report, Severity
+from seawall.core import Finding, Report, Severity
 from seawall.core.errors import InputError
 from seawall.core.text import printable
 from seawall.report import RenderOptions, render
@@ -53,6 +53,17 @@ def suppress(report: Report, entries: list[Any]) -> None:
     from seawall.suppress import apply_to_report
 
     apply_to_report(report, entries)
+
+
+def suppress_findings(findings: list[Finding], entries: list[Any]) -> tuple[list[Finding], list[str]]:
+    """Findings outside a report (a map's): those no active entry suppresses, and the warnings
+    about expired entries."""
+    if not entries:
+        return findings, []
+    from seawall.suppress import apply_ignores
+
+    result = apply_ignores(findings, entries)
+    return result.kept, result.warnings
 
 
 def check_output(output: Path | None) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from seawall.cli.common import check_output, warn, write_atomically
+from seawall.cli.common import check_output, load_suppressions, suppress_findings, warn, write_atomically
 from seawall.core.errors import InputError
 
 FORMATS = ("json", "dot", "html")
@@ -69,6 +69,9 @@ def register(app: typer.Typer) -> None:
         max_external: Annotated[
             int, typer.Option(help="External endpoints drawn before folding into 'internet'")
         ] = 40,
+        ignore_file: Annotated[Path | None, typer.Option(
+            "--ignore-file", help="Accepted findings, as for every verb (default: ./.seawallignore when "
+            "present): they are left off the map.", show_default=False)] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No warnings on stderr")] = False,
     ) -> None:
         """Build the service map: which workload talks to which (and to the internet), on which ports."""
@@ -78,6 +81,7 @@ def register(app: typer.Typer) -> None:
         if fmt not in FORMATS:
             raise InputError(f"unknown netmap format {fmt!r}; use {', '.join(FORMATS)}")
         check_output(output)
+        suppressions = load_suppressions(ignore_file)
         from seawall.network.options import parse_period
 
         options = network.NetworkOptions(
@@ -86,6 +90,7 @@ def register(app: typer.Typer) -> None:
         )
         analysis = network.analyze(source, [str(f) for f in files], options)
         findings = network.run_detectors(analysis, options) if with_findings else []
+        findings, expired = suppress_findings(findings, suppressions)
         if save_baseline is not None:
             network.save_baseline(analysis, save_baseline)
         doc = servicemap.build(analysis, max_external=max_external)
@@ -98,7 +103,7 @@ def register(app: typer.Typer) -> None:
         else:
             text = servicemap.to_html(doc, doc.get("findings"))
         if not quiet:
-            for message in analysis.all_warnings():
+            for message in analysis.all_warnings() + expired:
                 warn(message)
         if output is None:
             sys.stdout.write(text)
