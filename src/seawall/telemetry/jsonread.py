@@ -10,6 +10,7 @@ schema's shape before the projector reads it again.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from itertools import repeat
 from typing import Any, ClassVar
@@ -120,6 +121,18 @@ def decode_slow(
     return decoded, good_rows
 
 
+
+def _dumps(value: Any) -> bytes:
+    """A decoded JSON value as compact JSON text. orjson refuses what a document may still hold
+    (an integer beyond 64 bits, an unpaired surrogate from a `\\ud800` escape): those are written
+    by the json module, escaped as they came, for the line decoders to read or count."""
+    try:
+        # (copied: orjson's bytes keep a much larger allocation than they use)
+        return memoryview(orjson.dumps(value)).tobytes()
+    except TypeError:
+        return json.dumps(value, separators=(",", ":")).encode("ascii")
+
+
 class JsonReader:
     """Base of the JSON sources. Subclasses set the field maps and the common columns."""
 
@@ -219,8 +232,7 @@ class JsonReader:
         records = self.records_of(doc)
         if records is None:
             return None
-        # (copies: orjson's bytes keep a much larger allocation than they use)
-        return [memoryview(orjson.dumps(r)).tobytes() for r in records if isinstance(r, dict)]
+        return [_dumps(r) for r in records if isinstance(r, dict)]
 
     def stream_document(
         self, first: bytes, read: Callable[[], bytes], stats: ReadStats, origin: str, max_record: int
@@ -233,11 +245,11 @@ class JsonReader:
                 n += 1
                 for record in self.record_items(key, item):
                     if not isinstance(record, dict):
-                        stats.bad_line(origin, n, orjson.dumps(record)[:200], "not a JSON object")
+                        stats.bad_line(origin, n, _dumps(record)[:200], "not a JSON object")
                     elif record is item and text is not None:
                         yield text.encode("utf-8", "surrogateescape")  # the record's own text
-                    else:  # (copied: orjson's bytes keep a much larger allocation than they use)
-                        yield memoryview(orjson.dumps(record)).tobytes()
+                    else:
+                        yield _dumps(record)
         except jsonstream.DocumentError as exc:
             stats.malformed += 1
             stats.warnings.append(f"{origin}: JSON document damaged after {n} record(s): {exc}")
