@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("SEAWALL_SHARED", REPO.parent / "shared"))
 CACHE = REPO / ".cache"
+_CPU_START = pytest.StashKey[float]()
 
 
 @pytest.fixture(scope="session")
@@ -61,13 +64,16 @@ SLOW_TESTS = frozenset({
     "tests/checks/test_suppressions.py::test_detect_suppresses_and_expired_entries_warn",
     "tests/checks/test_suppressions.py::test_netmap_leaves_suppressed_findings_off_the_map",
     "tests/detect/test_allowlists.py::test_organization_shares_are_info_and_outside_shares_high",
+    "tests/detect/test_allowlists.py::test_pulls_from_the_organizations_networks_are_not_new_networks",
     "tests/detect/test_allowlists.py::test_system_workload_quiets_its_pods_and_not_the_near_misses",
     "tests/detect/test_benign_days.py::test_container_logs_day_is_quiet",
     "tests/detect/test_benign_days.py::test_ecs_day_is_quiet",
     "tests/detect/test_benign_days.py::test_ecs_day_without_the_organization_keeps_the_shares_visible",
     "tests/detect/test_benign_days.py::test_eks_day_has_no_high_and_only_the_mediums_an_analyst_wants",
+    "tests/detect/test_benign_days.py::test_eks_day_what_the_allowlists_quiet_is_shown_once_per_entry",
     "tests/detect/test_benign_days.py::test_eks_day_without_the_operator_context_names_the_people_once",
     "tests/detect/test_follow_interrupt.py",
+    "tests/detect/test_input_defects.py",
     "tests/detect/test_parallel.py::test_a_failing_worker_is_one_clear_error",
     "tests/detect/test_parallel.py::test_cli_workers_option",
     "tests/detect/test_parallel.py::test_long_lines_are_skipped_alike_and_memory_stays_bounded",
@@ -89,6 +95,7 @@ SLOW_TESTS = frozenset({
     "tests/detect/test_sources_and_input.py::test_hostile_lines_are_counted_and_the_rest_goes_on",
     "tests/detect/test_sources_and_input.py::test_k8s_audit_eventlist_and_cloudwatch_export",
     "tests/detect/test_sources_and_input.py::test_k8s_audit_sample_gzip_log_backend",
+    "tests/detect/test_sources_and_input.py::test_learning_period_of_the_first_seen_rules",
     "tests/detect/test_sources_and_input.py::test_native_rule_file_with_threshold",
     "tests/detect/test_sources_and_input.py::test_ocsf_and_fail_on",
     "tests/detect/test_sources_and_input.py::test_sigma_rules_all_accounted_for",
@@ -101,6 +108,7 @@ SLOW_TESTS = frozenset({
     "tests/network/test_benign.py::test_learning_period_quiet_day_then_new_destinations_and_periodic_connections",
     "tests/network/test_benign.py::test_near_miss_a_beacon_to_an_unknown_address_is_still_found",
     "tests/network/test_benign.py::test_near_miss_a_pod_named_metrics_server_in_another_namespace_is_lateral_movement",
+    "tests/network/test_engine_paths.py::test_high_cardinality_traffic",
     "tests/network/test_hostile.py::test_a_fully_truncated_gzip_log_alone_is_exit_2_with_one_line",
     "tests/network/test_hostile.py::test_an_invalid_utf8_record_is_counted_and_the_good_files_keep_their_findings",
     "tests/network/test_hostile.py::test_secrets_in_names_seen_on_the_wire_are_redacted",
@@ -109,6 +117,7 @@ SLOW_TESTS = frozenset({
     "tests/network/test_netmap_cli.py::test_context_known_cidrs_and_bad_context_files",
     "tests/network/test_netmap_cli.py::test_garbage_and_empty_inputs_never_traceback",
     "tests/network/test_scenario.py::test_story_findings_are_exactly_on_the_compromised_workload",
+    "tests/network/test_vpcflow.py::test_a_plain_log_read_in_small_chunks_is_the_gzip_log_read_whole",
     "tests/posture/test_cli_and_input.py::test_fail_on_and_severity_filter",
     "tests/posture/test_cli_and_input.py::test_list_checks_as_json",
     "tests/posture/test_cli_and_input.py::test_nothing_readable_is_exit_2_with_one_line",
@@ -120,6 +129,8 @@ SLOW_TESTS = frozenset({
     "tests/respond/test_k8s_plan.py::test_a_finding_id_resolves_to_its_pod",
     "tests/respond/test_k8s_plan.py::test_scope_refuses_outside_namespaces_and_labels",
     "tests/runtime/test_inventory.py",
+    "tests/runtime/test_kubernetes_api.py",
+    "tests/runtime/test_rescan_cache.py",
     "tests/scan/test_hidden_secrets.py::test_package_kept_when_not_deleted",
     "tests/scan/test_history_redaction.py::test_sbom_cyclonedx_carries_the_redacted_line",
     "tests/test_cli_basics.py::test_on_off_flags_take_no_value_in_help",
@@ -130,6 +141,15 @@ SLOW_TESTS = frozenset({
     "tests/vulndb/test_vex.py::test_fail_on_kev_gates_the_exit_code",
     "tests/vulndb/test_vex.py::test_scan_with_vex_drops_and_counts",
 })
+
+
+SLOW_CPU_SECONDS = 1.0
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of the processes it waited for (a CLI run, a worker)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _is_slow(nodeid: str) -> bool:
@@ -146,3 +166,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.toolchain)
         if names & NETWORK_FIXTURES:
             item.add_marker(pytest.mark.network)
+
+
+# The quick lane keeps itself honest: each test's CPU time (setup to teardown) travels with its
+# report (also from pytest-xdist workers), and a run that leaves out `slow` names the tests over
+# SLOW_CPU_SECONDS that are not marked yet, so that they go into SLOW_TESTS.
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    item.stash[_CPU_START] = _cpu_seconds()
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    outcome = yield
+    if call.when == "teardown" and _CPU_START in item.stash:
+        outcome.get_result().user_properties.append(("cpu_seconds", _cpu_seconds() - item.stash[_CPU_START]))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if "not slow" not in (config.getoption("markexpr", "") or ""):
+        return
+    heavy = []
+    for report in (r for reports in terminalreporter.stats.values() for r in reports):
+        if getattr(report, "when", "") != "teardown":
+            continue
+        cpu = dict(report.user_properties).get("cpu_seconds", 0.0)
+        if cpu > SLOW_CPU_SECONDS and not _is_slow(report.nodeid):
+            heavy.append((cpu, report.nodeid))
+    if heavy:
+        terminalreporter.section("tests over a CPU-second in the quick lane: add them to SLOW_TESTS")
+        for cpu, nodeid in sorted(heavy, reverse=True):
+            terminalreporter.write_line(f"{cpu:6.1f} CPU-s  {nodeid}")
