@@ -35,6 +35,7 @@ from seawall.scan.imagecheck import (
     reference_facts,
     run_checks,
 )
+from seawall.scan.labels import image_labels
 from seawall.scan.secrets import SecretScanner, SecretsVisitor, config_secret_findings, redact_text
 from seawall.suppress import DEFAULT_IGNORE_FILE, apply_ignores, load_ignore_file
 
@@ -228,6 +229,9 @@ def _scan(source: ImageSource, ref: str, kind: str, options: ScanOptions, db: _D
     }
     if db is not None and db.info:
         metadata["db"] = db.info
+    if kind == "image":  # the author's text, bounded and with secrets redacted (scan/labels.py)
+        metadata["labels"], label_warnings = image_labels(config.labels, scanner)
+        warnings.extend(label_warnings)
     target = Target(kind=kind, name=name, digest=source.digest, os=inv.os, metadata=metadata)
     return Report(target=target, packages=inv.packages, findings=findings, warnings=warnings,
                   skips=[*inv.skips, *skips])
