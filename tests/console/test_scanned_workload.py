@@ -1,8 +1,9 @@
 """A workload's image vulnerabilities and posture in the console, from the service's own jobs:
 a `scan` job over a real registry (Debian's docker-registry, TLS + htpasswd) holding the demo image
 as shop/frontend:1, an `audit` job of its Deployment (privileged), and an exec into one of its pods.
-The image's history is the attacker's text: the step that added the Python packages carries a
-script payload, which the finding page shows as text (over HTTP and in Debian's chromium)."""
+The image's history and labels are the attacker's text: the step that added the Python packages
+carries a script payload, which the finding page shows as text, and so does a label, which the
+incident and workload pages show as text (over HTTP and in Debian's chromium)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,12 @@ pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.toolchain]
 
 FRONTEND = "k8s/shop/Deployment/frontend"
 XSS_HISTORY = "<img src=z onerror=alert(5)>"
+XSS_LABEL = "<img src=w onerror=alert(6)>"
+LABEL_KEY_ID = "AKIAZ7Q3RT5WLKM2XN4P"  # an AWS access key id a careless author left in a label
+LABELS = {
+    "org.opencontainers.image.title": XSS_LABEL,
+    "org.example.deploy": f"aws_access_key_id={LABEL_KEY_ID}",
+}
 DEPLOYMENT = """\
 apiVersion: apps/v1
 kind: Deployment
@@ -62,7 +69,8 @@ def _blob(root: Path, data: bytes) -> str:
 
 def hostile_copy(oci_dir: Path, tag: str, dest: Path) -> str:
     """The demo image with the history step of its pip layer ending in a script payload (a
-    Dockerfile's RUN line is whatever its author wrote). The layers are hard links to the cached
+    Dockerfile's RUN line is whatever its author wrote) and labels holding another one and an AWS
+    key (`LABEL` is the author's text too). The layers are hard links to the cached
     image's (read only here); every file written is a new file of the copy."""
     (dest / "blobs" / "sha256").mkdir(parents=True)
     for blob in (oci_dir / "blobs" / "sha256").iterdir():
@@ -76,6 +84,8 @@ def hostile_copy(oci_dir: Path, tag: str, dest: Path) -> str:
     steps = [h for h in config["history"] if "pip install" in h.get("created_by", "")]
     assert steps, [h.get("created_by") for h in config["history"]]
     steps[0]["created_by"] += f" # {XSS_HISTORY}"
+    config.setdefault("config", {})
+    config["config"]["Labels"] = {**(config["config"].get("Labels") or {}), **LABELS}
     raw_config = json.dumps(config).encode()
     manifest["config"].update(digest=_blob(dest, raw_config), size=len(raw_config))
     raw_manifest = json.dumps(manifest).encode()
@@ -173,6 +183,12 @@ def test_the_incident_shows_its_workloads_scanned_image_and_posture(
             assert f"{reg.host}/shop/frontend:1" in wl and "sha256:" in wl
             last_scan = re.search(r"<dt>Last scan</dt><dd>([^<]+)</dd>", wl)
             assert last_scan and last_scan.group(1) != "never"
+            # the image's labels of its last scan: escaped, the AWS key redacted (scan/labels.py)
+            incident = v.get(f"/incidents/{inc['id']}").text
+            for text in (wl, incident):
+                shown_labels = text.split('class="image-labels"', 1)[1].split("</table>", 1)[0]
+                assert html.escape(XSS_LABEL, quote=False) in shown_labels and XSS_LABEL not in text
+                assert "aws_access_key_id=AKIA****" in shown_labels and LABEL_KEY_ID not in text
             # the per-source counts are served from a cache refreshed in the background (10 s)
             wait_for(lambda: "<td>nightly</td>" in v.get("/scans").text, 60, "the scan on /scans")
             scans = v.get("/scans").text
@@ -210,7 +226,13 @@ def test_the_incident_shows_its_workloads_scanned_image_and_posture(
             page_.wait_for_url(svc.url + "/")
             page_.goto(f"{svc.url}/incidents/{inc['id']}")
             assert "django" in page_.locator("#known").inner_text().lower()
+            assert XSS_LABEL in page_.locator(".image-labels").inner_text()  # the label, as text
+            assert page_.locator("img[src=w]").count() == 0
             shot(page_, "08-incident-with-scanned-image")
+            page_.goto(f"{svc.url}/workload?key={FRONTEND}")
+            assert XSS_LABEL in page_.locator(".image-labels").inner_text()
+            assert page_.locator("img[src=w]").count() == 0
+            shot(page_, "10-workload-image-labels")
             page_.goto(f"{svc.url}/findings/{django[0]['id']}")
             assert page_.locator("#created-by").inner_text() == created_by  # the payload, as text
             assert page_.locator("img[src=z]").count() == 0

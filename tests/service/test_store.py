@@ -99,3 +99,31 @@ def test_counts_are_set_not_added_and_replays_change_nothing(store: Store) -> No
     store.commit("audit", [late], {"n": 3}, None, Counters())
     with store.read() as conn:
         assert len(queries.list_incidents(conn, queries.Filters(), None, 10)["items"]) == 2
+
+
+def test_a_scan_keeps_the_image_labels_with_the_workloads_running_it(store: Store) -> None:
+    """The labels of an image's last scan (digest -> labels, as the scan job hands them over) land
+    in the workload's `images` JSON (no migration), which the workload page and the incident's
+    image section read; a later scan with other labels replaces them, one without keeps them."""
+    from seawall.service.console import data
+
+    exec_ = _finding("SW-K8S-EXEC", 1, "2026-03-02T09:00:00Z", "2026-03-02T09:00:00Z")
+    store.commit("audit", [exec_], {}, None, Counters())
+    ref, digest = "registry.example:5000/shop/frontend:1", "sha256:" + "ab" * 32
+    labels = {"org.opencontainers.image.title": "<img src=x onerror=alert(1)>", "v": "1"}
+    store.store_report("nightly", [], {ref: digest}, labels={digest: labels})
+
+    def shown() -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+        with store.read() as conn:
+            wl = data.workload_detail(conn, "k8s/shop/Deployment/frontend")
+            inc = queries.list_incidents(conn, queries.Filters(), None, 10)["items"][0]
+            detail = queries.get_incident(conn, inc["id"])
+        assert wl is not None and detail is not None
+        return wl["images"], detail["images"]
+
+    wl_images, inc_images = shown()
+    assert wl_images == inc_images == [{"ref": ref, "digest": digest, "labels": labels}]
+    store.store_report("nightly", [], {ref: digest}, labels={digest: {"v": "2"}})
+    assert shown()[0] == [{"ref": ref, "digest": digest, "labels": {"v": "2"}}]
+    store.store_report("nightly", [], {ref: digest})  # a job that carries no labels
+    assert shown()[0] == [{"ref": ref, "digest": digest, "labels": {"v": "2"}}]

@@ -51,7 +51,10 @@ class JobRunner(threading.Thread):
                 found, images, warnings, complete = self.job.run(store.known_workloads())
                 while not self.stop_event.is_set():
                     try:
-                        store.store_report(self.job.name, found, images, complete=complete)
+                        store.store_report(
+                            self.job.name, found, images, complete=complete,
+                            labels=getattr(self.job, "image_labels", None),  # scan jobs: digest -> labels
+                        )
                         break
                     except StoreUnavailable:
                         self.stop_event.wait(2.0)

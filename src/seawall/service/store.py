@@ -344,13 +344,16 @@ class Store:
         found: Sequence[Finding],
         images: dict[str, str] | None = None,
         complete: bool = False,
+        labels: dict[str, dict[str, str]] | None = None,
     ) -> int:
         """A scheduled job's findings. After a `complete` run, the job's earlier vulnerability,
-        misconfiguration and secret findings that it no longer reports are deleted (fixed)."""
+        misconfiguration and secret findings that it no longer reports are deleted (fixed).
+        `labels` (digest -> the scan report's bounded, redacted image labels) are kept with the
+        image in the workloads that run it (the workload's `images` JSON)."""
         with self.write() as conn:
             new = self._upsert(conn, source, found)
             for ref, digest in (images or {}).items():
-                _add_image(conn, ref, digest)
+                _add_image(conn, ref, digest, (labels or {}).get(digest))
             if complete:
                 keep = {f.id for f in found}
                 stale = [
@@ -475,16 +478,24 @@ def _add_workload_image(conn: Connection, key: str, ref: str, digest: str) -> No
         conn.execute(update(workloads).where(workloads.c.key == key).values(images=json_dumps(images)))
 
 
-def _add_image(conn: Connection, ref: str, digest: str) -> None:
-    """Remember which workloads run an image (by the workload keys that name it)."""
+def _add_image(conn: Connection, ref: str, digest: str, labels: dict[str, str] | None = None) -> None:
+    """Remember which workloads run an image (by the workload keys that name it), and the image's
+    labels of its last scan with every workload's entry of that digest."""
     for row in conn.execute(select(workloads.c.key, workloads.c.images)).all():
-        if row[0].endswith("/" + ref.rsplit("/", 1)[-1].split(":")[0]):
-            images = orjson.loads(row[1])
-            if not any(i.get("digest") == digest for i in images):
-                images.append({"ref": ref, "digest": digest})
-                conn.execute(
-                    update(workloads).where(workloads.c.key == row[0]).values(images=json_dumps(images))
-                )
+        images = orjson.loads(row[1])
+        changed = False
+        if row[0].endswith("/" + ref.rsplit("/", 1)[-1].split(":")[0]) and not any(
+            i.get("digest") == digest for i in images
+        ):
+            images.append({"ref": ref, "digest": digest})
+            changed = True
+        if labels is not None:
+            for i in images:
+                if i.get("digest") == digest and i.get("labels") != labels:
+                    i["labels"] = labels
+                    changed = True
+        if changed:
+            conn.execute(update(workloads).where(workloads.c.key == row[0]).values(images=json_dumps(images)))
 
 
 def _reason(exc: BaseException) -> str:

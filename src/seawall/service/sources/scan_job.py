@@ -12,7 +12,8 @@ each repository's tags list, filtered by the `tags` globs (default: every tag) a
 `max_tags` per repository (the last ones in the registry's order; the rest is a warning). Every
 image goes through the `scan` analyzer (seawall.analyzers), as `seawall scan image` does; its
 findings are pinned to the workloads that run it (sources/jobs.py) and stored with the image's
-digest. A finding that a later complete run no longer reports is removed from the store.
+digest, and the image's labels (the report's `target.metadata.labels`) are kept with the image in
+the workloads running it. A finding that a later complete run no longer reports is removed from the store.
 Credentials: `username` with the password in the environment variable `password_env`, else
 SEAWALL_REGISTRY_USERNAME/SEAWALL_REGISTRY_PASSWORD, a docker config or ECR, as for `seawall scan`.
 """
@@ -60,6 +61,7 @@ class ScanJob:
         self.username = cfg.get("username")
         self.password_env = cfg.get("password_env")
         self.last: dict[str, Any] = {}
+        self.image_labels: dict[str, dict[str, str]] = {}  # digest -> labels of the last run's report
 
     def _source_options(self) -> Any:
         from seawall.image import SourceOptions
@@ -114,6 +116,7 @@ class ScanJob:
         images: dict[str, str] = {}
         complete = True
         self.last = {"images": 0, "failed": 0}
+        self.image_labels = {}
         for ref in self.targets(warnings):
             try:
                 report = scan.run(ref, options)
@@ -126,6 +129,9 @@ class ScanJob:
             digest = report.target.digest if report.target else None
             if digest:
                 images[ref] = digest
+                labels = report.target.metadata.get("labels") if report.target else None
+                if isinstance(labels, dict):  # bounded and redacted by the scan (scan/labels.py)
+                    self.image_labels[digest] = labels
             warnings += [printable(f"{ref}: {w}") for w in report.all_warnings()[:5]]
             found += pin(report.findings, ref, digest, workloads_running(ref, digest, known, self.mapping))
         return found, images, warnings, complete
