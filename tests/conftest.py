@@ -133,6 +133,7 @@ SLOW_TESTS = frozenset({
     "tests/runtime/test_rescan_cache.py",
     "tests/scan/test_hidden_secrets.py::test_package_kept_when_not_deleted",
     "tests/scan/test_history_redaction.py::test_sbom_cyclonedx_carries_the_redacted_line",
+    "tests/scan/test_image_labels.py::test_a_secret_in_a_label_is_redacted",
     "tests/test_cli_basics.py::test_on_off_flags_take_no_value_in_help",
     "tests/test_cli_basics.py::test_table_is_linear_and_not_slower_than_json",
     "tests/vulndb/test_cpe.py::test_shipped_data_matches_binaries_offline",

@@ -67,11 +67,11 @@ def test_the_report_carries_the_labels(labelled: str) -> None:
 
 
 def test_a_secret_in_a_label_is_redacted(labelled: str) -> None:
-    for fmt in ("json", "table", "sarif"):
-        out = _scan(labelled, fmt).stdout
+    outputs = {fmt: _scan(labelled, fmt).stdout for fmt in ("json", "table", "sarif")}
+    for fmt, out in outputs.items():
         for secret in (AWS_KEY_ID, AWS_SECRET, PASSWORD):
             assert secret not in out, f"{fmt}: secret {secret[:4]}... printed in full"
-    labels = json.loads(_scan(labelled).stdout)["target"]["metadata"]["labels"]
+    labels = json.loads(outputs["json"])["target"]["metadata"]["labels"]
     deploy = labels["org.example.deploy"]
     assert deploy.startswith("aws configure set aws_access_key_id AKIA****") and "q8Tz****" in deploy
     assert labels["db_password"].endswith("****") and len(labels["db_password"]) < len(PASSWORD)
