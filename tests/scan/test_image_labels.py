@@ -46,6 +46,7 @@ def labelled(tmp_path_factory: pytest.TempPathFactory) -> str:
         "org.example.deploy": f"aws configure set aws_access_key_id {AWS_KEY_ID} "
                               f"aws_secret_access_key={AWS_SECRET}",
         "db_password": PASSWORD,
+        f"org.example.{AWS_KEY_ID}": "a key id as a label's name",
     })
 
 
@@ -59,7 +60,8 @@ def test_the_report_carries_the_labels(labelled: str) -> None:
     proc = _scan(labelled)
     labels = json.loads(proc.stdout)["target"]["metadata"]["labels"]
     assert set(labels) == {"org.opencontainers.image.title", "org.opencontainers.image.version",
-                           "org.example.description", "org.example.deploy", "db_password"}
+                           "org.example.description", "org.example.deploy", "db_password",
+                           "org.example.AKIA****"}
     assert labels["org.opencontainers.image.title"] == TITLE  # intact in JSON; escaped by who shows it
     assert labels["org.opencontainers.image.version"] == "1.4.2"
     # 5 KiB: the first KiB and a mark with the full length

@@ -2,8 +2,9 @@
 
 Labels are the image author's text: bounded (at most `MAX_LABELS`, keys and values cut at
 `MAX_BYTES` UTF-8 bytes with a mark saying how long they were) and with every secret any rule finds
-redacted, as the image history is (a label holding an AWS key is never carried in full). Whoever
-prints them strips control characters (`seawall.core.text.printable`, the console's `clean`).
+redacted, in values and keys, as the image history is (a label holding an AWS key is never carried
+in full). Whoever prints them strips control characters (`seawall.core.text.printable`, the
+console's `clean`).
 """
 
 from __future__ import annotations
@@ -43,5 +44,5 @@ def image_labels(labels: Mapping[str, str], scanner: SecretScanner) -> tuple[dic
         if n >= MAX_LABELS:
             warnings.append(f"image config: {len(labels)} labels, the first {MAX_LABELS} kept")
             break
-        out[cut(str(key))] = cut(redacted_value(str(key), str(value), scanner))
+        out[cut(redact_text(str(key), scanner))] = cut(redacted_value(str(key), str(value), scanner))
     return out, warnings
