@@ -86,6 +86,26 @@ def test_cloudtrail_document_shapes(tmp_path: Path) -> None:
     assert any('"Records" is not a list' in w for w in report["warnings"])
 
 
+def test_an_object_over_several_lines_is_one_document_and_a_cut_first_line_is_not(tmp_path: Path) -> None:
+    # `{"eventVersion": "1.08",` on the first line and the rest below: one event (it was read as
+    # JSON lines: two malformed lines, nothing read)
+    text = json.dumps(_record("ExecuteCommand"), indent=1)
+    spread = tmp_path / "spread.json"
+    spread.write_text(text.replace("{\n ", "{", 1))
+    assert not spread.read_text().splitlines()[0].endswith(("{", "}"))
+    code, report, _ = detect("--source", "cloudtrail", str(spread))
+    assert code == 0 and report["target"]["metadata"]["events"] == 1
+    assert [f["rule"] for f in report["findings"]] == ["SW-AWS-ECS-EXEC"]
+    # JSON lines whose first line was cut (rotation): that line is counted, the others are read
+    line = orjson.dumps(_record("ExecuteCommand"))
+    cut = tmp_path / "cut.json"
+    cut.write_bytes(b"\n".join([line[: len(line) // 2], line, orjson.dumps(_record("ListTasks"))]) + b"\n")
+    code, report, err = detect("--source", "cloudtrail", str(cut))
+    assert code == 0 and report["target"]["metadata"]["events"] == 2
+    assert [f["rule"] for f in report["findings"]] == ["SW-AWS-ECS-EXEC"]
+    assert "1 malformed line" in err
+
+
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")
 def test_an_unreadable_directory_is_never_a_clean_result() -> None:
     """Run as `nobody` (root reads everything): a directory it cannot list, and one it cannot enter."""

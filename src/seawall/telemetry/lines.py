@@ -151,9 +151,14 @@ def is_document_head(first: bytes) -> bool:
     """Does an input starting with these bytes hold one whole-file JSON document (CloudTrail
     Records, an EventList, pretty-printed JSON) rather than JSON lines?"""
     head = first.lstrip()[:4096]
-    first_line = head.split(b"\n", 1)[0].strip()
+    first_line, _, rest = head.partition(b"\n")
+    first_line = first_line.strip()
+    second = rest.lstrip()[:1]
     return head[:1] in (b"{", b"[") and (
         first_line in (b"{", b"[")
+        # an object that goes on over the next line (`{"eventVersion": "1.08",` then `"eventTime"...`);
+        # a cut first line of JSON lines is followed by a line that starts a new object
+        or (first_line[-1:] not in (b"}", b"]") and second not in (b"", b"{", b"["))
         or b'"Records"' in head[:64]
         or b'"EventList"' in head[:512]
         or b'"events"' in head[:64]
