@@ -113,6 +113,9 @@ def revoke_token(store: Store, token_id: int, actor: str) -> bool:
     return bool(n)
 
 
+MISS_REFRESH_SECONDS = 0.5
+
+
 class TokenCache:
     """Valid tokens by hash, refreshed from the store; kept as they were while it is down."""
 
@@ -121,6 +124,7 @@ class TokenCache:
         self.refresh_seconds = refresh_seconds
         self.by_hash: dict[str, Principal] = {}
         self.loaded_at = 0.0
+        self.miss_refreshed_at = 0.0
         self.lock = threading.Lock()
 
     def refresh(self) -> None:
@@ -143,6 +147,13 @@ class TokenCache:
         h = digest(token)
         with self.lock:
             found = self.by_hash.get(h)
+        if found is None and time.monotonic() - self.miss_refreshed_at > MISS_REFRESH_SECONDS:
+            # a token made a moment ago (`seawall tokens create`) works at once, not after the next
+            # refresh; unknown tokens read the store at most twice a second (also while it is down)
+            self.miss_refreshed_at = time.monotonic()
+            self.refresh()
+            with self.lock:
+                found = self.by_hash.get(h)
         # (the dict lookup is by hash of a 256-bit secret; compare again in constant time anyway)
         if found is not None and hmac.compare_digest(h, digest(token)):
             return found
