@@ -17,6 +17,7 @@ Figures printed:
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import resource
 import shutil
@@ -206,8 +207,8 @@ def report(name: str, unit: str, n: int, data_bytes: int, runs: dict[str, Any]) 
     print(f"  spark per core / single  : {per_core:.2f} wall, {per_cpu:.2f} per CPU-second   (goal >= 0.5)")
     core_bytes = data_bytes / (n / cpu_rates["local[1]"])
     cores_10tb = 10e12 / (core_bytes * 86400)
-    print(f"  per CPU-second: {core_bytes / 1e6:.1f} MB -> a day of 10 TB needs {cores_10tb:,.0f} "
-          f"executor cores running all day ({cores_10tb / 4:,.0f} 4-core executors)")
+    print(f"  per CPU-second: {core_bytes / 1e6:.1f} MB -> a day of 10 TB needs {math.ceil(cores_10tb):,} "
+          f"executor cores running all day ({math.ceil(cores_10tb / 4):,} 4-core executors)")
     return {"efficiency": efficiency, "per_core": per_core, "per_cpu": per_cpu, "core_mb_s": core_bytes / 1e6}
 
 
