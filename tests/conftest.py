@@ -22,13 +22,6 @@ def repo_root() -> Path:
     return REPO
 
 
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.fail(f"shared data folder not found at {SHARED} (set SEAWALL_SHARED)")
-    return SHARED
-
-
 def run_cli(*args: str, env: dict[str, str] | None = None, input: bytes | None = None,
             timeout: int = 600) -> subprocess.CompletedProcess[str]:
     """Run `python -m seawall ARGS` as a user would, capturing text output."""
