@@ -238,6 +238,27 @@ def list_incidents(conn: Connection, f: Filters, cursor: str | None, limit: int 
     return {"items": [incident_out(r, ids[r["id"]]) for r in page], "next": nxt}
 
 
+def timeline_entry(row: Any, doc: dict[str, Any], evidence_chars: int) -> dict[str, Any]:
+    """One step of an incident's timeline: a stored finding row and its parsed document; repeats
+    summed up in words ("happened 340 times in 5 min")."""
+    entry: dict[str, Any] = {
+        "time": row["first_seen"],
+        "last_seen": row["last_seen"],
+        "finding_id": row["id"],
+        "rule": row["rule"],
+        "title": row["title"],
+        "severity": row["severity"],
+        "count": row["count"],
+        "source": (doc.get("extra") or {}).get("source") or row["source"],
+        "attack": doc.get("attack", []),
+        "evidence": (doc.get("evidence") or "")[:evidence_chars],
+    }
+    if row["count"] > 1:
+        took = _duration(row["first_seen"], row["last_seen"])
+        entry["summary"] = f"happened {row['count']} times in {took}"
+    return entry
+
+
 def _duration(first: str, last: str) -> str:
     from seawall.service.timeutil import parse_iso
 
@@ -265,24 +286,7 @@ def get_incident(conn: Connection, iid: int) -> dict[str, Any] | None:
         .all()
     )
     out = incident_out(row, [r["id"] for r in frows])
-    timeline = []
-    for r in frows:
-        doc = orjson.loads(r["doc"])
-        entry = {
-            "time": r["first_seen"],
-            "last_seen": r["last_seen"],
-            "finding_id": r["id"],
-            "rule": r["rule"],
-            "title": r["title"],
-            "severity": r["severity"],
-            "count": r["count"],
-            "source": (doc.get("extra") or {}).get("source") or r["source"],
-            "attack": doc.get("attack", []),
-            "evidence": (doc.get("evidence") or "")[:500],
-        }
-        if r["count"] > 1:
-            entry["summary"] = f"happened {r['count']} times in {_duration(r['first_seen'], r['last_seen'])}"
-        timeline.append(entry)
+    timeline = [timeline_entry(r, orjson.loads(r["doc"]), evidence_chars=500) for r in frows]
     out["timeline"] = timeline
     known = (
         conn.execute(

@@ -156,26 +156,8 @@ def incident_page(conn: Connection, iid: int, cursor: str | None, limit: int = 2
     timeline = []
     for r in rows[:limit]:
         doc = orjson.loads(r["doc"])
-        entry = {
-            "time": r["first_seen"],
-            "last_seen": r["last_seen"],
-            "finding_id": r["id"],
-            "rule": r["rule"],
-            "title": r["title"],
-            "severity": r["severity"],
-            "count": r["count"],
-            "kind": r["kind"],
-            "source": (doc.get("extra") or {}).get("source") or r["source"],
-            "attack": doc.get("attack", []),
-            "evidence": (doc.get("evidence") or "")[:2000],
-            "resource": doc.get("resource") or {},
-            "location": doc.get("location") or {},
-        }
-        if r["count"] > 1:
-            entry["summary"] = (
-                f"happened {r['count']} times in {queries._duration(r['first_seen'], r['last_seen'])}"
-            )
-        timeline.append(entry)
+        timeline.append({**queries.timeline_entry(r, doc, evidence_chars=2000), "kind": r["kind"],
+                         "resource": doc.get("resource") or {}, "location": doc.get("location") or {}})
     out["timeline"] = timeline
     out["timeline_next"] = (
         _cursor_out(rows[limit - 1]["first_seen"], rows[limit - 1]["id"]) if len(rows) > limit else None
