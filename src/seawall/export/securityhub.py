@@ -146,6 +146,21 @@ def _arn(service: str, resource: str, ctx: Context) -> str:
     return f"arn:{ctx.partition}:{service}:{ctx.region}:{ctx.account}:{resource}"
 
 
+# AWS resources named by the finding: resource type -> (ASFF type, ARN service, ARN path, the
+# details field holding the name, its length limit in ASFF)
+_NAMED_AWS: dict[str, tuple[str, str, str, str, int]] = {
+    **dict.fromkeys(("ecs:service", "AWS::ECS::Service"),
+                    ("AwsEcsService", "ecs", "service/{ns}/{name}", "Name", 255)),
+    **dict.fromkeys(("ecs:cluster", "AWS::ECS::Cluster"),
+                    ("AwsEcsCluster", "ecs", "cluster/{name}", "ClusterName", 255)),
+    "AWS::ECS::TaskDefinition": ("AwsEcsTaskDefinition", "ecs", "task-definition/{name}", "Family", 255),
+    **dict.fromkeys(("AWS::EKS::Cluster", "eks:cluster"),
+                    ("AwsEksCluster", "eks", "cluster/{name}", "Name", 100)),
+    **dict.fromkeys(("AWS::ECR::Repository", "ecr:repository"),
+                    ("AwsEcrRepository", "ecr", "repository/{name}", "RepositoryName", 255)),
+}
+
+
 def resources(f: dict[str, Any], ctx: Context) -> list[dict[str, Any]]:
     """The ASFF Resources of a finding (report contract shape)."""
     res = f.get("resource") or {}
@@ -174,46 +189,11 @@ def resources(f: dict[str, Any], ctx: Context) -> list[dict[str, Any]]:
         cluster_arn = _arn("ecs", f"cluster/{ns}", ctx) if ns else None
         details = {"AwsEcsTask": {"ClusterArn": cluster_arn}} if cluster_arn else None
         out.append(aws("AwsEcsTask", task_arn, details))
-    elif rtype in ("ecs:service", "AWS::ECS::Service"):
-        out.append(
-            aws(
-                "AwsEcsService",
-                arn or _arn("ecs", f"service/{ns or 'default'}/{name}", ctx),
-                {"AwsEcsService": {"Name": _text(name, 255)}},
-            )
-        )
-    elif rtype in ("ecs:cluster", "AWS::ECS::Cluster"):
-        out.append(
-            aws(
-                "AwsEcsCluster",
-                arn or _arn("ecs", f"cluster/{name}", ctx),
-                {"AwsEcsCluster": {"ClusterName": _text(name, 255)}},
-            )
-        )
-    elif rtype == "AWS::ECS::TaskDefinition":
-        out.append(
-            aws(
-                "AwsEcsTaskDefinition",
-                arn or _arn("ecs", f"task-definition/{name}", ctx),
-                {"AwsEcsTaskDefinition": {"Family": _text(name.split(":")[0], 255)}},
-            )
-        )
-    elif rtype in ("AWS::EKS::Cluster", "eks:cluster"):
-        out.append(
-            aws(
-                "AwsEksCluster",
-                arn or _arn("eks", f"cluster/{name}", ctx),
-                {"AwsEksCluster": {"Name": _text(name, 100)}},
-            )
-        )
-    elif rtype in ("AWS::ECR::Repository", "ecr:repository"):
-        out.append(
-            aws(
-                "AwsEcrRepository",
-                arn or _arn("ecr", f"repository/{name}", ctx),
-                {"AwsEcrRepository": {"RepositoryName": _text(name, 255)}},
-            )
-        )
+    elif rtype in _NAMED_AWS:
+        asff_type, service, path, field, limit = _NAMED_AWS[rtype]
+        value = name.split(":")[0] if asff_type == "AwsEcsTaskDefinition" else name
+        out.append(aws(asff_type, arn or _arn(service, path.format(ns=ns or "default", name=name), ctx),
+                       {asff_type: {field: _text(value, limit)}}))
     elif rtype.startswith("ecs:"):
         out.append(aws("Other", arn or f"ecs:{ns or '-'}/{rtype[4:]}/{name}"))
     elif rtype == "container":
